@@ -1,0 +1,447 @@
+"""The spatial store: every layer stored once, in the working CRS, in SpatiaLite or PostGIS.
+
+``open_store(url)`` chooses the backend from the URL: a file path or ``sqlite:///`` URL opens (or creates) a
+SpatiaLite file, ``postgresql://`` a PostGIS database. Both hold the same tables
+(:mod:`gridmap.store.schema`), created and migrated by :mod:`gridmap.store.migrations`.
+
+Writes are strict and atomic: :meth:`Store.write` validates the whole frame first (CRS, required values, geometry
+type and validity, duplicate keys inside the frame and against the store) and raises one
+:class:`~gridmap.errors.ValidationError` listing every bad row, writing nothing; otherwise it writes all rows in
+one transaction using the backend's bulk path (executemany into SpatiaLite, COPY into PostGIS). Per-row
+rejection (keep the good rows, report the bad) is the importer's job (:mod:`gridmap.io`).
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> store = open_store(":memory:")
+>>> d = gpd.GeoDataFrame({"code": ["110199"], "name": ["示范区"]},
+...                      geometry=[shapely.box(450000, 4415000, 452000, 4417000)], crs="EPSG:4548")
+>>> store.write("districts", d)
+1
+>>> store.read("districts")[["code", "name"]].to_dict("records")
+[{'code': '110199', 'name': '示范区'}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Table, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from gridmap.crs import check_crs, working_crs
+from gridmap.errors import CRSError, Problem, StoreError, ValidationError, message
+from gridmap.store import migrations
+from gridmap.store.schema import LAYERS, SCHEMA_VERSION, build_metadata, layer_spec
+
+__all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "gridmap.sqlite"
+#: Loads of at least this many rows drop the spatial index and rebuild it once afterwards.
+BULK_INDEX_REBUILD_ROWS = 20_000
+
+_MULTI = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "MULTILINESTRING": ("LineString", "MultiLineString"),
+          "POINT": ("Point",)}
+
+
+def resolve_url(url: str | os.PathLike | None = None) -> str:
+    """Turn ``--db`` / ``$GRIDMAP_DB`` / a path into an SQLAlchemy URL (default ``./gridmap.sqlite``)."""
+    raw = os.fspath(url) if url is not None else os.environ.get("GRIDMAP_DB") or DEFAULT_DB
+    if raw.startswith(("postgresql", "postgres://")):
+        return raw
+    if raw.startswith("sqlite:"):
+        return raw
+    if raw == ":memory:":
+        return "sqlite:///:memory:"
+    if raw.endswith(".gpkg"):
+        raise StoreError(message("a GeoPackage cannot be the working store", got=raw,
+                                 fix="use a .sqlite file (SpatiaLite) as the store; export layers to GeoPackage "
+                                     "with `gridmap export --gpkg FILE`"))
+    if "://" in raw:
+        raise StoreError(message("unsupported database URL", got=raw,
+                                 fix="use a file path (SpatiaLite) or postgresql://user@host:port/dbname"))
+    return "sqlite:///" + str(Path(raw).expanduser().resolve())
+
+
+def _backend_for(url: str) -> ModuleType:
+    if url.startswith("sqlite"):
+        from gridmap.store import spatialite
+
+        return spatialite
+    from gridmap.store import postgis
+
+    return postgis
+
+
+class Store:
+    """A gridmap database. Create with :func:`open_store`."""
+
+    def __init__(self, url: str | os.PathLike | None = None, *, crs: Any = None):
+        self.url = resolve_url(url)
+        self._backend = _backend_for(self.url)
+        self.engine = self._backend.make_engine(self.url)
+        requested = working_crs(crs) if crs is not None else None
+        try:
+            with self.engine.begin() as conn:
+                self.srid = self._init(conn, requested)
+        except OperationalError as exc:
+            self.engine.dispose()
+            raise StoreError(message("cannot open the database", got=f"{self.safe_url}: {exc.orig}",
+                                     fix="check the path or URL, that the server runs, and your permissions")) from exc
+        self.crs = CRS.from_epsg(self.srid)
+        self.metadata = build_metadata(self.srid)
+        log.info("opened %s store %s (EPSG:%d, schema v%d)", self.backend, self.safe_url, self.srid, SCHEMA_VERSION)
+
+    # -- setup -------------------------------------------------------------------------------------------
+
+    def _init(self, conn: Connection, requested: CRS | None) -> int:
+        if self._backend.NAME == "postgis":
+            self._backend.ensure_postgis(conn)
+        probe = build_metadata(4326)  # only gridmap_meta is read here; its layout does not depend on the SRID
+        stored = None
+        if migrations.current_version(conn, probe) > 0:
+            meta = probe.tables["gridmap_meta"]
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "srid")).first()
+            stored = int(row[0]) if row else None
+        if stored is not None:
+            if requested is not None and requested.to_epsg() != stored:
+                raise CRSError(message("the store's working CRS differs from the one requested",
+                                       where=self.safe_url, got=f"store EPSG:{stored}, requested {requested.to_string()}",
+                                       fix="omit --crs to use the store's CRS, or create a new store"))
+            srid = stored
+        else:
+            crs = requested or working_crs()
+            srid = crs.to_epsg()
+            if srid is None:
+                raise CRSError(message("a store's working CRS needs an EPSG code", got=crs.name,
+                                       fix="use an EPSG-coded projected CRS for storage (e.g. EPSG:4548); local "
+                                           "systems given as WKT are converted on import"))
+        if self._backend.NAME == "spatialite":
+            self._backend.ensure_srid(conn, srid)
+        migrations.upgrade(conn, build_metadata(srid), srid=srid)
+        return srid
+
+    @property
+    def backend(self) -> str:
+        """``'spatialite'`` or ``'postgis'``."""
+        return self._backend.NAME
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without a password, for messages and logs."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def table(self, layer: str) -> Table:
+        """The SQLAlchemy table of a layer (for Core queries in other modules)."""
+        layer_spec(layer)
+        return self.metadata.tables[layer]
+
+    def close(self) -> None:
+        """Release every connection (call before pyogrio I/O on the same file in long sessions)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.safe_url!r}, backend={self.backend!r}, crs='EPSG:{self.srid}')"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction for several writes: ``with store.transaction() as tx: store.write(..., connection=tx)``."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def count(self, layer: str, *, connection: Connection | None = None) -> int:
+        t = self.table(layer)
+        with self._conn(connection) as conn:
+            return int(conn.execute(text(f'SELECT count(*) FROM "{t.name}"')).scalar())
+
+    def counts(self) -> dict[str, int]:
+        """Feature count of every layer."""
+        with self.engine.connect() as conn:
+            return {name: self.count(name, connection=conn) for name in LAYERS}
+
+    def read(self, layer: str, *, where: Mapping[str, Any] | None = None,
+             bbox: tuple[float, float, float, float] | None = None, columns: Sequence[str] | None = None,
+             connection: Connection | None = None) -> gpd.GeoDataFrame:
+        """Read a layer as a GeoDataFrame in the store's CRS.
+
+        Parameters
+        ----------
+        where : mapping of column -> value or list of values (combined with AND).
+        bbox : (xmin, ymin, xmax, ymax) in the store CRS; uses the spatial index.
+        columns : attribute columns to return (default: all but the internal ``id``).
+        """
+        t = self.table(layer)
+        attrs = [c.name for c in t.columns if c.name not in ("id", "geom")]
+        if columns is not None:
+            unknown = [c for c in columns if c not in attrs]
+            if unknown:
+                raise ValidationError(f"unknown column(s) for layer {layer!r}",
+                                      [Problem(None, c, "not a column") for c in unknown],
+                                      fix="use " + ", ".join(attrs))
+            attrs = list(columns)
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        for i, (col, value) in enumerate((where or {}).items()):
+            if col not in t.columns:
+                raise ValidationError(f"cannot filter layer {layer!r}", [Problem(None, col, "not a column")])
+            if isinstance(value, (list, tuple, set, np.ndarray, pd.Series, pd.Index)):
+                vals = list(value)
+                if not vals:
+                    clauses.append("1 = 0")
+                    continue
+                names = [f"w{i}_{j}" for j in range(len(vals))]
+                clauses.append(f'"{col}" IN (' + ", ".join(":" + n for n in names) + ")")
+                params.update(dict(zip(names, (_py(v) for v in vals))))
+            elif value is None:
+                clauses.append(f'"{col}" IS NULL')
+            else:
+                clauses.append(f'"{col}" = :w{i}')
+                params[f"w{i}"] = _py(value)
+        if bbox is not None:
+            sql, p = self._backend.bbox_clause(t, tuple(map(float, bbox)), self.srid)
+            clauses.append(sql)
+            params.update(p)
+        cols_sql = ", ".join(f'"{t.name}"."{c}"' for c in attrs)
+        sql = (f'SELECT {cols_sql}{", " if attrs else ""}{self._backend.AS_BINARY}("{t.name}".geom) AS __wkb '
+               f'FROM "{t.name}"')
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f' ORDER BY "{t.name}".id'
+        with self._conn(connection) as conn:
+            result = conn.execute(text(sql), params)
+            rows = result.fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=[*attrs, "__wkb"])
+        geoms = shapely.from_wkb(frame.pop("__wkb").map(bytes).to_numpy()) if len(frame) else np.array([])
+        for c in attrs:
+            frame[c] = _from_sql(frame[c], t.columns[c].type)
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=self.crs), crs=self.crs)
+
+    @contextlib.contextmanager
+    def _conn(self, connection: Connection | None) -> Iterator[Connection]:
+        if connection is not None:
+            yield connection
+        else:
+            with self.engine.connect() as conn:
+                yield conn
+
+    # -- writing -----------------------------------------------------------------------------------------
+
+    def validate(self, layer: str, frame: gpd.GeoDataFrame, *, mode: str = "append",
+                 connection: Connection | None = None) -> list[Problem]:
+        """Every problem that would stop :meth:`write` (empty list: the frame can be written as is)."""
+        return self._prepare(layer, frame, mode=mode, connection=connection)[2]
+
+    def write(self, layer: str, frame: gpd.GeoDataFrame, *, mode: str = "append",
+              connection: Connection | None = None) -> int:
+        """Write all rows of ``frame`` to ``layer`` atomically; return the number written.
+
+        ``mode='append'`` adds rows (keys must be new); ``mode='replace'`` empties the layer first.
+        Raises :class:`~gridmap.errors.ValidationError` listing every bad row; then nothing is written.
+        """
+        if mode not in ("append", "replace"):
+            raise ValueError(message("mode must be 'append' or 'replace'", got=repr(mode)))
+        with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
+            columns, rows, problems = self._prepare(layer, frame, mode=mode, connection=conn)
+            if problems:
+                raise ValidationError(f"{len(problems)} problem(s) in the {layer} frame; nothing was written",
+                                      problems, fix="correct the rows, or import through gridmap.io to keep the "
+                                                    "good rows and get a rejection report")
+            t = self.table(layer)
+            if mode == "replace":
+                conn.execute(t.delete())
+            if rows:
+                rebuild = len(rows) >= BULK_INDEX_REBUILD_ROWS
+                try:
+                    if rebuild:  # b-trees built once after the load beat row-by-row maintenance (same transaction)
+                        btrees = [i for i in t.indexes if "geom" not in i.columns]
+                        for idx in btrees:
+                            idx.drop(conn)
+                    self._backend.bulk_insert(conn, t, columns, rows, self.srid, rebuild_index=rebuild)
+                    if rebuild:
+                        for idx in btrees:
+                            idx.create(conn)
+                except IntegrityError as exc:  # a race with another writer; the transaction rolls back
+                    raise StoreError(message(f"the {layer} write conflicted with the database",
+                                             got=str(exc.orig).splitlines()[0], fix="retry the import")) from exc
+        log.info("wrote %d %s (%s)", len(rows), layer, mode)
+        return len(rows)
+
+    def delete(self, layer: str, *, where: Mapping[str, Any], connection: Connection | None = None) -> int:
+        """Delete rows matching ``where`` (column -> value or list); return how many."""
+        t = self.table(layer)
+        if not where:
+            raise ValueError("delete needs a where= filter; use write(mode='replace') to empty a layer")
+        cond = []
+        for col, value in where.items():
+            c = t.columns[col]
+            cond.append(c.in_([_py(v) for v in value]) if isinstance(value, (list, tuple, set)) else c == _py(value))
+        with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
+            return conn.execute(t.delete().where(*cond)).rowcount
+
+    def _prepare(self, layer: str, frame: gpd.GeoDataFrame, *, mode: str,
+                 connection: Connection | None) -> tuple[list[str], list[tuple], list[Problem]]:
+        spec = layer_spec(layer)
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise TypeError(message(f"{layer} must be a GeoDataFrame", got=type(frame).__name__))
+        check_crs(frame, where=f"the {layer} frame", expected=self.crs)
+        t = self.table(layer)
+        problems: list[Problem] = []
+        cols = [c for c in t.columns if c.name not in ("id", "geom")]
+        present = [c for c in cols if c.name in frame.columns]
+        for c in cols:
+            if c.name not in frame.columns and not c.nullable and c.server_default is None and c.default is None:
+                problems.append(Problem(None, c.name, "required column is missing"))
+        if problems:
+            return [], [], problems
+        n = len(frame)
+        labels = frame.index
+        values: list[list[Any]] = []
+        for c in present:
+            converted, bad = _to_sql(frame[c.name], c.type)
+            for i in np.flatnonzero(bad):
+                problems.append(Problem(labels[i], c.name, f"not a valid {_type_name(c.type)}", frame[c.name].iloc[i]))
+            if not c.nullable and c.server_default is None:
+                for i in np.flatnonzero(pd.isna(frame[c.name]).to_numpy() & ~bad):
+                    problems.append(Problem(labels[i], c.name, "value is required"))
+            values.append(converted)
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        missing = shapely.is_missing(geoms) | shapely.is_empty(np.where(shapely.is_missing(geoms), None, geoms))
+        for i in np.flatnonzero(missing):
+            problems.append(Problem(labels[i], "geometry", "geometry is missing or empty"))
+        allowed = _MULTI[spec.geometry_type]
+        types = np.array([g.geom_type if g is not None else None for g in geoms], dtype=object)
+        wrong = ~missing & ~np.isin(types, allowed)
+        for i in np.flatnonzero(wrong):
+            problems.append(Problem(labels[i], "geometry", f"geometry must be {' or '.join(allowed)}", types[i]))
+        ok = ~missing & ~wrong
+        if spec.geometry_type != "POINT":
+            invalid = np.zeros(n, dtype=bool)
+            invalid[ok] = ~shapely.is_valid(geoms[ok])
+            for i in np.flatnonzero(invalid):
+                problems.append(Problem(labels[i], "geometry", "invalid geometry: " + shapely.is_valid_reason(geoms[i]),
+                                        None))
+        # keys: unique inside the frame and, when appending, new to the store
+        key_cols = [k for k in spec.key if k in frame.columns]
+        if len(key_cols) == len(spec.key) and n:
+            keys = frame[list(spec.key)].astype(str)
+            dup = keys.duplicated(keep="first").to_numpy()
+            for i in np.flatnonzero(dup):
+                problems.append(Problem(labels[i], "/".join(spec.key), "duplicate key inside the input",
+                                        "/".join(keys.iloc[i])))
+            if mode == "append":
+                existing = self._existing_keys(layer, connection)
+                if existing:
+                    tuples = list(map(tuple, keys.to_numpy()))
+                    for i, k in enumerate(tuples):
+                        if k in existing and not dup[i]:
+                            problems.append(Problem(labels[i], "/".join(spec.key), "key already in the store",
+                                                    "/".join(k)))
+        if problems:
+            return [], [], problems
+        if spec.geometry_type.startswith("MULTI"):
+            single = types == allowed[0]
+            if single.any():
+                geoms = geoms.copy()
+                geoms[single] = shapely.multipolygons(geoms[single][:, None]) if allowed[0] == "Polygon" \
+                    else shapely.multilinestrings(geoms[single][:, None])
+        if self.backend == "postgis":
+            geo_vals = shapely.to_wkb(shapely.set_srid(geoms, self.srid), hex=True, include_srid=True).tolist()
+        else:
+            geo_vals = shapely.to_wkb(geoms, byte_order=1).tolist()
+        rows = list(zip(*values, geo_vals)) if values else [(g,) for g in geo_vals]
+        return [c.name for c in present], rows, []
+
+    def _existing_keys(self, layer: str, connection: Connection | None) -> set[tuple[str, ...]]:
+        spec = layer_spec(layer)
+        cols = ", ".join(f'"{k}"' for k in spec.key)
+        with self._conn(connection) as conn:
+            return {tuple(str(v) for v in r) for r in conn.execute(text(f'SELECT {cols} FROM "{layer}"'))}
+
+
+def open_store(url: str | os.PathLike | None = None, *, crs: Any = None) -> Store:
+    """Open (creating and migrating as needed) the store at ``url`` (path, ``sqlite:///``, ``postgresql://``)."""
+    return Store(url, crs=crs)
+
+
+# -- value conversion ------------------------------------------------------------------------------------
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _type_name(t: Any) -> str:
+    return {Integer: "whole number", Float: "number", Boolean: "true/false", DateTime: "date and time",
+            Date: "date"}.get(type(t), "text")
+
+
+def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
+    """Convert a column to DB-API values; return the values and a mask of unconvertible entries."""
+    na = pd.isna(s).to_numpy()
+    if isinstance(t, Boolean):
+        mapping = {True: 1, False: 0, 1: 1, 0: 0, "true": 1, "false": 0, "1": 1, "0": 0, "是": 1, "否": 0}
+        out = [None if m else mapping.get(v.lower() if isinstance(v, str) else v) for v, m in zip(s.tolist(), na)]
+        bad = np.array([(o is None) and not m for o, m in zip(out, na)], dtype=bool)
+        return out, bad
+    if isinstance(t, (Integer, Float)):
+        num = pd.to_numeric(s, errors="coerce")
+        bad = num.isna().to_numpy() & ~na
+        if isinstance(t, Integer):
+            frac = ~np.isclose(num.fillna(0).to_numpy(dtype=float), np.round(num.fillna(0).to_numpy(dtype=float)))
+            bad |= frac
+            vals = [None if pd.isna(v) else int(round(v)) for v in num.tolist()]
+        else:
+            vals = [None if pd.isna(v) else float(v) for v in num.tolist()]
+        return vals, bad
+    if isinstance(t, (DateTime, Date)):
+        if pd.api.types.is_datetime64_any_dtype(s):
+            dt = s
+            if getattr(dt.dt, "tz", None) is not None:
+                dt = dt.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+        else:
+            dt = pd.to_datetime(s, errors="coerce", format="mixed")
+        bad = dt.isna().to_numpy() & ~na
+        fmt = "%Y-%m-%d %H:%M:%S" if isinstance(t, DateTime) else "%Y-%m-%d"
+        txt = dt.dt.strftime(fmt)
+        return [None if pd.isna(v) else v for v in txt.tolist()], bad
+    vals = [None if m else str(v) for v, m in zip(s.tolist(), na)]
+    return vals, np.zeros(len(s), dtype=bool)
+
+
+def _from_sql(s: pd.Series, t: Any) -> pd.Series:
+    if isinstance(t, Integer):
+        return pd.to_numeric(s).astype("Int64")
+    if isinstance(t, Float):
+        return pd.to_numeric(s).astype("float64")
+    if isinstance(t, Boolean):
+        return s.map(lambda v: None if v is None else bool(v)).astype("boolean")
+    if isinstance(t, DateTime):
+        return pd.to_datetime(s)
+    if isinstance(t, Date):
+        return pd.to_datetime(s).dt.normalize()
+    return s.astype(object).where(s.notna(), None)

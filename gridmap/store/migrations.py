@@ -1,0 +1,61 @@
+"""Versioned schema creation and migration.
+
+Why not alembic: the store must create and migrate *files a user opened elsewhere* (a SpatiaLite file from
+last year's release, a PostGIS database) without a migrations folder or an ini file on their machine, and
+SpatiaLite geometry columns must be registered through SpatiaLite's own functions (``RecoverGeometryColumn``,
+``CreateSpatialIndex``), which GeoAlchemy2 already does inside ``create_all``. A small ordered list of steps,
+each run once inside one transaction and recorded in ``gridmap_meta.schema_version``, is all we need and is
+testable on both backends. Each step receives the SQLAlchemy connection and the metadata of the *target* version.
+
+To change the schema: bump :data:`gridmap.store.schema.SCHEMA_VERSION`, change the tables in ``schema.py``, and
+append a step here that brings a file of the previous version up to date (``ALTER TABLE ... ADD COLUMN``,
+``AddGeometryColumn`` ...). Tests open a file of every earlier version and migrate it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Connection, MetaData, select
+
+from gridmap.errors import StoreError, message
+from gridmap.store.schema import SCHEMA_VERSION
+
+__all__ = ["MIGRATIONS", "current_version", "upgrade"]
+
+log = logging.getLogger(__name__)
+
+
+def _v1_create_all(conn: Connection, md: MetaData) -> None:
+    md.create_all(conn)
+
+
+#: version -> step that brings version-1 up to version. Version 1 creates everything.
+MIGRATIONS: dict[int, Callable[[Connection, MetaData], None]] = {1: _v1_create_all}
+
+
+def current_version(conn: Connection, md: MetaData) -> int:
+    """Schema version recorded in the store, 0 for an empty database."""
+    meta = md.tables["gridmap_meta"]
+    if not conn.dialect.has_table(conn, "gridmap_meta"):
+        return 0
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else 0
+
+
+def upgrade(conn: Connection, md: MetaData, *, srid: int) -> int:
+    """Bring the store to :data:`SCHEMA_VERSION` inside the caller's transaction; return the old version."""
+    version = current_version(conn, md)
+    if version > SCHEMA_VERSION:
+        raise StoreError(message("the store was written by a newer gridmap", got=f"schema version {version}",
+                                 fix=f"upgrade gridmap (this one knows schema versions up to {SCHEMA_VERSION})"))
+    meta = md.tables["gridmap_meta"]
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        log.info("migrating store schema to version %d", step)
+        MIGRATIONS[step](conn, md)
+        conn.execute(meta.delete().where(meta.c.key == "schema_version"))
+        conn.execute(meta.insert().values(key="schema_version", value=str(step)))
+    if version == 0:
+        conn.execute(meta.insert().values(key="srid", value=str(srid)))
+    return version

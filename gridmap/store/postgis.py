@@ -1,0 +1,73 @@
+"""PostGIS backend: the production store, chosen by a ``postgresql://`` URL. Bulk loads use COPY."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Engine, Table, create_engine, text
+
+from gridmap.errors import StoreError, message
+
+NAME = "postgis"
+AS_BINARY = "ST_AsBinary"
+
+
+def normalise_url(url: str) -> str:
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise StoreError(message("PostGIS needs the psycopg driver", got="not installed",
+                                 fix="pip install 'gridmap[postgis]'")) from exc
+    return create_engine(normalise_url(url), pool_pre_ping=True)
+
+
+def ensure_postgis(conn: Connection) -> None:
+    has = conn.execute(text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")).scalar()
+    if not has:
+        try:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        except Exception as exc:  # sqlalchemy wraps the driver error; anything here means no PostGIS
+            raise StoreError(message("the database has no PostGIS extension and it cannot be created",
+                                     got=str(exc).splitlines()[0],
+                                     fix="as a superuser: CREATE EXTENSION postgis;")) from exc
+
+
+def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple], srid: int,
+                *, rebuild_index: bool) -> None:
+    """COPY ... FROM STDIN (CSV) with geometry as hex EWKB (the last field of each row)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["\\N" if v is None else v for v in row])
+    cols = ", ".join(f'"{c}"' for c in (*columns, "geom"))
+    cur = conn.connection.driver_connection.cursor()
+    idx = f"idx_{table.name}_geom"
+    if rebuild_index:
+        cur.execute(f'DROP INDEX IF EXISTS "{idx}"')
+    with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')') as copy:
+        data = buf.getvalue()
+        step = 1 << 24
+        for i in range(0, len(data), step):
+            copy.write(data[i:i + step])
+    if rebuild_index:
+        cur.execute(f'CREATE INDEX IF NOT EXISTS "{idx}" ON "{table.name}" USING gist (geom)')
+    cur.execute(f'ANALYZE "{table.name}"')
+
+
+def bbox_clause(table: Table, bbox: tuple[float, float, float, float], srid: int) -> tuple[str, dict]:
+    sql = f'"{table.name}".geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, {int(srid)})'
+    x0, y0, x1, y1 = bbox
+    return sql, {"bx0": x0, "by0": y0, "bx1": x1, "by1": y1}
+
+
+def vacuum_index(conn: Connection, table: Table) -> None:
+    conn.execute(text(f'ANALYZE "{table.name}"'))
