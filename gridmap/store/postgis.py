@@ -64,7 +64,9 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: li
 
 
 def bbox_clause(table: Table, bbox: tuple[float, float, float, float], srid: int) -> tuple[str, dict]:
-    sql = f'"{table.name}".geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, {int(srid)})'
+    # && uses the GiST index (float4 boxes, so a little loose); ST_Intersects makes it exact
+    env = f"ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, {int(srid)})"
+    sql = f'"{table.name}".geom && {env} AND ST_Intersects("{table.name}".geom, {env})'
     x0, y0, x1, y1 = bbox
     return sql, {"bx0": x0, "by0": y0, "bx1": x1, "by1": y1}
 
