@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Start or stop a throwaway PostGIS cluster on 127.0.0.1 for tests and benchmarks.
-#   scripts/postgis.sh start [DIR] [PORT]   -> prints the URL (postgresql://postgres@127.0.0.1:PORT/gridmap)
+#   scripts/postgis.sh start [DIR] [PORT] [DB]  -> prints the URL (postgresql://postgres@127.0.0.1:PORT/DB)
 #   scripts/postgis.sh stop  [DIR]
 # Needs root (to run as the postgres user) and Debian's postgresql-15-postgis-3 (scripts/setup.sh installs it).
 set -euo pipefail
 cmd=${1:-start}
 dir=${2:-/tmp/gridmap-pg}
 port=${3:-55432}
+db=${4:-gridmap}
 bin=/usr/lib/postgresql/15/bin
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 case "$cmd" in
@@ -21,10 +22,10 @@ case "$cmd" in
         start >/dev/null
     fi
     as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtAc \
-      "SELECT 1 FROM pg_database WHERE datname='gridmap'" | grep -q 1 || \
-      as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres gridmap
-    as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d gridmap -qtAc "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
-    echo "postgresql://postgres@127.0.0.1:$port/gridmap"
+      "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 || \
+      as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres "$db"
+    as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d "$db" -qtAc "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+    echo "postgresql://postgres@127.0.0.1:$port/$db"
     ;;
   stop)
     [ -f "$dir/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true

@@ -1,0 +1,113 @@
+"""Row-level checks for every layer: codes, numbers, geometry. Used by the importer to split good from bad rows.
+
+Each check returns one :class:`~gridmap.errors.Problem` per bad row, so an import can keep the good rows and
+report every rejected one with its reason.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.errors import Problem
+
+__all__ = ["CODE_DIGITS", "normalise_code", "check_rows"]
+
+#: layer -> (code column, number of digits, parent column, parent digits) for the hierarchical codes.
+CODE_DIGITS: dict[str, tuple[str, int, str | None, int | None]] = {
+    "districts": ("code", 6, None, None),
+    "streets": ("code", 9, "district_code", 6),
+    "communities": ("code", 12, "street_code", 9),
+    "cells": ("code", 15, "community_code", 12),
+}
+
+
+def normalise_code(value: object) -> str | None:
+    """Code as a plain ASCII digit string: full-width digits folded, spaces and a trailing '.0' removed.
+
+    >>> normalise_code("１１０１０１ ")
+    '110101'
+    >>> normalise_code(110101.0)
+    '110101'
+    >>> normalise_code(None) is None
+    True
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip().replace(" ", "")
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    return text or None
+
+
+_SINGULAR = {"districts": "district", "streets": "street", "communities": "community", "cells": "cell"}
+
+
+def _code_problems(frame: pd.DataFrame, col: str, digits: int, label: str) -> list[Problem]:
+    out = []
+    for idx, v in frame[col].items():
+        if v is None:
+            out.append(Problem(idx, col, f"{label} code is missing"))
+        elif not (v.isascii() and v.isdigit()):
+            out.append(Problem(idx, col, f"{label} code must be digits only", v))
+        elif len(v) != digits:
+            out.append(Problem(idx, col, f"{label} code must have {digits} digits, has {len(v)}", v))
+    return out
+
+
+def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Normalise codes and numbers of ``frame`` (a copy) and return it with the problems of its bad rows."""
+    f = frame.copy()
+    problems: list[Problem] = []
+    for col in ("code", "district_code", "street_code", "community_code", "cell_code", "national_id",
+                "class_code"):
+        if col in f.columns:
+            f[col] = f[col].map(normalise_code).astype(object)
+    if layer in CODE_DIGITS and "code" in f.columns:
+        col, digits, parent, pdigits = CODE_DIGITS[layer]
+        problems += _code_problems(f, col, digits, _SINGULAR[layer])
+        if parent and parent in f.columns:
+            problems += _code_problems(f, parent, pdigits, parent.replace("_code", ""))
+            for idx, (c, p) in f[[col, parent]].iterrows():
+                if c and p and c.isdigit() and p.isdigit() and len(c) == digits and len(p) == pdigits \
+                        and not c.startswith(p):
+                    problems.append(Problem(idx, col, f"code does not start with its {parent} {p}", c))
+    for col in ("households", "population"):
+        if col in f.columns:
+            num = pd.to_numeric(f[col], errors="coerce")
+            raw_na = f[col].isna()
+            for idx in f.index[num.isna() & ~raw_na]:
+                problems.append(Problem(idx, col, "must be a whole number", f.at[idx, col]))
+            for idx in f.index[(num < 0).fillna(False)]:
+                problems.append(Problem(idx, col, "must not be negative", f.at[idx, col]))
+            for idx in f.index[num.notna() & (num % 1 != 0)]:
+                problems.append(Problem(idx, col, "must be a whole number", f.at[idx, col]))
+            f[col] = num.round().astype("Int64")
+    if layer == "communities" and "households" in f.columns:
+        for idx in f.index[f["households"].isna()]:
+            problems.append(Problem(idx, "households", "households are missing (needed for size flags and splits)"))
+    geoms = np.asarray(f.geometry.values, dtype=object)
+    missing = shapely.is_missing(geoms)
+    for i in np.flatnonzero(missing):
+        problems.append(Problem(f.index[i], "geometry", "geometry is missing"))
+    present = ~missing
+    empty = np.zeros(len(f), dtype=bool)
+    empty[present] = shapely.is_empty(geoms[present])
+    for i in np.flatnonzero(empty):
+        problems.append(Problem(f.index[i], "geometry", "geometry is empty"))
+    ok = present & ~empty
+    kinds = np.array([g.geom_type if g is not None else "" for g in geoms])
+    if layer not in ("components", "complaints"):
+        invalid = np.zeros(len(f), dtype=bool)
+        poly = ok & np.isin(kinds, ["Polygon", "MultiPolygon", "LineString", "MultiLineString"])
+        invalid[poly] = ~shapely.is_valid(geoms[poly])
+        for i in np.flatnonzero(invalid):
+            problems.append(Problem(f.index[i], "geometry", "invalid geometry: " + shapely.is_valid_reason(geoms[i])
+                                    + " (repair with `gridmap import --repair` or in QGIS: Fix geometries)"))
+    return f, problems
