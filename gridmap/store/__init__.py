@@ -264,7 +264,7 @@ class Store:
         if mode not in ("append", "replace"):
             raise ValueError(message("mode must be 'append' or 'replace'", got=repr(mode)))
         with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
-            columns, rows, problems = self._prepare(layer, frame, mode=mode, connection=conn)
+            columns, (values, geoms), problems = self._prepare(layer, frame, mode=mode, connection=conn)
             if problems:
                 raise ValidationError(f"{len(problems)} problem(s) in the {layer} frame; nothing was written",
                                       problems, fix="correct the rows, or import through gridmap.io to keep the "
@@ -272,22 +272,23 @@ class Store:
             t = self.table(layer)
             if mode == "replace":
                 conn.execute(t.delete())
-            if rows:
-                rebuild = len(rows) >= BULK_INDEX_REBUILD_ROWS
+            n = len(geoms)
+            if n:
+                rebuild = n >= BULK_INDEX_REBUILD_ROWS
                 try:
                     if rebuild:  # b-trees built once after the load beat row-by-row maintenance (same transaction)
                         btrees = [i for i in t.indexes if "geom" not in i.columns]
                         for idx in btrees:
                             idx.drop(conn)
-                    self._backend.bulk_insert(conn, t, columns, rows, self.srid, rebuild_index=rebuild)
+                    self._backend.bulk_insert(conn, t, columns, values, geoms, self.srid, rebuild_index=rebuild)
                     if rebuild:
                         for idx in btrees:
                             idx.create(conn)
                 except IntegrityError as exc:  # a race with another writer; the transaction rolls back
                     raise StoreError(message(f"the {layer} write conflicted with the database",
                                              got=str(exc.orig).splitlines()[0], fix="retry the import")) from exc
-        log.info("wrote %d %s (%s)", len(rows), layer, mode)
-        return len(rows)
+        log.info("wrote %d %s (%s)", n, layer, mode)
+        return n
 
     def delete(self, layer: str, *, where: Mapping[str, Any], connection: Connection | None = None) -> int:
         """Delete rows matching ``where`` (column -> value or list); return how many."""
@@ -302,7 +303,8 @@ class Store:
             return conn.execute(t.delete().where(*cond)).rowcount
 
     def _prepare(self, layer: str, frame: gpd.GeoDataFrame, *, mode: str,
-                 connection: Connection | None) -> tuple[list[str], list[tuple], list[Problem]]:
+                 connection: Connection | None) -> tuple[list[str], tuple[list[list[Any]], np.ndarray], list[Problem]]:
+        """Validate and convert: (column names, (column values, geometries), problems)."""
         spec = layer_spec(layer)
         if not isinstance(frame, gpd.GeoDataFrame):
             raise TypeError(message(f"{layer} must be a GeoDataFrame", got=type(frame).__name__))
@@ -315,7 +317,7 @@ class Store:
             if c.name not in frame.columns and not c.nullable and c.server_default is None and c.default is None:
                 problems.append(Problem(None, c.name, "required column is missing"))
         if problems:
-            return [], [], problems
+            return [], ([], np.array([])), problems
         n = len(frame)
         labels = frame.index
         values: list[list[Any]] = []
@@ -360,19 +362,14 @@ class Store:
                             problems.append(Problem(labels[i], "/".join(spec.key), "key already in the store",
                                                     "/".join(k)))
         if problems:
-            return [], [], problems
+            return [], ([], np.array([])), problems
         if spec.geometry_type.startswith("MULTI"):
             single = types == allowed[0]
             if single.any():
                 geoms = geoms.copy()
                 geoms[single] = shapely.multipolygons(geoms[single][:, None]) if allowed[0] == "Polygon" \
                     else shapely.multilinestrings(geoms[single][:, None])
-        if self.backend == "postgis":
-            geo_vals = shapely.to_wkb(shapely.set_srid(geoms, self.srid), hex=True, include_srid=True).tolist()
-        else:
-            geo_vals = shapely.to_wkb(geoms, byte_order=1).tolist()
-        rows = list(zip(*values, geo_vals)) if values else [(g,) for g in geo_vals]
-        return [c.name for c in present], rows, []
+        return [c.name for c in present], (values, geoms), []
 
     def _existing_keys(self, layer: str, connection: Connection | None) -> set[tuple[str, ...]]:
         spec = layer_spec(layer)

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyogrio  # noqa: F401  -- must be imported before the first SpatiaLite connection (segfault otherwise)
+import shapely
 from geoalchemy2.admin.dialects.sqlite import load_spatialite
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 
@@ -65,8 +67,8 @@ def geom_param(srid: int) -> str:
     return f"GeomFromWKB(?, {int(srid)})"
 
 
-def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple], srid: int,
-                *, rebuild_index: bool) -> None:
+def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: list[list[Any]],
+                geoms: np.ndarray, srid: int, *, rebuild_index: bool) -> None:
     """executemany through the raw DB-API cursor.
 
     For big loads (``rebuild_index``) the per-row SpatiaLite triggers are suspended inside the caller's
@@ -88,6 +90,7 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: li
                 raw.execute(f'DROP TRIGGER "{trig}"')
     cols = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join(["?"] * (len(columns)) + [geom_param(srid)])
+    rows = zip(*values, shapely.to_wkb(geoms, byte_order=1).tolist())
     raw.executemany(f'INSERT INTO "{name}" ({cols}{", " if cols else ""}geom) VALUES ({marks})', rows)
     if rebuild_index:
         for sql in saved:

@@ -1,0 +1,45 @@
+"""Small pieces every command module uses: opening the store from args, printing tables and JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pandas as pd
+
+
+def open_store_from(args: Any):
+    from gridmap.store import open_store
+
+    return open_store(args.db, crs=args.crs)
+
+
+def print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(df: pd.DataFrame) -> None:
+    if df.empty:
+        print("(none)")
+        return
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
+                           "display.unicode.east_asian_width", True):
+        print(df.to_string(index=False))
+
+
+def parse_mapping(text: str | None) -> dict[str, str] | None:
+    """``code=SQDM,name=SQMC`` -> {'code': 'SQDM', 'name': 'SQMC'} (our field = their field)."""
+    if not text:
+        return None
+    from gridmap.errors import ValidationError, Problem
+
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise ValidationError("bad --map entry", [Problem(None, "--map", "expected OURS=THEIRS", part)],
+                                  fix="e.g. --map code=SQDM,name=SQMC,households=HS")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
