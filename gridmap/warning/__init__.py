@@ -1,0 +1,34 @@
+"""Complaint early warning (12345 接诉即办): counts, kernel density, Gi* hot spots, emerging hot spots, alerts.
+
+Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). The modules:
+
+- :mod:`~gridmap.warning.categories` the complaint category catalog;
+- :mod:`~gridmap.warning.counts` selection by window, category and keyword; counts per cell/community/street;
+- :mod:`~gridmap.warning.density` Gaussian kernel density on the lattice (bandwidth in metres);
+- :mod:`~gridmap.warning.hotspots` Getis-Ord Gi* (equal to esda's ``G_Local(star=True, transform='B')``), BH FDR;
+- :mod:`~gridmap.warning.emerging` space-time cube, Mann-Kendall, ArcGIS emerging hot-spot categories;
+- :mod:`~gridmap.warning.alerts` count jumps against a seasonal baseline, keyword watch lists, 回头看 re-check
+  lists, the Chinese Markdown summary;
+- :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
+
+The lattice (:class:`Lattice`) is a stand-in until :mod:`gridmap.grid` provides one; any object with an origin,
+``cell_size_m``, ``nx`` and ``ny`` is accepted.
+"""
+
+from gridmap.warning._lattice import Lattice, as_lattice, bin_points, grid_to_cells, lattice_from_cells
+from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
+from gridmap.warning.counts import Unit, cell_counts, complaint_mask, counts_by, select_complaints
+from gridmap.warning.density import DensityScale, kernel_density
+from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceTimeCube, classify,
+                                      emerging_hot_spots, mann_kendall, space_time_cube)
+from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
+
+__all__ = [
+    "Lattice", "as_lattice", "bin_points", "grid_to_cells", "lattice_from_cells",
+    "CATEGORIES", "FALLBACK_CATEGORY", "normalise_category",
+    "Unit", "cell_counts", "complaint_mask", "counts_by", "select_complaints",
+    "DensityScale", "kernel_density",
+    "GiStarResult", "Weights", "fdr_bh", "gi_star",
+    "EmergingResult", "Pattern", "SliceFreq", "SpaceTimeCube", "classify", "emerging_hot_spots", "mann_kendall",
+    "space_time_cube",
+]
