@@ -43,7 +43,7 @@ def _common_parser() -> argparse.ArgumentParser:
                         "or ./gridmap.sqlite")
     g.add_argument("--crs", metavar="CRS", default=argparse.SUPPRESS,
                    help="working CRS for a new store (default $GRIDMAP_CRS or EPSG:4548)")
-    g.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output (-vv: debug)")
+    g.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log each operation (-vv: debug)")
     g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="no progress bars, warnings only")
     return common
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, default in (("db", None), ("crs", None), ("verbose", 0), ("quiet", False)):
         if not hasattr(args, key):
             setattr(args, key, default)
-    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose >= 2 else logging.INFO)
+    level = logging.DEBUG if args.verbose >= 2 else logging.INFO if args.verbose == 1 else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GridmapError as exc:
+        print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # missing input file, unwritable output folder ...
         print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

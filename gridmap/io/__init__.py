@@ -174,5 +174,8 @@ def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: 
                 crs: Any = None, lonlat: str | None = None, encoding: str | None = None,
                 mapping: dict[str, str] | None = None, mode: str = "append", on_error: str = "reject") -> ImportResult:
     """Read ``path`` (see :func:`read_vector`) and :func:`import_frame` it into ``layer``."""
+    from gridmap.store.schema import layer_spec
+
+    layer_spec(layer)  # an unknown layer is reported before the file is read
     frame = read_vector(path, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding)
     return import_frame(store, layer, frame, mapping=mapping, mode=mode, on_error=on_error, where=str(path))

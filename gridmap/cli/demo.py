@@ -1,0 +1,47 @@
+"""``gridmap demo``: build the synthetic 示范区 into the store and write a report (and maps) to a folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gridmap.cli._common import open_store_from
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "demo", parents=[common], help="build the synthetic demo district (示范区) and write report and maps",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate the synthetic 示范区 (about 42 km², 17 streets, ~170 communities, 100,000+ "
+                    "components, a year of 12345 complaints with planted anomalies), import it through the "
+                    "normal import path into the store (replacing its layers), build the unit grid, and write "
+                    "a Markdown report and HTML maps to OUT.",
+        epilog="Examples:\n  gridmap demo                      full scale into ./gridmap.sqlite, outputs in ./gridmap-out\n"
+               "  gridmap demo --scale 0.05 --out /tmp/small --db /tmp/small.sqlite")
+    p.add_argument("--out", type=Path, default=Path("gridmap-out"), help="output folder (default ./gridmap-out)")
+    p.add_argument("--scale", type=float, default=1.0, help="size of the district: 1.0 full, 0.05 for a quick run")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the documented demo seed)")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gridmap.pipeline import run_demo
+
+    if not 0 < args.scale <= 2:
+        from gridmap.errors import message
+
+        print(message("--scale must be in (0, 2]", got=args.scale, fix="use 1.0 for full size, 0.05 for a quick run"),
+              file=sys.stderr)
+        return 2
+    store = open_store_from(args)
+    show = (lambda name: print(f"· {name} ...", file=sys.stderr, flush=True)) if not args.quiet else None
+    run = run_demo(store, args.out, scale=args.scale, seed=args.seed, progress=show)
+    print(f"demo built into {store.safe_url}")
+    for k, r in run.imports.items():
+        print(f"  {r}")
+    print(f"report: {run.files['report']}")
+    for k, v in run.files.items():
+        if k.startswith("map"):
+            print(f"{k}: {v}")
+    return 0
