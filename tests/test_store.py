@@ -198,3 +198,15 @@ print(len(gpd.read_file(r'{tmp_path / "b.gpkg"}', engine='pyogrio')))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
     assert r.stdout.strip() == "1"
+
+
+def test_hex_ewkb_patch_matches_shapely():
+    from gridmap.store.postgis import _hex_ewkb
+
+    geoms = np.array([
+        shapely.Point(452000.5, 4418000.25),
+        shapely.multipolygons([shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 3, 3)), shapely.box(20, 0, 30, 5)]),
+        shapely.multilinestrings([[(0, 0), (1, 1)], [(2, 2), (3, 5)]]),
+    ], dtype=object)
+    expect = shapely.to_wkb(shapely.set_srid(geoms, 4548), hex=True, include_srid=True, byte_order=1)
+    assert _hex_ewkb(geoms, 4548) == list(expect)

@@ -408,13 +408,16 @@ def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
     if isinstance(t, (Integer, Float)):
         num = pd.to_numeric(s, errors="coerce")
         bad = num.isna().to_numpy() & ~na
+        arr = num.to_numpy(dtype=float, na_value=np.nan)
+        nan = np.isnan(arr)
         if isinstance(t, Integer):
-            frac = ~np.isclose(num.fillna(0).to_numpy(dtype=float), np.round(num.fillna(0).to_numpy(dtype=float)))
-            bad |= frac
-            vals = [None if pd.isna(v) else int(round(v)) for v in num.tolist()]
+            filled = np.where(nan, 0.0, arr)
+            bad |= ~np.isclose(filled, np.round(filled))
+            out = np.round(filled).astype(np.int64).astype(object)
         else:
-            vals = [None if pd.isna(v) else float(v) for v in num.tolist()]
-        return vals, bad
+            out = arr.astype(object)
+        out[nan] = None
+        return out.tolist(), bad
     if isinstance(t, (DateTime, Date)):
         if pd.api.types.is_datetime64_any_dtype(s):
             dt = s

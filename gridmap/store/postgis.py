@@ -45,6 +45,17 @@ def ensure_postgis(conn: Connection) -> None:
                                      fix="as a superuser: CREATE EXTENSION postgis;")) from exc
 
 
+def _hex_ewkb(geoms: np.ndarray, srid: int) -> list[str]:
+    """Hex EWKB with SRID, made by patching the header of little-endian ISO WKB (2-D types 1-7).
+
+    EWKB = byte order, type | 0x20000000 (SRID flag), SRID, body. Patching the hex string avoids copying every
+    geometry through ``shapely.set_srid`` (measured: 0.4 s per 160,000 polygons).
+    """
+    srid_hex = np.array([srid], dtype="<i4").tobytes().hex().upper()
+    out = shapely.to_wkb(geoms, hex=True, byte_order=1, output_dimension=2)
+    return [h[:8] + "20" + srid_hex + h[10:] for h in out.tolist()]
+
+
 #: Rows per COPY chunk: Python encodes chunk k+1 while the server parses chunk k (2 cores, both busy).
 COPY_CHUNK_ROWS = 50_000
 
@@ -61,11 +72,11 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
     with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')') as copy:
         for start in range(0, n, COPY_CHUNK_ROWS):
             stop = min(start + COPY_CHUNK_ROWS, n)
-            ewkb = shapely.to_wkb(shapely.set_srid(geoms[start:stop], srid), hex=True, include_srid=True)
+            ewkb = _hex_ewkb(geoms[start:stop], srid)
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
             writer.writerows(zip(*(["\\N" if v is None else v for v in col[start:stop]] for col in values),
-                                 ewkb.tolist()))
+                                 ewkb))
             copy.write(buf.getvalue())
     if rebuild_index:
         cur.execute(f'CREATE INDEX IF NOT EXISTS "{idx}" ON "{table.name}" USING gist (geom)')
