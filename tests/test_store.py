@@ -210,3 +210,34 @@ def test_hex_ewkb_patch_matches_shapely():
     ], dtype=object)
     expect = shapely.to_wkb(shapely.set_srid(geoms, 4548), hex=True, include_srid=True, byte_order=1)
     assert _hex_ewkb(geoms, 4548) == list(expect)
+
+
+def _index_names(store):
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        if store.backend == "spatialite":
+            q = "SELECT name FROM sqlite_master WHERE type IN ('index','trigger') AND tbl_name='complaints'"
+        else:
+            q = "SELECT indexname FROM pg_indexes WHERE tablename='complaints' AND schemaname=current_schema()"
+        return sorted(r[0] for r in conn.execute(text(q)))
+
+
+def test_failed_bulk_write_rolls_back_index_and_trigger_drops(store, monkeypatch):
+    store.write("complaints", complaints_frame(10, seed=5))
+    before = _index_names(store)
+    real = store._backend.bulk_insert
+
+    def fail_after_insert(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(store._backend, "bulk_insert", fail_after_insert)
+    big = complaints_frame(25_000, seed=6)
+    big["source_id"] = "N" + big["source_id"]
+    with pytest.raises(RuntimeError, match="power cut"):
+        store.write("complaints", big)
+    monkeypatch.undo()
+    assert store.count("complaints") == 10
+    assert _index_names(store) == before
+    assert len(store.read("complaints", bbox=(449000, 4417000, 454000, 4420000))) == 10  # spatial index works

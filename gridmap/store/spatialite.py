@@ -50,9 +50,17 @@ def make_engine(url: str) -> Engine:
         except sqlite3.OperationalError as exc:  # missing mod_spatialite
             raise StoreError(message("cannot load the SpatiaLite extension", got=str(exc),
                                      fix="apt-get install -y libsqlite3-mod-spatialite (scripts/setup.sh does it)")) from exc
+        # pysqlite only opens a transaction before DML, so DDL (dropping an index or trigger for a bulk load,
+        # a migration step) would be committed at once and survive a rollback. Take control of BEGIN instead,
+        # as the SQLAlchemy docs advise, so every transaction is atomic, DDL included.
+        dbapi_conn.isolation_level = None
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
         # bulk loads touch several b-tree indexes at random: a 256 MB page cache keeps them in memory
         dbapi_conn.execute("PRAGMA cache_size=-262144")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
 
     return engine
 
