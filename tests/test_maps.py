@@ -198,8 +198,7 @@ def test_density_warp_puts_a_hot_cell_where_it_is(gcj):
     R = 6378137.0
     my0, my1 = R * np.log(np.tan(np.pi / 4 + np.radians([s, n]) / 2))
     plon = w + (c + 0.5) / wd * (e - w)
-    plat = np.degrees(2 * np.arctan(np.exp(my1 - (r + 0.5) / h * (my1 - my0)) / R * R / R) - np.pi / 2) \
-        if False else np.degrees(2 * np.arctan(np.exp((my1 - (r + 0.5) / h * (my1 - my0)) / R)) - np.pi / 2)
+    plat = np.degrees(2 * np.arctan(np.exp((my1 - (r + 0.5) / h * (my1 - my0)) / R)) - np.pi / 2)
     x, y = disp.to_source(plon, plat)
     assert 446000 + 7 * 100 - 60 < x < 446000 + 8 * 100 + 60
     assert 4417000 + 30 * 100 - 60 < y < 4417000 + 31 * 100 + 60

@@ -1,0 +1,33 @@
+"""Static HTML maps that open offline and are safe to share.
+
+The maps are the only part of gridmap that reprojects to WGS 84 (or GCJ-02 for Gaode tiles) and writes
+``[lat, lon]``. They never import the store: the CLI (``gridmap map``) and ``gridmap demo`` read frames and
+pass them here.
+
+Set-up: ``scripts/fetch_assets.sh`` installs Leaflet and Leaflet.markercluster from the npm registry; every
+written map inlines them, so the HTML file needs no network when viewed (default ``basemap='none'``).
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> comm = gpd.GeoDataFrame({"code": ["110101001001"], "name": ["示例社区"], "households": [3500],
+...                          "street_code": ["110101001"]},
+...                         geometry=[shapely.box(448000, 4419000, 449000, 4420000)], crs="EPSG:4548")
+>>> m = street_map("110101001", communities=comm)            # doctest: +SKIP
+>>> write_map(m, "out/street.html")                            # doctest: +SKIP
+"""
+
+from gridmap.maps.basemaps import Basemap, tile_url_templates
+from gridmap.maps.build import EmptyLayerWarning, Scale, build_map, district_map, street_map
+from gridmap.maps.bundle import AssetsMissingError, check_assets
+from gridmap.maps.layers import SizeClass, size_class
+from gridmap.maps.page import to_html, write_map
+from gridmap.maps.raster import DensityGrid
+from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html, js_json, scrub_pii
+
+__all__ = [
+    "build_map", "district_map", "street_map", "write_map", "to_html",
+    "DensityGrid", "Privacy", "Basemap", "Scale", "SizeClass", "size_class",
+    "EmptyLayerWarning", "AssetsMissingError", "check_assets", "tile_url_templates",
+    "scrub_pii", "escape_html", "js_json", "DEFAULT_MIN_COUNT",
+]

@@ -1,0 +1,370 @@
+"""One builder per map layer: working-CRS GeoDataFrame in, a toggleable layer and its legend entry out.
+
+Builders take frames that have already been checked (CRS, non-empty) by :mod:`gridmap.maps.build`; every
+string they put on the page goes through :func:`~gridmap.maps.safety.escape_html` (and free text through
+:func:`~gridmap.maps.safety.scrub_pii`), and every data structure through
+:func:`~gridmap.maps.safety.js_json`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.errors import Problem, ValidationError
+from gridmap.maps.display import Display
+from gridmap.maps.page import ScriptLayer
+from gridmap.maps.raster import RAMP, DensityGrid, colorize, png_data_uri, warp_to_mercator
+from gridmap.maps.safety import Privacy, escape_html as esc, js_json, scrub_pii
+
+__all__ = ["SizeClass", "size_class", "LayerOut", "communities_layer", "cells_layer", "components_layers",
+           "density_layer", "hotspots_layer", "alerts_layer", "proposal_layers", "streets_layer",
+           "complaints_layer", "MAJOR_CLASSES"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LayerOut:
+    """What a builder returns: folium layers (in drawing order) and a legend section (escaped HTML)."""
+
+    layers: list[Any] = field(default_factory=list)
+    legend: str = ""
+
+
+class SizeClass(str, enum.Enum):
+    """Community size flag by households (Beijing standard: 1,000-3,000 per community)."""
+
+    SMALL = "small"          # < 1000
+    STANDARD = "standard"    # 1000-3000
+    ADJUST = "adjust"        # > 3000: 需调整
+    SUPER = "super"          # > 5000: 超大社区
+
+    @property
+    def label(self) -> str:
+        return {"small": "偏小 <1000户 small", "standard": "标准 1000–3000户 standard",
+                "adjust": "需调整 >3000户 to adjust", "super": "超大社区 >5000户 super-large"}[self.value]
+
+    @property
+    def color(self) -> str:
+        return {"small": "#9ecae1", "standard": "#a1d99b", "adjust": "#fdae6b", "super": "#e34a33"}[self.value]
+
+
+_SIZE_ALIASES = {
+    "small": SizeClass.SMALL, "偏小": SizeClass.SMALL, "under": SizeClass.SMALL, "too_small": SizeClass.SMALL,
+    "standard": SizeClass.STANDARD, "ok": SizeClass.STANDARD, "normal": SizeClass.STANDARD,
+    "标准": SizeClass.STANDARD, "正常": SizeClass.STANDARD,
+    "adjust": SizeClass.ADJUST, "over": SizeClass.ADJUST, "large": SizeClass.ADJUST, "oversize": SizeClass.ADJUST,
+    "需调整": SizeClass.ADJUST, "偏大": SizeClass.ADJUST,
+    "super": SizeClass.SUPER, "super_large": SizeClass.SUPER, "superlarge": SizeClass.SUPER,
+    "超大": SizeClass.SUPER, "超大社区": SizeClass.SUPER,
+}
+
+
+def size_class(households: Any) -> SizeClass | None:
+    """Size flag from a household count (None when unknown).
+
+    >>> [size_class(h).value for h in (999, 1000, 3000, 3001, 5000, 5001)]
+    ['small', 'standard', 'standard', 'adjust', 'adjust', 'super']
+    """
+    if households is None or pd.isna(households):
+        return None
+    h = float(households)
+    return (SizeClass.SMALL if h < 1000 else SizeClass.STANDARD if h <= 3000
+            else SizeClass.ADJUST if h <= 5000 else SizeClass.SUPER)
+
+
+def _size_classes(frame: pd.DataFrame) -> list[SizeClass | None]:
+    if "size_class" in frame:
+        parsed = []
+        for v in frame["size_class"]:
+            key = v.value if isinstance(v, enum.Enum) else v
+            parsed.append(_SIZE_ALIASES.get(str(key).strip().lower()) if key is not None and not pd.isna(key) else None)
+        if all(p is not None for p in parsed):
+            return parsed
+        if "households" not in frame:
+            raise ValidationError("communities: size_class values not understood and no households column",
+                                  [Problem(None, "size_class", "unknown values",
+                                           sorted({str(v) for v, p in zip(frame["size_class"], parsed) if p is None}))],
+                                  fix="use small/standard/adjust/super (or 偏小/标准/需调整/超大社区) or give households")
+        log.warning("communities: size_class values not all recognised; computing them from households")
+    if "households" not in frame:
+        raise ValidationError("communities need a households or size_class column",
+                              [Problem(None, "households", "missing column")])
+    return [size_class(h) for h in frame["households"]]
+
+
+def _swatch(color: str, label: str, *, border: str = "#555", fill: bool = True) -> str:
+    bg = color if fill else "transparent"
+    return f'<div><i style="background:{bg};border-color:{border}"></i>{esc(label)}</div>'
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index)
+
+
+def _tooltip(*pairs: tuple[str, Any]) -> str:
+    """'<b>label</b> value<br>...' with every value escaped; skips empty values."""
+    rows = [f"<b>{esc(k)}</b> {esc(v)}" for k, v in pairs if v is not None and not (isinstance(v, float) and np.isnan(v))
+            and str(v) != ""]
+    return "<br>".join(rows)
+
+
+def _fmt_int(v: Any) -> Any:
+    return None if v is None or pd.isna(v) else f"{int(v):,}"
+
+
+# ------------------------------------------------------------------------------------------------------------
+def communities_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
+    """Communities filled by size flag; tooltip with code, name, households."""
+    classes = _size_classes(frame)
+    order = list(SizeClass)
+    styles = [{"color": "#444", "weight": 1.5, "fillColor": c.color, "fillOpacity": 0.45} for c in order]
+    styles.append({"color": "#444", "weight": 1.5, "fillColor": "#cccccc", "fillOpacity": 0.3})
+    parts = display.encode_areas(frame.geometry.values)
+    feats = []
+    for (_, row), cls, enc in zip(frame.iterrows(), classes, parts):
+        tip = _tooltip(("社区 community", row.get("name")), ("代码 code", row.get("code")),
+                       ("户数 households", _fmt_int(row.get("households"))),
+                       ("规模 size", cls.label if cls else "未知 unknown"))
+        feats.append([order.index(cls) if cls else len(order), tip, enc, str(row.get("code") or "") or None])
+    js = f"gridmap.areas({js_json({'styles': styles, 'f': feats})})"
+    legend = "<h4>社区规模 community size</h4>" + "".join(_swatch(c.color, c.label) for c in order)
+    counts = pd.Series([c.value for c in classes if c]).value_counts()
+    log.info("communities layer: %d communities (%s)", len(frame), dict(counts))
+    return LayerOut([ScriptLayer(js, name=esc("社区 communities"))], legend)
+
+
+def streets_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
+    """Street (街道) boundaries as thick outlines."""
+    style = {"color": "#222", "weight": 3, "fill": False, "dashArray": "6 4"}
+    feats = [[0, _tooltip(("街道 street", row.get("name")), ("代码 code", row.get("code"))), enc, None]
+             for (_, row), enc in zip(frame.iterrows(), display.encode_areas(frame.geometry.values))]
+    js = f"gridmap.areas({js_json({'styles': [style], 'f': feats})})"
+    return LayerOut([ScriptLayer(js, name=esc("街道边界 streets"))],
+                    '<h4>街道 streets</h4><div><i style="border:2px dashed #222;background:transparent"></i>'
+                    + esc("街道边界 street boundary") + "</div>")
+
+
+def cells_layer(frame: gpd.GeoDataFrame, display: Display, *, max_cells: int, labels: bool,
+                label_zoom: int = 17) -> LayerOut:
+    """Unit-cell outlines with their 15-digit codes (hover), sequence numbers as labels when zoomed in.
+
+    More than ``max_cells`` cells are not drawn (district scale): the legend says to open a street map.
+    """
+    if len(frame) > max_cells:
+        log.info("cells layer: %d cells > max_cells=%d, not drawn at this scale", len(frame), max_cells)
+        return LayerOut([], "<h4>单元网格 unit cells</h4><div class='gm-note'>"
+                        + esc(f"{len(frame):,} 个网格，请打开街道图查看 — {len(frame):,} cells: open a street map")
+                        + "</div>")
+    style = {"color": "#3366cc", "weight": 0.8, "fill": True, "fillOpacity": 0.0, "opacity": 0.8}
+    codes = _col(frame, "code").astype("string").fillna("")
+    feats = [[0, _tooltip(("网格 cell", c), ("社区 community", cc), ("面积 area m²", _fmt_int(a))), enc, c or None]
+             for c, cc, a, enc in zip(codes, _col(frame, "community_code"), _col(frame, "area_m2"),
+                                      display.encode_areas(frame.geometry.values))]
+    spec: dict[str, Any] = {"styles": [style], "f": feats}
+    if labels:
+        rp = shapely.point_on_surface(frame.geometry.values)
+        spec["labels"] = [display.encode_points(shapely.get_x(rp), shapely.get_y(rp)),
+                          [esc(c[-3:]) for c in codes]]
+    legend = ("<h4>单元网格 unit cells</h4><div><i style='border:1px solid #3366cc;background:transparent'></i>"
+              + esc(f"{len(frame):,} 个网格 cells（悬停看编码 hover for code）") + "</div>")
+    log.info("cells layer: %d cells", len(frame))
+    return LayerOut([ScriptLayer(f"gridmap.areas({js_json(spec)})", name=esc("单元网格 cells"))], legend)
+
+
+#: Major component classes (CJ/T 214-2007) with colours.
+MAJOR_CLASSES = {"01": ("公用设施 public utilities", "#1f77b4"), "02": ("道路交通 roads & traffic", "#ff7f0e"),
+                 "03": ("市容环境 city appearance", "#2ca02c"), "04": ("园林绿化 greening", "#17becf"),
+                 "05": ("房屋土地 buildings & land", "#9467bd"), "06": ("其他设施 other", "#8c564b")}
+_MINOR_PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+
+
+def components_layers(frame: gpd.GeoDataFrame, display: Display, *, show: bool = True) -> LayerOut:
+    """Components clustered per major class (one toggleable layer each), searchable by code."""
+    code = _col(frame, "code").astype("string").fillna("")
+    cls_code = _col(frame, "class_code").astype("string").fillna("")
+    major = (frame["major"].astype("string") if "major" in frame else cls_code.str[:2]).fillna("")
+    name = _col(frame, "name").astype("string").fillna("")
+    xs, ys = frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
+    out = LayerOut(legend="<h4>城市部件 components (点击聚合展开 click clusters)</h4>")
+    for mj in sorted(major.unique()):
+        sel = (major == mj).to_numpy()
+        label, color = MAJOR_CLASSES.get(mj, (f"{mj} 类 class {mj}", "#555555"))
+        # Minor classes inside the major class.
+        minor_keys = sorted(set(zip(cls_code[sel], name[sel])))
+        minor_idx = {k: i for i, k in enumerate(minor_keys)}
+        # Popups are filled with textContent by the runtime: plain (JSON-escaped) text, not HTML.
+        classes = [[scrub_pii(f"{k[0]} {k[1]}".strip()), _MINOR_PALETTE[i % len(_MINOR_PALETTE)]]
+                   for i, k in enumerate(minor_keys)]
+        cls = [minor_idx[k] for k in zip(cls_code[sel], name[sel])]
+        spec = {"pts": display.encode_points(xs[sel], ys[sel]), "cls": cls,
+                "codes": [str(c) for c in code[sel]], "classes": classes, "color": color}
+        n = int(sel.sum())
+        out.layers.append(ScriptLayer(f"gridmap.points({js_json(spec)})",
+                                      name=esc(f"部件 {label}（{n:,}）"), show=show))
+        out.legend += _swatch(color, f"{mj} {label} · {n:,}")
+    log.info("components layer: %d components in %d major classes", len(frame), len(out.layers))
+    return out
+
+
+def density_layer(grid: DensityGrid, display: Display, *, privacy: Privacy, min_count: int) -> LayerOut:
+    """Complaint density as one PNG image overlay (warped to Web Mercator), not per-cell polygons."""
+    g = grid.validated()
+    mask = None
+    note = ""
+    if privacy is Privacy.SHARED and min_count > 0:
+        if g.counts is not None:
+            from scipy import ndimage
+
+            near = ndimage.uniform_filter(g.counts, size=3, mode="constant") * 9
+            mask = near < min_count - 1e-9
+            note = f"少于 {min_count} 件的区域不显示 areas with fewer than {min_count} complaints hidden"
+        else:
+            import warnings
+
+            warnings.warn("density grid has no counts: shared map cannot hide sparse areas exactly; "
+                          "pass DensityGrid(counts=...) (DensityGrid.from_points does)", UserWarning, stacklevel=3)
+    vals, bounds = warp_to_mercator(g, display, mask=mask)
+    img, vmax = colorize(vals)
+    ramp = "linear-gradient(to right," + ",".join(RAMP) + ")"
+    legend = (f"<h4>{esc(g.label)}</h4><div><span class='gm-ramp' style='background:{ramp}'></span> "
+              f"0–{esc(f'{vmax:,.0f}')} {esc(g.unit)}</div>")
+    if note:
+        legend += f"<div class='gm-note'>{esc(note)}</div>"
+    layer = folium.raster_layers.ImageOverlay(image=png_data_uri(img), bounds=bounds, opacity=0.75,
+                                              name=esc("诉求密度 complaint density"), interactive=False,
+                                              zindex=2)
+    log.info("density layer: lattice %s -> image %s", g.values.shape, img.shape[:2])
+    return LayerOut([layer], legend)
+
+
+_HOTSPOT_COLORS = {"new": "#d7191c", "新增": "#d7191c", "intensifying": "#fdae61", "加剧": "#fdae61",
+                   "persistent": "#a50f15", "持续": "#a50f15", "consecutive": "#e6550d", "连续": "#e6550d",
+                   "sporadic": "#fee08b", "零星": "#fee08b", "oscillating": "#c994c7", "振荡": "#c994c7",
+                   "hot": "#e31a1c", "热点": "#e31a1c", "cold": "#2c7bb6", "冷点": "#2c7bb6"}
+
+
+def _area_or_point_layer(frame: gpd.GeoDataFrame, display: Display, *, keys: list[str], tips: list[tuple],
+                         styles: list[dict], name: str) -> str:
+    """JS for polygons (areas) or points (drawn as small squares around the point) of a small layer."""
+    geoms = frame.geometry.values
+    if (shapely.get_type_id(geoms) == 0).all():
+        geoms = shapely.buffer(geoms, 25, cap_style="square")
+    feats = [[k, t, enc, None] for k, t, enc in zip(keys, tips, display.encode_areas(geoms))]
+    return f"gridmap.areas({js_json({'styles': styles, 'f': feats})})"
+
+
+def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy, min_count: int) -> LayerOut:
+    """Hot spots / emerging hot spots: cells coloured by pattern, tooltip with category, z, count."""
+    if privacy is Privacy.SHARED and "count" in frame and min_count > 0:
+        frame = frame[frame["count"].fillna(0) >= min_count]
+    kind_col = next((c for c in ("pattern", "kind", "trend", "type") if c in frame), None)
+    kinds = _col(frame, kind_col).astype("string").fillna("hot") if kind_col else pd.Series(["hot"] * len(frame))
+    order = sorted(kinds.unique())
+    styles = [{"color": _HOTSPOT_COLORS.get(str(k).lower(), "#e31a1c"), "weight": 2,
+               "fillColor": _HOTSPOT_COLORS.get(str(k).lower(), "#e31a1c"), "fillOpacity": 0.35} for k in order]
+    tips = [_tooltip(("热点 hot spot", scrub_pii(k)), ("类别 category", scrub_pii(c) if c is not None else None),
+                     ("网格 cell", cc), ("z", None if z is None or pd.isna(z) else f"{float(z):.2f}"),
+                     ("件数 count", _fmt_int(n)))
+            for k, c, cc, z, n in zip(kinds, _col(frame, "category"), _col(frame, "cell_code"),
+                                      _col(frame, "z"), _col(frame, "count"))]
+    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in kinds], tips=tips, styles=styles,
+                              name="hotspots")
+    legend = "<h4>热点 hot spots</h4>" + "".join(
+        _swatch(s["fillColor"], scrub_pii(k), border=s["color"]) for k, s in zip(order, styles))
+    log.info("hotspots layer: %d cells", len(frame))
+    return LayerOut([ScriptLayer(js, name=esc(f"热点与新兴类别 hot spots ({len(frame)})"))], legend)
+
+
+_ALERT_COLORS = {"red": "#b2182b", "红": "#b2182b", "1": "#b2182b", "high": "#b2182b",
+                 "orange": "#ef8a62", "橙": "#ef8a62", "2": "#ef8a62", "medium": "#ef8a62",
+                 "yellow": "#fddc5c", "黄": "#fddc5c", "3": "#fddc5c", "low": "#fddc5c",
+                 "blue": "#67a9cf", "蓝": "#67a9cf", "4": "#67a9cf"}
+
+
+def alerts_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy, min_count: int) -> LayerOut:
+    """Alerts: outlined by level; message text scrubbed of phone and ID numbers and escaped."""
+    if privacy is Privacy.SHARED and "count" in frame and min_count > 0:
+        frame = frame[frame["count"].fillna(0) >= min_count]
+    levels = _col(frame, "level").astype("string").fillna("red")
+    order = sorted(levels.unique())
+    styles = [{"color": _ALERT_COLORS.get(str(k).lower(), "#b2182b"), "weight": 3, "dashArray": "4 3",
+               "fillColor": _ALERT_COLORS.get(str(k).lower(), "#b2182b"), "fillOpacity": 0.15} for k in order]
+    msg_col = next((c for c in ("message", "reason", "text", "description") if c in frame), None)
+    tips = [_tooltip(("预警 alert", scrub_pii(lv)), ("类别 category", None if c is None else scrub_pii(c)),
+                     ("网格 cell", cc), ("说明 note", None if m is None or pd.isna(m) else scrub_pii(m)),
+                     ("件数 count", _fmt_int(n)))
+            for lv, c, cc, m, n in zip(levels, _col(frame, "category"), _col(frame, "cell_code"),
+                                       _col(frame, msg_col) if msg_col else [None] * len(frame),
+                                       _col(frame, "count"))]
+    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in levels], tips=tips, styles=styles,
+                              name="alerts")
+    legend = "<h4>预警 alerts</h4>" + "".join(
+        _swatch(s["fillColor"], f"级别 level {scrub_pii(k)}", border=s["color"]) for k, s in zip(order, styles))
+    log.info("alerts layer: %d alerts", len(frame))
+    return LayerOut([ScriptLayer(js, name=esc(f"预警 alerts ({len(frame)})"))], legend)
+
+
+_PROPOSAL_PALETTE = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628")
+
+
+def proposal_layers(frame: gpd.GeoDataFrame, display: Display, *,
+                    current: gpd.GeoDataFrame | None = None) -> LayerOut:
+    """Split proposals: one toggleable layer per proposal (first shown), plus the current boundary.
+
+    ``frame`` has one row per proposed new community: ``proposal`` (id or name), optional ``name``, ``code``,
+    ``households``, ``parent_code``. Compare proposals by ticking them on and off over the current boundary.
+    """
+    pcol = next((c for c in ("proposal", "proposal_id", "option", "scheme") if c in frame), None)
+    keys = frame[pcol].astype("string").fillna("?") if pcol else pd.Series(["A"] * len(frame), index=frame.index)
+    out = LayerOut(legend="<h4>拆分方案 split proposals</h4>")
+    if current is not None and len(current):
+        style = {"color": "#000", "weight": 4, "fill": False}
+        feats = [[0, _tooltip(("现状 current", r.get("name")), ("代码 code", r.get("code")),
+                              ("户数 households", _fmt_int(r.get("households")))), enc, None]
+                 for (_, r), enc in zip(current.iterrows(), display.encode_areas(current.geometry.values))]
+        out.layers.append(ScriptLayer(f"gridmap.areas({js_json({'styles': [style], 'f': feats})})",
+                                      name=esc("现状边界 current boundary")))
+        out.legend += "<div><i style='border:3px solid #000;background:transparent'></i>" + esc(
+            "现状边界 current boundary") + "</div>"
+    for i, key in enumerate(dict.fromkeys(keys)):
+        sub = frame[(keys == key).to_numpy()]
+        color = _PROPOSAL_PALETTE[i % len(_PROPOSAL_PALETTE)]
+        # Alternate light/dark fills so neighbouring new communities are told apart.
+        styles = [{"color": color, "weight": 2, "fillColor": color, "fillOpacity": a, "dashArray": "5 3"}
+                  for a in (0.15, 0.35)]
+        feats = [[j % 2, _tooltip(("方案 proposal", key), ("新社区 new community", r.get("name")),
+                                   ("代码 code", r.get("code")), ("户数 households", _fmt_int(r.get("households"))),
+                                   ("原社区 from", r.get("parent_code"))), enc, None]
+                 for j, ((_, r), enc) in enumerate(zip(sub.iterrows(), display.encode_areas(sub.geometry.values)))]
+        out.layers.append(ScriptLayer(f"gridmap.areas({js_json({'styles': styles, 'f': feats})})",
+                                      name=esc(f"方案 proposal {key}（{len(sub)} 个社区）"), show=(i == 0)))
+        out.legend += _swatch(color, f"方案 proposal {key}")
+    log.info("proposals layer: %d proposals, %d new communities", len(out.layers) - (current is not None), len(frame))
+    return out
+
+
+def complaints_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
+    """Individual complaints (internal maps only): clustered points, text scrubbed and escaped."""
+    cat = _col(frame, "category").astype("string").fillna("")
+    text = _col(frame, "text")
+    cats = sorted(cat.unique())
+    spec = {"pts": display.encode_points(frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()),
+            "cls": [cats.index(c) for c in cat],
+            "codes": [scrub_pii(t)[:200] for t in text],
+            "classes": [[scrub_pii(c) or "未分类 uncategorised", _MINOR_PALETTE[i % len(_MINOR_PALETTE)]]
+                        for i, c in enumerate(cats)],
+            "color": "#b00020", "search": False}
+    return LayerOut([ScriptLayer(f"gridmap.points({js_json(spec)})",
+                                 name=esc(f"诉求明细（内部）complaints, internal ({len(frame):,})"), show=False)],
+                    "<h4>诉求明细 complaints</h4><div class='gm-note'>"
+                    + esc("内部资料：个人信息已遮盖 internal: phone/ID masked") + "</div>")

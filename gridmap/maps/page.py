@@ -1,0 +1,246 @@
+"""The page: gridmap's inline runtime, script-backed layers and controls, and the single-file writer.
+
+:func:`to_html` renders a folium map, removes every CDN ``<script>``/``<link>`` folium would add, and inlines
+Leaflet, Leaflet.markercluster (:mod:`gridmap.maps.bundle`) and the small gridmap runtime below, so the file
+opens from ``file://`` with no network. It refuses to write a page that still references an external script
+or stylesheet.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from gridmap.errors import GridmapError, message
+from gridmap.maps.bundle import inline_head
+
+__all__ = ["ScriptLayer", "ScriptControl", "to_html", "write_map", "RUNTIME_JS", "RUNTIME_CSS"]
+
+log = logging.getLogger(__name__)
+
+#: Resources folium elements may ask for that the bundle provides (name in folium's default_js/css lists).
+_BUNDLED = {"leaflet", "leaflet_css", "markerclusterjs", "markerclustercss", "markerclusterdefaultcss"}
+#: Resources of folium.Map that gridmap pages do not use (no awesome-markers icons, no bootstrap popups).
+_DROPPED_FOR_MAP = {"jquery", "bootstrap", "awesome_markers", "bootstrap_css", "glyphicons_css",
+                    "awesome_markers_font_css", "awesome_markers_css", "awesome_rotate_css"}
+
+RUNTIME_CSS = """
+.gm-title{position:absolute;top:8px;left:50%;transform:translateX(-50%);z-index:1000;background:rgba(255,255,255,.92);
+ padding:4px 12px;border-radius:4px;font:bold 15px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);pointer-events:none}
+.gm-banner{position:absolute;top:0;left:0;right:0;z-index:1001;background:#b00020;color:#fff;text-align:center;
+ font:bold 14px/1.6 sans-serif;letter-spacing:1px;pointer-events:none}
+.gm-legend{background:rgba(255,255,255,.94);padding:6px 9px;font:12px/1.45 sans-serif;max-height:55vh;overflow:auto;
+ border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3)}
+.gm-legend h4{margin:6px 0 2px;font-size:12px}.gm-legend h4:first-child{margin-top:0}
+.gm-legend i{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle;border:1px solid #555}
+.gm-legend .gm-ramp{display:inline-block;width:120px;height:10px;vertical-align:middle}
+.gm-legend .gm-note{color:#666;font-style:italic}
+.gm-search{background:#fff;padding:4px}.gm-search input{width:170px;font-size:13px;padding:2px 4px}
+.gm-search-msg{font-size:12px;color:#b00020;max-width:200px}
+.gm-label{font:10px sans-serif;color:#333;white-space:nowrap;text-shadow:0 0 2px #fff,0 0 2px #fff;pointer-events:none}
+.gm-hide-labels .gm-label{display:none}
+.gm-cluster div{color:#fff;font-weight:bold;opacity:.85}
+"""
+
+RUNTIME_JS = r"""
+var gridmap = (function () {
+  "use strict";
+  var S = 1e5, index = {};
+  function ring(a) {
+    var out = new Array(a.length / 2), la = 0, lo = 0;
+    for (var i = 0, j = 0; i < a.length; i += 2, j++) { la += a[i]; lo += a[i + 1]; out[j] = [la / S, lo / S]; }
+    return out;
+  }
+  function text(tag, s, cls) { var e = document.createElement(tag); e.textContent = s; if (cls) e.className = cls; return e; }
+  // spec: {styles: [...], f: [[styleIndex, tooltipHtml, parts, code]], labels: [flatDeltaPoints, [text...]]}
+  // tooltipHtml and label texts are HTML-escaped by gridmap before they get here.
+  function areas(spec) {
+    var group = L.featureGroup();
+    spec.f.forEach(function (f) {
+      var lyr = L.polygon(f[2].map(function (part) { return part.map(ring); }), spec.styles[f[0]]);
+      if (f[1]) lyr.bindTooltip(f[1], {sticky: true});
+      if (f[3]) index[f[3]] = {layer: lyr, group: group};
+      group.addLayer(lyr);
+    });
+    if (spec.labels) {
+      var pts = ring(spec.labels[0]);
+      pts.forEach(function (p, i) {
+        group.addLayer(L.marker(p, {interactive: false, keyboard: false,
+          icon: L.divIcon({className: "gm-label", html: spec.labels[1][i], iconSize: null})}));
+      });
+    }
+    return group;
+  }
+  // spec: {pts: flatDeltaPoints, cls: [classIndex], codes: [code], classes: [[label, color]], color: clusterColor}
+  function points(spec) {
+    var group = L.markerClusterGroup({chunkedLoading: true, maxClusterRadius: 60, showCoverageOnHover: false,
+      iconCreateFunction: function (c) {
+        var n = c.getChildCount(), size = n < 100 ? 30 : (n < 1000 ? 36 : 42);
+        return L.divIcon({html: '<div style="background:' + spec.color + '"><span>' + n + '</span></div>',
+          className: "marker-cluster gm-cluster", iconSize: L.point(size, size)});
+      }});
+    var ms = null;
+    function popup(layer) {
+      var i = layer._gmIndex, div = document.createElement("div"), cls = spec.classes[spec.cls[i]];
+      div.appendChild(text("b", spec.codes[i])); div.appendChild(document.createElement("br"));
+      div.appendChild(text("span", cls[0]));
+      return div;
+    }
+    // Markers are made when the layer is first shown (or searched), so hidden layers cost nothing at load.
+    function fill() {
+      if (ms) return ms;
+      var ll = ring(spec.pts);
+      ms = new Array(ll.length);
+      for (var i = 0; i < ll.length; i++) {
+        var m = L.circleMarker(ll[i], {radius: 5, color: "#333", weight: 1,
+          fillColor: spec.classes[spec.cls[i]][1], fillOpacity: 0.9});
+        m._gmIndex = i; m.bindPopup(popup); ms[i] = m;
+      }
+      group.addLayers(ms);
+      return ms;
+    }
+    group.on("add", fill);
+    if (spec.search !== false) {
+      spec.codes.forEach(function (c, i) { index[c] = {group: group, marker: function () { return fill()[i]; }}; });
+    }
+    return group;
+  }
+  function control(map, position, build) {
+    var C = L.Control.extend({options: {position: position}, onAdd: function () {
+      var div = build(); L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div); return div; }});
+    return new C().addTo(map);
+  }
+  // html: built and escaped by gridmap in Python.
+  function legend(map, html) {
+    control(map, "bottomleft", function () { var d = L.DomUtil.create("div", "gm-legend"); d.innerHTML = html; return d; });
+  }
+  function overlayText(map, cls, s) { map.getContainer().appendChild(text("div", s, cls)); }
+  function search(map, placeholder) {
+    control(map, "topleft", function () {
+      var div = L.DomUtil.create("div", "gm-search leaflet-bar"), inp = L.DomUtil.create("input", "", div);
+      var msg = L.DomUtil.create("div", "gm-search-msg", div);
+      inp.type = "search"; inp.placeholder = placeholder; inp.setAttribute("aria-label", placeholder);
+      L.DomEvent.on(inp, "keydown", function (e) { if (e.key === "Enter") go(inp.value.trim(), msg); });
+      return div;
+    });
+    function go(q, msg) {
+      var hit = index[q];
+      msg.textContent = "";
+      if (!q) return;
+      if (!hit) {
+        var keys = Object.keys(index).filter(function (k) { return k.indexOf(q) === 0; }).slice(0, 5);
+        msg.textContent = keys.length ? "未找到 not found; 可能 maybe: " + keys.join(", ") : "未找到 not found: " + q;
+        return;
+      }
+      if (!map.hasLayer(hit.group)) map.addLayer(hit.group);
+      if (hit.marker) {
+        var mk = hit.marker(), tries = 0;
+        (function show() {  // clustering is chunked: wait until the marker has a place in the tree
+          if (!mk.__parent && tries++ < 100) { setTimeout(show, 50); return; }
+          hit.group.zoomToShowLayer(mk, function () { mk.openPopup(); });
+        })();
+      }
+      else { map.fitBounds(hit.layer.getBounds(), {maxZoom: 18}); hit.layer.openTooltip(hit.layer.getBounds().getCenter()); }
+    }
+  }
+  function init(map, opts) {
+    if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
+    if (opts.labelZoom) {
+      var f = function () { L.DomUtil[map.getZoom() < opts.labelZoom ? "addClass" : "removeClass"](map.getContainer(), "gm-hide-labels"); };
+      map.on("zoomend", f); f();
+    }
+    if (opts.bounds) map.fitBounds(opts.bounds);
+    window.gridmapReady = true;
+  }
+  return {ring: ring, areas: areas, points: points, legend: legend, overlayText: overlayText, search: search,
+          init: init, index: index};
+})();
+"""
+
+
+class ScriptLayer(folium.map.Layer):
+    """A layer whose Leaflet object is built by a JavaScript expression (shown in the layer control)."""
+
+    _template = Template("{% macro script(this, kwargs) %}var {{ this.get_name() }} = {{ this.js }};"
+                         "{% endmacro %}")
+
+    def __init__(self, js: str, *, name: str, show: bool = True, overlay: bool = True, control: bool = True):
+        super().__init__(name=name, overlay=overlay, control=control, show=show)
+        self._name = "GridmapLayer"
+        self.js = js
+
+
+class ScriptControl(MacroElement):
+    """JavaScript run after the map exists; ``__MAP__`` in ``js`` is replaced by the map variable."""
+
+    _template = Template("{% macro script(this, kwargs) %}"
+                         "{{ this.js.replace('__MAP__', this._parent.get_name()) }}{% endmacro %}")
+
+    def __init__(self, js: str):
+        super().__init__()
+        self._name = "GridmapScript"
+        self.js = js
+
+
+def _strip_cdn_resources(element: Any) -> None:
+    """Empty folium's CDN lists on every element, after checking the bundle provides what is needed."""
+    stack = [element]
+    while stack:
+        el = stack.pop()
+        stack.extend(el._children.values())
+        for attr in ("default_js", "default_css"):
+            wanted = getattr(el, attr, None)
+            if not wanted:
+                continue
+            names = {name for name, _ in wanted}
+            unknown = names - _BUNDLED - (_DROPPED_FOR_MAP if isinstance(el, folium.Map) else set())
+            if unknown:
+                raise GridmapError(message(
+                    f"{type(el).__name__} needs resources that are not in the offline bundle",
+                    got=", ".join(sorted(unknown)),
+                    fix="use gridmap's layers, or add the package to scripts/fetch_assets.sh and the bundle"))
+            setattr(el, attr, [])
+
+
+_EXTERNAL_TAG_RE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*['\"]?(?:https?:)?//", re.I)
+
+
+def to_html(m: folium.Map) -> str:
+    """The complete, self-contained HTML of ``m``."""
+    _strip_cdn_resources(m)
+    page = m.get_root().render()
+    if _EXTERNAL_TAG_RE.search(page):
+        raise GridmapError(message("the rendered page still references an external script or stylesheet",
+                                   got=_EXTERNAL_TAG_RE.search(page).group(0)[:120],
+                                   fix="report this: a folium element bypassed the offline bundle"))
+    head = (inline_head() + f"<style data-gridmap-runtime>{RUNTIME_CSS}</style>\n"
+            f"<script data-gridmap-runtime>{RUNTIME_JS}</script>\n")
+    i = page.find("<head>")
+    if i < 0:
+        raise GridmapError("folium rendered a page without <head>")
+    i += len("<head>")
+    # Tell the browser the page itself may load nothing from the network (images only as data: URIs);
+    # maps with an online basemap get their tile hosts added by the builder.
+    csp = getattr(m, "_gridmap_csp", None) or ("default-src 'none'; script-src 'unsafe-inline'; "
+                                               "style-src 'unsafe-inline'; img-src data:")
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+    return page[:i] + "\n<meta charset=\"utf-8\">\n" + meta + head + page[i:]
+
+
+def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
+    """Write ``m`` as one self-contained HTML file (written to a temporary name, then renamed)."""
+    path = Path(path)
+    page = to_html(m)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    log.info("wrote map %s (%.1f KB)", path, path.stat().st_size / 1024)
+    return path
