@@ -281,7 +281,7 @@ class EmergingResult:
 def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
                        weights: "str | Weights" = Weights.QUEEN, distance_m: float | None = None,
                        time_window: int = 1, alpha: float = 0.05, fdr: bool = False,
-                       trend_alpha: float = 0.05) -> EmergingResult:
+                       trend_alpha: float = 0.05, moments: str = "cube") -> EmergingResult:
     """Emerging hot-spot analysis of a :class:`SpaceTimeCube` (see the module docstring for the method).
 
     Parameters
@@ -291,6 +291,10 @@ def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
     time_window : number of previous slices in each bin's neighbourhood (0 = per-slice neighbourhood).
     alpha : per-bin significance; ``fdr=True`` applies Benjamini-Hochberg over all bins.
     trend_alpha : significance of the Mann-Kendall trend.
+    moments : 'cube' (ArcGIS: one mean and variance for all bins) or 'slice' (each slice's own mean and
+        variance, purely spatial neighbourhoods, ``time_window`` must be 0): a city-wide rise in volume then
+        makes no hot spots by itself. In 'slice' mode an empty (or constant) slice has no hot or cold bins and
+        its z-scores are set to 0 for the trend test.
     """
     y = np.asarray(cube.counts, dtype=float)
     t, ny, nx = y.shape
@@ -302,6 +306,11 @@ def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
     m = np.ones((ny, nx), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     cell = as_lattice(cube.lattice).cell_size_m
     rows = kernel_rows(weights, distance_m=distance_m, cell_size_m=cell)
+    if moments not in ("cube", "slice"):
+        raise ValidationError(message("moments must be 'cube' or 'slice'", got=repr(moments)))
+    if moments == "slice" and time_window:
+        raise ValidationError(message("moments='slice' uses per-slice neighbourhoods", got=f"time_window={time_window}",
+                                      fix="pass time_window=0"))
     ym = np.where(m[None], y, 0.0)
     n = int(m.sum()) * t
     mean = ym.sum() / n
@@ -318,13 +327,25 @@ def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
     local = cs - lagged
     depth = np.minimum(np.arange(t) + 1, time_window + 1).astype(float)
     card = card_s[None] * depth[:, None, None]
-    z = _zscores(local, card, n, mean, var)
+    if moments == "cube":
+        z = _zscores(local, card, n, mean, var)
+    else:
+        ns = int(m.sum())
+        means = ym.sum(axis=(1, 2)) / ns
+        vars_ = (ym * ym).sum(axis=(1, 2)) / ns - means ** 2
+        z = np.zeros_like(local)
+        for k in range(t):
+            if means[k] > 0 and vars_[k] > 0:
+                z[k] = _zscores(local[k], card[k], ns, means[k], vars_[k])
     z[:, ~m] = np.nan
     p = 2.0 * stats.norm.sf(np.abs(z))
     q = fdr_bh(p) if fdr else p
     sig = np.nan_to_num(q, nan=1.0) < alpha
     hot = sig & (np.nan_to_num(z) > 0)
     cold = sig & (np.nan_to_num(z) < 0)
+    if moments == "slice":
+        hot[z == 0] = False
+        cold[z == 0] = False
     iy, ix = np.nonzero(m)
     zs = z[:, iy, ix].T  # (cells, T)
     mk = mann_kendall(zs)

@@ -1,0 +1,416 @@
+"""Alerts for a street office: count jumps against a seasonal baseline, new/intensifying hot spots, keyword
+watch lists, and the pre-season re-check list (回头看), with a Markdown summary in Chinese.
+
+Count jumps (:func:`count_jumps`)
+    For each unit (cell, community or street) the count in the window ``[start, end)`` is compared with the same
+    unit's counts in ``K`` baseline windows of the same length. ``baseline='seasonal'`` uses the same dates in
+    each of the previous ``years`` years, plus ``season_band`` adjacent windows either side (so the rainy season is compared with past rainy seasons);
+    ``'recent'`` uses the ``K`` windows immediately before; ``'auto'`` (default) takes seasonal windows when the
+    data go back far enough and otherwise falls back to recent ones, saying so in the log and in the result's
+    ``baseline`` column. The test is the exact conditional test of two Poisson rates: given
+    ``n = observed + baseline_total``, ``observed ~ Binomial(n, R / (R + K))`` under "no change", where ``R`` is the
+    district-wide ratio of the window's volume to the mean baseline volume (``adjust_total=True``; 1 otherwise) so
+    that a city-wide rise — more calls every year — is not an alert in every unit. One-sided p-values are
+    controlled for the false-discovery rate (Benjamini-Hochberg) across all units tested; an alert also needs
+    ``observed >= min_count``.
+
+Re-check list (:func:`recheck_list`)
+    Past complaints matching keywords (e.g. 漏雨, 渗水, 屋顶) grouped by place (normalised address, else cell),
+    ranked by unresolved items first, then recurrence (number of complaints, distinct years), then recency.
+
+Examples
+--------
+>>> import pandas as pd
+>>> rows = [("2023-07-03", "A"), ("2024-07-01", "A")] + [("2024-07-02", "B")] * 9
+>>> df = pd.DataFrame(rows, columns=["received_at", "community_code"])
+>>> df["received_at"] = pd.to_datetime(df["received_at"])
+>>> j = count_jumps(df, start="2024-07-01", end="2024-07-08", by="community", baseline="recent", windows=4,
+...                 adjust_total=False)
+>>> j.loc[j.alert, "unit"].tolist()
+['B']
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from gridmap.errors import Problem, ValidationError, message
+from gridmap.warning._lattice import as_lattice, grid_to_cells, lattice_from_cells
+from gridmap.warning.counts import Unit, complaint_mask
+from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
+from gridmap.warning.hotspots import fdr_bh
+
+__all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spot_alerts", "recheck_list",
+           "WarningReport", "early_warning", "summary_markdown", "normalise_address"]
+
+log = logging.getLogger(__name__)
+
+#: Status values counted as resolved (办结) when building the re-check list; anything else is unresolved.
+RESOLVED_STATUSES = frozenset({"closed", "resolved", "办结", "已办结", "已解决", "解决", "完成", "已完成"})
+
+
+class Baseline(str, enum.Enum):
+    """How the baseline windows of :func:`count_jumps` are chosen."""
+
+    SEASONAL = "seasonal"
+    RECENT = "recent"
+    AUTO = "auto"
+
+
+class AlertKind(str, enum.Enum):
+    """Kinds of rows in the alert table."""
+
+    COUNT_JUMP = "count jump"
+    KEYWORD = "keyword watch"
+    NEW_HOT_SPOT = "new hot spot"
+    CONSECUTIVE_HOT_SPOT = "consecutive hot spot"
+    INTENSIFYING_HOT_SPOT = "intensifying hot spot"
+
+    @property
+    def zh(self) -> str:
+        return {"count jump": "诉求量突增", "keyword watch": "关键词监测", "new hot spot": "新增热点",
+                "consecutive hot spot": "连续热点", "intensifying hot spot": "加强热点"}[self.value]
+
+
+def _unit_column(complaints: pd.DataFrame, by: "str | Unit") -> str:
+    col = Unit.parse(by).column
+    if col not in complaints.columns:
+        raise ValidationError(f"complaints have no {col} column", [Problem(None, col, "column missing")],
+                              fix="import complaints through gridmap.io.complaints (assigns cell/community/street)")
+    return col
+
+
+def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Unit" = Unit.CELL,
+                baseline: "str | Baseline" = Baseline.AUTO, years: int = 2, windows: int = 8, season_band: int = 2,
+                alpha: float = 0.05, min_count: int = 3, adjust_total: bool = True,
+                data_start: Any = None, **select: Any) -> pd.DataFrame:
+    """Units whose counts in ``[start, end)`` jump against their own baseline (see the module docstring).
+
+    Parameters
+    ----------
+    by : 'cell', 'community' or 'street'.
+    baseline : 'seasonal', 'recent' or 'auto'.
+    years : seasonal baseline depth (same dates 1..years years earlier).
+    season_band : seasonal baseline also uses the ``season_band`` windows either side of those dates (more
+        baseline data, still the same season).
+    windows : number of preceding windows for the recent baseline.
+    alpha : false-discovery rate.
+    min_count : smallest observed count that can raise an alert.
+    adjust_total : scale the expectation by the district-wide volume ratio.
+    data_start : first date covered by the data (default: the earliest ``received_at``); baseline windows
+        before it are not used (a window with no data is not a window with zero complaints).
+    **select : ``categories=``, ``keywords=`` (see :func:`~gridmap.warning.complaint_mask`).
+
+    Returns
+    -------
+    DataFrame, one row per unit with any complaint in the window or the baseline: ``unit``, ``observed``,
+    ``baseline_mean``, ``expected``, ``ratio``, ``p``, ``q``, ``alert``, ``baseline`` (which windows).
+    """
+    col = _unit_column(complaints, by)
+    mode = Baseline(baseline)
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    if t1 <= t0:
+        raise ValidationError(message("the window is empty", got=f"[{t0}, {t1})", fix="use --from before --to"))
+    times = pd.to_datetime(complaints["received_at"])
+    first = pd.Timestamp(data_start) if data_start is not None else (times.min() if len(times) else t0)
+    length = t1 - t0
+    seasonal = [(t0 - pd.DateOffset(years=k) + length * b, t1 - pd.DateOffset(years=k) + length * b)
+                for k in range(1, years + 1) for b in range(-season_band, season_band + 1)]
+    seasonal = [w for w in seasonal if w[0] >= first]
+    length = t1 - t0
+    recent = [(t0 - length * k, t0 - length * (k - 1)) for k in range(1, windows + 1)]
+    recent = [w for w in recent if w[0] >= first]
+    if mode is Baseline.SEASONAL or (mode is Baseline.AUTO and seasonal):
+        wins, used = seasonal, "seasonal"
+        if not wins:
+            raise ValidationError(message("no seasonal baseline: the data do not reach back a year before the window",
+                                          got=f"data from {first.date()}", fix="use baseline='recent'"))
+    else:
+        wins, used = recent, "recent"
+        if mode is Baseline.AUTO:
+            log.warning("no data a year before %s: baseline falls back to the %d preceding windows (not "
+                        "seasonality-aware)", t0.date(), len(wins))
+        if not wins:
+            raise ValidationError(message("no baseline window has data", got=f"data from {first.date()}",
+                                          fix="widen the data range or shorten the window"))
+    sel = complaint_mask(complaints, **select) if select else pd.Series(True, index=complaints.index)
+    units = complaints[col].astype("string").fillna("(unassigned)")
+    obs = units[sel & (times >= t0) & (times < t1)].value_counts()
+    base = pd.Series(0.0, index=obs.index.copy())
+    for a, b in wins:
+        base = base.add(units[sel & (times >= a) & (times < b)].value_counts(), fill_value=0.0)
+    idx = obs.index.union(base.index)
+    obs = obs.reindex(idx, fill_value=0).astype(float)
+    base = base.reindex(idx, fill_value=0.0)
+    k = float(len(wins))
+    ratio_total = 1.0
+    if adjust_total and base.sum() > 0:
+        ratio_total = float(obs.sum() / (base.sum() / k))
+    share = ratio_total / (ratio_total + k)
+    n = obs + base
+    p = np.where(obs > 0, stats.binom.sf(obs - 1, n, share), 1.0)
+    q = fdr_bh(p)
+    expected = base / k * ratio_total
+    out = pd.DataFrame({"unit": idx.astype(str), "observed": obs.to_numpy().astype(int),
+                        "baseline_mean": (base / k).to_numpy(), "expected": expected.to_numpy(),
+                        "ratio": np.where(expected > 0, obs / expected.where(expected > 0), np.inf),
+                        "p": p, "q": q})
+    out["alert"] = (out["q"] < alpha) & (out["observed"] >= min_count) & (out["unit"] != "(unassigned)")
+    out["baseline"] = f"{used}: {len(wins)} window(s)"
+    out["unit_type"] = Unit.parse(by).value
+    out = out.sort_values(["alert", "q", "observed"], ascending=[False, True, False], kind="stable")
+    log.info("count jumps by %s over [%s, %s): %d unit(s), %d alert(s), %s baseline x%d, volume ratio %.2f",
+             Unit.parse(by).value, t0.date(), t1.date(), len(out), int(out["alert"].sum()), used, len(wins),
+             ratio_total)
+    return out.reset_index(drop=True)
+
+
+def hot_spot_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, end: Any, slices: int = 12,
+                    freq: str = "week", alpha: float = 0.05, fdr: bool = True, moments: str = "slice",
+                    **select: Any) -> pd.DataFrame:
+    """New, consecutive and intensifying hot spots over the ``slices`` weeks (or months) ending at ``end``.
+
+    ``cells`` is the cells layer (``code``, ``ix``, ``iy``, polygons); cells absent from it are outside the
+    study area. Gi* uses each slice's own moments by default (``moments='slice'``), so a season-wide rise in
+    volume is not a hot spot by itself; pass ``moments='cube'`` for ArcGIS's behaviour. Returns rows ``unit`` (cell code), ``kind``, ``pattern``, ``final_z``, ``trend_z``, ``total``.
+    """
+    lat = lattice_from_cells(cells)
+    t1 = pd.Timestamp(end)
+    if freq == "week":
+        t0 = t1 - pd.Timedelta(weeks=slices)
+    else:
+        t1 = t1.normalize().replace(day=1)
+        t0 = t1 - pd.DateOffset(months=slices)
+    cube = space_time_cube(complaints, lat, start=t0, end=t1, freq=freq, **select)
+    mask = np.zeros(lat.shape, dtype=bool)
+    mask[cells["iy"].to_numpy(int), cells["ix"].to_numpy(int)] = True
+    res = emerging_hot_spots(cube, mask=mask, alpha=alpha, fdr=fdr, moments=moments,
+                             time_window=0 if moments == "slice" else 1)
+    code = pd.Series(cells["code"].to_numpy(), index=pd.MultiIndex.from_arrays(
+        [cells["ix"].to_numpy(int), cells["iy"].to_numpy(int)]))
+    keep = res.cells[res.cells["pattern"].isin([Pattern.NEW_HOT.value, Pattern.CONSECUTIVE_HOT.value,
+                                                Pattern.INTENSIFYING_HOT.value])].copy()
+    keep["unit"] = code.reindex(pd.MultiIndex.from_arrays([keep["ix"], keep["iy"]])).to_numpy()
+    keep["kind"] = keep["pattern"]
+    keep["unit_type"] = "cell"
+    return keep[["unit", "unit_type", "kind", "pattern", "pattern_zh", "final_z", "trend_z", "total"]].reset_index(
+        drop=True)
+
+
+def normalise_address(value: object) -> str | None:
+    """Address key for grouping: NFKC, no spaces, no leading 北京市/北京, no trailing punctuation.
+
+    >>> normalise_address(" 北京市 大兴区 黄村镇 ３号楼。")
+    '大兴区黄村镇3号楼'
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    s = unicodedata.normalize("NFKC", str(value))
+    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"^(北京市|北京)", "", s)
+    s = s.rstrip("。.,，;；")
+    return s or None
+
+
+def recheck_list(complaints: pd.DataFrame, *, keywords: Any, start: Any = None, end: Any = None,
+                 place: str = "address", categories: Any = None) -> pd.DataFrame:
+    """The 回头看 list: places with past complaints matching ``keywords`` in ``[start, end)``.
+
+    ``place='address'`` groups by the normalised address (rows without one fall back to their cell code);
+    ``'cell'`` / ``'community'`` group by those codes. Columns: ``place``, ``complaints``, ``unresolved``,
+    ``years``, ``first``, ``last``, ``cell_code``, ``community_code``, ``street_code``, ``priority`` (A: something
+    still unresolved; B: recurring, 2+ complaints; C: once, resolved), ranked A→C, then by counts and recency.
+    """
+    sel = complaints.loc[complaint_mask(complaints, start=start, end=end, keywords=keywords,
+                                        categories=categories)].copy()
+    cols = ["place", "complaints", "unresolved", "years", "first", "last", "cell_code", "community_code",
+            "street_code", "x", "y", "priority"]
+    if sel.empty:
+        log.info("re-check list: no complaint matches %s", keywords)
+        return pd.DataFrame(columns=cols)
+    if place == "address":
+        key = sel.get("address", pd.Series(None, index=sel.index)).map(normalise_address)
+        if "cell_code" in sel.columns:
+            key = key.fillna("网格 " + sel["cell_code"].astype("string"))
+    elif place in ("cell", "community", "street"):
+        key = sel[f"{place}_code"].astype("string")
+    else:
+        raise ValidationError(message("unknown place grouping", got=repr(place),
+                                      fix="use 'address', 'cell', 'community' or 'street'"))
+    sel["place"] = key.fillna("(无地址)")
+    status = sel.get("status", pd.Series(None, index=sel.index)).astype("string").str.strip().str.lower()
+    closed = sel.get("closed_at", pd.Series(pd.NaT, index=sel.index))
+    sel["_unresolved"] = ~status.isin(RESOLVED_STATUSES).fillna(False).astype(bool) | pd.isna(closed)
+    sel["_t"] = pd.to_datetime(sel["received_at"])
+    if "geometry" in sel.columns and hasattr(sel, "geometry"):
+        sel["x"], sel["y"] = sel.geometry.x, sel.geometry.y
+    g = sel.sort_values("_t").groupby("place", sort=False)
+    out = pd.DataFrame({
+        "complaints": g.size(), "unresolved": g["_unresolved"].sum().astype(int),
+        "years": g["_t"].agg(lambda s: s.dt.year.nunique()), "first": g["_t"].min(), "last": g["_t"].max()})
+    for c in ("cell_code", "community_code", "street_code", "x", "y"):
+        out[c] = g[c].last() if c in sel.columns else None
+    out["priority"] = np.where(out["unresolved"] > 0, "A", np.where(out["complaints"] >= 2, "B", "C"))
+    out = out.reset_index().sort_values(["priority", "unresolved", "complaints", "years", "last"],
+                                        ascending=[True, False, False, False, False], kind="stable")
+    log.info("re-check list: %d place(s), %d with unresolved items", len(out), int((out["unresolved"] > 0).sum()))
+    return out[cols].reset_index(drop=True)
+
+
+@dataclass
+class WarningReport:
+    """Everything ``gridmap warn`` prints: the alert table, the re-check list, notes and the Markdown summary."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    alerts: pd.DataFrame
+    recheck: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+
+    @property
+    def markdown(self) -> str:
+        return summary_markdown(self)
+
+
+def _cell_frame(cells: pd.DataFrame | None) -> pd.DataFrame | None:
+    if cells is None:
+        return None
+    return cells.set_index("code", drop=False) if "code" in cells.columns else cells
+
+
+def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.DataFrame | None = None,
+                  keywords: Any = None, units: tuple[str, ...] = ("cell", "community"),
+                  baseline: str = "auto", alpha: float = 0.05, min_count: int = 3, hot_spots: bool = True,
+                  slices: int = 12, recheck_years: int = 2, categories: Any = None) -> WarningReport:
+    """Run every alert over ``[start, end)`` and return a :class:`WarningReport`.
+
+    - count jumps per unit in ``units`` (all complaints, or ``categories``);
+    - keyword watch: count jumps restricted to ``keywords`` (if given) per unit;
+    - new/consecutive/intensifying hot spots over ``slices`` weeks ending at ``end`` (needs ``cells``);
+    - the 回头看 list of the ``recheck_years`` years before ``start`` for ``keywords``.
+
+    The alert table has ``kind``, ``kind_zh``, ``unit_type``, ``unit`` and the statistics of each test; when
+    ``cells`` (with geometry) are given it is a GeoDataFrame with the cell (or community-hull) geometry.
+    """
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    notes: list[str] = []
+    parts = []
+    kws = [k for k in re.split(r"[,，、\s]+", keywords)] if isinstance(keywords, str) else list(keywords or [])
+    kws = [k for k in kws if k]
+    for unit in units:
+        col = Unit.parse(unit).column
+        if col not in complaints.columns or complaints[col].isna().all():
+            notes.append(f"{unit}: complaints carry no {col}; not tested")
+            continue
+        j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                        min_count=min_count, categories=categories)
+        parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
+        if j["baseline"].iloc[:1].str.startswith("recent").any():
+            notes.append(f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)")
+        if kws:
+            k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                            min_count=min_count, keywords=kws, categories=categories, adjust_total=False)
+            parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
+    if hot_spots:
+        if cells is None:
+            notes.append("hot spots: no cells layer given; emerging hot-spot analysis skipped")
+        else:
+            try:
+                h = hot_spot_alerts(complaints, cells, end=t1, slices=slices, alpha=alpha, categories=categories)
+                parts.append(h)
+            except ValidationError as exc:
+                notes.append(f"hot spots skipped: {str(exc).splitlines()[0]}")
+    alerts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
+        pd.DataFrame(columns=["kind", "unit_type", "unit", "observed", "expected", "ratio", "q"])
+    alerts["kind_zh"] = alerts["kind"].map(lambda k: AlertKind(k).zh)
+    recheck = pd.DataFrame()
+    if kws:
+        recheck = recheck_list(complaints, keywords=kws, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
+    cf = _cell_frame(cells)
+    if cf is not None and "geometry" in cf.columns and len(alerts):
+        import geopandas as gpd
+
+        geoms = []
+        for unit_type, unit in zip(alerts["unit_type"], alerts["unit"]):
+            if unit_type == "cell" and unit in cf.index:
+                geoms.append(cf.geometry.loc[unit])
+            elif unit_type in ("community", "street"):
+                sub = cf[cf[f"{unit_type}_code"] == unit] if f"{unit_type}_code" in cf.columns else \
+                    cf[cf["community_code"].astype(str).str.startswith(str(unit))]
+                geoms.append(sub.geometry.union_all() if len(sub) else None)
+            else:
+                geoms.append(None)
+        alerts = gpd.GeoDataFrame(alerts, geometry=gpd.GeoSeries(geoms, crs=cf.crs), crs=cf.crs)
+    log.info("early warning [%s, %s): %d alert(s), %d re-check place(s)", t0.date(), t1.date(), len(alerts),
+             len(recheck))
+    return WarningReport(t0, t1, alerts, recheck, notes, kws)
+
+
+def _md_table(frame: pd.DataFrame, columns: dict[str, str], limit: int) -> str:
+    if frame is None or frame.empty:
+        return "（无 / none）\n"
+    f = frame.head(limit)
+    head = "| " + " | ".join(columns.values()) + " |\n|" + "---|" * len(columns) + "\n"
+    rows = []
+    for _, r in f.iterrows():
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            if isinstance(v, float):
+                v = "∞" if np.isinf(v) else ("" if np.isnan(v) else f"{v:.3g}")
+            elif isinstance(v, pd.Timestamp):
+                v = v.strftime("%Y-%m-%d")
+            cells.append("" if v is None else str(v).replace("|", "/"))
+        rows.append("| " + " | ".join(cells) + " |")
+    more = f"\n… 另有 {len(frame) - limit} 条 (and {len(frame) - limit} more)\n" if len(frame) > limit else "\n"
+    return head + "\n".join(rows) + "\n" + more
+
+
+def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
+    """The Chinese (with English) Markdown summary a street office can act on."""
+    a = report.alerts
+    t0, t1 = report.start.strftime("%Y-%m-%d"), (report.end - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    kinds = a["kind"] if len(a) else pd.Series(dtype=str)
+    jumps = a[kinds == AlertKind.COUNT_JUMP.value] if len(a) else a
+    kw = a[kinds == AlertKind.KEYWORD.value] if len(a) else a
+    hs = a[kinds.isin([AlertKind.NEW_HOT_SPOT.value, AlertKind.CONSECUTIVE_HOT_SPOT.value,
+                       AlertKind.INTENSIFYING_HOT_SPOT.value])] if len(a) else a
+    out = [f"# 12345 诉求预警 / Complaint early warning：{t0} 至 {t1}\n",
+           f"共 **{len(a)}** 条预警（诉求量突增 {len(jumps)}，关键词监测 {len(kw)}，热点 {len(hs)}）；"
+           f"汛前回头看清单 {len(report.recheck)} 处。\n",
+           f"{len(a)} alert(s): {len(jumps)} count jump(s), {len(kw)} keyword watch, {len(hs)} hot spot(s); "
+           f"{len(report.recheck)} place(s) to re-check.\n",
+           "## 一、诉求量突增 Count jumps (vs own baseline, FDR 5 %)\n",
+           "建议：当周派人到点位核实原因，能立即解决的即时处置（接诉即办），需多部门的上报街道“吹哨”。\n",
+           _md_table(jumps, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
+                             "expected": "期望 expected", "ratio": "倍数 ratio", "q": "q 值", "baseline": "基线"},
+                     limit),
+           "## 二、新增 / 连续 / 加强热点 Emerging hot spots (Gi*)\n",
+           "建议：新增热点当周巡查；加强热点列入街道重点督办（如堂子胡同外卖车辆停放，可设专门停车区）。\n",
+           _md_table(hs, {"unit": "网格 cell", "kind_zh": "类型", "kind": "pattern", "final_z": "末期 z",
+                          "total": "期间诉求 total"}, limit)]
+    if report.keywords:
+        out += [f"## 三、关键词监测 Keyword watch：{'、'.join(report.keywords)}\n",
+                _md_table(kw, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
+                               "expected": "期望 expected", "q": "q 值"}, limit),
+                f"## 四、汛前回头看清单 Pre-season re-check list（{'、'.join(report.keywords)}）\n",
+                "优先级 A：仍有未办结诉求；B：反复诉求（2 次及以上）；C：曾诉求且已解决。建议在雨季（6–8 月）前逐户上门"
+                "复查并登记整改结果。\n",
+                _md_table(report.recheck, {"priority": "优先级", "place": "地点 place", "complaints": "诉求数",
+                                           "unresolved": "未办结", "years": "涉及年份", "last": "最近",
+                                           "community_code": "社区"}, limit)]
+    if report.notes:
+        out += ["## 说明 Notes\n"] + [f"- {n}\n" for n in report.notes]
+    out.append("\n方法：本期计数与同期（往年同日期）基线比较，条件二项检验并按 Benjamini–Hochberg 控制错误发现率；"
+               "热点为 Getis-Ord Gi*（queen 邻域，含自身）与 Mann–Kendall 趋势。\n")
+    return "\n".join(out)
