@@ -81,6 +81,7 @@ var gridmap = (function () {
   // spec: {pts: flatDeltaPoints, cls: [classIndex], codes: [code], classes: [[label, color]], color: clusterColor}
   function points(spec) {
     var group = L.markerClusterGroup({chunkedLoading: true, maxClusterRadius: 60, showCoverageOnHover: false,
+      disableClusteringAtZoom: 18,
       iconCreateFunction: function (c) {
         var n = c.getChildCount(), size = n < 100 ? 30 : (n < 1000 ? 36 : 42);
         return L.divIcon({html: '<div style="background:' + spec.color + '"><span>' + n + '</span></div>',
@@ -142,12 +143,15 @@ var gridmap = (function () {
       if (!map.hasLayer(hit.group)) map.addLayer(hit.group);
       if (hit.marker) {
         var mk = hit.marker(), tries = 0;
-        (function show() {  // clustering is chunked: wait until the marker has a place in the tree
-          if (!mk.__parent && tries++ < 100) { setTimeout(show, 50); return; }
-          hit.group.zoomToShowLayer(mk, function () { mk.openPopup(); });
+        // Clustering is off from zoom 18: jump there, then open the popup once the marker is drawn
+        // (clustering is chunked, so wait for it).
+        map.setView(mk.getLatLng(), Math.max(map.getZoom(), 18), {animate: false});
+        (function show() {
+          if (map.hasLayer(mk)) { mk.openPopup(); return; }
+          if (tries++ < 100) setTimeout(show, 50);
         })();
       }
-      else { map.fitBounds(hit.layer.getBounds(), {maxZoom: 18}); hit.layer.openTooltip(hit.layer.getBounds().getCenter()); }
+      else { map.fitBounds(hit.layer.getBounds(), {maxZoom: 18, animate: false}); hit.layer.openTooltip(hit.layer.getBounds().getCenter()); }
     }
   }
   function init(map, opts) {
@@ -156,7 +160,7 @@ var gridmap = (function () {
       var f = function () { L.DomUtil[map.getZoom() < opts.labelZoom ? "addClass" : "removeClass"](map.getContainer(), "gm-hide-labels"); };
       map.on("zoomend", f); f();
     }
-    if (opts.bounds) map.fitBounds(opts.bounds);
+    if (opts.bounds) map.fitBounds(opts.bounds, {animate: false});
     window.gridmapReady = true;
   }
   return {ring: ring, areas: areas, points: points, legend: legend, overlayText: overlayText, search: search,
