@@ -6,6 +6,8 @@ report every rejected one with its reason.
 
 from __future__ import annotations
 
+import decimal
+import re
 import unicodedata
 
 import geopandas as gpd
@@ -27,12 +29,17 @@ CODE_DIGITS: dict[str, tuple[str, int, str | None, int | None]] = {
 
 
 def normalise_code(value: object) -> str | None:
-    """Code as a plain ASCII digit string: full-width digits folded, spaces and a trailing '.0' removed.
+    """Code as a plain ASCII string: full-width characters folded, letters upper-cased, spaces, digit-group
+    separators (``-``, ``_``, ``.`` between digits) and a trailing '.0' removed.
 
     >>> normalise_code("１１０１０１ ")
     '110101'
     >>> normalise_code(110101.0)
     '110101'
+    >>> normalise_code("110101-001-001"), normalise_code("ｂｊ0101")
+    ('110101001001', 'BJ0101')
+    >>> normalise_code("1.10101001001E+11")
+    '110101001001'
     >>> normalise_code(None) is None
     True
     """
@@ -40,11 +47,19 @@ def normalise_code(value: object) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = unicodedata.normalize("NFKC", str(value)).strip().replace(" ", "")
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = "".join(text.split()).upper()
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
+    if _SCIENTIFIC.match(text):  # Excel shows long codes as 1.10101001001E+11
+        text = str(int(decimal.Decimal(text)))
+    grouped = text.replace("-", "").replace("_", "").replace(".", "")
+    if grouped.isascii() and grouped.isdigit() and grouped != text and not text.startswith(("-", ".")):
+        text = grouped
     return text or None
 
+
+_SCIENTIFIC = re.compile(r"^\d\.\d+E\+\d+$")
 
 _SINGULAR = {"districts": "district", "streets": "street", "communities": "community", "cells": "cell"}
 
