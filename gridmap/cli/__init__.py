@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.demo",
     "gridmap.cli.store_cmd",
     "gridmap.cli.map_cmd",
+    "gridmap.cli.warn",
 ]
 
 EPILOG = """\
