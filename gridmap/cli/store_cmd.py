@@ -19,25 +19,56 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "import", parents=[common], help="import a layer from a file, rejecting bad rows with reasons",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Import districts, streets, communities, compounds, roads, cells, components or complaints "
-                    "from GeoPackage, Shapefile, GeoJSON or CSV (lon/lat, x/y or WKT). Good rows are written in "
-                    "one transaction; every rejected row is reported with its reason.",
+                    "from GeoPackage, Shapefile (UTF-8 or GBK, with or without .cpg), GeoJSON, CSV or Excel "
+                    "(lon/lat, x/y or WKT), optionally joining an Excel/CSV attribute table by code or name. Good "
+                    "rows are written in one transaction; every rejected row is reported with its reason. "
+                    "`gridmap import districts 110101` loads that district's real outline from the optional "
+                    "geotool-cn package.",
         epilog="Examples:\n"
                "  gridmap import communities sq.shp --map code=SQDM,street_code=JDDM,name=SQMC,households=HS\n"
+               "  gridmap import communities sq.shp --map sq.toml --table hs.xlsx --join-on name \\\n"
+               "      --table-key 社区名称 --table-map households=户数 --assign-codes --topology report --dry-run\n"
+               "  gridmap import communities sq.shp --src-crs EPSG:4548     # a .prj-less Shapefile\n"
+               "  gridmap import communities sq.shp --src-crs beijing_local.prj --encoding GBK\n"
+               "  gridmap import communities sq.gpkg --repair --boundary parent   # seamless within the streets\n"
                "  gridmap import complaints calls.csv --lonlat gcj02 --rejects rejected.csv\n"
-               "  gridmap import communities sq.shp --crs EPSG:4548   # a .prj-less Shapefile")
+               "  gridmap import districts 110101                # real outline (pip install geotool-cn)")
     p.add_argument("layer", help="target layer: districts, streets, communities, compounds, roads, cells, "
-                                 "components, complaints")
-    p.add_argument("file", type=Path)
+                                 "components, complaints (singular works too)")
+    p.add_argument("file", help="input file; for districts also a 6-digit district code (outline from geotool-cn)")
     p.add_argument("--file-layer", help="layer inside a GeoPackage with several")
-    p.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...", help="field mapping")
+    p.add_argument("--sheet", help="sheet of an Excel input file (default: the first)")
+    p.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml",
+                   help="field mapping, e.g. code=SQDM,name=SQMC,households=HS, or a TOML file with a [fields] table")
     p.add_argument("--lonlat", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
                    help="lon/lat input in this system (GCJ-02/BD-09 are converted to WGS 84)")
     p.add_argument("--src-crs", dest="src_crs", metavar="CRS",
-                   help="CRS of the file when it has none (EPSG code or WKT); overrides the file's")
-    p.add_argument("--encoding", help="attribute encoding, e.g. GBK for old Shapefiles")
+                   help="CRS of the file (EPSG code, WKT text, or a .prj/.wkt file); overrides the file's. Without "
+                        "it, --crs also declares the CRS of a file that has none")
+    p.add_argument("--encoding", help="attribute encoding, e.g. GBK (default: .cpg, else detected UTF-8/GBK)")
+    t = p.add_argument_group("attribute table (Excel or CSV)")
+    t.add_argument("--table", type=Path, metavar="XLSX|CSV", help="join this table's columns onto the features")
+    t.add_argument("--table-sheet", help="sheet of the table (default: the first)")
+    t.add_argument("--join-on", choices=["code", "name"], default="code",
+                   help="match by code or by normalised name (suffixes 社区居委会/社区/村委会 ... ignored)")
+    t.add_argument("--table-key", help="the table's key column (default: same as --join-on)")
+    t.add_argument("--table-map", metavar="OURS=THEIRS,...", help="table columns to bring, e.g. households=户数")
+    c = p.add_argument_group("codes and topology")
+    c.add_argument("--district", metavar="CODE", help="every code must belong to this 6-digit district")
+    c.add_argument("--assign-codes", action="store_true",
+                   help="give features without a code the next free codes in their street (reading order)")
+    c.add_argument("--topology", choices=["off", "report", "repair"], default="off",
+                   help="report gaps/overlaps between polygons, or repair them (seamless, verified)")
+    c.add_argument("--repair", action="store_true", help="same as --topology repair")
+    c.add_argument("--boundary", metavar="parent|FILE",
+                   help="outer outline for gaps: 'parent' (stored streets/districts) or a file")
+    c.add_argument("--snap-m", type=float, default=0.5, help="repair: snap vertices within this distance (0.5)")
+    c.add_argument("--max-sliver-m2", type=float, help="repair: leave gaps larger than this as they are")
+    p.add_argument("--dry-run", action="store_true", help="check everything and report; write nothing")
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
     p.add_argument("--rejects", type=Path, metavar="CSV", help="write the rejection report to this CSV")
+    p.add_argument("--topology-report", type=Path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", parents=[common], help="write layers to a GeoPackage for QGIS",
@@ -64,18 +95,50 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from gridmap.io import import_file
+_LAYER_ALIASES = {"district": "districts", "street": "streets", "community": "communities",
+                  "compound": "compounds", "building": "compounds", "buildings": "compounds", "road": "roads",
+                  "cell": "cells", "component": "components", "complaint": "complaints"}
 
-    store = open_store_from(args)
-    res = import_file(store, args.layer, args.file, file_layer=args.file_layer, crs=args.src_crs,
-                      lonlat=args.lonlat, encoding=args.encoding, mapping=parse_mapping(args.mapping),
-                      mode="replace" if args.replace else "append",
-                      on_error="abort" if args.abort_on_error else "reject")
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import warnings
+
+    from gridmap.errors import CRSError
+    from gridmap.io import import_file, import_outline
+
+    layer = _LAYER_ALIASES.get(args.layer, args.layer)
+    path = Path(args.file)
+    source_crs = args.src_crs
+    try:
+        store = open_store_from(args)
+    except CRSError:
+        if not args.crs or args.src_crs:
+            raise
+        from gridmap.store import open_store
+
+        store = open_store(args.db)  # --crs names the file's CRS, not the (existing) store's
+        source_crs = args.crs
+    mode = "replace" if args.replace else "append"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warnings are printed in the report below
+        if layer == "districts" and not path.exists() and args.file.strip().isdigit():
+            res = import_outline(store, args.file.strip(), mode=mode, dry_run=args.dry_run)
+        else:
+            res = import_file(
+                store, layer, path, file_layer=args.file_layer, crs=source_crs, default_crs=args.crs,
+                lonlat=args.lonlat, encoding=args.encoding, mapping=args.mapping, sheet=args.sheet, mode=mode,
+                on_error="abort" if args.abort_on_error else "reject", dry_run=args.dry_run, table=args.table,
+                table_sheet=args.table_sheet, join_on=args.join_on, table_key=args.table_key,
+                table_mapping=parse_mapping(args.table_map), district=args.district,
+                assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
+                boundary=args.boundary, snap_m=args.snap_m, max_sliver_m2=args.max_sliver_m2)
     print(res)
     if args.rejects:
         res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
         print(f"rejection report: {args.rejects}")
+    if getattr(args, "topology_report", None) and res.topology is not None:
+        res.topology.table().to_csv(args.topology_report, index=False, encoding="utf-8-sig")
+        print(f"topology report: {args.topology_report}")
     return 0 if not res.rejected else 1
 
 

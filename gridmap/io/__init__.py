@@ -3,12 +3,28 @@
 Every import is atomic and loses nothing: rows that pass are written in one transaction; every rejected row is
 reported with its reason (:class:`ImportResult`). With ``on_error='abort'`` any bad row stops the import and
 nothing is written. Re-importing rows whose keys are already stored reports them as duplicates.
+
+Bringing a real city's files in (issue 7) adds, each in its own module:
+
+* :mod:`gridmap.io.encoding` — Shapefile/CSV text encoding: ``.cpg`` honoured, else UTF-8, else GBK/GB18030;
+* :mod:`gridmap.io.mapping` — ``--map code=SQDM,...`` or a TOML file, matched ignoring case and width;
+* :mod:`gridmap.io.tables` and :mod:`gridmap.io.names` — Excel/CSV attribute tables joined by code or by
+  normalised name, unmatched keys reported both ways;
+* :mod:`gridmap.io.coordinates` — EPSG, WKT text or ``.prj`` files, zone warnings;
+* :mod:`gridmap.io.admin_codes` — parent codes filled, district prefixes checked, missing codes assigned;
+* :mod:`gridmap.io.topology` — gaps and overlaps reported, opt-in seamless repair;
+* :mod:`gridmap.io.outlines` — real district outlines from the optional ``geotool-cn`` package.
+
+``dry_run=True`` runs every step and check inside a transaction that is never committed: the result says what
+would be written and what is wrong.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +36,8 @@ from gridmap.crs import LonLatSystem, check_crs, check_lonlat_order, lonlat_to_w
 from gridmap.errors import CRSError, Problem, ValidationError, message
 from gridmap.io.validate import check_rows
 
-__all__ = ["ImportResult", "read_vector", "prepare", "import_frame", "import_file"]
+__all__ = ["ImportResult", "TopologyMode", "read_vector", "prepare", "import_frame", "import_file",
+           "import_outline"]
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +45,31 @@ _LON = ("lon", "lng", "long", "longitude", "x", "经度")
 _LAT = ("lat", "latitude", "y", "纬度")
 
 
+class TopologyMode(str, enum.Enum):
+    """What an import does about gaps and overlaps between polygons."""
+
+    OFF = "off"
+    REPORT = "report"
+    REPAIR = "repair"
+
+
 @dataclass
 class ImportResult:
-    """What an import did: rows written and rows rejected (each with its reason)."""
+    """What an import did: rows written and rows rejected (each with its reason), plus what was noticed.
+
+    ``dry_run`` imports write nothing: ``would_write`` says how many rows a real run would write.
+    """
 
     layer: str
     written: int = 0
     rejected: list[Problem] = field(default_factory=list)
+    dry_run: bool = False
+    would_write: int = 0
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    assigned_codes: list[tuple[object, str]] = field(default_factory=list)
+    join: Any = None
+    topology: Any = None
 
     @property
     def rejected_frame(self) -> pd.DataFrame:
@@ -43,39 +78,94 @@ class ImportResult:
                              for p in self.rejected], columns=["row", "field", "reason", "value"])
 
     def __str__(self) -> str:
-        s = f"{self.layer}: {self.written} written, {len(self.rejected)} rejected"
+        if self.dry_run:
+            s = f"{self.layer} (dry run, nothing written): {self.would_write} would be written, " \
+                f"{len(self.rejected)} rejected"
+        else:
+            s = f"{self.layer}: {self.written} written, {len(self.rejected)} rejected"
         for p in self.rejected[:10]:
             s += f"\n  - {p}"
         if len(self.rejected) > 10:
             s += f"\n  ... and {len(self.rejected) - 10} more (see the rejection report)"
+        for n in self.notes:
+            s += f"\nnote: {n}"
+        if self.assigned_codes:
+            s += "\nassigned codes: " + ", ".join(f"row {r} -> {c}" for r, c in self.assigned_codes[:20]) \
+                + (" ..." if len(self.assigned_codes) > 20 else "")
+        if self.join is not None:
+            s += "\n" + "\n".join(self.join.lines())
+        if self.topology is not None:
+            s += "\n" + "\n".join(self.topology.lines())
+        for w in self.warnings:
+            s += f"\nwarning: {w}"
         return s
 
 
+_GEOMETRY_FIELDS = ("lon", "lat", "x", "y", "wkt")
+
+
 def read_vector(path: str | os.PathLike, *, layer: str | None = None, crs: Any = None,
-                lonlat: str | LonLatSystem | None = None, encoding: str | None = None) -> gpd.GeoDataFrame:
-    """Read a GeoPackage, Shapefile, GeoJSON or CSV (lon/lat, x/y or WKT columns) into a GeoDataFrame.
+                lonlat: str | LonLatSystem | None = None, encoding: str | None = None,
+                default_crs: Any = None, mapping: dict[str, str] | None = None,
+                sheet: str | int | None = None) -> gpd.GeoDataFrame:
+    """Read a GeoPackage, Shapefile, GeoJSON, CSV or Excel sheet (lon/lat, x/y or WKT columns) into a GeoDataFrame.
 
     ``crs`` declares the CRS when the file has none (a ``.prj``-less Shapefile, a CSV of x/y) or overrides it;
-    ``lonlat`` declares lon/lat input as WGS 84, CGCS2000, GCJ-02 or BD-09 (the latter two are converted to
-    WGS 84 here). A file without a CRS and without ``crs`` is an error, never a guess.
+    it may be an EPSG code, WKT text or the path of a ``.prj``/``.wkt`` file (a local system such as the Beijing
+    grid). ``default_crs`` is used only when the file has no CRS of its own. ``lonlat`` declares lon/lat input as
+    WGS 84, CGCS2000, GCJ-02 or BD-09 (the latter two are converted to WGS 84 here). A file without a CRS and
+    without ``crs`` is an error, never a guess.
+
+    Shapefile and CSV text is decoded with ``encoding`` if given, else as the ``.cpg`` says, else as detected
+    (UTF-8, or GBK/GB18030): see :mod:`gridmap.io.encoding`; the choice is in ``frame.attrs['encoding']``.
+    ``mapping`` entries for ``lon``, ``lat``, ``x``, ``y`` or ``wkt`` name a table's geometry columns.
     """
+    from gridmap.io.coordinates import source_crs
+    from gridmap.io.encoding import detect_encoding, looks_like_mojibake
+
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(message("input file not found", got=str(p)))
-    if p.suffix.lower() in (".csv", ".txt", ".tsv"):
-        df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
-                         encoding=encoding or "utf-8-sig", keep_default_na=False, na_values=[""])
-        return _frame_from_table(df, where=str(p), crs=crs, lonlat=lonlat)
+    suffix = p.suffix.lower()
+    where = str(p)
+    src = source_crs(crs, where=where) if crs is not None else None
+    if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm"):
+        from gridmap.io.tables import read_table
+
+        df = read_table(p, sheet=sheet, encoding=encoding)
+        geo_map = {k: v for k, v in (mapping or {}).items() if k in _GEOMETRY_FIELDS}
+        if geo_map:
+            from gridmap.io.mapping import resolve_mapping
+
+            df = df.rename(columns={v: k for k, v in resolve_mapping(geo_map, df, where=where).items()})
+        fallback = src if src is not None else (source_crs(default_crs) if default_crs is not None else None)
+        gdf = _frame_from_table(df, where=where, crs=fallback, lonlat=lonlat)
+        gdf.attrs["encoding"] = str(detect_encoding(p, encoding=encoding)) if suffix not in (".xlsx", ".xlsm") \
+            else "xlsx (Unicode)"
+        return gdf
     kwargs: dict[str, Any] = {"engine": "pyogrio"}
     if layer:
         kwargs["layer"] = layer
-    if encoding:
+    guess = None
+    if suffix in (".shp", ".dbf"):
+        guess = detect_encoding(p, encoding=encoding)
+        kwargs["encoding"] = guess.encoding
+    elif encoding:
         kwargs["encoding"] = encoding
     gdf = gpd.read_file(p, **kwargs)
-    if crs is not None:
-        gdf = gdf.set_crs(parse_crs(crs, where=str(p)), allow_override=True)
+    if guess is not None:
+        gdf.attrs["encoding"] = str(guess)
+        text_cols = [c for c in gdf.columns if c != gdf.geometry.name and gdf[c].dtype == object]
+        sample = " ".join(str(v) for c in text_cols for v in gdf[c].dropna().head(200))
+        if looks_like_mojibake(sample + " ".join(map(str, gdf.columns))):
+            warnings.warn(f"{p.name}: text decoded as {guess.encoding} looks garbled; pass --encoding GBK "
+                          "(or UTF-8) explicitly", stacklevel=2)
+    if src is not None:
+        gdf = gdf.set_crs(src, allow_override=True)
+    elif gdf.crs is None and default_crs is not None:
+        gdf = gdf.set_crs(source_crs(default_crs, where=where))
     if lonlat is not None:
-        gdf = _lonlat_geometry(gdf, lonlat, where=str(p))
+        gdf = _lonlat_geometry(gdf, lonlat, where=where)
     return gdf
 
 
@@ -147,35 +237,172 @@ def prepare(layer: str, frame: gpd.GeoDataFrame, *, crs: Any, mapping: dict[str,
     return f.loc[[i for i in f.index if i not in bad]], problems
 
 
+def _boundary(store: Any, layer: str, frame: gpd.GeoDataFrame, boundary: Any, conn: Any) -> Any:
+    """The outer outline for topology checks: a geometry, ``'parent'`` (stored parents) or a file."""
+    import shapely
+
+    if boundary is None or hasattr(boundary, "geom_type"):
+        return boundary
+    if isinstance(boundary, gpd.GeoDataFrame):
+        return shapely.union_all(boundary.to_crs(store.crs).geometry.values)
+    if str(boundary) == "parent":
+        parent_layer, col = {"communities": ("streets", "street_code"), "streets": ("districts", "district_code"),
+                             "compounds": ("communities", "community_code")}.get(layer, (None, None))
+        if parent_layer is None or col not in frame.columns:
+            raise ValidationError(f"no parent outline for {layer}", [Problem(None, col, "missing")],
+                                  fix="pass a boundary file instead")
+        codes = sorted({c for c in frame[col].dropna()})
+        parents = store.read(parent_layer, where={"code": codes}, connection=conn)
+        if parents.empty:
+            raise ValidationError(f"the {parent_layer} of these {layer} are not in the store",
+                                  [Problem(None, col, "not stored", ", ".join(codes[:5]))],
+                                  fix=f"import the {parent_layer} first, or drop --boundary")
+        return shapely.union_all(parents.geometry.values)
+    outline = read_vector(boundary)
+    return shapely.union_all(outline.to_crs(store.crs).geometry.values)
+
+
 def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: dict[str, str] | None = None,
-                 mode: str = "append", on_error: str = "reject", where: str = "input") -> ImportResult:
+                 mode: str = "append", on_error: str = "reject", where: str = "input", dry_run: bool = False,
+                 table: pd.DataFrame | None = None, join_on: str = "code", table_key: str | None = None,
+                 table_mapping: dict[str, str] | None = None, district: str | None = None,
+                 assign_codes: bool = False, row_band_m: float = 500.0,
+                 topology: str | TopologyMode = TopologyMode.OFF, boundary: Any = None,
+                 snap_m: float = 0.5, max_sliver_m2: float | None = None) -> ImportResult:
     """Import a GeoDataFrame into ``store``: good rows written in one transaction, bad rows reported.
 
     ``on_error='reject'`` (default) writes the good rows and reports the rest; ``'abort'`` writes nothing if any
-    row is bad (raising :class:`~gridmap.errors.ValidationError`).
+    row is bad (raising :class:`~gridmap.errors.ValidationError`). ``dry_run=True`` does everything but commit.
+
+    Parameters
+    ----------
+    mapping : ``{our column: their column}``, matched ignoring case and full/half width.
+    table, join_on, table_key, table_mapping : an attribute table (:func:`gridmap.io.tables.read_table`) joined
+        by ``'code'`` or ``'name'`` on ``table_key``, bringing ``table_mapping`` columns (e.g.
+        ``{'households': '户数'}``); unmatched keys are reported both ways.
+    district : the 6-digit district every code must belong to.
+    assign_codes : give features without a code the next free codes (:mod:`gridmap.io.admin_codes`).
+    topology : ``'off'``, ``'report'`` (gaps and overlaps in the result) or ``'repair'`` (fix them; the import
+        fails, writing nothing, if the repaired layer is not seamless).
+    boundary : outline for the topology check: a shapely geometry, a GeoDataFrame, ``'parent'`` (the stored
+        streets of communities, districts of streets) or a file path.
+    snap_m, max_sliver_m2 : repair options (:func:`gridmap.io.topology.repair_topology`).
     """
+    from gridmap.io.admin_codes import ASSIGNMENT_RULE, assign_codes as _assign, check_hierarchy, fill_parent_codes
+    from gridmap.io.coordinates import zone_warnings
+    from gridmap.io.mapping import resolve_mapping
+    from gridmap.io.validate import CODE_DIGITS
+    from gridmap.store.schema import layer_spec
+
     if on_error not in ("reject", "abort"):
         raise ValueError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
-    good, problems = prepare(layer, frame, crs=store.crs, mapping=mapping, where=where)
+    topology = TopologyMode(topology)
+    layer_spec(layer)
+    check_crs(frame, where=where)
+    result = ImportResult(layer, dry_run=dry_run)
+    result.warnings += zone_warnings(frame, store.crs)
+    for w in result.warnings:
+        warnings.warn(w, stacklevel=2)
+    geo_names = set(_GEOMETRY_FIELDS)
+    attr_map = {k: v for k, v in (mapping or {}).items() if k not in geo_names}
+    resolved = resolve_mapping(attr_map, frame, where=where)
+    f = frame.rename(columns={src: dst for dst, src in resolved.items()})
+    if table is not None:
+        from gridmap.io.tables import join_table
+
+        f, result.join = join_table(f, table, on=join_on, table_key=table_key or join_on,
+                                    columns=table_mapping or {}, where="table")
+    f = f.to_crs(store.crs) if not f.crs.equals(store.crs) else f
+    f, notes = fill_parent_codes(layer, f)
+    result.notes += notes
     with store.transaction() as conn:
+        if assign_codes and layer in ("communities", "streets"):
+            taken = store.read(layer, columns=["code"], connection=conn)["code"].tolist()
+            f, result.assigned_codes = _assign(f, layer=layer, taken=taken, row_band_m=row_band_m)
+            if result.assigned_codes:
+                result.notes.append(ASSIGNMENT_RULE.format(band=row_band_m))
+        if topology is not TopologyMode.OFF:
+            from gridmap.io.topology import check_seamless, find_topology_problems, repair_topology
+
+            outline = _boundary(store, layer, f, boundary, conn)
+            if topology is TopologyMode.REPORT:
+                result.topology = find_topology_problems(f, boundary=outline)
+            else:
+                f, result.topology = repair_topology(f, boundary=outline, snap_m=snap_m, max_sliver_m2=max_sliver_m2)
+                check = check_seamless(f, boundary=outline)
+                result.notes.append(f"after repair: union differs from the outline by {check['relative_difference']:.2e}"
+                                    f" (relative), overlaps {check['overlap_m2']:.3g} m²")
+                if not check["ok"]:
+                    raise ValidationError(f"the repaired {layer} of {where} are not seamless; nothing was imported",
+                                          [Problem(None, "geometry", "; ".join(result.topology.lines(5)))],
+                                          fix="raise --snap-m, drop --max-sliver-m2, or fix the large gaps by hand")
+        good, problems = prepare(layer, f, crs=store.crs, where=where)
+        parent = CODE_DIGITS.get(layer, (None, None, None, None))[2]
+        known = None
+        if parent is not None:
+            parent_layer = {"street_code": "streets", "district_code": "districts", "community_code": "communities"}[parent]
+            known = store.read(parent_layer, columns=["code"], connection=conn)["code"].tolist()
+        bad = {p.row for p in problems}
+        problems += [p for p in check_hierarchy(layer, good, district=district, known_parents=known)]
+        if result.join is not None:
+            problems += [p for p in result.join.problems if not isinstance(p.row, str)]
+        bad = {p.row for p in problems}
+        good = good.loc[[i for i in good.index if i not in bad]]
         problems += store.validate(layer, good, mode=mode, connection=conn)
         if problems and on_error == "abort":
             raise ValidationError(f"{len(problems)} bad row(s) in {where}; nothing was imported", problems,
                                   fix="fix the rows, or import with on_error='reject' to keep the good ones")
         bad = {p.row for p in problems}
         keep = good.loc[[i for i in good.index if i not in bad]]
-        written = store.write(layer, keep, mode=mode, connection=conn)
-    result = ImportResult(layer, written, sorted(problems, key=lambda p: (str(p.row), p.field or "")))
-    log.info("imported %s from %s: %d written, %d rejected", layer, where, written, len(result.rejected))
+        if dry_run:
+            result.would_write = len(keep)  # nothing was written in this transaction
+        else:
+            result.written = store.write(layer, keep, mode=mode, connection=conn)
+    result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
+    log.info("imported %s from %s: %d written, %d rejected%s", layer, where, result.written, len(result.rejected),
+             " (dry run)" if dry_run else "")
     return result
 
 
 def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: str | None = None,
                 crs: Any = None, lonlat: str | None = None, encoding: str | None = None,
-                mapping: dict[str, str] | None = None, mode: str = "append", on_error: str = "reject") -> ImportResult:
-    """Read ``path`` (see :func:`read_vector`) and :func:`import_frame` it into ``layer``."""
+                mapping: dict[str, str] | str | os.PathLike | None = None, mode: str = "append",
+                on_error: str = "reject", default_crs: Any = None, sheet: str | int | None = None,
+                table: str | os.PathLike | pd.DataFrame | None = None, table_sheet: str | int | None = None,
+                table_encoding: str | None = None, **options: Any) -> ImportResult:
+    """Read ``path`` (see :func:`read_vector`) and :func:`import_frame` it into ``layer``.
+
+    ``mapping`` may be a dict, a ``--map`` string or a ``.toml`` file; ``table`` an ``.xlsx``/CSV path (or a
+    DataFrame) joined as described in :func:`import_frame`, whose other keyword options pass through.
+    """
+    from gridmap.io.mapping import load_mapping
     from gridmap.store.schema import layer_spec
 
     layer_spec(layer)  # an unknown layer is reported before the file is read
-    frame = read_vector(path, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding)
-    return import_frame(store, layer, frame, mapping=mapping, mode=mode, on_error=on_error, where=str(path))
+    mapping = load_mapping(mapping)
+    frame = read_vector(path, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding, default_crs=default_crs,
+                        mapping=mapping, sheet=sheet)
+    if table is not None and not isinstance(table, pd.DataFrame):
+        from gridmap.io.tables import read_table
+
+        table = read_table(table, sheet=table_sheet, encoding=table_encoding)
+    result = import_frame(store, layer, frame, mapping=mapping, mode=mode, on_error=on_error, where=str(path),
+                          table=table, **options)
+    if frame.attrs.get("encoding"):
+        result.notes.insert(0, f"text encoding: {frame.attrs['encoding']}")
+    return result
+
+
+def import_outline(store: Any, code: str, *, mode: str = "append", dry_run: bool = False) -> ImportResult:
+    """Import district ``code``'s real outline from the optional ``geotool-cn`` package into ``districts``.
+
+    The result's notes state the data's source and licence (learning and exchange only). Without the package,
+    :class:`gridmap.io.outlines.OutlinesUnavailable` says how to install it.
+    """
+    from gridmap.io.outlines import district_outline
+
+    frame = district_outline(code, crs=store.crs)
+    result = import_frame(store, "districts", frame, mode=mode, dry_run=dry_run, where=f"geotool-cn {code}")
+    result.notes += [f"area: {frame.area.iloc[0] / 1e6:.2f} km²", "source: " + frame.attrs["source"],
+                     "licence: " + frame.attrs["licence"]]
+    return result
