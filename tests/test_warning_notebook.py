@@ -1,0 +1,25 @@
+"""Execute notebooks/03_complaint_early_warning.ipynb (committed without outputs) with nbclient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NB = Path(__file__).resolve().parents[1] / "notebooks" / "03_complaint_early_warning.ipynb"
+
+
+def test_notebook_outputs_are_stripped():
+    nb = nbformat.read(NB, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+
+
+def test_notebook_runs_and_meets_the_scores(tmp_path):
+    nb = nbformat.read(NB, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "recall" in text
