@@ -7,7 +7,7 @@ Baselines on the same data in the same run, each in a fresh process:
     extrapolated linearly to all points;
   * density: ``sklearn.neighbors.KernelDensity(bandwidth=300).score_samples`` at cell centres — fitted on a
     1 M-point sample and evaluated at 1,000 cells, extrapolated by points x cells (hours at full size; the
-    tree prunes better with more points, so this is an upper estimate — a 20k x 2k sample overstated it ~100x);
+    tree may prune better with more points, so this can overstate it);
   * Gi*: ``esda.G_Local(star=True, transform='B', permutations=0)`` with ``libpysal.weights.lat2W`` — full size.
 Goal (issue 5): the full pipeline under 10 s and 4 GiB on 2 cores, >= 100x the baseline.
 
@@ -127,7 +127,7 @@ def main() -> int:
              f"measured {s['measured']:.2f} s on {s['sample']:,} points, extrapolated x{n / s['sample']:.0f}", m_s),
             ("density", "sklearn KernelDensity", o["kde"], t_k,
              f"measured {k['measured']:.2f} s on {min(1_000_000, n):,} points x {min(1_000, side * side):,} cells, "
-             f"extrapolated by points x cells (tree pruning makes this an upper estimate)", m_k),
+             f"extrapolated by points x cells (may overstate: tree pruning)", m_k),
             ("Gi*", "esda G_Local (B, star)", o["gi"], t_e, "measured at full size", m_e)]
     print(f"{'step':<8} {'baseline':<28} {'ours s':>8} {'base s':>11} {'ratio':>9}  base peak MiB  note")
     for step, name, ts, tb, note, mb in rows:
