@@ -1,0 +1,140 @@
+"""Point to cell assignment against geopandas.sjoin, boundary semantics, reporting of points on no cell."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from gridmap.errors import CRSError
+from gridmap.grid import CellIndex, UnassignedPointsWarning, assign_points, build_cells
+from gridmap.grid.synthetic import voronoi_communities
+
+CRS = "EPSG:4548"
+
+
+def sjoin_reference(x, y, cells):
+    """{point: set of covering cell codes} from geopandas.sjoin(predicate='intersects') and the 'within' match."""
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=cells.crs)
+    inter = gpd.sjoin(pts, cells[["code", "geometry"]], predicate="intersects", how="left")
+    within = gpd.sjoin(pts, cells[["code", "geometry"]], predicate="within", how="left")
+    covering = inter.groupby(level=0)["code"].agg(lambda s: set(s.dropna()))
+    inside = within["code"]
+    return covering, inside[~inside.index.duplicated()]
+
+
+def assert_matches_sjoin(x, y, cells, res):
+    covering, inside = sjoin_reference(x, y, cells)
+    ours = res.codes
+    for i in range(len(x)):
+        cov = covering.iloc[i]
+        if not cov:
+            assert ours.iloc[i] is None, (i, x[i], y[i])
+        else:
+            assert ours.iloc[i] in cov, (i, x[i], y[i], ours.iloc[i], cov)
+        if isinstance(inside.iloc[i], str) and len(cov) == 1:  # inside one cell and on no other: same answer
+            assert ours.iloc[i] == inside.iloc[i]
+        # (a point can be 'within' one cell and on the boundary of another where the input communities overlap by
+        #  floating-point noise, ~1e-9 m²: then any covering cell is a valid answer, see the tie rule)
+    # no point is dropped: each unassigned point is in the report
+    assert set(res.report["point"]) == {i for i in range(len(x)) if ours.iloc[i] is None}
+
+
+def boundary_points(cells, rng, n):
+    """Points exactly on cell vertices, on lattice lines and on cell edges (the hard cases)."""
+    coords = shapely.get_coordinates(cells.geometry.values)
+    pick = coords[rng.integers(0, len(coords), n)]
+    b = cells.total_bounds
+    lines_x = np.floor(rng.uniform(b[0], b[2], n) / 100) * 100
+    on_lines = np.column_stack([lines_x, rng.uniform(b[1], b[3], n)])
+    edges = shapely.get_parts(shapely.boundary(cells.geometry.values[rng.integers(0, len(cells), n)]))
+    mids = shapely.get_coordinates(shapely.line_interpolate_point(edges, 0.37, normalized=True))
+    return np.vstack([pick, on_lines, mids])
+
+
+@pytest.fixture(scope="module")
+def layout():
+    comm = voronoi_communities(30, bounds=(450_000, 4_410_000, 453_000, 4_412_500), seed=11, wiggle_m=4.0)
+    comm = comm[shapely.get_type_id(comm.geometry.values) == 3].reset_index(drop=True)
+    # a hole in the gridded area: points there are on no cell
+    comm = comm[comm["code"] != comm["code"].iloc[3]].reset_index(drop=True)
+    return comm, build_cells(comm)
+
+
+def test_equals_sjoin_random_and_boundary_points(layout):
+    comm, cells = layout
+    rng = np.random.default_rng(1)
+    b = cells.total_bounds
+    rand = np.column_stack([rng.uniform(b[0] - 200, b[2] + 200, 20_000), rng.uniform(b[1] - 200, b[3] + 200, 20_000)])
+    xy = np.vstack([rand, boundary_points(cells, rng, 1500)])
+    with pytest.warns(UnassignedPointsWarning):
+        res = assign_points(xy, cells)
+    assert res.n_unassigned > 0 and res.n_assigned > 0
+    assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+
+
+def test_tie_on_lattice_line_goes_east_and_north():
+    cells = build_cells(gpd.GeoDataFrame({"code": ["110101001001"]}, geometry=[shapely.box(0, 0, 200, 200)], crs=CRS))
+    res = assign_points(([100.0, 50.0, 100.0], [50.0, 100.0, 100.0]), cells)
+    by_square = dict(zip(zip(cells["ix"], cells["iy"]), cells["code"]))
+    assert res.codes.tolist() == [by_square[(1, 0)], by_square[(0, 1)], by_square[(1, 1)]]
+
+
+def test_any_lattice_gives_the_same_answer(layout):
+    _, cells = layout
+    rng = np.random.default_rng(7)
+    b = cells.total_bounds
+    xy = np.column_stack([rng.uniform(b[0], b[2], 5000), rng.uniform(b[1], b[3], 5000)])
+    a = assign_points(xy, cells, warn=False)
+    other = assign_points(xy, cells, cell_size_m=37.0, origin=(11.0, 3.0), warn=False)
+    interior = shapely.contains_xy(cells.geometry.values[np.maximum(a.cell, 0)], xy[:, 0], xy[:, 1]) & (a.cell >= 0)
+    assert (a.cell[interior] == other.cell[interior]).all()
+
+
+def test_geodataframe_input_keeps_index_and_reports_missing():
+    cells = build_cells(gpd.GeoDataFrame({"code": ["110101001001"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=CRS))
+    pts = gpd.GeoDataFrame({"id": ["a", "b", "c", "d"]},
+                           geometry=[shapely.Point(10, 10), None, shapely.Point(500, 10), shapely.Point()],
+                           index=[10, 20, 30, 40], crs=CRS)
+    with pytest.warns(UnassignedPointsWarning, match="3 of 4"):
+        res = assign_points(pts, cells)
+    assert res.codes.index.tolist() == [10, 20, 30, 40]
+    assert res.codes.loc[10] == "110101001001001"
+    rep = res.report.set_index("point")["reason"].to_dict()
+    assert rep == {20: "missing coordinates", 30: "on no cell", 40: "missing coordinates"}
+    assert len(res.problems) == 3
+
+
+def test_crs_mismatch_is_an_error():
+    cells = build_cells(gpd.GeoDataFrame({"code": ["110101001001"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=CRS))
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(116.4, 39.9)], crs="EPSG:4326")
+    with pytest.raises(CRSError):
+        assign_points(pts, cells)
+
+
+def test_index_reuse_and_store_frame_without_attrs(layout):
+    _, cells = layout
+    plain = gpd.GeoDataFrame(pd.DataFrame(cells.drop(columns="geometry")), geometry=cells.geometry.values, crs=CRS)
+    plain.attrs = {}
+    idx = CellIndex(plain)
+    assert idx.n_whole > 0 and idx.n_shared > 0
+    rng = np.random.default_rng(3)
+    b = cells.total_bounds
+    x, y = rng.uniform(b[0], b[2], 1000), rng.uniform(b[1], b[3], 1000)
+    assert (assign_points((x, y), idx, warn=False).cell == assign_points((x, y), cells, warn=False).cell).all()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 8), seed=st.integers(0, 5000), size=st.sampled_from([50.0, 100.0]))
+def test_property_equals_sjoin(n, seed, size):
+    comm = voronoi_communities(n, bounds=(0, 0, 700, 600), seed=seed, wiggle_m=2.0)
+    comm = comm[shapely.get_type_id(comm.geometry.values) == 3].reset_index(drop=True)
+    cells = build_cells(comm, cell_size_m=size)
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([np.column_stack([rng.uniform(-50, 750, 800), rng.uniform(-50, 650, 800)]),
+                    boundary_points(cells, rng, 100)])
+    res = assign_points(xy, cells, warn=False)
+    assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
