@@ -200,42 +200,55 @@ def repair_topology(frame: gpd.GeoDataFrame, *, key: str | None = "code", bounda
         near = [k for k in tree.query(g, predicate="intersects") if k != i]
         if near:
             exclusive[i] = _polygonal(shapely.difference(g, shapely.union_all(geoms[near])))
-    residual = [p for p in shapely.get_parts(_polygonal(shapely.difference(target, shapely.union_all(exclusive))))
+    # slivers: each pairwise overlap (minus what earlier pairs took: triple corners go once), then the gaps,
+    # then whatever floating-point noise is left; each with the features allowed to receive it (None: any)
+    slivers: list[tuple[BaseGeometry, list[int] | None]] = []
+    taken = shapely.Polygon()
+    left, right = tree.query(geoms, predicate="intersects")
+    for i, j in zip(left, right):
+        if i < j:
+            o = _polygonal(shapely.difference(_polygonal(shapely.intersection(geoms[i], geoms[j])), taken))
+            if o.area > 0:
+                slivers += [(p, [int(i), int(j)]) for p in shapely.get_parts(o) if p.area > 0]
+                taken = shapely.union(taken, o)
+    slivers += [(p, None) for p in shapely.get_parts(_polygonal(shapely.difference(target, shapely.union_all(geoms))))
                 if p.area > 0]
-    pending = list(residual)
+    pending = slivers
     left_over: list[BaseGeometry] = []
-    given: dict[int, list[BaseGeometry]] = {}
     moved = 0
-    while pending:
-        progress = False
-        rest = []
-        ex_tree = shapely.STRtree(exclusive)
-        for s in pending:
-            if max_sliver_m2 is not None and s.area > max_sliver_m2:
-                left_over.append(s)
-                continue
-            point = s.representative_point()
-            covering = [int(k) for k in tree.query(point, predicate="intersects")]
-            candidates = covering or [int(k) for k in ex_tree.query(s, predicate="dwithin", distance=_EPS)]
-            band = s.boundary
-            shared = {k: shapely.intersection(band, shapely.buffer(exclusive[k], _EPS)).length for k in candidates}
-            shared = {k: v for k, v in shared.items() if v > 0}
-            if not shared:
-                rest.append(s)
-                continue
-            best = max(shared, key=lambda k: (shared[k], -k))
-            exclusive[best] = _polygonal(shapely.union(exclusive[best], s))
-            given.setdefault(best, []).append(s)
-            moved += 1
-            progress = True
-        if not progress:  # isolated slivers (touching only other slivers): nearest feature
-            for s in rest:
-                d = [exclusive[k].distance(s) for k in range(len(exclusive))]
-                best = int(np.argmin(d))
+    for _round in range(2):
+        while pending:
+            progress = False
+            rest = []
+            ex_tree = shapely.STRtree(exclusive)
+            for s, allowed in pending:
+                if max_sliver_m2 is not None and s.area > max_sliver_m2:
+                    left_over.append(s)
+                    continue
+                candidates = allowed if allowed is not None else \
+                    [int(k) for k in ex_tree.query(s, predicate="dwithin", distance=_EPS)]
+                band = s.boundary
+                shared = {k: shapely.intersection(band, shapely.buffer(exclusive[k], _EPS)).length for k in candidates}
+                shared = {k: v for k, v in shared.items() if v > 0}
+                if not shared:
+                    rest.append((s, allowed))
+                    continue
+                best = max(shared, key=lambda k: (shared[k], -k))
                 exclusive[best] = _polygonal(shapely.union(exclusive[best], s))
                 moved += 1
-            rest = []
-        pending = rest
+                progress = True
+            if not progress:  # slivers touching only other slivers: nearest allowed feature
+                for s, allowed in rest:
+                    pool = allowed if allowed is not None else range(len(exclusive))
+                    best = min(pool, key=lambda k: (exclusive[k].distance(s), k))
+                    exclusive[best] = _polygonal(shapely.union(exclusive[best], s))
+                    moved += 1
+                rest = []
+            pending = rest
+        # floating-point crumbs between the pieces
+        covered = shapely.union_all(list(exclusive) + left_over)
+        pending = [(p, None) for p in shapely.get_parts(_polygonal(shapely.difference(target, covered)))
+                   if p.area > 0 and (max_sliver_m2 is None or p.area <= max_sliver_m2)]
     out = frame.copy()
     out["geometry"] = gpd.GeoSeries(exclusive, index=frame.index, crs=frame.crs)
     out = out.set_geometry("geometry")
