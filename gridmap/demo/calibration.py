@@ -42,7 +42,7 @@ def calibration_table(demo: DemoDistrict) -> pd.DataFrame:
     heat_days = pd.Series(1, index=day[heat]).groupby(level=0).size()
     first_week = heat_days[(heat_days.index >= "2025-11-15") & (heat_days.index <= "2025-11-21")].mean()
     season = heat_days[(heat_days.index >= "2025-12-01") | (heat_days.index <= "2025-03-15")].mean()
-    wd = pd.Series(pd.DatetimeIndex(c.received_at).dayofweek).value_counts()
+    wd = pd.Series(pd.DatetimeIndex(c.received_at).day_of_week).value_counts()
     infeasible = demo.compounds[demo.compounds.community_code == demo.infeasible_community]
     rows = [
         ("district area (km²)", f"≈ {42 * a:.1f} (东城 41.84 at full scale)", f"{demo.districts.area.sum() / 1e6:.2f}",

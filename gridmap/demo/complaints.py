@@ -125,7 +125,7 @@ _ANOMALY_TEMPLATES: dict[str, list[str]] = {
                      "{addr}屋顶瓦片破损漏雨，{room}墙面渗水发霉，已多次反映。"],
     "congestion_hotspot": ["市民反映{addr}饭点外卖电动车扎堆停放，胡同堵死，行人无法通过。",
                            "来电人称{addr}外卖电动车乱停堵塞胡同，救护车都进不来。",
-                           "{addr}中午和傍晚外卖骑手聚集等单，车辆堵塞通行，请求设置停放区。"],
+                           "{addr}中午和傍晚外卖骑手聚集等单，外卖电动车堵塞通行，请求设置停放区。"],
     "noise_spike": ["市民反映{addr}附近工地夜间施工噪音扰民，凌晨还在作业，请求查处。",
                     "来电人称{addr}旁边夜间施工打桩声音很大，无法入睡。",
                     "{addr}夜间施工噪音持续到深夜，居民休息受影响。"],
@@ -133,7 +133,7 @@ _ANOMALY_TEMPLATES: dict[str, list[str]] = {
                         "来电人称{addr}暖气不热，楼里多户反映，疑似换热站故障。",
                         "{addr}供暖开始后一直暖气不热，家中老人孩子受冻。"],
     "manhole_missing": ["市民反映{addr}井盖丢失，路面留有深坑，非常危险，请求尽快补装。",
-                        "来电人称{addr}井盖被盗，夜间车辆行人容易掉落，请尽快处理。",
+                        "来电人称{addr}井盖丢失（疑似被盗），夜间车辆行人容易掉落，请尽快处理。",
                         "{addr}井盖丢失、井口仅用锥桶围挡，存在安全隐患。"],
 }
 _RAIN = ["下雨", "大雨", "暴雨", "连续降雨", "阵雨"]
@@ -141,17 +141,17 @@ _RAIN = ["下雨", "大雨", "暴雨", "连续降雨", "阵雨"]
 
 def _season(cat: str, days: pd.DatetimeIndex) -> np.ndarray:
     m = days.month.values
-    doy = days.dayofyear.values
+    doy = days.day_of_year.values
     f = np.ones(len(days))
     storm = np.zeros(len(days), dtype=bool)
     for s in STORM_DAYS:
-        d0 = pd.Timestamp(s).dayofyear
+        d0 = pd.Timestamp(s).day_of_year
         storm |= (doy >= d0) & (doy < d0 + 3)
     if cat == "供暖":
-        start = pd.Timestamp(f"{YEAR}-11-15").dayofyear
-        end = pd.Timestamp(f"{YEAR}-03-15").dayofyear
+        start = pd.Timestamp(f"{YEAR}-11-15").day_of_year
+        end = pd.Timestamp(f"{YEAR}-03-15").day_of_year
         in_season = (doy <= end) | (doy >= start)
-        f = np.where(in_season, 1.0, 0.04)
+        f = np.where(in_season, 1.0, 0.015)
         f = np.where(doy <= end, 1.3 - 0.6 * doy / end, f)
         since = doy - start
         f = np.where(since >= 0, 1.2 + 5.0 * np.exp(-np.maximum(since, 0) / 3.0), f)
@@ -171,7 +171,7 @@ def _season(cat: str, days: pd.DatetimeIndex) -> np.ndarray:
     elif cat == "园林绿化":
         f = np.select([np.isin(m, [4, 5]), np.isin(m, [6, 7, 8, 9])], [2.2, 1.4], 0.6)
     if cat == "噪音扰民":
-        f = f * np.where(days.dayofweek.values >= 5, 1.4, 1.0)
+        f = f * np.where(days.day_of_week.values >= 5, 1.4, 1.0)
     return f
 
 
@@ -330,8 +330,9 @@ def _anomaly_specs(layout: Layout, places: _Places, rng: np.random.Generator) ->
     if len(hut):
         line = shapely.get_parts(hut.geometry.values)[0]
         p = line.interpolate(0.5, normalized=True)
+        seg = shapely.intersection(line, p.buffer(100.0))
         specs.append(dict(kind="congestion_hotspot", category="交通/停车", keyword="外卖电动车", onset="2025-04-07",
-                          end="2025-06-20", x=p.x, y=p.y, radius=120.0, place="line", line=line, rate=9.0,
+                          end="2025-06-20", x=p.x, y=p.y, radius=120.0, place="line", line=seg, rate=9.0,
                           ramp_days=42, hours=np.r_[np.zeros(11), [3, 4, 2], np.zeros(3), [3, 4, 2], np.zeros(4)],
                           signal=f"{_names.HOTSPOT_HUTONG} 120 m 内“外卖电动车”交通/停车诉求 6 周内由 0.5 件/日线性升至约 9 件/日，"
                                  "集中在 11–13 时与 17–19 时；6月20日设停放区后消失",
@@ -368,7 +369,7 @@ def _anomaly_specs(layout: Layout, places: _Places, rng: np.random.Generator) ->
         k = mains[int(np.argmax(shapely.length(places.lines[mains])))]
         line = places.lines[k]
         p = line.interpolate(0.3, normalized=True)
-        seg = shapely.intersection(line, p.buffer(150.0))
+        seg = shapely.intersection(line, p.buffer(130.0))
         specs.append(dict(kind="manhole_missing", category="市政设施", keyword="井盖丢失", onset="2025-03-10",
                           end="2025-03-23", x=p.x, y=p.y, radius=150.0, place="line", line=seg, rate=5.0,
                           ramp_days=0, hours=None,
@@ -408,6 +409,8 @@ def _plant(spec: dict, places: _Places, intensity: float, rng: np.random.Generat
         w = places.cmp_hh[near] + 1.0
         ci = near[rng.choice(len(near), n, p=w / w.sum())]
         xy = _points_in(places.cmp_geom, ci, rng)
+        far = np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) > rad * 0.95
+        xy[far] = shapely.get_coordinates(shapely.point_on_surface(places.cmp_geom[ci[far]]))
         addr = places.cmp_addr[ci]
     else:
         line = spec["line"]
@@ -428,7 +431,7 @@ def build_complaints(layout: Layout, *, n_target: float, anomaly_intensity: floa
     """About ``n_target`` complaints over the year plus the planted anomalies; returns (complaints, anomalies)."""
     places = _Places(layout)
     days = pd.date_range(f"{YEAR}-01-01", f"{YEAR}-12-31", freq="D")
-    wk = _WEEKDAY[days.dayofweek.values]
+    wk = _WEEKDAY[days.day_of_week.values]
     expected = np.stack([c.weight * _season(c.name, days) * wk for c in CATEGORIES], axis=1)
     expected *= n_target / expected.sum()
     counts = rng.poisson(expected)
