@@ -1,0 +1,200 @@
+"""``gridmap locate``, ``gridmap nearest``, ``gridmap components``, ``gridmap import-components``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gridmap.cli._common import open_store_from, parse_mapping, print_json, print_table
+
+_SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
+         "lon", "lat"]
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("locate", parents=[common], help="find a component by its 8- or 16-digit code",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Show one city component: class, status, coordinates (WGS 84 and working CRS), "
+                                   "cell, community, street and departments. An unknown code lists the nearest "
+                                   "stored codes.",
+                       epilog="Examples:\n  gridmap locate 01010023\n  gridmap locate 1101010101000023 --json\n"
+                              "  gridmap locate 01010023 --html cover.html")
+    p.add_argument("code", help="8-digit code (class 4 + serial 4) in the default district, or 16-digit identifier")
+    p.add_argument("--district", metavar="CODE", help="district of an 8-digit code (default: the store's only "
+                                                      "district or $GRIDMAP_DISTRICT)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--html", type=Path, metavar="FILE", help="also write an offline map centred on the component")
+    p.set_defaults(func=cmd_locate)
+
+    p = sub.add_parser("nearest", parents=[common], help="the k components nearest to a lon/lat",
+                       description="The k city components nearest to a point given in lon/lat.")
+    p.add_argument("--lon", type=float, required=True)
+    p.add_argument("--lat", type=float, required=True)
+    p.add_argument("--lonlat", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
+                   help="system of --lon/--lat (Amap/Gaode: gcj02, Baidu: bd09)")
+    p.add_argument("--class", dest="class_code", metavar="CLASS", help="class (0101) or major class (01)")
+    p.add_argument("-k", type=int, default=5, help="how many (default 5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_nearest)
+
+    p = sub.add_parser("components", parents=[common], help="search components by class, box and status",
+                       description="List stored components by class and area, or the component catalog.")
+    p.add_argument("--class", dest="class_code", metavar="CLASS", help="class (0101) or major class (01)")
+    p.add_argument("--bbox", metavar="XMIN,YMIN,XMAX,YMAX", help="box in the working CRS")
+    p.add_argument("--status", help="完好, 破损, 丢失, 废弃, 移除 (or intact, damaged, missing, abandoned, removed)")
+    p.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
+    p.add_argument("--classes", action="store_true", help="list the component catalog instead")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_components)
+
+    p = sub.add_parser("import-components", parents=[common],
+                       help="import components, assigning cells and codes (bad rows reported)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Import city components from CSV (lon/lat or x/y), GeoJSON, GeoPackage or "
+                                   "Shapefile: each gets its unit cell, community, street and, if it has no "
+                                   "code, the next free serial of its class. One transaction.",
+                       epilog="Examples:\n  gridmap import-components covers.csv --lonlat gcj02 --rejects bad.csv\n"
+                              "  gridmap import-components bj.shp --map class_code=BJLX,code=BJBM")
+    p.add_argument("file", type=Path)
+    p.add_argument("--lonlat", choices=["wgs84", "cgcs2000", "gcj02", "bd09"])
+    p.add_argument("--src-crs", dest="src_crs", metavar="CRS", help="CRS of x/y input or of a file without one")
+    p.add_argument("--file-layer")
+    p.add_argument("--encoding")
+    p.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...")
+    p.add_argument("--district", metavar="CODE")
+    p.add_argument("--keep-outside", action="store_true", help="keep components on no cell (without a cell code)")
+    p.add_argument("--abort-on-error", action="store_true")
+    p.add_argument("--rejects", type=Path, metavar="CSV")
+    p.set_defaults(func=cmd_import)
+
+
+def _record(row: Any, store: Any) -> dict[str, Any]:
+    def val(k: str) -> Any:
+        v = row.get(k)
+        return None if v is None or (isinstance(v, float) and v != v) else v
+
+    return {
+        "code": val("code"), "national_id": val("national_id"), "class_code": val("class_code"),
+        "class_name": val("class_name"), "major_name": val("major_name"), "name": val("name"),
+        "status": val("status"),
+        "wgs84": {"lon": round(float(row["lon"]), 7), "lat": round(float(row["lat"]), 7)},
+        "working_crs": {"crs": f"EPSG:{store.srid}", "x": round(float(row["x"]), 2), "y": round(float(row["y"]), 2)},
+        "cell_code": val("cell_code"), "community_code": val("community_code"),
+        "community_name": val("community_name"), "street_code": val("street_code"), "street_name": val("street_name"),
+        "district_code": val("district_code"), "dept": val("dept"), "owner": val("owner"),
+        "maintainer": val("maintainer"),
+        "initial_date": None if val("initial_date") is None else str(row["initial_date"])[:10],
+        "change_date": None if val("change_date") is None else str(row["change_date"])[:10],
+        "remarks": val("remarks"),
+    }
+
+
+def cmd_locate(args: argparse.Namespace) -> int:
+    from gridmap.components import locate
+
+    store = open_store_from(args)
+    found = locate(store, args.code, district_code=args.district)
+    rec = _record(found.iloc[0], store)
+    if args.json:
+        print_json(rec)
+    else:
+        labels = [("部件编码 code", f"{rec['code']}  ({rec['national_id']})"),
+                  ("类别 class", f"{rec['class_code']} {rec['class_name'] or ''} / {rec['major_name'] or ''}"),
+                  ("名称 name", rec["name"]), ("状态 status", rec["status"]),
+                  ("WGS 84", f"{rec['wgs84']['lon']:.6f}, {rec['wgs84']['lat']:.6f} (lon, lat)"),
+                  (rec["working_crs"]["crs"], f"{rec['working_crs']['x']:.2f}, {rec['working_crs']['y']:.2f} (x, y)"),
+                  ("单元网格 cell", rec["cell_code"]),
+                  ("社区 community", f"{rec['community_code'] or ''} {rec['community_name'] or ''}"),
+                  ("街道 street", f"{rec['street_code'] or ''} {rec['street_name'] or ''}"),
+                  ("主管部门 dept", rec["dept"]), ("权属单位 owner", rec["owner"]),
+                  ("养护单位 maintainer", rec["maintainer"])]
+        for k, v in labels:
+            print(f"{k:<22}{'' if v is None else v}")
+    if args.html:
+        path = _write_html(store, found, args.html)
+        if not args.json:
+            print(f"map: {path}")
+    return 0
+
+
+def _write_html(store: Any, found: Any, path: Path) -> Path:
+    """An offline map of the component, its cell and the components around it (gridmap.maps)."""
+    from gridmap.components import search_components
+    from gridmap.maps import build_map, write_map
+
+    p = found.geometry.iloc[0]
+    box = (p.x - 150, p.y - 150, p.x + 150, p.y + 150)
+    around = search_components(store, bbox=box)
+    cells = store.read("cells", bbox=box)
+    row = found.iloc[0]
+    m = build_map(components=around if len(around) else found, cells=cells if len(cells) else None,
+                  scale="community", title=f"部件 {row['code']} {row.get('class_name') or ''}")
+    return write_map(m, path)
+
+
+def cmd_nearest(args: argparse.Namespace) -> int:
+    from gridmap.components import nearest_components
+
+    store = open_store_from(args)
+    near = nearest_components(store, args.lon, args.lat, k=args.k, class_code=args.class_code, lonlat=args.lonlat)
+    if args.json:
+        print_json([{**_record(r, store), "distance_m": round(float(r["distance_m"]), 2)} for _, r in near.iterrows()])
+    else:
+        t = near[["distance_m", *_SHOW]].copy()
+        t["distance_m"] = t["distance_m"].round(1)
+        print_table(t)
+    return 0
+
+
+def cmd_components(args: argparse.Namespace) -> int:
+    from gridmap.codes import default_catalog
+    from gridmap.components import search_components
+
+    if args.classes:
+        frame = default_catalog().to_frame()
+        if args.json:
+            print_json(frame.to_dict("records"))
+        else:
+            print_table(frame)
+        return 0
+    store = open_store_from(args)
+    bbox = None
+    if args.bbox:
+        from gridmap.errors import Problem, ValidationError
+
+        try:
+            bbox = tuple(float(v) for v in args.bbox.split(","))
+            assert len(bbox) == 4
+        except (ValueError, AssertionError):
+            raise ValidationError("bad --bbox", [Problem(None, "--bbox", "expected XMIN,YMIN,XMAX,YMAX", args.bbox)],
+                                  fix="give four numbers in the working CRS") from None
+    found = search_components(store, class_code=args.class_code, bbox=bbox, status=args.status)
+    total = len(found)
+    found = found.iloc[: args.limit]
+    if args.json:
+        print_json([{k: (None if v != v else v) if isinstance(v, float) else v
+                     for k, v in r.items() if k != "geometry"} for r in found.drop(columns="geometry")
+                    .astype(object).to_dict("records")])
+    else:
+        print_table(found[[c for c in ("code", "class_code", "class_name", "status", "cell_code", "lon", "lat")]])
+        if total > len(found):
+            print(f"... {total - len(found)} more (raise --limit)")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from gridmap.components import import_components
+
+    store = open_store_from(args)
+    res = import_components(store, args.file, lonlat=args.lonlat, crs=args.src_crs, file_layer=args.file_layer,
+                            encoding=args.encoding, mapping=parse_mapping(args.mapping), district_code=args.district,
+                            outside="keep" if args.keep_outside else "reject",
+                            on_error="abort" if args.abort_on_error else "reject")
+    print(res)
+    if len(res.new_codes):
+        print(f"{len(res.new_codes)} component(s) got new codes")
+    if args.rejects:
+        res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
+        print(f"rejection report: {args.rejects}")
+    return 0 if not res.rejected else 1
