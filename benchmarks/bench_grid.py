@@ -1,0 +1,236 @@
+"""Unit grid benchmarks (issue 3), ours against the named baseline in the same run.
+
+(a) assign 1 M and 10 M points over a 40 km x 40 km area (~1,000 Voronoi communities, 100 m cells) to cells:
+    ``gridmap.grid.assign_points`` (index build included, and the lookup alone) vs ``geopandas.sjoin``
+    (predicate 'intersects'; on 10 M points sjoin is run on a 2 M sample and scaled, which the table says).
+    Goal: >= 10x sjoin and >= 5 M points/s.
+(b) ``build_cells`` for 1,600 km^2 cut by ~1,000 communities: seconds and peak RSS. Goal < 60 s, < 4 GiB.
+(c) ``locate`` on 1,000,000 stored components per backend: p50 / p99 of 1,000 random lookups (the Python API call
+    returning a GeoDataFrame, and the indexed SQL lookup alone). Goal p99 < 5 ms. PostGIS from
+    $GRIDMAP_BENCH_POSTGIS_URL (or --postgis), skipped with a message otherwise.
+
+Each case runs in a forked child; memory is that child's peak RSS (ru_maxrss).
+
+Usage:  python benchmarks/bench_grid.py [--quick] [--postgis URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import machine, run_case  # noqa: E402
+
+AREA = (430_000.0, 4_400_000.0, 470_000.0, 4_440_000.0)  # 40 km x 40 km in EPSG:4548
+
+
+def communities(n: int, bounds=AREA):
+    from gridmap.grid.synthetic import voronoi_communities
+
+    return voronoi_communities(n, bounds=bounds, seed=7, district_code="110199", per_street=40, wiggle_m=5.0)
+
+
+def case_build(n_comm: int, bounds) -> dict:
+    comm = communities(n_comm, bounds)
+    from gridmap.grid import build_cells
+
+    t0 = time.perf_counter()
+    cells = build_cells(comm)
+    return {"seconds": time.perf_counter() - t0, "cells": len(cells)}
+
+
+def _points(n: int, bounds, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(bounds[0], bounds[2], n), rng.uniform(bounds[1], bounds[3], n)
+
+
+def _cells(n_comm: int, bounds):
+    from gridmap.grid import build_cells
+
+    return build_cells(communities(n_comm, bounds))
+
+
+def case_ours(n_comm: int, bounds, n: int) -> dict:
+    from gridmap.grid import CellIndex, assign_points
+
+    cells = _cells(n_comm, bounds)
+    x, y = _points(n, bounds)
+    t0 = time.perf_counter()
+    idx = CellIndex(cells)
+    t1 = time.perf_counter()
+    res = assign_points((x, y), idx, warn=False)
+    t2 = time.perf_counter()
+    return {"seconds": t2 - t0, "build": t1 - t0, "lookup": t2 - t1, "assigned": res.n_assigned,
+            "cells": res.cell[:200_000]}
+
+
+def case_sjoin(n_comm: int, bounds, n: int) -> dict:
+    import geopandas as gpd
+
+    cells = _cells(n_comm, bounds)[["code", "geometry"]]
+    x, y = _points(n, bounds)
+    t0 = time.perf_counter()
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=cells.crs)
+    j = gpd.sjoin(pts, cells, predicate="intersects", how="left")
+    dt = time.perf_counter() - t0
+    j = j[~j.index.duplicated()]
+    return {"seconds": dt, "codes": j["code"].to_numpy(dtype=object)[:200_000]}
+
+
+def _fresh_store(url: str):
+    from gridmap.store import open_store
+
+    if url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+        from urllib.parse import quote
+
+        from gridmap.store.postgis import normalise_url
+
+        schema = "bench_grid_" + uuid.uuid4().hex[:8]
+        eng = create_engine(normalise_url(url))
+        with eng.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        eng.dispose()
+        sep = "&" if "?" in url else "?"
+        return open_store(f"{url}{sep}options={quote(f'-csearch_path={schema},public')}", crs="EPSG:4548"), schema
+    return open_store(url, crs="EPSG:4548"), None
+
+
+def case_locate(url: str, n: int, lookups: int) -> dict:
+    import geopandas as gpd
+    from sqlalchemy import text
+
+    from gridmap.components import locate, nearest_components
+    from gridmap.crs import to_wgs84_xy
+
+    store, schema = _fresh_store(url)
+    try:
+        rng = np.random.default_rng(3)
+        classes = np.array(["0101", "0102", "0103", "0105", "0107", "0111", "0203", "0301", "0305", "0402",
+                            "0601", "0602"])
+        cls = classes[np.arange(n) % len(classes)]
+        serial = np.arange(n) // len(classes) + 1
+        # 1 M components in one district would overflow 9,999 per class: spread them over districts
+        district = np.array([f"1101{(s - 1) // 9999 + 1:02d}" for s in serial])
+        serial = (serial - 1) % 9999 + 1
+        code = np.char.add(cls, np.char.zfill(serial.astype(str), 4))
+        x, y = _points(n, (440_000, 4_410_000, 460_000, 4_430_000), seed=5)
+        frame = gpd.GeoDataFrame({"code": code, "district_code": district,
+                                  "national_id": np.char.add(np.char.add(district, cls),
+                                                             np.char.zfill(serial.astype(str), 6)),
+                                  "class_code": cls, "major": np.char.ljust(cls, 2).astype("U2"), "serial": serial,
+                                  "status": "完好", "dept": "城管委"},
+                                 geometry=gpd.points_from_xy(x, y), crs="EPSG:4548")
+        t0 = time.perf_counter()
+        store.write("components", frame)
+        load = time.perf_counter() - t0
+        pick = rng.integers(0, n, lookups)
+        api, raw, near = [], [], []
+        sql = text("SELECT code, class_code, status, cell_code FROM components WHERE district_code = :d AND code = :c")
+        with store.engine.connect() as conn:
+            for i in pick[:50]:  # warm-up
+                conn.execute(sql, {"d": district[i], "c": code[i]}).fetchall()
+            for i in pick:
+                t = time.perf_counter()
+                rows = conn.execute(sql, {"d": district[i], "c": code[i]}).fetchall()
+                raw.append(time.perf_counter() - t)
+                assert len(rows) == 1
+        for i in pick:
+            t = time.perf_counter()
+            got = locate(store, str(code[i]), district_code=str(district[i]))
+            api.append(time.perf_counter() - t)
+            assert got["code"].iloc[0] == code[i]
+        for i in pick[: max(lookups // 5, 20)]:
+            lon, lat = to_wgs84_xy([x[i] + 3.0], [y[i] + 3.0])
+            t = time.perf_counter()
+            nearest_components(store, float(lon[0]), float(lat[0]), k=5)
+            near.append(time.perf_counter() - t)
+        q = lambda v: (float(np.percentile(v, 50)) * 1e3, float(np.percentile(v, 99)) * 1e3)  # noqa: E731
+        return {"seconds": load, "raw": q(raw), "api": q(api), "nearest": q(near)}
+    finally:
+        store.close()
+        if schema:
+            from sqlalchemy import create_engine, text as t2
+
+            from gridmap.store.postgis import normalise_url
+
+            eng = create_engine(normalise_url(url))
+            with eng.begin() as conn:
+                conn.execute(t2(f'DROP SCHEMA "{schema}" CASCADE'))
+            eng.dispose()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run in well under a minute")
+    ap.add_argument("--postgis", default=os.environ.get("GRIDMAP_BENCH_POSTGIS_URL"))
+    ap.add_argument("--only", default="assign,build,locate")
+    a = ap.parse_args()
+    warnings.simplefilter("ignore")
+    only = set(a.only.split(","))
+    print(f"bench_grid · {machine()}")
+    if a.quick:
+        n_comm, bounds, sizes, sj_cap, n_comp, lookups = 60, (430_000, 4_400_000, 440_000, 4_410_000), \
+            [100_000], 100_000, 20_000, 200
+    else:
+        n_comm, bounds, sizes, sj_cap, n_comp, lookups = 1000, AREA, [1_000_000, 10_000_000], 2_000_000, \
+            1_000_000, 1000
+    area_km2 = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) / 1e6
+    if "build" in only:
+        print(f"\n(b) build_cells: {area_km2:,.0f} km², {n_comm} communities, 100 m lattice")
+        out, dt, rss = run_case(case_build, n_comm, bounds)
+        print(f"  {'cells':>10} {'seconds':>9} {'peak RSS MiB':>13}   goal < 60 s, < 4096 MiB")
+        print(f"  {out['cells']:>10,} {dt:>9.2f} {rss:>13.0f}")
+    if "assign" in only:
+        print(f"\n(a) assign points to cells over {area_km2:,.0f} km² ({n_comm} communities): ours vs geopandas.sjoin")
+        print(f"  {'points':>11} {'ours s':>8} {'(index':>8} {'lookup)':>8} {'ours pts/s':>12} {'sjoin s':>9} "
+              f"{'sjoin pts/s':>12} {'ratio':>7} {'ratio lookup':>13} {'ours MiB':>9} {'sjoin MiB':>10}  agree")
+        for n in sizes:
+            o, dt_o, rss_o = run_case(case_ours, n_comm, bounds, n)
+            m = min(n, sj_cap)
+            s, dt_s, rss_s = run_case(case_sjoin, n_comm, bounds, m)
+            scaled = dt_s * n / m
+            k = min(len(o["cells"]), len(s["codes"]))
+            from gridmap.grid import build_cells  # noqa: F401  (codes of our positions, for the agreement check)
+
+            cells = _cells(n_comm, bounds)
+            ours_codes = np.where(o["cells"][:k] >= 0, cells["code"].to_numpy(dtype=object)[np.maximum(o["cells"][:k], 0)],
+                                  None)
+            theirs = s["codes"][:k]
+            agree = np.mean([(a_ == b_) or (a_ is None and not isinstance(b_, str)) for a_, b_ in zip(ours_codes, theirs)])
+            note = "" if m == n else f"  (sjoin on {m:,} points, time scaled x{n / m:g})"
+            print(f"  {n:>11,} {dt_o:>8.2f} {o['build']:>8.2f} {o['lookup']:>8.2f} {n / dt_o:>12,.0f} {scaled:>9.2f} "
+                  f"{n / scaled:>12,.0f} {scaled / dt_o:>6.1f}x {scaled / o['lookup']:>12.1f}x {rss_o:>9.0f} "
+                  f"{rss_s:>10.0f}  {agree:.4%}{note}")
+        print("  goal: >= 10x sjoin and >= 5,000,000 points/s (the index is built once per cells layer; 'lookup' "
+              "is assignment with a built index)")
+    if "locate" in only:
+        print(f"\n(c) locate on {n_comp:,} stored components ({lookups} random lookups; ms)")
+        backends = [("SpatiaLite", None)]
+        if a.postgis:
+            backends.append(("PostGIS", a.postgis))
+        print(f"  {'backend':<11} {'load s':>7} {'SQL p50':>8} {'SQL p99':>8} {'locate p50':>11} {'locate p99':>11} "
+              f"{'nearest p50':>12} {'nearest p99':>12} {'MiB':>6}")
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, url in backends:
+                url = url or f"sqlite:///{tmp}/bench.sqlite"
+                out, dt, rss = run_case(case_locate, url, n_comp, lookups)
+                print(f"  {name:<11} {dt:>7.1f} {out['raw'][0]:>8.2f} {out['raw'][1]:>8.2f} {out['api'][0]:>11.2f} "
+                      f"{out['api'][1]:>11.2f} {out['nearest'][0]:>12.2f} {out['nearest'][1]:>12.2f} {rss:>6.0f}")
+        if not a.postgis:
+            print("  PostGIS: skipped (no --postgis URL / $GRIDMAP_BENCH_POSTGIS_URL; scripts/postgis.sh start gives one)")
+        print("  goal: locate p99 < 5 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
