@@ -1,0 +1,289 @@
+"""Atoms of a community split: residential compounds (never cut) plus the rest of the community area.
+
+A split proposal assigns every *atom* to one new community. Atoms tile the community: the compounds and
+buildings with their households (``indivisible`` ones are never cut), and the remaining area cut into pieces
+(by cells when given, else by a square block lattice, and always along barrier lines) with 0 households.
+
+Two atoms are *adjacent* when their shared boundary has positive length (at least ``min_shared_m``) off the
+barrier lines (roads, rivers, rail given as lines): a part may follow a barrier, but adjacency never crosses it.
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> com = gpd.GeoDataFrame({"code": ["110101001001"]}, geometry=[shapely.box(0, 0, 200, 100)], crs="EPSG:4548")
+>>> cmp = gpd.GeoDataFrame({"code": ["A"], "households": [1500]}, geometry=[shapely.box(0, 0, 100, 100)],
+...                        crs="EPSG:4548")
+>>> atoms = build_atoms(com, cmp, block_size_m=100)
+>>> atoms[["kind", "households"]].values.tolist()
+[['compound', 1500], ['block', 0]]
+>>> adjacency(atoms)[["i", "j", "adjacent"]].values.tolist()
+[['A', 'B0000', True]]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.crs import check_crs
+from gridmap.errors import Problem, ValidationError
+
+__all__ = ["build_atoms", "adjacency", "check_atoms", "as_geometry"]
+
+log = logging.getLogger(__name__)
+
+#: Overlay precision in metres (snap-rounding makes GEOS overlays robust).
+GRID = 0.001
+
+
+def as_geometry(obj: object) -> shapely.Geometry:
+    """One (multi)polygon from a GeoDataFrame / GeoSeries / geometry (several rows are unioned)."""
+    if isinstance(obj, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        geoms = obj.geometry if isinstance(obj, gpd.GeoDataFrame) else obj
+        return shapely.union_all(geoms.values)
+    if isinstance(obj, shapely.Geometry):
+        return obj
+    raise TypeError(f"expected a GeoDataFrame, GeoSeries or shapely geometry, got {type(obj).__name__}")
+
+
+def _polygonal(g: shapely.Geometry) -> shapely.Geometry:
+    """Only the polygon parts of an overlay result (drops stray lines and points)."""
+    if g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    parts = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon" and p.area > 0]
+    if not parts:
+        return shapely.Polygon()
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
+def _split_by_lines(poly: shapely.Geometry, lines: shapely.Geometry | None) -> list[shapely.Geometry]:
+    if lines is None or lines.is_empty or not poly.intersects(lines):
+        return [poly]
+    cut = shapely.intersection(lines, poly, grid_size=GRID)
+    if cut.is_empty or shapely.length(cut) == 0:
+        return [poly]
+    edges = shapely.union_all([poly.boundary, cut])
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
+    keep = []
+    for f in faces:  # faces may fill holes of ``poly``: clip them back to it
+        if f.area > 0 and poly.contains(f.representative_point()):
+            keep += [q for q in shapely.get_parts(shapely.intersection(f, poly, grid_size=GRID))
+                     if q.geom_type == "Polygon" and q.area > 0]
+    return keep or [poly]
+
+
+def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
+                cells: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+                block_size_m: float = 100.0, min_piece_m2: float = 50.0) -> gpd.GeoDataFrame:
+    """Cut a community into atoms: compounds plus remainder pieces (cells or blocks, split by barriers).
+
+    Parameters
+    ----------
+    community : GeoDataFrame (one row, or several unioned) in a projected CRS.
+    compounds : residential compounds / buildings with ``households`` (``code``, ``name``, ``indivisible``
+        optional; indivisible defaults to True). Clipped to the community.
+    cells : optional unit cells; the remainder is cut along cell edges. If there are no compounds and the
+        cells carry ``households``, the cells themselves are the atoms.
+    barriers : optional lines (roads, rivers, rail); remainder pieces are split along them.
+    block_size_m : side of the square lattice used for the remainder when no cells are given.
+    min_piece_m2 : remainder slivers smaller than this are merged into the neighbour sharing most boundary.
+
+    Returns
+    -------
+    GeoDataFrame indexed by atom id (compound code, ``C`` + cell code, or ``B`` + sequence) with ``kind``,
+    ``name``, ``households`` (int), ``population`` (float, NaN if unknown), ``indivisible`` (bool), ``geometry``.
+    """
+    crs = check_crs(community, where="community", metric=True)
+    geom = as_geometry(community)
+    rows: list[dict] = []
+    taken = shapely.Polygon()
+    if compounds is not None and len(compounds):
+        check_crs(compounds, where="compounds", expected=crs)
+        if "households" not in compounds.columns:
+            raise ValidationError("compounds have no 'households' column", [Problem(None, "households", "missing")])
+        hh = pd.to_numeric(compounds["households"], errors="coerce")
+        codes = compounds["code"].astype(str) if "code" in compounds.columns else compounds.index.astype(str)
+        indiv = compounds["indivisible"] if "indivisible" in compounds.columns else pd.Series(True, compounds.index)
+        pop = pd.to_numeric(compounds["population"], errors="coerce") if "population" in compounds.columns \
+            else pd.Series(np.nan, compounds.index)
+        problems = [Problem(c, "households", "missing or not a number", compounds["households"].loc[i])
+                    for i, c in zip(compounds.index, codes) if pd.isna(hh.loc[i])]
+        problems += [Problem(c, "households", "negative", int(hh.loc[i]))
+                     for i, c in zip(compounds.index, codes) if hh.loc[i] < 0]
+        if codes.duplicated().any():
+            problems += [Problem(c, "code", "duplicate compound code") for c in codes[codes.duplicated()].unique()]
+        if problems:
+            raise ValidationError("bad compounds for the split", problems,
+                                  fix="give every compound a unique code and a household count >= 0")
+        for i, code in zip(compounds.index, codes):
+            g = shapely.intersection(compounds.geometry.loc[i], geom, grid_size=GRID)
+            g = shapely.difference(g, taken, grid_size=GRID) if not taken.is_empty else g
+            g = _polygonal(g)
+            if g.is_empty or g.area < 1e-6:
+                if hh.loc[i] > 0:
+                    log.warning("compound %s lies outside the community; ignored", code)
+                continue
+            rows.append({"id": code, "kind": str(compounds["kind"].loc[i]) if "kind" in compounds.columns else
+                         "compound", "name": str(compounds["name"].loc[i]) if "name" in compounds.columns else code,
+                         "households": int(hh.loc[i]), "population": float(pop.loc[i]),
+                         "indivisible": bool(indiv.loc[i]) if pd.notna(indiv.loc[i]) else True, "geometry": g})
+            taken = shapely.union(taken, g, grid_size=GRID)
+    rest = shapely.difference(geom, taken, grid_size=GRID) if not taken.is_empty else geom
+    bar = None
+    if barriers is not None and len(barriers):
+        check_crs(barriers, where="barriers", expected=crs)
+        bar = shapely.union_all(barriers.geometry.values if isinstance(barriers, gpd.GeoDataFrame) else barriers.values)
+    pieces: list[tuple[str, shapely.Geometry, int]] = []
+    if cells is not None and len(cells):
+        check_crs(cells, where="cells", expected=crs)
+        with_hh = "households" in cells.columns and not rows
+        ccodes = cells["code"].astype(str) if "code" in cells.columns else cells.index.astype(str)
+        for i, cc in zip(cells.index, ccodes):
+            g = _polygonal(shapely.intersection(cells.geometry.loc[i], rest, grid_size=GRID))
+            if g.is_empty or g.area <= 0:
+                continue
+            h = int(cells["households"].loc[i]) if with_hh else 0
+            pieces.append(("C" + cc, g, h))
+        covered = shapely.union_all(cells.geometry.values)
+        left = shapely.difference(rest, covered, grid_size=GRID)
+        for n, g in enumerate(shapely.get_parts(left)):
+            if g.area > 0:
+                pieces.append((f"R{n:04d}", g, 0))
+    elif not rest.is_empty and rest.area > 0:
+        x0, y0, x1, y1 = rest.bounds
+        nx, ny = max(1, math.ceil((x1 - x0) / block_size_m)), max(1, math.ceil((y1 - y0) / block_size_m))
+        boxes = [shapely.box(x0 + a * block_size_m, y1 - (b + 1) * block_size_m, x0 + (a + 1) * block_size_m,
+                             y1 - b * block_size_m) for b in range(ny) for a in range(nx)]
+        k = 0
+        for g in shapely.intersection(boxes, rest, grid_size=GRID):
+            for p in shapely.get_parts(g):
+                if p.geom_type == "Polygon" and p.area > 0:
+                    pieces.append((f"B{k:04d}", p, 0))
+                    k += 1
+    out_pieces: list[tuple[str, shapely.Geometry, int]] = []
+    for pid, g, h in pieces:
+        parts = [p for q in shapely.get_parts(g) if q.geom_type == "Polygon" for p in _split_by_lines(q, bar)]
+        if len(parts) == 1:
+            out_pieces.append((pid, parts[0], h))
+        else:
+            for j, p in enumerate(sorted(parts, key=lambda p: (-p.centroid.y, p.centroid.x))):
+                out_pieces.append((f"{pid}.{j}", p, h if j == 0 else 0))
+    # merge slivers into the neighbour that shares the most boundary (off the barriers)
+    bar_zone = shapely.buffer(bar, 1.0) if bar is not None else None
+    big = [p for p in out_pieces if p[1].area >= min_piece_m2 or p[2] > 0]
+    small = [p for p in out_pieces if not (p[1].area >= min_piece_m2 or p[2] > 0)]
+    for pid, g, h in small:
+        best, best_len = None, 0.0
+        for j, (qid, q, qh) in enumerate(big):
+            if q.distance(g) < 0.01:
+                line = shapely.intersection(g.boundary, q.buffer(0.01), grid_size=GRID)
+                if bar_zone is not None:  # never merge across a barrier
+                    line = shapely.difference(line, bar_zone)
+                ln = shapely.length(line)
+                if ln > best_len:
+                    best, best_len = j, ln
+        if best is None or best_len < 1.0:
+            big.append((pid, g, h))
+        else:
+            qid, q, qh = big[best]
+            big[best] = (qid, _polygonal(shapely.union(q, g, grid_size=GRID)), qh + h)
+    for pid, g, h in big:
+        rows.append({"id": pid, "kind": "cell" if pid.startswith("C") and cells is not None else "block",
+                     "name": pid, "households": h, "population": np.nan, "indivisible": False, "geometry": g})
+    atoms = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs).set_index("id")
+    atoms.index.name = "atom"
+    atoms["households"] = atoms["households"].astype(int)
+    log.info("built %d atoms (%d with households) for a community of %.0f m²", len(atoms),
+             int((atoms["households"] > 0).sum()), geom.area)
+    return atoms
+
+
+def check_atoms(atoms: gpd.GeoDataFrame, *, community: object | None = None, tolerance: float = 0.01) -> None:
+    """Validate atoms; raise one :class:`ValidationError` listing every problem.
+
+    Checks: projected CRS, unique index, households present, integral and >= 0, polygon geometry, and (with
+    ``community``) that the atoms tile it (area difference below ``tolerance`` of its area).
+    """
+    check_crs(atoms, where="atoms", metric=True)
+    problems: list[Problem] = []
+    if not atoms.index.is_unique:
+        problems += [Problem(i, None, "duplicate atom id") for i in atoms.index[atoms.index.duplicated()].unique()]
+    if "households" not in atoms.columns:
+        raise ValidationError("atoms have no 'households' column", [Problem(None, "households", "missing")],
+                              fix="give each compound/cell its household count (0 where nobody lives)")
+    hh = pd.to_numeric(atoms["households"], errors="coerce")
+    for i in atoms.index[hh.isna().to_numpy()]:
+        problems.append(Problem(i, "households", "missing household count", atoms.loc[i, "households"]))
+    for i in atoms.index[(hh < 0).to_numpy()]:
+        problems.append(Problem(i, "households", "negative household count", int(hh.loc[i])))
+    for i in atoms.index[(hh.notna() & (hh != np.round(hh))).to_numpy()]:
+        problems.append(Problem(i, "households", "household count must be a whole number", hh.loc[i]))
+    gt = atoms.geometry.geom_type
+    for i in atoms.index[~gt.isin(["Polygon", "MultiPolygon"]).to_numpy()]:
+        problems.append(Problem(i, "geometry", "not a polygon", gt.loc[i]))
+    if community is not None and not problems:
+        g = as_geometry(community)
+        u = shapely.union_all(atoms.geometry.values)
+        diff = shapely.symmetric_difference(u, g).area
+        if diff > tolerance * max(g.area, 1.0):
+            problems.append(Problem(None, "geometry", f"atoms do not tile the community: {diff:,.0f} m² differ "
+                                    f"({100 * diff / g.area:.1f} %)"))
+        inter = float(atoms.geometry.area.sum()) - u.area
+        if inter > tolerance * max(g.area, 1.0):
+            problems.append(Problem(None, "geometry", f"atoms overlap by {inter:,.0f} m²"))
+    if problems:
+        raise ValidationError("the atoms of the split are not valid", problems,
+                              fix="build them with gridmap.planning.build_atoms, or fix the listed rows")
+
+
+def adjacency(atoms: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+              roads: gpd.GeoDataFrame | gpd.GeoSeries | None = None, cells: gpd.GeoDataFrame | None = None,
+              tol_m: float = 0.5, min_shared_m: float = 2.0) -> pd.DataFrame:
+    """Touching atom pairs with their shared boundary and whether they count as adjacent.
+
+    Returns a DataFrame with ``i``, ``j`` (atom ids, i before j in atoms order), ``shared_m`` (shared boundary
+    length), ``barrier_m`` (of it, along a barrier line), ``road_m`` (along a barrier or road line),
+    ``cell_m`` (along a cell edge, when cells are given) and ``adjacent`` (``shared_m - barrier_m >=
+    min_shared_m``).
+    """
+    check_crs(atoms, where="atoms", metric=True)
+    geoms = atoms.geometry.values
+    n = len(geoms)
+    cols = ["i", "j", "shared_m", "barrier_m", "road_m", "cell_m", "adjacent"]
+    if n < 2:
+        return pd.DataFrame(columns=cols)
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="dwithin", distance=tol_m)
+    keep = a < b
+    a, b = a[keep], b[keep]
+    bounds = shapely.boundary(geoms)
+    shared = shapely.intersection(bounds[a], shapely.buffer(bounds[b], tol_m, quad_segs=2))
+    shared_m = shapely.length(shared)
+    ok = shared_m > tol_m * 2.5
+    a, b, shared, shared_m = a[ok], b[ok], shared[ok], shared_m[ok]
+    barrier_m = np.zeros(len(a))
+    road_m = np.zeros(len(a))
+    cell_m = np.full(len(a), np.nan)
+    lines = []
+    if barriers is not None and len(barriers):
+        bz = shapely.buffer(shapely.union_all(np.asarray(barriers.geometry.values)), 1.0, quad_segs=2)
+        barrier_m = shapely.length(shapely.intersection(shared, bz))
+        lines.append(bz)
+    if roads is not None and len(roads):
+        lines.append(shapely.buffer(shapely.union_all(np.asarray(roads.geometry.values)), 5.0, quad_segs=2))
+    if lines:
+        road_m = shapely.length(shapely.intersection(shared, shapely.union_all(lines)))
+    road_m = np.maximum(road_m, barrier_m)
+    if cells is not None and len(cells):
+        cz = shapely.buffer(shapely.union_all(shapely.boundary(cells.geometry.values)), 1.0, quad_segs=2)
+        cell_m = shapely.length(shapely.intersection(shared, cz))
+    ids = np.asarray(atoms.index)
+    out = pd.DataFrame({"i": ids[a], "j": ids[b], "shared_m": shared_m, "barrier_m": barrier_m, "road_m": road_m,
+                        "cell_m": cell_m})
+    out["adjacent"] = (out["shared_m"] - out["barrier_m"]) >= min_shared_m
+    return out.reset_index(drop=True)

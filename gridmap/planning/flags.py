@@ -1,0 +1,170 @@
+"""Community size flags (社区规模分类): below the floor, in range, 需调整, 超大社区.
+
+Beijing's standard is 1,000–3,000 households per community; communities over 3,000 households are to be
+adjusted (需调整) and those over 5,000 are super-large (超大社区) and split first. The thresholds are settings.
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> c = gpd.GeoDataFrame({"code": ["110101001001", "110101001002"], "street_code": ["110101001"] * 2,
+...                       "households": [800, 5200]},
+...                      geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs="EPSG:4548")
+>>> [c.name for c in flag_communities(c)["size_class"]]
+['BELOW', 'SUPER_LARGE']
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gridmap.crs import check_crs
+from gridmap.errors import Problem, ValidationError, message
+
+__all__ = ["SizeClass", "Thresholds", "flag_communities", "summarize_flags", "check_thresholds"]
+
+log = logging.getLogger(__name__)
+
+
+class SizeClass(str, Enum):
+    """Size class of a community by households (labels in Chinese with English alongside)."""
+
+    BELOW = "below"
+    IN_RANGE = "in_range"
+    ADJUST = "adjust"
+    SUPER_LARGE = "super_large"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    def __str__(self) -> str:  # pragma: no cover - convenience
+        return self.value
+
+
+_LABELS = {
+    SizeClass.BELOW: "规模偏小 below floor",
+    SizeClass.IN_RANGE: "规模适中 in range",
+    SizeClass.ADJUST: "需调整 over ceiling",
+    SizeClass.SUPER_LARGE: "超大社区 super-large",
+}
+
+
+class Thresholds(tuple):
+    """(floor, adjust, super_large) validated: 0 < floor < adjust < super_large."""
+
+    def __new__(cls, floor: int, adjust: int, super_large: int) -> "Thresholds":
+        check_thresholds(floor=floor, ceiling=adjust, super_large=super_large)
+        return super().__new__(cls, (int(floor), int(adjust), int(super_large)))
+
+
+def check_thresholds(*, floor: float, ceiling: float, super_large: float | None = None,
+                     where: str = "thresholds") -> None:
+    """Raise :class:`ValidationError` unless ``0 < floor <= ceiling (< super_large)``.
+
+    >>> check_thresholds(floor=3000, ceiling=1000)
+    Traceback (most recent call last):
+    ...
+    gridmap.errors.ValidationError: household thresholds are inconsistent (at thresholds) (1 problem(s))
+      - input, field 'floor': the floor must not be above the ceiling (got (3000, 1000))
+    Fix: e.g. floor=1000, ceiling=3000 (Beijing standard)
+    """
+    problems = []
+    for name, v in (("floor", floor), ("ceiling", ceiling), ("super_large", super_large)):
+        if v is None:
+            continue
+        if not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v <= 0:
+            problems.append(Problem(None, name, "must be a positive number of households", v))
+    if not problems:
+        if floor > ceiling:
+            problems.append(Problem(None, "floor", "the floor must not be above the ceiling", (floor, ceiling)))
+        if super_large is not None and super_large <= ceiling:
+            problems.append(Problem(None, "super_large", "the super-large threshold must be above the ceiling",
+                                    (ceiling, super_large)))
+    if problems:
+        raise ValidationError(f"household thresholds are inconsistent (at {where})", problems,
+                              fix="e.g. floor=1000, ceiling=3000 (Beijing standard)")
+
+
+def _households(frame: pd.DataFrame, where: str) -> pd.Series:
+    if "households" not in frame.columns:
+        raise ValidationError(f"{where} has no 'households' column", [Problem(None, "households", "missing")],
+                              fix="map your household field with --map households=FIELD on import")
+    h = pd.to_numeric(frame["households"], errors="coerce")
+    problems = [Problem(i, "households", "missing or not a number", frame["households"].loc[i])
+                for i in h.index[h.isna()]]
+    problems += [Problem(i, "households", "negative", int(h.loc[i])) for i in h.index[h < 0]]
+    if problems:
+        raise ValidationError(f"bad household counts in {where}", problems,
+                              fix="fill in the household count (0 if nobody lives there)")
+    return h
+
+
+def flag_communities(communities: gpd.GeoDataFrame, *, floor: int = 1000, adjust: int = 3000,
+                     super_large: int = 5000) -> gpd.GeoDataFrame:
+    """Classify communities by households into a :class:`SizeClass`.
+
+    Parameters
+    ----------
+    communities : GeoDataFrame with ``households`` (and usually ``code``, ``street_code``).
+    floor, adjust, super_large : keyword-only thresholds. ``households < floor`` is BELOW,
+        ``floor..adjust`` IN_RANGE, ``> adjust`` ADJUST (需调整), ``> super_large`` SUPER_LARGE (超大社区).
+
+    Returns
+    -------
+    A new GeoDataFrame (same index) with ``size_class`` (SizeClass), ``size_label`` (中文 English),
+    ``excess_households`` (households above ``adjust``, else 0) and ``min_parts`` (communities needed to bring
+    it within ``adjust``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> c = gpd.GeoDataFrame({"households": [3001]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4548")
+    >>> flag_communities(c)[["size_label", "min_parts"]].values.tolist()
+    [['需调整 over ceiling', 2]]
+    """
+    check_crs(communities, where="communities")
+    check_thresholds(floor=floor, ceiling=adjust, super_large=super_large)
+    h = _households(communities, "communities")
+    cls = np.select([h < floor, h <= adjust, h <= super_large],
+                    [SizeClass.BELOW.value, SizeClass.IN_RANGE.value, SizeClass.ADJUST.value],
+                    SizeClass.SUPER_LARGE.value)
+    out = communities.copy()
+    out["size_class"] = pd.Series([SizeClass(v) for v in cls], index=out.index, dtype=object)
+    out["size_label"] = [SizeClass(v).label for v in cls]
+    out["excess_households"] = np.maximum(h - adjust, 0).astype(int)
+    out["min_parts"] = np.maximum(np.ceil(h / adjust), 1).astype(int)
+    counts = pd.Series(cls).value_counts().to_dict()
+    log.info("flagged %d communities: %s", len(out), counts)
+    return out
+
+
+def summarize_flags(flagged: pd.DataFrame, *, by: str = "street_code") -> pd.DataFrame:
+    """Count communities per size class by street (or ``by``), with a final 合计 total row.
+
+    Columns: ``by``, communities, households, below, in_range, adjust, super_large, oversized
+    (adjust + super_large).
+    """
+    if "size_class" not in flagged.columns:
+        raise ValidationError("flags missing", [Problem(None, "size_class", "missing")],
+                              fix="run flag_communities first")
+    if by not in flagged.columns:
+        raise ValidationError(message(f"cannot group flags by {by!r}"), [Problem(None, by, "missing column")])
+    df = pd.DataFrame({by: flagged[by].astype(str), "households": flagged["households"].astype(int),
+                       "cls": [SizeClass(v).value for v in flagged["size_class"]]})
+    table = pd.crosstab(df[by], df["cls"])
+    for c in SizeClass:
+        if c.value not in table.columns:
+            table[c.value] = 0
+    table = table[[c.value for c in SizeClass]]
+    g = df.groupby(by).agg(communities=("cls", "size"), households=("households", "sum"))
+    out = g.join(table).reset_index()
+    out["oversized"] = out["adjust"] + out["super_large"]
+    total = out.drop(columns=[by]).sum().to_dict()
+    total[by] = "合计 total"
+    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    return out[[by, "communities", "households", *[c.value for c in SizeClass], "oversized"]]

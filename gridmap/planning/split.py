@@ -1,0 +1,453 @@
+"""Split proposals for oversized communities that a planner can defend.
+
+:func:`propose_splits` partitions the atoms of one community (see :mod:`gridmap.planning.atoms`) into new
+communities. Hard constraints (every returned proposal satisfies all of them, checked before returning):
+
+- every part holds between ``floor`` and ``ceiling`` households (default 1,000–3,000);
+- every part is contiguous: its atoms are connected by shared boundaries of positive length that do not run
+  along a barrier line (roads, rivers, rail); a part may *follow* a barrier but never *cross* it. The one
+  exception (``attach_empty=True``): a piece without households that barriers cut off from the rest joins its
+  neighbour across the barrier (land must belong to some community);
+- atoms are never cut (compounds marked indivisible stay whole); parts tile the community.
+
+The number of parts is chosen automatically in ``ceil(H / ceiling) .. floor(H / floor)``. Soft goals, reported
+as metrics and combined into the ranking score (lower is better):
+
+- ``balance_cv``: coefficient of variation of households across parts (0 = perfectly even);
+- ``compactness_mean`` / ``compactness_min``: Polsby–Popper 4πA/P² of the parts (1 = a disc);
+- ``along_roads_share``: share of the new boundary that runs along roads or barrier lines;
+- ``along_cells_share``: share of the new boundary on existing cell edges (when cells are given);
+- ``new_boundary_m`` and ``outline_share``: length of new boundary, and the share of the parts' perimeters
+  that is the current community boundary (closeness to the current boundary: higher keeps more of it).
+
+Method: small components (``exact_max_atoms``) are searched exhaustively (every partition into valid connected
+parts); larger ones by recursive spanning-tree bisection with both a floor and a ceiling (ReCom-like), followed
+by a local search that moves boundary atoms while keeping parts connected and within bounds; when that finds
+nothing, a time-limited exhaustive search is tried. Infeasibility is explained in planner's words
+(:class:`~gridmap.errors.InfeasibleError` with ``reasons`` and ``relax``).
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> com = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 300, 100)], crs="EPSG:4548")
+>>> cmp = gpd.GeoDataFrame({"code": ["甲", "乙", "丙"], "households": [1200, 1500, 1300]},
+...     geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100), shapely.box(200, 0, 300, 100)],
+...     crs="EPSG:4548")
+>>> from gridmap.planning import build_atoms
+>>> props = propose_splits(com, build_atoms(com, cmp))
+>>> [p.parts["households"].tolist() for p in props]
+[[1200, 1500, 1300], [2700, 1300], [1200, 2800]]
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.crs import check_crs
+from gridmap.errors import InfeasibleError, Problem, ValidationError
+from gridmap.planning import _solver as S
+from gridmap.planning.atoms import adjacency, as_geometry, check_atoms
+from gridmap.planning.flags import check_thresholds
+
+__all__ = ["Proposal", "propose_splits", "diagnose", "DEFAULT_WEIGHTS"]
+
+log = logging.getLogger(__name__)
+
+#: Weights of the ranking score: balance (CV), 1 - mean compactness, off-road new boundary / sqrt(area).
+DEFAULT_WEIGHTS: dict[str, float] = {"balance": 1.0, "compactness": 1.0, "off_road": 0.3}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One ranked split proposal.
+
+    Attributes
+    ----------
+    rank : 1 = best score.
+    k : number of new communities.
+    parts : GeoDataFrame indexed by ``part_id`` ('A', 'B', ... north-west first) with ``households``,
+        ``population`` (sum of known compound population, NaN if none known), ``area_m2``, ``compactness``
+        (Polsby–Popper), ``n_atoms``, ``atoms`` (tuple of atom ids) and ``geometry``.
+    assignment : Series atom id -> part_id.
+    metrics : balance_cv, max_deviation, compactness_mean, compactness_min, new_boundary_m,
+        along_roads_share, along_cells_share, outline_share, score.
+    explanation_zh, explanation_en : why it ranks where it does.
+    exhaustive : True when every valid partition was enumerated (the ranking is then over all of them).
+    """
+
+    rank: int
+    k: int
+    parts: gpd.GeoDataFrame
+    assignment: pd.Series
+    metrics: dict
+    score: float
+    explanation_zh: str = ""
+    explanation_en: str = ""
+    exhaustive: bool = False
+    community_code: str | None = None
+    floor: int = 1000
+    ceiling: int = 3000
+
+    def summary(self) -> str:
+        hh = "/".join(f"{h:,}" for h in self.parts["households"])
+        return (f"#{self.rank}: {self.k} parts ({hh} households), balance CV {self.metrics['balance_cv']:.3f}, "
+                f"compactness {self.metrics['compactness_mean']:.2f}")
+
+
+@dataclass
+class _Problem:
+    ids: list
+    names: list
+    g: S.Graph
+    indiv: list
+    touch_graph: S.Graph
+    centroid: tuple[float, float]
+    xy: list
+    road_m: dict = field(default_factory=dict)
+    cell_m: dict = field(default_factory=dict)
+    bridges: list = field(default_factory=list)
+
+
+def _direction(dx: float, dy: float) -> tuple[str, str]:
+    if math.hypot(dx, dy) < 1e-9:
+        return "中部", "central"
+    ang = math.degrees(math.atan2(dy, dx)) % 360
+    names = [("东", "east"), ("东北", "north-east"), ("北", "north"), ("西北", "north-west"), ("西", "west"),
+             ("西南", "south-west"), ("南", "south"), ("东南", "south-east")]
+    return names[int(((ang + 22.5) % 360) // 45)]
+
+
+def _build(atoms: gpd.GeoDataFrame, *, barriers, roads, cells, min_shared_m: float,
+           attach_empty: bool = True) -> _Problem:
+    adj = adjacency(atoms, barriers=barriers, roads=roads, cells=cells, min_shared_m=min_shared_m)
+    ids = list(atoms.index)
+    pos = {a: i for i, a in enumerate(ids)}
+    n = len(ids)
+    w = [int(h) for h in atoms["households"]]
+    area = [float(a) for a in atoms.geometry.area]
+    perim = [float(p) for p in atoms.geometry.length]
+    al: list[list[int]] = [[] for _ in range(n)]
+    tl: list[list[int]] = [[] for _ in range(n)]
+    nb: list[dict[int, float]] = [{} for _ in range(n)]
+    off: list[dict[int, float]] = [{} for _ in range(n)]
+    road_m, cell_m = {}, {}
+    for r in adj.itertuples(index=False):
+        i, j = pos[r.i], pos[r.j]
+        nb[i][j] = nb[j][i] = float(r.shared_m)
+        o = max(float(r.shared_m) - float(r.road_m), 0.0)
+        off[i][j] = off[j][i] = o
+        road_m[(min(i, j), max(i, j))] = float(r.road_m)
+        cell_m[(min(i, j), max(i, j))] = float(r.cell_m) if pd.notna(r.cell_m) else np.nan
+        tl[i].append(j)
+        tl[j].append(i)
+        if r.adjacent:
+            al[i].append(j)
+            al[j].append(i)
+    bridges: list[tuple[int, int]] = []
+    if attach_empty:
+        # land without households cut off by a barrier joins the neighbour it shares most boundary with
+        base = S.Graph(w, area, perim, al, nb, off)
+        comps = S.components(base)
+        if len(comps) > 1:
+            for comp in comps:
+                if sum(w[v] for v in comp) > 0:
+                    continue
+                cs = set(comp)
+                best = max(((nb[i][j], i, j) for i in comp for j in nb[i] if j not in cs), default=None)
+                if best is not None:
+                    _, i, j = best
+                    al[i].append(j)
+                    al[j].append(i)
+                    bridges.append((i, j))
+    total_area = float(sum(area))
+    g = S.Graph(w, area, perim, [sorted(x) for x in al], nb, off, total_area)
+    tg = S.Graph(w, area, perim, [sorted(x) for x in tl], nb, off, total_area)
+    c = shapely.union_all(atoms.geometry.values).centroid
+    pts = atoms.geometry.representative_point()
+    names = [str(atoms["name"].iloc[i]) if "name" in atoms.columns and pd.notna(atoms["name"].iloc[i]) else str(a)
+             for i, a in enumerate(ids)]
+    indiv = [bool(x) for x in atoms["indivisible"]] if "indivisible" in atoms.columns else [True] * n
+    return _Problem(ids, names, g, indiv, tg, (c.x, c.y), [(p.x, p.y) for p in pts], road_m, cell_m, bridges)
+
+
+def diagnose(pb: _Problem, floor: int, ceiling: int) -> tuple[list[str], list[str]]:
+    """Reasons (Chinese / English) why no valid split can exist, and what could be relaxed; empty if none found."""
+    g = pb.g
+    reasons: list[str] = []
+    relax: list[str] = []
+    total = sum(g.w)
+    big = [(g.w[i], i) for i in range(g.n) if g.w[i] > ceiling]
+    for h, i in sorted(big, reverse=True):
+        what = "小区" if pb.indiv[i] else "地块"
+        reasons.append(f"{what} {pb.names[i]} 单独就有 {h:,} 户，超过上限 {ceiling:,} 户 / "
+                       f"{'compound' if pb.indiv[i] else 'atom'} {pb.names[i]} alone holds {h:,} households, "
+                       f"above the ceiling of {ceiling:,}")
+    if big:
+        relax.append(f"将上限提高到 {max(h for h, _ in big):,} 户 / raise the ceiling to {max(h for h, _ in big):,}")
+        relax.append("按楼栋拆分该小区（标为可分） / give that compound's buildings as separate atoms "
+                     "(mark it divisible)")
+    if total < 2 * floor:
+        reasons.append(f"社区共 {total:,} 户，不足下限的两倍（2×{floor:,}），无法分出两个达标社区 / the community "
+                       f"holds {total:,} households, fewer than twice the floor (2×{floor:,}): no two parts can "
+                       f"both reach {floor:,}")
+        relax.append(f"将下限降到 {total // 2:,} 户以下 / lower the floor to {total // 2:,} or less")
+        if total <= ceiling:
+            relax.append(f"该社区 {total:,} 户未超过上限，无需拆分 / at {total:,} households it is within the "
+                         f"ceiling: no split is needed")
+    comps = S.components(g)
+    if len(comps) > 1:
+        tcomps = S.components(pb.touch_graph)
+        for comp in comps:
+            wc = sum(g.w[v] for v in comp)
+            cx = sum(g.area[v] * pb.xy[v][0] for v in comp) / max(sum(g.area[v] for v in comp), 1e-9)
+            cy = sum(g.area[v] * pb.xy[v][1] for v in comp) / max(sum(g.area[v] for v in comp), 1e-9)
+            dzh, den = _direction(cx - pb.centroid[0], cy - pb.centroid[1])
+            separate = not any(set(comp) <= set(t) and len(t) > len(comp) for t in tcomps)
+            how_zh = "是与其余部分不相连的独立地块" if separate else "被道路/河流/铁路隔开"
+            how_en = "is a separate piece of the community" if separate else \
+                "is cut off by a road, river or rail line"
+            if wc < floor:
+                reasons.append(f"{dzh}部 {how_zh}，仅有 {wc:,} 户（下限 {floor:,}） / the {den} part {how_en} and "
+                               f"holds only {wc:,} households (floor {floor:,})")
+                relax.append(f"允许{dzh}部跨越障碍线与相邻部分合并（如有桥梁连通，去掉该障碍线） / let the {den} "
+                             "part join its neighbour across the barrier (drop that barrier line where a bridge "
+                             "links them)")
+                if wc > 0:
+                    relax.append(f"将下限降到 {wc:,} 户 / lower the floor to {wc:,}")
+            elif not S.splittable(wc, floor, ceiling):
+                reasons.append(f"{dzh}部 {how_zh}，有 {wc:,} 户，无法分成每个 {floor:,}–{ceiling:,} 户的若干部分 / "
+                               f"the {den} part {how_en} and holds {wc:,} households, which no number of parts "
+                               f"of {floor:,}–{ceiling:,} can hold")
+    elif total >= 2 * floor and not S.splittable(total, floor, ceiling):
+        kmin = math.ceil(total / ceiling)
+        reasons.append(f"{total:,} 户无法分成每个 {floor:,}–{ceiling:,} 户的若干社区：{kmin - 1} 个装不下，"
+                       f"{kmin} 个达不到下限 / {total:,} households cannot be split into parts of "
+                       f"{floor:,}–{ceiling:,}: {kmin - 1} parts cannot hold them and {kmin} parts cannot all "
+                       f"reach the floor")
+        relax.append(f"将下限降到 {total // kmin:,} 户 / lower the floor to {total // kmin:,}")
+    return reasons, sorted(set(relax), key=relax.index)
+
+
+def _ks(total: int, floor: int, ceiling: int, max_parts: int | None) -> list[int]:
+    lo = max(2, math.ceil(total / ceiling))
+    hi = total // floor
+    if max_parts is not None:
+        hi = min(hi, max_parts)
+    return list(range(lo, hi + 1))
+
+
+def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1000, ceiling: int = 3000,
+                   barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+                   roads: gpd.GeoDataFrame | gpd.GeoSeries | None = None, cells: gpd.GeoDataFrame | None = None,
+                   n_alternatives: int = 3, seed: int = 0, max_parts: int | None = None,
+                   extra_parts: int = 2, weights: Mapping[str, float] | None = None, time_limit_s: float = 20.0,
+                   exact_max_atoms: int = 16, min_shared_m: float = 2.0, attach_empty: bool = True,
+                   community_code: str | None = None) -> list[Proposal]:
+    """Ranked split proposals for one community; raises :class:`InfeasibleError` when none is valid.
+
+    Parameters
+    ----------
+    community : GeoDataFrame/GeoSeries/geometry of the current community (projected CRS).
+    atoms : from :func:`~gridmap.planning.atoms.build_atoms` (index = atom id; ``households``,
+        ``indivisible``, ``name``).
+    floor, ceiling : household bounds of every new community.
+    barriers : lines adjacency may not cross (roads, rivers, rail); pass the same lines used to build atoms.
+    roads : extra lines whose boundaries count as "along roads" without being barriers.
+    cells : unit cells, to report the share of new boundary on cell edges.
+    n_alternatives : how many ranked alternatives to return (fewer when fewer valid ones exist).
+    seed : random seed; the result is deterministic for a given seed (and a time limit not reached).
+    max_parts : cap on the number of parts. ``extra_parts``: parts tried beyond the minimum feasible count.
+    weights : ranking weights (see :data:`DEFAULT_WEIGHTS`).
+    time_limit_s : search budget for this community.
+    exact_max_atoms : components with at most this many atoms are searched exhaustively.
+    min_shared_m : shortest shared boundary (off barriers) that makes two atoms adjacent.
+    attach_empty : land without households that a barrier cuts off (a river bank, a strip beyond the rail)
+        joins the neighbouring atom across the barrier it shares most boundary with, instead of making the
+        split infeasible. Parts with residents never cross a barrier.
+    """
+    t0 = time.perf_counter()
+    check_crs(atoms, where="atoms", metric=True)
+    check_thresholds(floor=floor, ceiling=ceiling)
+    if n_alternatives < 1:
+        raise ValidationError("n_alternatives must be at least 1", [Problem(None, "n_alternatives", "< 1",
+                                                                            n_alternatives)])
+    check_atoms(atoms, community=community)
+    wts = S.Weights(**{**DEFAULT_WEIGHTS, **(weights or {})})
+    pb = _build(atoms, barriers=barriers, roads=roads, cells=cells, min_shared_m=min_shared_m,
+                attach_empty=attach_empty)
+    g = pb.g
+    total = sum(g.w)
+    where = f"community {community_code}" if community_code else "community"
+    reasons, relax = diagnose(pb, floor, ceiling)
+    if reasons:
+        raise InfeasibleError(f"{where}: no valid split exists / 无法按要求拆分", reasons, relax)
+    rng = random.Random(seed)
+    deadline = t0 + time_limit_s
+    comps = S.components(g)
+    per_comp: list[list[S.Partition]] = []
+    exhaustive = True
+    for comp in comps:
+        wc = sum(g.w[v] for v in comp)
+        if wc <= ceiling:
+            per_comp.append([(frozenset(comp),)])
+            continue
+        if len(comp) <= exact_max_atoms:
+            cands, complete = S.exact_partitions(g, comp, floor, ceiling, deadline=deadline)
+            exhaustive &= complete
+        else:
+            ks = _ks(wc, floor, ceiling, max_parts)
+            ks = [k for k in ks if k <= sum(1 for v in comp if g.w[v] > 0)]  # a part needs residents
+            ks = [k for k in ks if k <= ks[0] + extra_parts] if ks else []
+            comp_deadline = t0 + time_limit_s * 0.6
+            cands = S.heuristic_partitions(g, comp, ks, floor, ceiling, wts, rng,
+                                           per_k=max(2, n_alternatives + 1), deadline=comp_deadline)
+            exhaustive = False
+            if not cands:
+                cands, complete = S.exact_partitions(g, comp, floor, ceiling, deadline=deadline, limit=50)
+                if not cands and complete:
+                    exhaustive = True
+        if max_parts is not None:
+            cands = [c for c in cands if len(c) <= max_parts]
+        if not cands:
+            if exhaustive:
+                raise InfeasibleError(
+                    f"{where}: no valid split exists / 无法按要求拆分",
+                    [f"穷举全部连通划分，没有一种能让每个部分都在 {floor:,}–{ceiling:,} 户之间：小区规模组合不上 / an "
+                     f"exhaustive search over every connected grouping found none with all parts between "
+                     f"{floor:,} and {ceiling:,} households: the compounds' sizes do not add up that way"],
+                    [f"放宽户数范围（如 {int(floor * 0.9):,}–{int(ceiling * 1.1):,}） / widen the household range "
+                     f"(e.g. {int(floor * 0.9):,}–{int(ceiling * 1.1):,})",
+                     "按楼栋拆分大的小区 / give large compounds as separate buildings"])
+            raise InfeasibleError(
+                f"{where}: no valid split found within {time_limit_s:g} s / 限时内未找到可行方案",
+                [f"在时限内未找到每个部分 {floor:,}–{ceiling:,} 户的连通划分（未证明不存在） / no connected split with "
+                 f"every part between {floor:,} and {ceiling:,} households was found in the time limit (not "
+                 f"proven impossible)"],
+                [f"增加 time_limit_s / raise time_limit_s (now {time_limit_s:g})",
+                 "放宽户数范围 / widen the household range"])
+        cands = sorted(cands, key=lambda c: (S.score(g, c, wts), _key(c)))
+        per_comp.append(cands[:max(12, 4 * n_alternatives)])
+    # combine the components' candidates into whole-community partitions
+    combos: list[S.Partition] = []
+    limits = [len(c) for c in per_comp]
+    for idx in itertools.islice(itertools.product(*[range(min(n, 6)) for n in limits]), 2000):
+        combos.append(tuple(p for ci, i in enumerate(idx) for p in per_comp[ci][i]))
+    if any(n > 6 for n in limits):
+        for ci, n in enumerate(limits):
+            for i in range(6, n):
+                combos.append(tuple(p for cj in range(len(per_comp))
+                                    for p in per_comp[cj][i if cj == ci else 0]))
+    scored = sorted({S.canonical(c): S.score(g, c, wts) for c in combos}.items(), key=lambda kv: (kv[1], _key(kv[0])))
+    chosen = _diverse(g, scored, n_alternatives)
+    props = [_proposal(atoms, pb, parts, sc, rank + 1, floor, ceiling, exhaustive, community_code)
+             for rank, (parts, sc) in enumerate(chosen)]
+    for p in props:  # the hard constraints, checked on the solver's own graph before anything leaves
+        if not S.valid(g, [frozenset(pb.ids.index(a) for a in atoms_) for atoms_ in p.parts["atoms"]],
+                       range(g.n), floor, ceiling):
+            raise AssertionError(f"internal error: invalid proposal for {where}")  # pragma: no cover
+    props = _explain(props)
+    log.info("%s: %d households -> %d proposal(s) (k=%s) in %.2f s%s", where, total, len(props),
+             ",".join(str(p.k) for p in props), time.perf_counter() - t0, " (exhaustive)" if exhaustive else "")
+    return props
+
+
+def _key(c: S.Partition) -> tuple:
+    return tuple(sorted(tuple(sorted(p)) for p in c))
+
+
+def _diverse(g: S.Graph, scored: list, n: int, min_change: float = 0.05) -> list:
+    """Best-first, skipping partitions that move less than ``min_change`` of the area from one already chosen."""
+    chosen: list = []
+    skipped: list = []
+    total = max(g.total_area, 1e-9)
+    for parts, sc in scored:
+        if len(chosen) >= n:
+            break
+        if all(_distance(g, parts, c) / total >= min_change for c, _ in chosen):
+            chosen.append((parts, sc))
+        else:
+            skipped.append((parts, sc))
+    for item in skipped:
+        if len(chosen) >= n:
+            break
+        chosen.append(item)
+    return chosen
+
+
+def _distance(g: S.Graph, a: S.Partition, b: S.Partition) -> float:
+    if len(a) != len(b):
+        return g.total_area
+    overlap = 0.0
+    for pa in a:
+        overlap += max(sum(g.area[v] for v in pa & pb) for pb in b)
+    return g.total_area - overlap
+
+
+def _proposal(atoms: gpd.GeoDataFrame, pb: _Problem, parts: S.Partition, sc: float, rank: int, floor: int,
+              ceiling: int, exhaustive: bool, community_code: str | None) -> Proposal:
+    g = pb.g
+    geoms = [shapely.union_all(atoms.geometry.values[sorted(p)]) for p in parts]
+    order = sorted(range(len(parts)), key=lambda i: (-round(geoms[i].centroid.y, 3), round(geoms[i].centroid.x, 3)))
+    labels = [chr(ord("A") + i) if i < 26 else f"P{i}" for i in range(len(parts))]
+    pop = atoms["population"] if "population" in atoms.columns else pd.Series(np.nan, atoms.index)
+    rows = []
+    label_of = {}
+    for lab, i in zip(labels, order):
+        p = sorted(parts[i])
+        geom = geoms[i]
+        per = geom.length
+        pv = pop.iloc[p]
+        rows.append({"part_id": lab, "households": int(sum(g.w[v] for v in p)),
+                     "population": float(pv.sum()) if pv.notna().any() else np.nan,
+                     "area_m2": float(geom.area), "compactness": 4 * math.pi * geom.area / per ** 2 if per else 0.0,
+                     "n_atoms": len(p), "atoms": tuple(pb.ids[v] for v in p), "geometry": geom})
+        for v in p:
+            label_of[v] = lab
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=atoms.crs).set_index("part_id")
+    hh = frame["households"].to_numpy(float)
+    cut = road = cellm = 0.0
+    has_cells = False
+    for (i, j), r in pb.road_m.items():
+        if label_of[i] != label_of[j]:
+            cut += g.nb[i][j]
+            road += r
+            c = pb.cell_m.get((i, j), np.nan)
+            if not np.isnan(c):
+                cellm += c
+                has_cells = True
+    outline = sum(g.perim) - 2 * sum(g.nb[i][j] for (i, j) in pb.road_m)
+    metrics = {
+        "k": len(parts),
+        "balance_cv": float(hh.std() / hh.mean()) if hh.mean() > 0 else 0.0,
+        "max_deviation": float(np.abs(hh - hh.mean()).max() / hh.mean()) if hh.mean() > 0 else 0.0,
+        "compactness_mean": float(frame["compactness"].mean()),
+        "compactness_min": float(frame["compactness"].min()),
+        "new_boundary_m": float(cut),
+        "along_roads_share": float(road / cut) if cut > 0 else 1.0,
+        "along_cells_share": float(cellm / cut) if cut > 0 and has_cells else float("nan"),
+        "outline_share": float(outline / (outline + 2 * cut)) if outline + cut > 0 else 1.0,
+        "score": float(sc),
+    }
+    assignment = pd.Series({pb.ids[v]: lab for v, lab in label_of.items()}, name="part_id").reindex(atoms.index)
+    return Proposal(rank=rank, k=len(parts), parts=frame, assignment=assignment, metrics=metrics, score=float(sc),
+                    exhaustive=exhaustive, community_code=community_code, floor=floor, ceiling=ceiling)
+
+
+def _explain(props: list[Proposal]) -> list[Proposal]:
+    from dataclasses import replace
+
+    from gridmap.planning.explain import explain_rank
+
+    return [replace(p, explanation_zh=zh, explanation_en=en)
+            for p, (zh, en) in zip(props, (explain_rank(p, props) for p in props))]
