@@ -139,11 +139,19 @@ class CellIndex:
             self._cand = np.zeros((0, 0), dtype=np.int64)
             return
         c, ix, iy = lat.candidates(shapely.bounds(self._geoms))
-        boxes = lat.boxes(ix, iy)
-        inter = shapely.intersects(self._geoms[c], boxes)
-        c, ix, iy, boxes = c[inter], ix[inter], iy[inter], boxes[inter]
+        # a cell inside one lattice square with the full square's area is that square: no predicate needed
+        n_cand = np.bincount(c, minlength=self.n_cells)
+        full = (n_cand == 1) & (np.abs(shapely.area(self._geoms) - lat.nominal_area_m2) <= 1e-9 * lat.nominal_area_m2)
+        easy = full[c]
+        whole = easy.copy()
+        hard = np.flatnonzero(~easy)
+        boxes = lat.boxes(ix[hard], iy[hard])
+        inter = shapely.intersects(self._geoms[c[hard]], boxes)
         # (cells that only touch a square stay candidates: harmless, and cheaper than testing for it)
-        whole = shapely.covers(self._geoms[c], boxes)
+        keep = np.ones(len(c), dtype=bool)
+        keep[hard[~inter]] = False
+        whole[hard[inter]] = shapely.covers(self._geoms[c[hard[inter]]], boxes[inter])
+        c, ix, iy, whole = c[keep], ix[keep], iy[keep], whole[keep]
         self._ix0, self._iy0 = int(ix.min()), int(iy.min())
         self._nx, self._ny = int(ix.max()) - self._ix0 + 1, int(iy.max()) - self._iy0 + 1
         key = (iy - self._iy0) * self._nx + (ix - self._ix0)
