@@ -290,6 +290,12 @@ class Store:
         log.info("wrote %d %s (%s)", n, layer, mode)
         return n
 
+    def clear(self, layers: Sequence[str], *, connection: Connection | None = None) -> None:
+        """Empty the given layers (one transaction)."""
+        with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
+            for layer in layers:
+                conn.execute(self.table(layer).delete())
+
     def delete(self, layer: str, *, where: Mapping[str, Any], connection: Connection | None = None) -> int:
         """Delete rows matching ``where`` (column -> value or list); return how many."""
         t = self.table(layer)
