@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.locate",
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
+    "gridmap.cli.planning",
 ]
 
 EPILOG = """\

@@ -1,0 +1,170 @@
+"""``gridmap communities flag|streets`` and ``gridmap split propose|accept|undo``: community size and splits."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gridmap.cli._common import open_store_from, print_json, print_table
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("communities", parents=[common], help="community size flags and the street-office standard",
+                       description="社区规模：按户数分类（1,000–3,000 户标准），街道办设置标准检查。")
+    s = p.add_subparsers(dest="communities_command", metavar="SUBCOMMAND")
+    f = s.add_parser("flag", parents=[common], help="classify communities by households; table by street")
+    f.add_argument("--floor", type=int, default=1000)
+    f.add_argument("--adjust", type=int, default=3000, help="above this: 需调整 (default 3000)")
+    f.add_argument("--super-large", type=int, default=5000, help="above this: 超大社区 (default 5000)")
+    f.add_argument("--list", action="store_true", help="also list every oversized community")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_flag)
+    st = s.add_parser("streets", parents=[common], help="check streets against the street-office standard")
+    st.add_argument("--zone", help="core (东城/西城), inner, other; default from the street's zone or district")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_streets)
+
+    p = sub.add_parser("split", parents=[common], help="split proposals for an oversized community",
+                       description="超大社区拆分方案：生成、接受、撤销。")
+    s = p.add_subparsers(dest="split_command", metavar="SUBCOMMAND")
+    pr = s.add_parser("propose", parents=[common], help="ranked split proposals for one community",
+                      epilog="Example: gridmap split propose 110199001003 --out proposals/")
+    pr.add_argument("community")
+    _solver_args(pr)
+    pr.add_argument("--out", type=Path, help="folder for <code>.gpkg, <code>.geojson and <code>.md")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_propose)
+    ac = s.add_parser("accept", parents=[common], help="accept proposal RANK: new communities, cells re-coded")
+    ac.add_argument("community")
+    ac.add_argument("--rank", type=int, default=1)
+    _solver_args(ac)
+    ac.add_argument("--journal", type=Path, default=Path("gridmap-journal"), help="folder for the undo journal")
+    ac.set_defaults(func=cmd_accept)
+    un = s.add_parser("undo", parents=[common], help="undo the last accepted split of a community")
+    un.add_argument("community")
+    un.add_argument("--journal", type=Path, default=Path("gridmap-journal"))
+    un.set_defaults(func=cmd_undo)
+
+
+def _solver_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--floor", type=int, default=1000)
+    p.add_argument("--ceiling", type=int, default=3000)
+    p.add_argument("--alternatives", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--barrier-kinds", default="river,rail,main",
+                   help="road kinds adjacency may not cross (default river,rail,main)")
+
+
+def cmd_flag(args: argparse.Namespace) -> int:
+    from gridmap.planning import flag_communities, summarize_flags
+
+    store = open_store_from(args)
+    c = store.read("communities")
+    c = c[c["active"].fillna(True).astype(bool)]
+    f = flag_communities(c, floor=args.floor, adjust=args.adjust, super_large=args.super_large)
+    table = summarize_flags(f)
+    over = f[f["households"] > args.adjust].sort_values("households", ascending=False)
+    if args.json:
+        print_json({"by_street": table.to_dict("records"),
+                    "oversized": over[["code", "street_code", "name", "households", "size_label"]].to_dict("records")})
+        return 0
+    print("社区规模 / community size by street")
+    print_table(table)
+    if args.list:
+        print("\n需调整与超大社区 / oversized communities")
+        print_table(over[["code", "street_code", "name", "households", "size_label"]])
+    return 0
+
+
+def cmd_streets(args: argparse.Namespace) -> int:
+    from gridmap.planning import check_streets
+
+    store = open_store_from(args)
+    r = check_streets(store.read("streets"), store.read("communities"), zone=args.zone)
+    cols = ["code", "name", "zone", "area_km2", "population", "ok", "reasons"]
+    cols = [c for c in cols if c in r.columns]
+    if args.json:
+        print_json(r[cols].to_dict("records"))
+    else:
+        print_table(r[cols].round({"area_km2": 2}))
+    return 0
+
+
+def _propose(args: argparse.Namespace, store):
+    from gridmap.planning import build_atoms, propose_splits
+
+    com = store.read("communities", where={"code": args.community})
+    if com.empty:
+        from gridmap.errors import NotFoundError
+
+        raise NotFoundError(f"community {args.community} is not in the store")
+    cmp = store.read("compounds", where={"community_code": args.community})
+    cells = store.read("cells", where={"community_code": args.community})
+    g = com.geometry.iloc[0]
+    roads = store.read("roads", bbox=g.bounds)
+    roads = roads[roads.intersects(g)]
+    kinds = [k.strip() for k in args.barrier_kinds.split(",") if k.strip()]
+    bars = roads[roads["kind"].isin(kinds)]
+    atoms = build_atoms(com, cmp, cells=cells if len(cells) else None, barriers=bars)
+    props = propose_splits(com, atoms, floor=args.floor, ceiling=args.ceiling, barriers=bars, roads=roads,
+                           cells=cells if len(cells) else None, n_alternatives=args.alternatives, seed=args.seed,
+                           community_code=args.community)
+    return com, props
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from gridmap.planning.report import markdown_report, proposals_frame, proposals_table, write_proposals
+
+    store = open_store_from(args)
+    com, props = _propose(args, store)
+    if args.out:
+        frame = proposals_frame(props, com, community_code=args.community)
+        write_proposals(frame, args.out / f"{args.community}.gpkg")
+        write_proposals(frame, args.out / f"{args.community}.geojson")
+        (args.out / f"{args.community}.md").write_text(
+            markdown_report(props, community_code=args.community, name=com["name"].iloc[0]), encoding="utf-8")
+    if args.json:
+        print_json([{"rank": p.rank, "k": p.k, "metrics": p.metrics, "explanation_zh": p.explanation_zh,
+                     "explanation_en": p.explanation_en,
+                     "parts": p.parts.drop(columns=["geometry", "atoms"]).reset_index().to_dict("records")}
+                    for p in props])
+        return 0
+    print_table(proposals_table(props))
+    for p in props:
+        print(f"\n{p.explanation_zh}\n{p.explanation_en}")
+    if args.out:
+        print(f"\nwritten: {args.out}/{args.community}.gpkg, .geojson, .md")
+    return 0
+
+
+def cmd_accept(args: argparse.Namespace) -> int:
+    from gridmap.planning.accept import accept_proposal
+
+    store = open_store_from(args)
+    _, props = _propose(args, store)
+    chosen = [p for p in props if p.rank == args.rank]
+    if not chosen:
+        from gridmap.errors import NotFoundError
+
+        raise NotFoundError(f"there is no proposal of rank {args.rank}",
+                            suggestions=[str(p.rank) for p in props])
+    res = accept_proposal(store, chosen[0])
+    path = res.save(args.journal / f"split-{args.community}.pkl")
+    print(res.markdown())
+    print(f"undo journal: {path}  (gridmap split undo {args.community})")
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from gridmap.planning.accept import undo_accept
+
+    store = open_store_from(args)
+    path = args.journal / f"split-{args.community}.pkl"
+    if not path.exists():
+        from gridmap.errors import NotFoundError
+
+        raise NotFoundError(f"no split journal for {args.community} in {args.journal}")
+    counts = undo_accept(store, path)
+    path.rename(path.with_suffix(".undone"))
+    print(f"restored / 已恢复 {args.community}: {counts}")
+    return 0
