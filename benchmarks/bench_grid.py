@@ -134,6 +134,13 @@ def case_locate(url: str, n: int, lookups: int) -> dict:
         t0 = time.perf_counter()
         store.write("components", frame)
         load = time.perf_counter() - t0
+        if store.backend == "postgis":
+            with store.engine.begin() as conn:
+                conn.execute(text("ANALYZE components"))
+        del frame  # a CLI process does not hold a million Python objects while it looks up
+        import gc
+
+        gc.collect()
         pick = rng.integers(0, n, lookups)
         api, raw, near = [], [], []
         sql = text("SELECT code, class_code, status, cell_code FROM components WHERE district_code = :d AND code = :c")

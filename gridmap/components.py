@@ -492,8 +492,8 @@ def nearest_components(store: Any, lon: float | None = None, lat: float | None =
         if store.backend == "postgis":
             ids = [r[0] for r in conn.execute(text(
                 f"SELECT c.id FROM components c WHERE TRUE{cond} "
-                f"ORDER BY c.geom <-> ST_SetSRID(ST_MakePoint(:x, :y), {int(store.srid)}), c.code LIMIT :k"),
-                {"x": x, "y": y, "k": k, **flt})]
+                f"ORDER BY c.geom <-> ST_SetSRID(ST_MakePoint(:x, :y), {int(store.srid)}) LIMIT :k"),
+                {"x": x, "y": y, "k": k + 8, **flt})]  # KNN index scan (no secondary key); ties sorted below
         else:
             ids = _spatialite_nearest(conn, x, y, k, cond, flt, int(store.srid))
         if not ids:
