@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from gridmap.errors import CapacityError, CRSError, ValidationError
 from gridmap.grid import Lattice, build_cells
@@ -114,6 +114,7 @@ def test_input_not_mutated():
 @given(n=st.integers(1, 12), seed=st.integers(0, 10_000), size=st.sampled_from([37.5, 50.0, 100.0]),
        wiggle=st.sampled_from([0.0, 3.0]), sliver=st.sampled_from([0.0, 0.1, 0.3]),
        ox=st.floats(-1000, 1000), oy=st.floats(-1000, 1000))
+@example(n=4, seed=852, size=100.0, wiggle=0.0, sliver=0.3, ox=0.0, oy=-14.0)  # a chain of slivers only
 def test_invariants_on_random_voronoi_layouts(n, seed, size, wiggle, sliver, ox, oy):
     comm = voronoi_communities(n, bounds=(450_000 + ox, 4_410_000 + oy, 450_900 + ox, 4_410_700 + oy), seed=seed,
                                wiggle_m=wiggle)

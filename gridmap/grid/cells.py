@@ -6,8 +6,9 @@ How cells are made
    community is clipped to it. Squares wholly inside a community are kept as they are (no overlay needed).
 2. A clipped piece smaller than ``sliver_share`` x the nominal square area is a *sliver*. It is merged into the
    adjacent cell of the same community with which it shares the longest edge (ties: the northern-most, then
-   western-most cell). Slivers touching only other slivers are merged in further passes; a sliver with no
-   neighbour in its community (a tiny detached part) stays with its own square's cell.
+   western-most cell). Slivers touching only other slivers are merged in further passes. Slivers that reach no
+   larger piece (a small detached part of a community cut by lattice lines) are united into one cell kept at the
+   square of their largest member; a lone sliver with no neighbour at all stays with its own square's cell.
 3. Several non-sliver pieces of one square in one community (a square cut twice by a concave boundary) stay one
    cell, a MultiPolygon. So ``(community_code, ix, iy)`` identifies a cell; a merged cell keeps the square
    ``(ix, iy)`` of the cell that received the sliver.
@@ -225,14 +226,51 @@ def build_cells(communities: gpd.GeoDataFrame, *, cell_size_m: float = 100.0,
             merged_any = bool(first.any())
         stray = owner < 0
         if stray.any():
-            log.debug("%d sliver(s) with no neighbour in their community stay with their own square", stray.sum())
+            log.debug("%d sliver(s) with no non-sliver neighbour in their community", stray.sum())
+            # slivers touching only each other (a small detached part cut by lattice lines) become one cell,
+            # kept at the square of their largest member (ties: northern-most, then western-most)
+            todo = np.flatnonzero(stray)
+            a, b = tree.query(p_geom[todo], predicate="intersects")
+            a = todo[a]
+            ok = (a != b) & stray[b] & (p_row[a] == p_row[b])
+            a, b = a[ok], b[ok]
+            if len(a):
+                edge = shapely.length(shapely.intersection(boundaries[a], boundaries[b])) > 1e-9 * lattice.cell_size_m
+                a, b = a[edge], b[edge]
+            if len(a):
+                from scipy.sparse import coo_matrix
+                from scipy.sparse.csgraph import connected_components
+
+                pos = np.full(n, -1)
+                pos[todo] = np.arange(len(todo))
+                graph = coo_matrix((np.ones(len(a)), (pos[a], pos[b])), shape=(len(todo), len(todo)))
+                _, label = connected_components(graph, directed=False)
+                best = np.lexsort((p_ix[todo], -p_iy[todo], -p_area[todo], label))
+                first = np.r_[True, label[best][1:] != label[best][:-1]]
+                leader = np.empty(label.max() + 1, dtype=np.int64)
+                leader[label[best][first]] = todo[best][first]
+                grouped = label[np.bincount(label)[label] > 1]
+                members = todo[np.isin(label, grouped)]
+                owner[members] = leader[label[pos[members]]]
+                # the leaders stay unowned: they anchor their square below, and their group follows them
+                owner[leader[np.unique(grouped)]] = -1
+                lead = np.zeros(n, dtype=bool)
+                lead[leader[np.unique(grouped)]] = True
+            else:
+                lead = np.zeros(n, dtype=bool)
+            stray = owner < 0
             # group with a non-sliver piece of the same square if any, else with the first stray of the square
             key = pd.DataFrame({"r": p_row, "x": p_ix, "y": p_iy, "i": np.arange(n), "o": owner})
             anchor = key[key["o"] >= 0].groupby(["r", "x", "y"])["i"].min()
             stray_anchor = key[key["o"] < 0].groupby(["r", "x", "y"])["i"].min()
             anchors = anchor.combine_first(stray_anchor)
             sk = key[key["o"] < 0]
-            owner[sk["i"].to_numpy()] = anchors.loc[list(zip(sk["r"], sk["x"], sk["y"]))].to_numpy()
+            target = anchors.loc[list(zip(sk["r"], sk["x"], sk["y"]))].to_numpy()
+            group = owner.copy()
+            owner[sk["i"].to_numpy()] = target
+            # members of a sliver group follow their leader's (now resolved) square
+            follow = (group >= 0) & sliver & lead[np.maximum(group, 0)]
+            owner[follow] = owner[group[follow]]
     # non-sliver pieces of the same square and community are one cell
     keyframe = pd.DataFrame({"r": p_row, "x": p_ix, "y": p_iy, "i": np.arange(n)})
     head = keyframe.groupby(["r", "x", "y"], sort=False)["i"].transform("min").to_numpy()
