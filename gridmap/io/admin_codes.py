@@ -67,6 +67,10 @@ def street_kind(code: str) -> str | None:
     return None
 
 
+def _is_code(value: object, digits: int | None = None) -> bool:
+    return isinstance(value, str) and value.isdigit() and (digits is None or len(value) == digits)
+
+
 def _norm(series: pd.Series) -> pd.Series:
     return series.map(normalise_code).astype(object)
 
@@ -83,7 +87,7 @@ def fill_parent_codes(layer: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
     if parent not in f.columns:
         f[parent] = pd.Series([None] * len(f), index=f.index, dtype=object)
     parents = _norm(f[parent])
-    fill = parents.isna() & codes.map(lambda c: bool(c) and c.isdigit() and len(c) == digits)
+    fill = parents.isna() & codes.map(lambda c: _is_code(c, digits)).astype(bool)
     f[parent] = parents
     f.loc[fill, parent] = codes[fill].str[:pdigits]
     notes = [f"{int(fill.sum())} {parent} value(s) taken from the first {pdigits} digits of the code"] if fill.any() \
@@ -109,12 +113,12 @@ def check_hierarchy(layer: str, frame: pd.DataFrame, *, district: str | None = N
     for c in (col, parent):
         if district and c and c in frame.columns:
             for idx, v in _norm(frame[c]).items():
-                if v and v.isdigit() and len(v) >= 6 and not v.startswith(district):
+                if _is_code(v) and len(v) >= 6 and not v.startswith(district):
                     problems.append(Problem(idx, c, f"code is not in district {district}", v))
     known = set(known_parents or ())
     if known and parent and parent in frame.columns:
         for idx, v in _norm(frame[parent]).items():
-            if v and v not in known:
+            if isinstance(v, str) and v not in known:
                 problems.append(Problem(idx, parent, f"no such {parent.replace('_code', '')} in the store "
                                         "(import it first, or correct the code)", v))
     return problems
@@ -153,10 +157,10 @@ def assign_codes(frame: gpd.GeoDataFrame, *, layer: str, taken: Iterable[str] = 
     if parent not in f.columns:
         return f, []
     parents = _norm(f[parent])
-    need = f[col].isna() & parents.map(lambda p: bool(p) and p.isdigit() and len(p) == pdigits)
+    need = ~f[col].map(lambda c: isinstance(c, str)).astype(bool) & parents.map(lambda p: _is_code(p, pdigits)).astype(bool)
     if not need.any():
         return f, []
-    used = [c for c in list(taken) + f[col].dropna().tolist() if c and c.isdigit() and len(c) == digits]
+    used = [c for c in list(taken) + f[col].dropna().tolist() if _is_code(c, digits)]
     assigned: list[tuple[object, str]] = []
     width = digits - pdigits
     for p, idx in parents[need].groupby(parents[need]).groups.items():
