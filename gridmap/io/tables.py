@@ -89,7 +89,11 @@ def read_table(path: str | os.PathLike, *, sheet: str | int | None = None, encod
         raise FileNotFoundError(message("table file not found", got=str(p)))
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        df = pd.read_excel(p, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl")
+        try:
+            df = pd.read_excel(p, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl")
+        except ImportError as exc:
+            raise ValidationError(f"{p.name}: reading Excel needs openpyxl", [Problem(None, None, str(exc))],
+                                  fix="pip install 'gridmap[excel]' (or openpyxl), or save the sheet as CSV") from exc
     elif suffix == ".xls":
         raise ValidationError(f"{p.name}: old .xls workbooks are not read", [Problem(None, None, "format .xls")],
                               fix="save it as .xlsx (Excel/WPS: Save As > Excel Workbook) or as CSV")
