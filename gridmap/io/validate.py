@@ -28,6 +28,15 @@ CODE_DIGITS: dict[str, tuple[str, int, str | None, int | None]] = {
 }
 
 
+def _normalise_column(s: pd.Series) -> pd.Series:
+    """:func:`normalise_code` over a column, computed once per distinct value (codes repeat a lot)."""
+    values = s.dropna()
+    mapping = {v: normalise_code(v) for v in pd.unique(values)}
+    out = pd.Series(None, index=s.index, dtype=object)
+    out.loc[values.index] = values.map(mapping).astype(object)
+    return out
+
+
 def normalise_code(value: object) -> str | None:
     """Code as a plain ASCII string: full-width characters folded, letters upper-cased, spaces, digit-group
     separators (``-``, ``_``, ``.`` between digits) and a trailing '.0' removed.
@@ -83,7 +92,7 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
     for col in ("code", "district_code", "street_code", "community_code", "cell_code", "national_id",
                 "class_code"):
         if col in f.columns:
-            f[col] = f[col].map(normalise_code).astype(object)
+            f[col] = _normalise_column(f[col])
     if layer in CODE_DIGITS and "code" in f.columns:
         col, digits, parent, pdigits = CODE_DIGITS[layer]
         problems += _code_problems(f, col, digits, _SINGULAR[layer])
