@@ -11,11 +11,14 @@ Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). 
   lists, the Chinese Markdown summary;
 - :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
 
-The lattice (:class:`Lattice`) is a stand-in until :mod:`gridmap.grid` provides one; any object with an origin,
-``cell_size_m``, ``nx`` and ``ny`` is accepted.
+Dense arrays live on a :class:`Lattice` covering only the cells' extent (:func:`lattice_from_cells`); cells
+from :func:`gridmap.grid.build_cells` carry global indices on a lattice anchored at (0, 0), which
+:func:`localise_cells` maps to local ones. Any object with an origin, ``cell_size_m``, ``nx`` and ``ny`` is
+accepted as a lattice.
 """
 
-from gridmap.warning._lattice import Lattice, as_lattice, bin_points, grid_to_cells, lattice_from_cells
+from gridmap.warning._lattice import (Lattice, as_lattice, bin_points, grid_to_cells, lattice_from_cells,
+                                     localise_cells)
 from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
 from gridmap.warning.counts import Unit, cell_counts, complaint_mask, counts_by, select_complaints
 from gridmap.warning.density import DensityScale, kernel_density
@@ -24,7 +27,7 @@ from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceT
 from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
 
 __all__ = [
-    "Lattice", "as_lattice", "bin_points", "grid_to_cells", "lattice_from_cells",
+    "Lattice", "as_lattice", "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
     "CATEGORIES", "FALLBACK_CATEGORY", "normalise_category",
     "Unit", "cell_counts", "complaint_mask", "counts_by", "select_complaints",
     "DensityScale", "kernel_density",

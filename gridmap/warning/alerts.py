@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.warning._lattice import as_lattice, grid_to_cells, lattice_from_cells
+from gridmap.warning._lattice import localise_cells
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh
@@ -180,23 +180,28 @@ def hot_spot_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, end: Any, 
     """New, consecutive and intensifying hot spots over the ``slices`` weeks (or months) ending at ``end``.
 
     ``cells`` is the cells layer (``code``, ``ix``, ``iy``, polygons); cells absent from it are outside the
-    study area. Gi* uses each slice's own moments by default (``moments='slice'``), so a season-wide rise in
+    study area. The analysis runs on the dense lattice of the cells' extent only (:func:`lattice_from_cells`),
+    and complaints go to their imported ``cell_code`` when they have one. Gi* uses each slice's own moments by default (``moments='slice'``), so a season-wide rise in
     volume is not a hot spot by itself; pass ``moments='cube'`` for ArcGIS's behaviour. Returns rows ``unit`` (cell code), ``kind``, ``pattern``, ``final_z``, ``trend_z``, ``total``.
     """
-    lat = lattice_from_cells(cells)
+    lat, cix, ciy = localise_cells(cells)
     t1 = pd.Timestamp(end)
     if freq == "week":
         t0 = t1 - pd.Timedelta(weeks=slices)
     else:
         t1 = t1.normalize().replace(day=1)
         t0 = t1 - pd.DateOffset(months=slices)
-    cube = space_time_cube(complaints, lat, start=t0, end=t1, freq=freq, **select)
+    cube = space_time_cube(complaints, lat, start=t0, end=t1, freq=freq, cells=cells, **select)
     mask = np.zeros(lat.shape, dtype=bool)
-    mask[cells["iy"].to_numpy(int), cells["ix"].to_numpy(int)] = True
+    mask[ciy, cix] = True
     res = emerging_hot_spots(cube, mask=mask, alpha=alpha, fdr=fdr, moments=moments,
                              time_window=0 if moments == "slice" else 1)
-    code = pd.Series(cells["code"].to_numpy(), index=pd.MultiIndex.from_arrays(
-        [cells["ix"].to_numpy(int), cells["iy"].to_numpy(int)]))
+    # a lattice square can hold several cells (pieces of different communities): report the largest one
+    area = cells["area_m2"].to_numpy(dtype=float) if "area_m2" in cells.columns else \
+        (cells.geometry.area.to_numpy() if "geometry" in cells.columns else np.zeros(len(cells)))
+    owner = pd.DataFrame({"code": cells["code"].to_numpy(), "ix": cix, "iy": ciy, "area": area}).sort_values(
+        "area", ascending=False, kind="stable").drop_duplicates(["ix", "iy"])
+    code = pd.Series(owner["code"].to_numpy(), index=pd.MultiIndex.from_arrays([owner["ix"], owner["iy"]]))
     keep = res.cells[res.cells["pattern"].isin([Pattern.NEW_HOT.value, Pattern.CONSECUTIVE_HOT.value,
                                                 Pattern.INTENSIFYING_HOT.value])].copy()
     keep["unit"] = code.reindex(pd.MultiIndex.from_arrays([keep["ix"], keep["iy"]])).to_numpy()

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.warning._lattice import as_lattice, bin_points
+from gridmap.warning._lattice import as_lattice, cell_xy_index
 
 __all__ = ["Unit", "complaint_mask", "select_complaints", "cell_counts", "counts_by", "point_xy"]
 
@@ -116,19 +116,25 @@ def point_xy(complaints: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     raise ValidationError("complaints have no point geometry", [Problem(None, "geometry", "no geometry or x/y")])
 
 
-def cell_counts(complaints: pd.DataFrame, lattice: Any, **select: Any) -> np.ndarray:
+def cell_counts(complaints: pd.DataFrame, lattice: Any, *, cells: pd.DataFrame | None = None,
+                **select: Any) -> np.ndarray:
     """Dense ``(ny, nx)`` counts of the selected complaints on ``lattice``.
 
-    Points outside the lattice are not counted and are reported in the log (never silently): the importer
-    rejects points outside the district, so any here mean the lattice is too small.
+    With ``cells`` (the cells layer ``lattice`` was made from by :func:`~gridmap.warning.lattice_from_cells`),
+    complaints carrying a ``cell_code`` are counted in their cell's square (the exact assignment made at import
+    by :mod:`gridmap.grid`); otherwise points are binned by floor arithmetic. Points outside the lattice (or on
+    no cell) are not counted and are reported in the log (never silently): the importer rejects points outside
+    the district, so any here mean the lattice is too small.
     """
     lat = as_lattice(lattice)
     sel = complaints.loc[complaint_mask(complaints, **select)] if select else complaints
-    x, y = point_xy(sel)
-    grid = bin_points(x, y, lat)
+    ix, iy, ok = cell_xy_index(sel, lat, cells=cells)
+    flat = (iy[ok] * lat.nx + ix[ok]).astype(np.int64)
+    grid = np.bincount(flat, minlength=lat.nx * lat.ny).astype(float).reshape(lat.shape)
     outside = len(sel) - int(grid.sum())
     if outside:
-        log.warning("%d complaint(s) fall outside the lattice %s and were not counted", outside, lat.bounds)
+        log.warning("%d complaint(s) fall outside the lattice %s (or on no cell) and were not counted", outside,
+                    lat.bounds)
     log.info("counted %d complaint(s) on a %dx%d lattice", int(grid.sum()), lat.nx, lat.ny)
     return grid
 

@@ -48,7 +48,7 @@ import pandas as pd
 from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.warning._lattice import as_lattice, bin_points
+from gridmap.warning._lattice import as_lattice, cell_xy_index
 from gridmap.warning.counts import complaint_mask, point_xy
 from gridmap.warning.hotspots import Weights, _zscores, fdr_bh, kernel_rows, neighbourhood_sum
 
@@ -126,12 +126,14 @@ def _slice_starts(start: pd.Timestamp, end: pd.Timestamp, freq: SliceFreq) -> pd
 
 def space_time_cube(complaints: pd.DataFrame, lattice: Any, *, start: Any, end: Any,
                     freq: "str | SliceFreq" = SliceFreq.WEEK, min_slices: int = MIN_SLICES,
-                    **select: Any) -> SpaceTimeCube:
+                    cells: pd.DataFrame | None = None, **select: Any) -> SpaceTimeCube:
     """Count complaints per lattice cell and week/month slice in ``[start, end)``.
 
     Weekly slices start at ``start`` and are 7 days long; monthly slices are calendar months. A trailing
     partial slice is dropped and logged (complaints in it are not counted in the cube). Fewer than
-    ``min_slices`` complete slices raise :class:`~gridmap.errors.ValidationError`.
+    ``min_slices`` complete slices raise :class:`~gridmap.errors.ValidationError`. With ``cells`` (the cells
+    layer ``lattice`` was made from, :func:`~gridmap.warning.lattice_from_cells`), complaints that carry a
+    ``cell_code`` are counted in their cell's square; otherwise points are binned by their coordinates.
     """
     lat = as_lattice(lattice)
     freq = SliceFreq(freq)
@@ -150,17 +152,16 @@ def space_time_cube(complaints: pd.DataFrame, lattice: Any, *, start: Any, end: 
         log.warning("the last %s of the window (%s to %s) is a partial slice and is not analysed",
                     freq.value, stop.date(), t1.date())
     sel = complaints.loc[complaint_mask(complaints, start=starts[0], end=stop, **select)]
-    x, y = point_xy(sel)
     k = np.searchsorted(starts.values, pd.to_datetime(sel["received_at"]).values, side="right") - 1
     ny, nx = lat.shape
-    cube = np.zeros((len(starts), ny, nx))
-    ix = np.floor((x - lat.x0) / lat.cell_size_m)
-    iy = np.floor((y - lat.y0) / lat.cell_size_m)
-    ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny) & (k >= 0)
+    ix, iy, ok = cell_xy_index(sel, lat, cells=cells)
+    ok = ok & (k >= 0)
     if (~ok).any():
-        log.warning("%d complaint(s) outside the lattice were not counted in the cube", int((~ok).sum()))
+        log.warning("%d complaint(s) outside the lattice (or on no cell) were not counted in the cube",
+                    int((~ok).sum()))
+    size = len(starts) * ny * nx
     flat = (k[ok] * ny * nx + iy[ok] * nx + ix[ok]).astype(np.int64)
-    cube = np.bincount(flat, minlength=cube.size).astype(float).reshape(cube.shape)
+    cube = np.bincount(flat, minlength=size).astype(float).reshape((len(starts), ny, nx))
     totals = cube.sum(axis=(1, 2))
     empty = [starts[i] for i in np.flatnonzero(totals == 0)]
     if empty:
