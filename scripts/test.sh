@@ -24,6 +24,10 @@ cases = ET.parse(sys.argv[1]).getroot().iter("testcase")
 pg = [c for c in cases if "[postgis" in c.get("name", "")]
 ran = [c for c in pg if c.find("skipped") is None]
 print(f"test.sh: {len(ran)} PostGIS test(s) ran, {len(pg) - len(ran)} skipped")
+for c in pg:
+    s = c.find("skipped")
+    if s is not None:
+        print(f"test.sh: skipped PostGIS test {c.get('classname')}::{c.get('name')}: {s.get('message')}")
 sys.exit(0 if ran and len(ran) == len(pg) else 1)
 PY
 exit $status
