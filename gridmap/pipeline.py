@@ -167,7 +167,17 @@ def write_report(store: Any, run: DemoRun, district: Any) -> Path:
         for k, v in label.value_counts().sort_index().items():
             lines.append(f"| {k} | {v} |")
     if run.score is not None:
-        lines += ["", "## 预警评分（埋设异常）/ Early-warning score on planted anomalies", "", f"{run.score}"]
+        sc = run.score
+        lines += ["", "## 预警评分（埋设异常）/ Early-warning score on planted anomalies", "",
+                  f"滚动回放 2025-02-01 至 2026-01-01，每周一次 / weekly replay: {sc.summary()}", "",
+                  "| 异常 id | 类型 kind | 开始 onset | 发现 detected | 首次预警 first flag | 天数 days |",
+                  "|---|---|---|---|---|---:|"]
+        for r in sc.per_anomaly.itertuples(index=False):
+            first = "" if pd.isna(r.first_flag) else pd.Timestamp(r.first_flag).date().isoformat()
+            days = "" if pd.isna(r.days_to_detection) else f"{r.days_to_detection:.0f}"
+            lines.append(f"| {r.id} | {r.kind} | {pd.Timestamp(r.onset).date().isoformat()} | "
+                         f"{'是 yes' if r.detected else '否 no'} | {first} | {days} |")
+        lines += ["", f"预警地点 flagged places: {sc.flagged_places}，其中误报 false: {sc.false_places}"]
     if "warning" in run.files:
         lines += ["", "预警摘要 / Warning summary: [warning.md](warning.md)"]
     map_files = [p for k, p in run.files.items() if k.startswith("map/")]

@@ -147,3 +147,14 @@ def test_reimport_adds_nothing_twice(tmp_path):
     assert store.count("complaints") == 2
     got = store.read("complaints")
     assert got["cell_code"].notna().all() and str(got["received_at"].min()) == "2024-07-01 08:00:00"
+
+
+def test_every_demo_category_is_in_the_warning_catalog():
+    """The demo's 12345 categories (as a real export spells them) all map onto the catalog, none to 其他 by
+    fallback: otherwise category-specific warnings on the demo would silently see nothing."""
+    from gridmap.demo.complaints import CATEGORIES as DEMO
+    from gridmap.warning.categories import CATEGORIES, normalise_category
+
+    got = {c.name: normalise_category(c.name) for c in DEMO}
+    assert all(v in CATEGORIES for v in got.values()), got
+    assert [k for k, v in got.items() if v == "其他"] == ["其他"]

@@ -31,6 +31,9 @@ CATEGORIES: dict[str, str] = {
     "噪音": "noise",
     "市容环境": "city appearance and environment",
     "物业": "property management",
+    "城市管理": "urban management",
+    "园林绿化": "landscaping and greening",
+    "社区服务": "community services",
     "其他": "other",
 }
 
@@ -46,7 +49,11 @@ CATEGORY_ALIASES: dict[str, str] = {
     "交通管理": "交通", "停车": "交通", "违章停车": "交通", "traffic": "交通", "parking": "交通",
     "噪声": "噪音", "施工噪音": "噪音", "noise": "噪音",
     "环境卫生": "市容环境", "市容": "市容环境", "垃圾": "市容环境", "sanitation": "市容环境", "graffiti": "市容环境",
-    "物业管理": "物业", "property": "物业",
+    "物业管理": "物业", "property": "物业", "住房/物业": "物业", "物业服务": "物业",
+    "交通/停车": "交通", "噪音扰民": "噪音", "噪声扰民": "噪音", "供水/排水": "供水", "排水": "供水",
+    "城管": "城市管理", "城市管理执法": "城市管理", "违法建设": "城市管理",
+    "绿化": "园林绿化", "园林": "园林绿化", "trees": "园林绿化",
+    "社区": "社区服务", "社区管理": "社区服务",
     "other": "其他", "其它": "其他",
 }
 
