@@ -88,10 +88,7 @@ def test_import_then_cells_flags_split_warning_map(store, tmp_path):
     big = flags.loc[flags["households"] > 3000]
     assert big["code"].tolist() == ["110101001001"]
     community = communities.loc[communities["code"] == "110101001001"]
-    compounds = store.read("compounds")
-    # the store returns unknown population as <NA> (Int64); gridmap.planning.atoms (uncommitted when this was
-    # written) fails on it with "float() argument must be ... not 'NAType'": pass what is known
-    compounds = compounds.drop(columns=["population"]) if compounds["population"].isna().all() else compounds
+    compounds = store.read("compounds")  # unknown population comes back as <NA> (nullable Int64)
     atoms = planning.build_atoms(community, compounds)
     proposals = planning.propose_splits(community, atoms, floor=1000, ceiling=3000, time_limit_s=10.0,
                                         n_alternatives=1)

@@ -32,6 +32,7 @@ import shapely
 
 from gridmap.crs import check_crs
 from gridmap.errors import Problem, ValidationError
+from gridmap.planning.flags import as_float
 
 __all__ = ["build_atoms", "adjacency", "check_atoms", "as_geometry"]
 
@@ -106,15 +107,20 @@ def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
         check_crs(compounds, where="compounds", expected=crs)
         if "households" not in compounds.columns:
             raise ValidationError("compounds have no 'households' column", [Problem(None, "households", "missing")])
-        hh = pd.to_numeric(compounds["households"], errors="coerce")
+        # float64 with NaN: the stores give nullable Int64 columns whose missing values are <NA>
+        hh = as_float(compounds["households"])
         codes = compounds["code"].astype(str) if "code" in compounds.columns else compounds.index.astype(str)
         indiv = compounds["indivisible"] if "indivisible" in compounds.columns else pd.Series(True, compounds.index)
-        pop = pd.to_numeric(compounds["population"], errors="coerce") if "population" in compounds.columns \
+        pop = as_float(compounds["population"]) if "population" in compounds.columns \
             else pd.Series(np.nan, compounds.index)
-        problems = [Problem(c, "households", "missing or not a number", compounds["households"].loc[i])
-                    for i, c in zip(compounds.index, codes) if pd.isna(hh.loc[i])]
+        raw = compounds["households"]
+        problems = [Problem(c, "households", "missing or not a number", None if pd.isna(raw.loc[i]) else raw.loc[i])
+                    for i, c in zip(compounds.index, codes) if np.isnan(hh.loc[i])]
         problems += [Problem(c, "households", "negative", int(hh.loc[i]))
                      for i, c in zip(compounds.index, codes) if hh.loc[i] < 0]
+        problems += [Problem(c, "households", "not a whole number", float(hh.loc[i]))
+                     for i, c in zip(compounds.index, codes)
+                     if not np.isnan(hh.loc[i]) and hh.loc[i] != np.round(hh.loc[i])]
         if codes.duplicated().any():
             problems += [Problem(c, "code", "duplicate compound code") for c in codes[codes.duplicated()].unique()]
         if problems:
@@ -142,12 +148,22 @@ def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
     if cells is not None and len(cells):
         check_crs(cells, where="cells", expected=crs)
         with_hh = "households" in cells.columns and not rows
+        if with_hh:
+            cell_hh = as_float(cells["households"])
+            cc = cells["code"].astype(str) if "code" in cells.columns else cells.index.astype(str)
+            bad = [Problem(c, "households", "missing or not a number") for c, h in zip(cc, cell_hh) if np.isnan(h)]
+            bad += [Problem(c, "households", "negative", int(h)) for c, h in zip(cc, cell_hh) if h < 0]
+            bad += [Problem(c, "households", "not a whole number", float(h)) for c, h in zip(cc, cell_hh)
+                    if h != np.round(h) and not np.isnan(h)]
+            if bad:
+                raise ValidationError("bad cells for the split (their households are the atoms' households)", bad,
+                                      fix="give every cell a household count >= 0 (0 where nobody lives)")
         ccodes = cells["code"].astype(str) if "code" in cells.columns else cells.index.astype(str)
         for i, cc in zip(cells.index, ccodes):
             g = _polygonal(shapely.intersection(cells.geometry.loc[i], rest, grid_size=GRID))
             if g.is_empty or g.area <= 0:
                 continue
-            h = int(cells["households"].loc[i]) if with_hh else 0
+            h = int(cell_hh.loc[i]) if with_hh else 0
             pieces.append(("C" + cc, g, h))
         covered = shapely.union_all(cells.geometry.values)
         left = shapely.difference(rest, covered, grid_size=GRID)
@@ -216,7 +232,7 @@ def check_atoms(atoms: gpd.GeoDataFrame, *, community: object | None = None, tol
     if "households" not in atoms.columns:
         raise ValidationError("atoms have no 'households' column", [Problem(None, "households", "missing")],
                               fix="give each compound/cell its household count (0 where nobody lives)")
-    hh = pd.to_numeric(atoms["households"], errors="coerce")
+    hh = as_float(atoms["households"])
     for i in atoms.index[hh.isna().to_numpy()]:
         problems.append(Problem(i, "households", "missing household count", atoms.loc[i, "households"]))
     for i in atoms.index[(hh < 0).to_numpy()]:

@@ -25,7 +25,7 @@ import pandas as pd
 from gridmap.crs import check_crs
 from gridmap.errors import Problem, ValidationError, message
 
-__all__ = ["SizeClass", "Thresholds", "flag_communities", "summarize_flags", "check_thresholds"]
+__all__ = ["SizeClass", "Thresholds", "flag_communities", "summarize_flags", "check_thresholds", "as_float"]
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +90,35 @@ def check_thresholds(*, floor: float, ceiling: float, super_large: float | None 
                               fix="e.g. floor=1000, ceiling=3000 (Beijing standard)")
 
 
+def as_float(values: pd.Series) -> pd.Series:
+    """A float64 copy of a count column: missing (``None``, ``NaN``, the stores' nullable ``<NA>``) and text
+    that is not a number become NaN, so comparisons never meet ``pd.NA``.
+
+    >>> as_float(pd.Series([3, None], dtype="Int64")).tolist()
+    [3.0, nan]
+    """
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
 def _households(frame: pd.DataFrame, where: str) -> pd.Series:
     if "households" not in frame.columns:
         raise ValidationError(f"{where} has no 'households' column", [Problem(None, "households", "missing")],
                               fix="map your household field with --map households=FIELD on import")
-    h = pd.to_numeric(frame["households"], errors="coerce")
-    problems = [Problem(i, "households", "missing or not a number", frame["households"].loc[i])
+    h = as_float(frame["households"])
+    label = frame["code"] if "code" in frame.columns else pd.Series(frame.index, index=frame.index)
+    problems = [Problem(label.loc[i], "households", "missing or not a number", _shown(frame["households"].loc[i]))
                 for i in h.index[h.isna()]]
-    problems += [Problem(i, "households", "negative", int(h.loc[i])) for i in h.index[h < 0]]
+    problems += [Problem(label.loc[i], "households", "negative", int(h.loc[i])) for i in h.index[h < 0]]
+    problems += [Problem(label.loc[i], "households", "not a whole number", float(h.loc[i]))
+                 for i in h.index[h.notna() & (h != np.round(h))]]
     if problems:
         raise ValidationError(f"bad household counts in {where}", problems,
                               fix="fill in the household count (0 if nobody lives there)")
     return h
+
+
+def _shown(v: object) -> object:
+    return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
 
 
 def flag_communities(communities: gpd.GeoDataFrame, *, floor: int = 1000, adjust: int = 3000,

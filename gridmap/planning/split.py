@@ -177,7 +177,8 @@ def _build(atoms: gpd.GeoDataFrame, *, barriers, roads, cells, min_shared_m: flo
     pts = atoms.geometry.representative_point()
     names = [str(atoms["name"].iloc[i]) if "name" in atoms.columns and pd.notna(atoms["name"].iloc[i]) else str(a)
              for i, a in enumerate(ids)]
-    indiv = [bool(x) for x in atoms["indivisible"]] if "indivisible" in atoms.columns else [True] * n
+    indiv = [bool(x) if pd.notna(x) else True for x in atoms["indivisible"]] if "indivisible" in atoms.columns \
+        else [True] * n
     return _Problem(ids, names, g, indiv, tg, (c.x, c.y), [(p.x, p.y) for p in pts], road_m, cell_m, bridges)
 
 

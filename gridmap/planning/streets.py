@@ -23,6 +23,7 @@ import pandas as pd
 
 from gridmap.crs import check_crs
 from gridmap.errors import Problem, ValidationError
+from gridmap.planning.flags import as_float
 
 __all__ = ["Zone", "StreetStandard", "STANDARDS", "zone_for_district", "check_streets"]
 
@@ -111,8 +112,8 @@ def check_streets(streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | Non
         c = communities
         if "active" in c.columns:
             c = c[c["active"].fillna(True).astype(bool)]
-        pop = pd.to_numeric(c.get("population"), errors="coerce") if "population" in c.columns else None
-        hh = pd.to_numeric(c["households"], errors="coerce") if "households" in c.columns else None
+        pop = as_float(c["population"]) if "population" in c.columns else None
+        hh = as_float(c["households"]) if "households" in c.columns else None
         if pop is None and hh is None:
             raise ValidationError("communities have neither population nor households",
                                   [Problem(None, "population", "missing")])
@@ -124,6 +125,16 @@ def check_streets(streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | Non
     elif "population" not in out.columns:
         raise ValidationError("streets have no population", [Problem(None, "population", "missing")],
                               fix="pass communities= to sum their population per street")
+    else:
+        pop = as_float(out["population"])
+        labels = out["code"] if "code" in out.columns else pd.Series(out.index, index=out.index)
+        bad = [Problem(labels.loc[i], "population", "missing or not a number") for i in pop.index[pop.isna()]]
+        bad += [Problem(labels.loc[i], "population", "negative", int(pop.loc[i])) for i in pop.index[pop < 0]]
+        if bad:
+            raise ValidationError("bad street population", bad,
+                                  fix="fill in each street's resident population, or pass communities= to sum "
+                                      "their population per street")
+        out["population"] = pop
     if zone is not None:
         zones = [Zone.parse(zone)] * len(out)
     elif "zone" in out.columns and out["zone"].notna().all():
