@@ -57,19 +57,24 @@ def _hex_ewkb(geoms: np.ndarray, srid: int) -> list[str]:
 
 
 #: Rows per COPY chunk: Python encodes chunk k+1 while the server parses chunk k (2 cores, both busy).
-COPY_CHUNK_ROWS = 50_000
+COPY_CHUNK_ROWS = 20_000
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: list[list[Any]],
                 geoms: np.ndarray, srid: int, *, rebuild_index: bool) -> None:
     """COPY ... FROM STDIN (CSV), geometry as hex EWKB, streamed in chunks so encoding overlaps the server."""
+    from psycopg.copy import QueuedLibpqWriter
+
     cols = ", ".join(f'"{c}"' for c in (*columns, "geom"))
     cur = conn.connection.driver_connection.cursor()
     idx = f"idx_{table.name}_geom"
     if rebuild_index:
         cur.execute(f'DROP INDEX IF EXISTS "{idx}"')
     n = len(geoms)
-    with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')') as copy:
+    # QueuedLibpqWriter sends each chunk from a worker thread (libpq releases the GIL), so encoding chunk k+1
+    # in Python overlaps the server parsing chunk k
+    with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')',
+                  writer=QueuedLibpqWriter(cur)) as copy:
         for start in range(0, n, COPY_CHUNK_ROWS):
             stop = min(start + COPY_CHUNK_ROWS, n)
             ewkb = _hex_ewkb(geoms[start:stop], srid)
