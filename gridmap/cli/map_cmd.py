@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +15,37 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "map", parents=[common], help="write an offline HTML map of the district or one street",
+        "map", parents=[common], help="write an offline HTML map of the district, one street or one community",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write one self-contained HTML map (Leaflet inlined, no network needed to view it) of the "
-                    "whole district or of one street: communities by size, unit cells, components, complaint "
-                    "density. Shared maps (default) never contain individual complaints.",
+                    "whole district, one street or one community: communities by size, unit cells, components, "
+                    "complaint density; optionally early-warning hot spots and alerts, and split proposals. "
+                    "Shared maps (default) never contain individual complaints.",
         epilog="Examples:\n"
                "  gridmap map -o district.html\n"
                "  gridmap map --street 110101001 -o street.html\n"
+               "  gridmap map --community 110101001001 -o community.html\n"
+               "  gridmap map --street 110101001 --warn-from 2025-06-01 --warn-to 2025-06-15 --keywords 漏雨\n"
+               "  gridmap warn --from 2025-06-01 --to 2025-06-15 --geojson alerts.geojson\n"
+               "  gridmap map --alerts alerts.geojson -o warning.html      # hot spots and alerts from a file\n"
+               "  gridmap split propose 110101001001 --out plans\n"
+               "  gridmap map --community 110101001001 --proposals plans/110101001001.gpkg -o split.html\n"
                "  gridmap map --street 110101001 --privacy internal -o internal.html\n"
                "  gridmap map --basemap gaode --online -o gaode.html   # overlays shifted to GCJ-02\n"
                "Run scripts/fetch_assets.sh once after set-up (it installs the map scripts from npm).")
     p.add_argument("-o", "--output", type=Path, default=Path("map.html"), help="HTML file to write")
-    p.add_argument("--street", metavar="CODE", help="9-digit street code (or street name); default: district")
+    area = p.add_mutually_exclusive_group()
+    area.add_argument("--street", metavar="CODE", help="9-digit street code (or street name); default: district")
+    area.add_argument("--community", metavar="CODE", help="12-digit community code (or community name)")
+    w = p.add_argument_group("early warning and planning layers")
+    w.add_argument("--warn-from", metavar="DATE", help="run the early warning over [DATE, --warn-to) and draw "
+                                                       "its hot spots and alerts")
+    w.add_argument("--warn-to", metavar="DATE", help="end of the early-warning window (exclusive)")
+    w.add_argument("--keywords", metavar="K1,K2", help="keyword watch list for --warn-from (e.g. 漏雨,渗水)")
+    w.add_argument("--alerts", metavar="FILE", type=Path,
+                   help="hot spots and alerts from a file (gridmap warn --geojson FILE, or any vector file)")
+    w.add_argument("--proposals", metavar="FILE", type=Path,
+                   help="split proposals from a file (gridmap split propose CODE --out DIR writes DIR/CODE.gpkg)")
     p.add_argument("--privacy", choices=["shared", "internal"], default="shared")
     p.add_argument("--basemap", choices=["none", "osm", "tianditu", "gaode"], default="none")
     p.add_argument("--tianditu-key", default=os.environ.get("GRIDMAP_TIANDITU_KEY"),
@@ -36,33 +56,97 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_map)
 
 
+def _read_file(path: Path, *, option: str, crs: Any) -> Any:
+    """A vector file given on the command line, in the store's CRS; an empty file is an error."""
+    from gridmap.errors import ValidationError, message
+    from gridmap.io import read_vector
+
+    frame = read_vector(path)
+    if frame.crs is None:
+        from gridmap.errors import CRSError
+
+        raise CRSError(message(f"{option} file has no CRS", where=str(path), got="no .prj / CRS in the file",
+                               fix="write it with its CRS (gridmap warn --geojson and gridmap split propose do), or "
+                                   "add a .prj"))
+    if len(frame) == 0:
+        raise ValidationError(message(f"{option} file has no features: nothing to draw", where=str(path),
+                                      got="0 features", fix=f"check the file, or leave out {option}"))
+    return frame.to_crs(crs)
+
+
 def cmd_map(args: Any) -> int:
     from gridmap.cli._common import open_store_from
-    from gridmap.maps import district_map, street_map, write_map
+    from gridmap.errors import ValidationError, message
+    from gridmap.maps import EmptyLayerWarning, community_map, district_map, street_map, warning_layers, write_map
 
+    if bool(args.warn_from) != bool(args.warn_to):
+        raise ValidationError(message("--warn-from and --warn-to go together", got=f"--warn-from {args.warn_from} "
+                                      f"--warn-to {args.warn_to}", fix="give both dates, e.g. --warn-from "
+                                      "2025-06-01 --warn-to 2025-06-15"))
+    if args.keywords and not args.warn_from:
+        raise ValidationError(message("--keywords needs --warn-from/--warn-to", got=f"--keywords {args.keywords}"))
     store = open_store_from(args)
-    frames: dict[str, Any] = {}
-    for layer in ("communities", "streets", "cells", "components", "complaints"):
-        where = {"street_code": args.street} if args.street and layer in ("components", "complaints") \
-            and args.street.isdigit() else None
+    files = {k: _read_file(getattr(args, k), option=f"--{k}", crs=store.crs)
+             for k in ("alerts", "proposals") if getattr(args, k)}
+    communities = store.read("communities", where={"active": True})
+    if len(communities) == 0:
+        raise ValidationError(message("the store has no communities to map", where=store.safe_url,
+                                      got="0 active communities",
+                                      fix="import communities first (gridmap import communities FILE)"))
+    frames: dict[str, Any] = {"communities": communities}
+    code = args.street or args.community
+    for layer in ("streets", "cells", "components", "complaints"):
+        where = None
+        if code and code.isdigit() and layer in ("components", "complaints"):
+            where = {"street_code": code} if args.street else {"community_code": code}
         frame = store.read(layer, where=where)
         if layer == "complaints":
-            frame = frame[["street_code", "category", "text", "geometry"]] if args.privacy == "internal" \
-                else frame[["street_code", "geometry"]]
+            keep = ["street_code", "community_code", "category", "text"] if args.privacy == "internal" \
+                else ["street_code", "community_code"]
+            frame = frame[[*keep, "geometry"]]
         frames[layer] = frame if len(frame) else None
-    if frames["communities"] is None:
-        from gridmap.errors import ValidationError
+    if args.warn_from:
+        from gridmap.warning.alerts import early_warning
 
-        raise ValidationError("the store has no communities to map", fix="import communities first "
-                                                                          "(gridmap import communities FILE)")
+        allc = store.read("complaints")
+        if len(allc) == 0:
+            raise ValidationError(message("--warn-from: the store has no complaints", where=store.safe_url,
+                                          fix="import complaints first (gridmap complaints import FILE)"))
+        report = early_warning(allc, start=args.warn_from, end=args.warn_to, cells=frames["cells"],
+                               keywords=args.keywords)
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+        frames.update(warning_layers(report, cells=frames["cells"], communities=communities))
+        print(f"early warning {args.warn_from} .. {args.warn_to}: {len(report.alerts)} alert(s)")
+    if "alerts" in files:
+        got = warning_layers(files["alerts"], cells=frames["cells"], communities=communities)
+        for k, v in got.items():
+            if v is not None:
+                frames[k] = v if frames.get(k) is None else _concat(frames[k], v)
+    if "proposals" in files:
+        frames["proposals"] = files["proposals"]
     opts = dict(privacy=args.privacy, basemap=args.basemap, tianditu_key=args.tianditu_key,
                 offline=not args.online, min_count=args.min_count)
     if args.title:
         opts["title"] = args.title
-    if args.street:
-        m = street_map(args.street, **frames, **opts)
-    else:
-        m = district_map(**frames, **opts)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if args.street:
+            m = street_map(args.street, **frames, **opts)
+        elif args.community:
+            m = community_map(args.community, **frames, **opts)
+        else:
+            m = district_map(**frames, **opts)
+    for wmsg in caught:
+        if issubclass(wmsg.category, (UserWarning, EmptyLayerWarning)):
+            print(f"warning: {wmsg.message}", file=sys.stderr)
     path = write_map(m, args.output)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {m._gridmap_privacy.value} map)")  # noqa: SLF001
     return 0
+
+
+def _concat(a: Any, b: Any) -> Any:
+    import geopandas as gpd
+    import pandas as pd
+
+    return gpd.GeoDataFrame(pd.concat([a.to_crs(b.crs), b], ignore_index=True), crs=b.crs)

@@ -33,11 +33,12 @@ from gridmap.errors import CRSError, NotFoundError, ValidationError, Problem, me
 from gridmap.maps import layers as L
 from gridmap.maps.basemaps import Basemap, tile_specs
 from gridmap.maps.display import Display
+from gridmap.maps.frames import canonical_alerts, canonical_hotspots, canonical_proposals
 from gridmap.maps.page import ScriptControl
 from gridmap.maps.raster import DensityGrid
 from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html as esc, js_json
 
-__all__ = ["Scale", "EmptyLayerWarning", "build_map", "district_map", "street_map", "LAYER_NAMES"]
+__all__ = ["Scale", "EmptyLayerWarning", "build_map", "district_map", "street_map", "community_map", "LAYER_NAMES"]
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,26 @@ def _checked_frames(frames: Mapping[str, Any]) -> tuple[dict[str, gpd.GeoDataFra
             warnings.warn(f"map layer {name!r} is empty; it is left out of the map", EmptyLayerWarning, stacklevel=3)
             empty.append(name)
             continue
-        frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
-        out[name] = frame
+        frame = _canonical(name, frame)
+        ok = (frame.geometry.notna() & ~frame.geometry.is_empty).to_numpy()
+        if not ok.all():
+            warnings.warn(f"map layer {name!r}: {int((~ok).sum())} of {len(frame)} rows have no geometry (unit not "
+                          "found in the cells/communities given) and are left out", UserWarning, stacklevel=3)
+        if not ok.any():
+            empty.append(name)
+            continue
+        out[name] = frame[ok]
     return out, crs, empty
+
+
+_CANONICAL = {"hotspots": canonical_hotspots, "alerts": canonical_alerts, "proposals": canonical_proposals}
+
+
+def _canonical(name: str, frame: Any) -> Any:
+    """Analysis outputs (warning report, planning proposals) or simple frames -> the columns layers draw."""
+    if name in _CANONICAL and isinstance(frame, gpd.GeoDataFrame):
+        return _CANONICAL[name](frame)
+    return frame
 
 
 def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDataFrame | None = None,
@@ -147,6 +165,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
             empty.append("density")
             density = None
         crs = crs if crs is not None else density.crs if density is not None else None
+    _check_extents(frames, density)
     pts = frames.pop("complaints", None)
     if pts is not None and density is None:
         density = DensityGrid.from_points(pts, cell_size_m=density_cell_m, bandwidth_m=density_bandwidth_m)
@@ -227,6 +246,36 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     return m
 
 
+#: Layers further apart than this (bounding boxes, metres) cannot belong to one map: one is in the wrong CRS.
+MAX_LAYER_GAP_M = 20_000.0
+
+
+def _check_extents(frames: Mapping[str, gpd.GeoDataFrame], density: DensityGrid | None) -> None:
+    """Every layer must lie near the others: coordinates declared in the right CRS but given in another
+    (EPSG:4527 eastings with the zone number 39 in front, lon/lat labelled as metres ...) fail here."""
+    boxes = {name: np.asarray(f.total_bounds, float) for name, f in frames.items()}
+    if density is not None:
+        boxes["density"] = np.asarray(density.bounds, float)
+    for name, b in boxes.items():
+        if not np.isfinite(b).all():
+            raise CRSError(message(f"map layer {name!r} has coordinates that do not transform (inf/NaN)",
+                                   where=f"layer {name!r}", got=str(b.round(1).tolist()),
+                                   fix="check the layer's CRS: its coordinates do not fit the CRS it declares"))
+    if len(boxes) < 2:
+        return
+    ref_name = "communities" if "communities" in boxes else next(iter(boxes))
+    r = boxes[ref_name]
+    for name, b in boxes.items():
+        gap = max(r[0] - b[2], b[0] - r[2], r[1] - b[3], b[1] - r[3], 0.0)
+        if gap > MAX_LAYER_GAP_M:
+            raise CRSError(message(f"map layer {name!r} lies {gap / 1000:,.0f} km away from layer {ref_name!r}",
+                                   where=f"layer {name!r}",
+                                   got=f"bounds {b.round(0).tolist()} vs {r.round(0).tolist()}",
+                                   fix="its coordinates are probably in another CRS than the one declared "
+                                       "(EPSG:4527 puts the zone number 39 in front of the easting; lon/lat is "
+                                       "EPSG:4326): set the right CRS, then to_crs() the working CRS"))
+
+
 def _bounds(frames: Mapping[str, gpd.GeoDataFrame], density: DensityGrid | None,
             display: Display) -> list[list[float]]:
     boxes = [f.total_bounds for f in frames.values()]
@@ -253,6 +302,14 @@ def _street_index(communities: gpd.GeoDataFrame | None, streets: gpd.GeoDataFram
     return names
 
 
+def _community_index(communities: gpd.GeoDataFrame) -> dict[str, str]:
+    if "code" not in communities:
+        raise ValidationError("communities need a code column to make a community map",
+                              [Problem(None, "code", "missing column")])
+    names = communities["name"] if "name" in communities else communities["code"]
+    return {str(c): str(n) for c, n in zip(communities["code"], names)}
+
+
 def _within(frame: gpd.GeoDataFrame | None, area: Any, *, by: str | None = None,
             codes: Any = None) -> gpd.GeoDataFrame | None:
     if frame is None:
@@ -262,6 +319,107 @@ def _within(frame: gpd.GeoDataFrame | None, area: Any, *, by: str | None = None,
     return frame[frame.geometry.intersects(area)]
 
 
+def _units_within(frame: Any, area: Any, *, streets: list[str], comm_codes: list[str],
+                  cell_codes: list[str] | None) -> Any:
+    """Rows of a (canonical) hot-spot/alert frame whose unit lies in the area: cells by code (or by the
+    community prefix of a 15-digit cell code), communities and streets by code, the rest by geometry."""
+    if frame is None or not isinstance(frame, gpd.GeoDataFrame) or "unit" not in frame:
+        return frame
+    t, u = frame["unit_type"].astype("string"), frame["unit"].astype("string")
+    keep = (t == "street") & u.isin(streets)
+    keep |= (t == "community") & u.isin(comm_codes)
+    keep |= (t == "cell") & (u.isin(cell_codes or []) | u.str[:12].isin(comm_codes))
+    known = u.notna() & t.isin(["cell", "community", "street"])
+    keep = keep.fillna(False) | (~known.fillna(False) & frame.geometry.intersects(area))
+    return frame[keep.to_numpy(dtype=bool)]
+
+
+def _proposals_within(frame: Any, area: Any, *, comm_codes: list[str]) -> Any:
+    if frame is None or not isinstance(frame, gpd.GeoDataFrame) or "parent_code" not in frame:
+        return frame
+    p = frame["parent_code"].astype("string")
+    keep = p.isin(comm_codes).fillna(False) | (p.isna() & frame.geometry.intersects(area))
+    return frame[keep.to_numpy(dtype=bool)]
+
+
+def _not_found(what: str, code: str, index: dict[str, str], fix: str) -> NotFoundError:
+    by_name = {v: k for k, v in index.items()}
+    close = difflib.get_close_matches(code, list(index), n=3, cutoff=0.5)
+    close += [by_name[n] for n in difflib.get_close_matches(code, list(by_name), n=2, cutoff=0.5)]
+    return NotFoundError(f"{what} {code!r} not found in the communities layer ({len(index)} {what}s)",
+                         suggestions=[f"{c} {index.get(c, '')}".strip() for c in dict.fromkeys(close)]
+                         or [f"{c} {n}" for c, n in list(index.items())[:5]], fix=fix)
+
+
+def _area_map(level: str, code: str, *, communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None,
+              cells: gpd.GeoDataFrame | None, components: gpd.GeoDataFrame | None, density: DensityGrid | None,
+              hotspots: gpd.GeoDataFrame | None, alerts: gpd.GeoDataFrame | None,
+              proposals: gpd.GeoDataFrame | None, complaints: gpd.GeoDataFrame | None, title: str | None,
+              **kwargs: Any) -> folium.Map:
+    """A street (``level='street'``) or community map: every layer cut to that area."""
+    if not isinstance(communities, gpd.GeoDataFrame):
+        raise ValidationError(message(f"a {level} map needs the communities layer", where=f"{level}_map",
+                                      got=type(communities).__name__, fix="pass communities= (a GeoDataFrame)"))
+    check_crs(communities, where="map layer 'communities'", metric=True)
+    code = str(code).strip()
+    if level == "street":
+        index = _street_index(communities, streets)
+        if "street_code" not in communities:
+            raise ValidationError("communities need a street_code column to make a street map",
+                                  [Problem(None, "street_code", "missing column")])
+        key = "street_code"
+        fix = "pass a 9-digit street code (district 6 + street 3) from the streets layer, or a street name"
+    else:
+        index = _community_index(communities)
+        key = "code"
+        fix = "pass a 12-digit community code (street 9 + community 3) from the communities layer, or its name"
+    comm = communities[communities[key].astype("string") == code]
+    if len(comm) == 0:
+        by_name = {v: k for k, v in index.items()}
+        if code in by_name:  # a name was given
+            return _area_map(level, by_name[code], communities=communities, streets=streets, cells=cells,
+                             components=components, density=density, hotspots=hotspots, alerts=alerts,
+                             proposals=proposals, complaints=complaints, title=title, **kwargs)
+        raise _not_found(level, code, index, fix)
+    area = shapely.union_all(comm.geometry.values)
+    comm_codes = [str(c) for c in comm["code"]] if "code" in comm else []
+    street_codes = [code] if level == "street" else [str(c) for c in _col_or_empty(comm, "street_code")]
+    sel_cells = _within(cells, area, by="community_code", codes=comm_codes or None)
+    cell_codes = [str(c) for c in sel_cells["code"]] if sel_cells is not None and "code" in sel_cells else None
+
+    def points(frame: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+        if frame is None:
+            return None
+        if level == "street" and "street_code" in frame:
+            return frame[frame["street_code"].astype("string") == code]
+        if "community_code" in frame and comm_codes:
+            return frame[frame["community_code"].astype("string").isin(comm_codes)]
+        return frame[frame.geometry.intersects(area)]
+
+    st = None
+    if streets is not None and "code" in streets:
+        st = streets[streets["code"].astype("string").isin(street_codes)]
+    if density is not None:
+        density = _crop(density, area.bounds, margin_m=500.0)
+    hot, al, prop = (_canonical(n, f) for n, f in (("hotspots", hotspots), ("alerts", alerts),
+                                                    ("proposals", proposals)))
+    name = index.get(code, code)
+    word = "街道图 street map" if level == "street" else "社区图 community map"
+    return build_map(communities=comm, streets=st, cells=sel_cells, components=points(components),
+                     density=density,
+                     hotspots=_units_within(hot, area, streets=street_codes, comm_codes=comm_codes,
+                                            cell_codes=cell_codes),
+                     alerts=_units_within(al, area, streets=street_codes, comm_codes=comm_codes,
+                                          cell_codes=cell_codes),
+                     proposals=_proposals_within(prop, area, comm_codes=comm_codes),
+                     complaints=points(complaints), title=title if title is not None else f"{name} {word} ({code})",
+                     **{"scale": Scale.STREET if level == "street" else Scale.COMMUNITY, **kwargs})
+
+
+def _col_or_empty(frame: pd.DataFrame, name: str) -> list:
+    return list(dict.fromkeys(frame[name].dropna())) if name in frame else []
+
+
 def street_map(street_code: str, *, communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None = None,
                cells: gpd.GeoDataFrame | None = None, components: gpd.GeoDataFrame | None = None,
                density: DensityGrid | None = None, hotspots: gpd.GeoDataFrame | None = None,
@@ -269,51 +427,30 @@ def street_map(street_code: str, *, communities: gpd.GeoDataFrame, streets: gpd.
                complaints: gpd.GeoDataFrame | None = None, title: str | None = None,
                **kwargs: Any) -> folium.Map:
     """The map of one street (街道): layers cut to its communities (by code columns where present, else by
-    geometry); the density lattice is cropped to the street with a 500 m margin.
+    geometry); hot spots and alerts by their unit (cell, community or street code); the density lattice is
+    cropped to the street with a 500 m margin. ``street_code`` may also be the street's name.
 
     Raises :class:`~gridmap.errors.NotFoundError` (with the closest codes) for an unknown ``street_code``.
     """
-    check_crs(communities, where="map layer 'communities'", metric=True)
-    code = str(street_code).strip()
-    index = _street_index(communities, streets)
-    if "street_code" not in communities:
-        raise ValidationError("communities need a street_code column to make a street map",
-                              [Problem(None, "street_code", "missing column")])
-    comm = communities[communities["street_code"].astype("string") == code]
-    if len(comm) == 0:
-        by_name = {v: k for k, v in index.items()}
-        if code in by_name:  # a street name was given
-            return street_map(by_name[code], communities=communities, streets=streets, cells=cells,
-                              components=components, density=density, hotspots=hotspots, alerts=alerts,
-                              proposals=proposals, complaints=complaints, title=title, **kwargs)
-        close = difflib.get_close_matches(code, list(index), n=3, cutoff=0.5)
-        close += [k for k in difflib.get_close_matches(code, list(by_name), n=2, cutoff=0.5)]
-        raise NotFoundError(f"street {code!r} not found in the communities layer ({len(index)} streets)",
-                            suggestions=[f"{c} {index.get(c, '')}".strip() for c in close]
-                            or [f"{c} {n}" for c, n in list(index.items())[:5]],
-                            fix="pass a 9-digit street code (district 6 + street 3) from the streets layer")
-    area = shapely.union_all(comm.geometry.values)
-    comm_codes = list(comm["code"]) if "code" in comm else None
-    sel_cells = _within(cells, area, by="community_code", codes=comm_codes)
-    cell_codes = list(sel_cells["code"]) if sel_cells is not None and "code" in sel_cells else None
-    if components is not None and "street_code" in components:
-        comps = components[components["street_code"].astype("string") == code]
-    else:
-        comps = _within(components, area, by="community_code", codes=comm_codes)
-    if complaints is not None and "street_code" in complaints:
-        pts = complaints[complaints["street_code"].astype("string") == code]
-    else:
-        pts = _within(complaints, area)
-    st = streets[streets["code"].astype("string") == code] if streets is not None and "code" in streets else None
-    if density is not None:
-        density = _crop(density, area.bounds, margin_m=500.0)
-    name = index.get(code, code)
-    return build_map(communities=comm, streets=st, cells=sel_cells, components=comps, density=density,
-                     hotspots=_within(hotspots, area, by="cell_code", codes=cell_codes),
-                     alerts=_within(alerts, area, by="cell_code", codes=cell_codes),
-                     proposals=_within(proposals, area, by="parent_code", codes=comm_codes),
-                     complaints=pts, title=title if title is not None else f"{name} 街道图 street map ({code})",
-                     **{"scale": Scale.STREET, **kwargs})
+    return _area_map("street", street_code, communities=communities, streets=streets, cells=cells,
+                     components=components, density=density, hotspots=hotspots, alerts=alerts,
+                     proposals=proposals, complaints=complaints, title=title, **kwargs)
+
+
+def community_map(community_code: str, *, communities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None = None,
+                  cells: gpd.GeoDataFrame | None = None, components: gpd.GeoDataFrame | None = None,
+                  density: DensityGrid | None = None, hotspots: gpd.GeoDataFrame | None = None,
+                  alerts: gpd.GeoDataFrame | None = None, proposals: gpd.GeoDataFrame | None = None,
+                  complaints: gpd.GeoDataFrame | None = None, title: str | None = None,
+                  **kwargs: Any) -> folium.Map:
+    """The map of one community (社区), like :func:`street_map` (``community_code`` may be its name), at
+    community scale (cell sequence labels from zoom 17).
+
+    Raises :class:`~gridmap.errors.NotFoundError` (with the closest codes) for an unknown code.
+    """
+    return _area_map("community", community_code, communities=communities, streets=streets, cells=cells,
+                     components=components, density=density, hotspots=hotspots, alerts=alerts,
+                     proposals=proposals, complaints=complaints, title=title, **kwargs)
 
 
 def _crop(grid: DensityGrid, box: tuple[float, float, float, float], *, margin_m: float) -> DensityGrid:

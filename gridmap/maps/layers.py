@@ -111,10 +111,16 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index)
 
 
+def _missing(v: Any) -> bool:
+    try:
+        return v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):  # arrays and other non-scalars
+        return False
+
+
 def _tooltip(*pairs: tuple[str, Any]) -> str:
     """'<b>label</b> value<br>...' with every value escaped; skips empty values."""
-    rows = [f"<b>{esc(k)}</b> {esc(v)}" for k, v in pairs if v is not None and not (isinstance(v, float) and np.isnan(v))
-            and str(v) != ""]
+    rows = [f"<b>{esc(k)}</b> {esc(v)}" for k, v in pairs if not _missing(v) and str(v) != ""]
     return "<br>".join(rows)
 
 
@@ -247,69 +253,93 @@ def density_layer(grid: DensityGrid, display: Display, *, privacy: Privacy, min_
     return LayerOut([layer], legend)
 
 
-_HOTSPOT_COLORS = {"new": "#d7191c", "新增": "#d7191c", "intensifying": "#fdae61", "加剧": "#fdae61",
-                   "persistent": "#a50f15", "持续": "#a50f15", "consecutive": "#e6550d", "连续": "#e6550d",
-                   "sporadic": "#fee08b", "零星": "#fee08b", "oscillating": "#c994c7", "振荡": "#c994c7",
-                   "hot": "#e31a1c", "热点": "#e31a1c", "cold": "#2c7bb6", "冷点": "#2c7bb6"}
+_HOTSPOT_COLORS = {
+    "new hot spot": "#d7191c", "consecutive hot spot": "#e6550d", "intensifying hot spot": "#fd8d3c",
+    "persistent hot spot": "#a50f15", "diminishing hot spot": "#fcae91", "sporadic hot spot": "#fee08b",
+    "oscillating hot spot": "#c994c7", "historical hot spot": "#bdbdbd", "hot spot": "#e31a1c",
+    "new cold spot": "#2166ac", "consecutive cold spot": "#4393c3", "intensifying cold spot": "#053061",
+    "persistent cold spot": "#2c7bb6", "diminishing cold spot": "#92c5de", "sporadic cold spot": "#d1e5f0",
+    "oscillating cold spot": "#b2abd2", "historical cold spot": "#d9d9d9", "cold spot": "#2c7bb6",
+    "no pattern": "#f0f0f0"}
 
 
-def _area_or_point_layer(frame: gpd.GeoDataFrame, display: Display, *, keys: list[str], tips: list[tuple],
-                         styles: list[dict], name: str) -> str:
-    """JS for polygons (areas) or points (drawn as small squares around the point) of a small layer."""
+def _area_or_point_layer(frame: gpd.GeoDataFrame, display: Display, *, keys: list[int], tips: list[str],
+                         styles: list[dict]) -> str:
+    """JS for polygons (areas) or points (drawn as 50 m squares around the point) of a small layer."""
     geoms = frame.geometry.values
-    if (shapely.get_type_id(geoms) == 0).all():
-        geoms = shapely.buffer(geoms, 25, cap_style="square")
+    pts = shapely.get_type_id(geoms) == 0
+    if pts.any():
+        geoms = np.where(pts, shapely.buffer(geoms, 25, cap_style="square"), geoms)
     feats = [[k, t, enc, None] for k, t, enc in zip(keys, tips, display.encode_areas(geoms))]
     return f"gridmap.areas({js_json({'styles': styles, 'f': feats})})"
 
 
+def _suppress(frame: gpd.GeoDataFrame, *, privacy: Privacy, min_count: int, what: str) -> gpd.GeoDataFrame:
+    """Shared maps: drop rows counting fewer than ``min_count`` complaints (rows without a count are kept:
+    they are statistics of areas, e.g. Gi* z-scores, not counts of people)."""
+    if privacy is not Privacy.SHARED or min_count <= 0:
+        return frame
+    small = frame["count"].notna() & (frame["count"] < min_count)
+    if small.any():
+        log.info("%s: %d row(s) with fewer than %d complaints hidden (shared map)", what, int(small.sum()), min_count)
+    return frame[~small.to_numpy()]
+
+
 def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy, min_count: int) -> LayerOut:
-    """Hot spots / emerging hot spots: cells coloured by pattern, tooltip with category, z, count."""
-    if privacy is Privacy.SHARED and "count" in frame and min_count > 0:
-        frame = frame[frame["count"].fillna(0) >= min_count]
-    kind_col = next((c for c in ("pattern", "kind", "trend", "type") if c in frame), None)
-    kinds = _col(frame, kind_col).astype("string").fillna("hot") if kind_col else pd.Series(["hot"] * len(frame))
-    order = sorted(kinds.unique())
-    styles = [{"color": _HOTSPOT_COLORS.get(str(k).lower(), "#e31a1c"), "weight": 2,
-               "fillColor": _HOTSPOT_COLORS.get(str(k).lower(), "#e31a1c"), "fillOpacity": 0.35} for k in order]
-    tips = [_tooltip(("热点 hot spot", scrub_pii(k)), ("类别 category", scrub_pii(c) if c is not None else None),
-                     ("网格 cell", cc), ("z", None if z is None or pd.isna(z) else f"{float(z):.2f}"),
-                     ("件数 count", _fmt_int(n)))
-            for k, c, cc, z, n in zip(kinds, _col(frame, "category"), _col(frame, "cell_code"),
-                                      _col(frame, "z"), _col(frame, "count"))]
-    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in kinds], tips=tips, styles=styles,
-                              name="hotspots")
-    legend = "<h4>热点 hot spots</h4>" + "".join(
-        _swatch(s["fillColor"], scrub_pii(k), border=s["color"]) for k, s in zip(order, styles))
+    """Hot spots and emerging categories: cells coloured by pattern, tooltip with category, z, count.
+
+    ``frame`` is :func:`gridmap.maps.frames.canonical_hotspots` output (``build_map`` converts)."""
+    frame = _suppress(frame, privacy=privacy, min_count=min_count, what="hotspots layer")
+    keys = frame["pattern"].fillna("hot spot").astype(str).tolist()
+    order = sorted(set(keys), key=lambda k: (list(_HOTSPOT_COLORS).index(k) if k in _HOTSPOT_COLORS else 99, k))
+    label_of = dict(zip(keys, frame["label"].fillna("").astype(str)))
+    styles = [{"color": _HOTSPOT_COLORS.get(k, "#e31a1c"), "weight": 2,
+               "fillColor": _HOTSPOT_COLORS.get(k, "#e31a1c"), "fillOpacity": 0.4} for k in order]
+    tips = [_tooltip(("热点 hot spot", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
+                     (_UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
+                     ("z", None if pd.isna(z) else f"{float(z):.2f}"), ("件数 count", _fmt_int(n)))
+            for lb, c, t, u, z, n in zip(frame["label"], frame["category"], frame["unit_type"], frame["unit"],
+                                         frame["z"], frame["count"])]
+    legend = "<h4>热点与新兴类别 hot spots</h4>" + "".join(
+        _swatch(s["fillColor"], scrub_pii(label_of.get(k) or k), border=s["color"]) for k, s in zip(order, styles))
+    if not len(frame):
+        return LayerOut([], legend + "<div class='gm-note'>" + esc(
+            f"少于 {min_count} 件的热点不显示 hot spots with fewer than {min_count} complaints hidden") + "</div>")
+    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in keys], tips=tips, styles=styles)
     log.info("hotspots layer: %d cells", len(frame))
     return LayerOut([ScriptLayer(js, name=esc(f"热点与新兴类别 hot spots ({len(frame)})"))], legend)
 
 
+_UNIT_LABEL = {"cell": "网格 cell", "community": "社区 community", "street": "街道 street"}
 _ALERT_COLORS = {"red": "#b2182b", "红": "#b2182b", "1": "#b2182b", "high": "#b2182b",
                  "orange": "#ef8a62", "橙": "#ef8a62", "2": "#ef8a62", "medium": "#ef8a62",
                  "yellow": "#fddc5c", "黄": "#fddc5c", "3": "#fddc5c", "low": "#fddc5c",
-                 "blue": "#67a9cf", "蓝": "#67a9cf", "4": "#67a9cf"}
+                 "blue": "#67a9cf", "蓝": "#67a9cf", "4": "#67a9cf",
+                 "count jump": "#e66101", "keyword watch": "#5e3c99", "new hot spot": "#d7191c",
+                 "consecutive hot spot": "#e6550d", "intensifying hot spot": "#fd8d3c"}
 
 
 def alerts_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy, min_count: int) -> LayerOut:
-    """Alerts: outlined by level; message text scrubbed of phone and ID numbers and escaped."""
-    if privacy is Privacy.SHARED and "count" in frame and min_count > 0:
-        frame = frame[frame["count"].fillna(0) >= min_count]
-    levels = _col(frame, "level").astype("string").fillna("red")
-    order = sorted(levels.unique())
-    styles = [{"color": _ALERT_COLORS.get(str(k).lower(), "#b2182b"), "weight": 3, "dashArray": "4 3",
-               "fillColor": _ALERT_COLORS.get(str(k).lower(), "#b2182b"), "fillOpacity": 0.15} for k in order]
-    msg_col = next((c for c in ("message", "reason", "text", "description") if c in frame), None)
-    tips = [_tooltip(("预警 alert", scrub_pii(lv)), ("类别 category", None if c is None else scrub_pii(c)),
-                     ("网格 cell", cc), ("说明 note", None if m is None or pd.isna(m) else scrub_pii(m)),
-                     ("件数 count", _fmt_int(n)))
-            for lv, c, cc, m, n in zip(levels, _col(frame, "category"), _col(frame, "cell_code"),
-                                       _col(frame, msg_col) if msg_col else [None] * len(frame),
-                                       _col(frame, "count"))]
-    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in levels], tips=tips, styles=styles,
-                              name="alerts")
+    """Alerts (count jumps, keyword watch, or levels): dashed outlines by kind; text scrubbed and escaped.
+
+    ``frame`` is :func:`gridmap.maps.frames.canonical_alerts` output (``build_map`` converts)."""
+    frame = _suppress(frame, privacy=privacy, min_count=min_count, what="alerts layer")
+    keys = frame["key"].fillna("alert").astype(str).tolist()
+    order = sorted(set(keys))
+    label_of = dict(zip(keys, frame["label"].fillna("").astype(str)))
+    styles = [{"color": _ALERT_COLORS.get(k.lower(), "#b2182b"), "weight": 3, "dashArray": "4 3",
+               "fillColor": _ALERT_COLORS.get(k.lower(), "#b2182b"), "fillOpacity": 0.15} for k in order]
+    tips = [_tooltip(("预警 alert", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
+                     (_UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
+                     ("说明 note", None if pd.isna(m) else scrub_pii(m)), ("件数 count", _fmt_int(n)))
+            for lb, c, t, u, m, n in zip(frame["label"], frame["category"], frame["unit_type"], frame["unit"],
+                                         frame["message"], frame["count"])]
     legend = "<h4>预警 alerts</h4>" + "".join(
-        _swatch(s["fillColor"], f"级别 level {scrub_pii(k)}", border=s["color"]) for k, s in zip(order, styles))
+        _swatch(s["fillColor"], scrub_pii(label_of.get(k) or k), border=s["color"]) for k, s in zip(order, styles))
+    if not len(frame):
+        return LayerOut([], legend + "<div class='gm-note'>" + esc(
+            f"少于 {min_count} 件的预警不显示 alerts with fewer than {min_count} complaints hidden") + "</div>")
+    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in keys], tips=tips, styles=styles)
     log.info("alerts layer: %d alerts", len(frame))
     return LayerOut([ScriptLayer(js, name=esc(f"预警 alerts ({len(frame)})"))], legend)
 
@@ -321,23 +351,30 @@ def proposal_layers(frame: gpd.GeoDataFrame, display: Display, *,
                     current: gpd.GeoDataFrame | None = None) -> LayerOut:
     """Split proposals: one toggleable layer per proposal (first shown), plus the current boundary.
 
-    ``frame`` has one row per proposed new community: ``proposal`` (id or name), optional ``name``, ``code``,
-    ``households``, ``parent_code``. Compare proposals by ticking them on and off over the current boundary.
+    ``frame`` is :func:`gridmap.maps.frames.canonical_proposals` output: one row per proposed new community
+    (``proposal``, ``name``, ``code``, ``households``, ``parent_code``) and ``current`` rows for the boundary
+    today (else ``current`` communities are drawn). Compare proposals by ticking them on and off over the
+    current boundary.
     """
-    pcol = next((c for c in ("proposal", "proposal_id", "option", "scheme") if c in frame), None)
-    keys = frame[pcol].astype("string").fillna("?") if pcol else pd.Series(["A"] * len(frame), index=frame.index)
+    now = frame[frame["current"].to_numpy()]
+    parts = frame[~frame["current"].to_numpy()]
+    if len(now) == 0 and current is not None and len(current):
+        now = gpd.GeoDataFrame({"name": _col(current, "name"), "code": _col(current, "code"),
+                                "households": _col(current, "households")}, geometry=current.geometry.values,
+                               crs=current.crs)
     out = LayerOut(legend="<h4>拆分方案 split proposals</h4>")
-    if current is not None and len(current):
+    if len(now):
         style = {"color": "#000", "weight": 4, "fill": False}
-        feats = [[0, _tooltip(("现状 current", r.get("name")), ("代码 code", r.get("code")),
+        feats = [[0, _tooltip(("现状 current", r.get("name")), ("代码 code", r.get("parent_code") if _missing(r.get("code")) else r.get("code")),
                               ("户数 households", _fmt_int(r.get("households")))), enc, None]
-                 for (_, r), enc in zip(current.iterrows(), display.encode_areas(current.geometry.values))]
+                 for (_, r), enc in zip(now.iterrows(), display.encode_areas(now.geometry.values))]
         out.layers.append(ScriptLayer(f"gridmap.areas({js_json({'styles': [style], 'f': feats})})",
                                       name=esc("现状边界 current boundary")))
         out.legend += "<div><i style='border:3px solid #000;background:transparent'></i>" + esc(
             "现状边界 current boundary") + "</div>"
+    keys = parts["proposal"].fillna("?").astype(str)
     for i, key in enumerate(dict.fromkeys(keys)):
-        sub = frame[(keys == key).to_numpy()]
+        sub = parts[(keys == key).to_numpy()]
         color = _PROPOSAL_PALETTE[i % len(_PROPOSAL_PALETTE)]
         # Alternate light/dark fills so neighbouring new communities are told apart.
         styles = [{"color": color, "weight": 2, "fillColor": color, "fillOpacity": a, "dashArray": "5 3"}
@@ -349,7 +386,7 @@ def proposal_layers(frame: gpd.GeoDataFrame, display: Display, *,
         out.layers.append(ScriptLayer(f"gridmap.areas({js_json({'styles': styles, 'f': feats})})",
                                       name=esc(f"方案 proposal {key}（{len(sub)} 个社区）"), show=(i == 0)))
         out.legend += _swatch(color, f"方案 proposal {key}")
-    log.info("proposals layer: %d proposals, %d new communities", len(out.layers) - (current is not None), len(frame))
+    log.info("proposals layer: %d proposal(s), %d new communities", keys.nunique(), len(parts))
     return out
 
 

@@ -1,0 +1,270 @@
+"""``gridmap map`` over SpatiaLite and PostGIS: district, street and community maps from the store, early-warning
+hot spots and alerts (computed, or read from ``gridmap warn --geojson``), split proposals from
+``gridmap split propose --out``; clear errors for an unknown code, an empty store and an empty layer file; every
+written file scanned for external URLs, planted payloads and personal data."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gridmap.cli import main
+from gridmap.maps import AssetsMissingError, check_assets
+from gridmap.maps.sample import PAYLOADS, PII, sample_layers
+from gridmap.store import open_store
+
+from test_maps import ROOT, external_urls  # tests/ is on sys.path
+
+STREET = "110101002"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def assets():
+    try:
+        check_assets()
+    except AssetsMissingError:
+        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_assets.sh")], check=True)
+
+
+@pytest.fixture(scope="module")
+def layers():
+    """Sample layers with planted payloads and personal data, shaped like the store's tables, plus a
+    complaint history with a surge in one community (so the early warning has something to find)."""
+    d = sample_layers(components_per_street=200, complaints_per_street=600, payloads=True)
+    rng = np.random.default_rng(3)
+    comm = d["communities"].copy()
+    comm.geometry = comm.geometry.map(lambda g: shapely.MultiPolygon([g]))
+    cells = d["cells"].drop(columns="street_code").copy()
+    cells["community_code"] = cells["code"].str[:12]           # the payload planted there is for map-only tests
+    cells.geometry = cells.geometry.map(lambda g: shapely.MultiPolygon([g]))
+    streets = d["streets"].copy()
+    streets.geometry = streets.geometry.map(lambda g: shapely.MultiPolygon([g]))
+    comps = d["components"].copy()
+    comps["district_code"] = "110101"
+    comps["serial"] = comps["code"].str[4:].astype(int)
+    comps["national_id"] = "110101" + comps["class_code"] + comps["serial"].map("{:06d}".format)
+    comps["community_code"] = None
+    # Complaints: a year of background, plus a surge in one street-2 community in the last two weeks.
+    pts = d["complaints"].copy()
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 180, len(pts)), unit="D")
+    pts["received_at"] = days + pd.to_timedelta(rng.integers(0, 86400, len(pts)), unit="s")
+    hot = cells[cells["code"].str.startswith(STREET + "005")].geometry.union_all()
+    n = 400
+    x0, y0, x1, y1 = hot.bounds
+    surge = gpd.GeoDataFrame({"street_code": STREET, "category": "房屋漏雨 roof leak",
+                              "text": ["屋顶漏雨，联系 13812345678"] * n,
+                              "source_id": [f"H{i:06d}" for i in range(n)],
+                              "received_at": pd.Timestamp("2024-06-15") + pd.to_timedelta(rng.integers(0, 14 * 86400, n),
+                                                                                         unit="s")},
+                             geometry=gpd.points_from_xy(rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)),
+                             crs=pts.crs)
+    pts = gpd.GeoDataFrame(pd.concat([pts, surge], ignore_index=True), crs=pts.crs)
+    join = gpd.sjoin(pts[["geometry"]], cells[["code", "community_code", "geometry"]], predicate="within")
+    join = join[~join.index.duplicated()]
+    pts["cell_code"] = join["code"].reindex(pts.index)
+    pts["community_code"] = join["community_code"].reindex(pts.index)
+    return {"streets": streets, "communities": comm, "cells": cells, "components": comps, "complaints": pts}
+
+
+def _fill(store, layers):
+    for name in ("streets", "communities", "cells", "components", "complaints"):
+        store.write(name, layers[name])
+
+
+def _run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def _check_page(path: Path, *, internal: bool = False) -> str:
+    html = path.read_text(encoding="utf-8")
+    assert external_urls(html) == [], external_urls(html)[:5]
+    assert "default-src 'none'" in html
+    for p in PAYLOADS:
+        assert p not in html, (path.name, p)
+    for p in PII:
+        assert p not in html, (path.name, p)
+    assert ("内部资料" in html) is internal
+    if not internal:
+        assert "屋顶漏雨" not in html and "反映" not in html      # no complaint text on shared maps
+    return html
+
+
+def overlay_names(html: str) -> list[str]:
+    """Names of the toggleable layers in the page's layer control."""
+    block = re.search(r"overlays :  \{(.*?)\}", html, re.S).group(1)
+    return [json.loads(k) for k in re.findall(r'^\s*("(?:[^"\\]|\\.)*") :', block, re.M)]
+
+
+def _specs(html: str, fn: str) -> list[dict]:
+    return [json.loads(m) for m in re.findall(rf"gridmap\.{fn}\((\{{.*?\}})\);", html)]
+
+
+def test_map_command_over_the_store(store_url, tmp_path, capsys, layers):
+    db = ["--db", store_url]
+    _fill(open_store(store_url, crs="EPSG:4548"), layers)
+
+    rc, out, err = _run(capsys, "map", *db, "-o", tmp_path / "district.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "district.html")
+    areas = _specs(html, "areas")
+    # Communities (108) and cells (2,700) are both drawn, each with every row of the store.
+    assert sorted(len(a["f"]) for a in areas) == sorted([len(layers["communities"]), len(layers["streets"]),
+                                                        len(layers["cells"])])
+
+    rc, out, err = _run(capsys, "map", *db, "--street", STREET, "-o", tmp_path / "street.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "street.html")
+    comm_spec = next(a for a in _specs(html, "areas") if len(a["styles"]) == 5)
+    assert {f[3] for f in comm_spec["f"]} == set(layers["communities"].query("street_code == @STREET")["code"])
+    pts = _specs(html, "points")
+    assert sum(len(p["codes"]) for p in pts) == int((layers["components"]["street_code"] == STREET).sum())
+
+    # by name as well as by code
+    rc, _, err = _run(capsys, "map", *db, "--street", "示范2街道", "-o", tmp_path / "by-name.html")
+    assert rc == 0, err
+
+    code = f"{STREET}005"
+    rc, out, err = _run(capsys, "map", *db, "--community", code, "-o", tmp_path / "community.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "community.html")
+    cell_spec = next(a for a in _specs(html, "areas") if "labels" in a)
+    assert {f[3] for f in cell_spec["f"]} == set(layers["cells"].query("community_code == @code")["code"])
+
+    rc, out, err = _run(capsys, "map", *db, "--street", STREET, "--privacy", "internal", "-o",
+                        tmp_path / "internal.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "internal.html", internal=True)
+    assert "[电话]" in html                                     # complaint text shown, number masked
+
+
+def test_map_command_errors(store_url, tmp_path, capsys, layers):
+    db = ["--db", store_url]
+    rc, _, err = _run(capsys, "map", *db, "-o", tmp_path / "empty.html")
+    assert rc == 2 and "no communities" in err and "import communities" in err
+    assert not (tmp_path / "empty.html").exists()
+
+    _fill(open_store(store_url, crs="EPSG:4548"), layers)
+    rc, _, err = _run(capsys, "map", *db, "--street", "110101019", "-o", tmp_path / "x.html")
+    assert rc == 2 and "street '110101019' not found" in err and "110101001" in err and "9-digit" in err
+    rc, _, err = _run(capsys, "map", *db, "--community", "110101002099", "-o", tmp_path / "x.html")
+    assert rc == 2 and "community '110101002099' not found" in err and "12-digit" in err
+    assert not (tmp_path / "x.html").exists()
+
+    empty = tmp_path / "empty.geojson"
+    layers["communities"].iloc[:0].to_crs(4326).to_file(empty, driver="GeoJSON")
+    rc, _, err = _run(capsys, "map", *db, "--alerts", empty, "-o", tmp_path / "x.html")
+    assert rc == 2 and "--alerts file has no features" in err and str(empty) in err
+    rc, _, err = _run(capsys, "map", *db, "--proposals", tmp_path / "missing.gpkg", "-o", tmp_path / "x.html")
+    assert rc == 2 and "not found" in err
+    rc, _, err = _run(capsys, "map", *db, "--warn-from", "2024-06-15", "-o", tmp_path / "x.html")
+    assert rc == 2 and "--warn-to" in err
+    assert not (tmp_path / "x.html").exists()
+
+    # A layer file without a CRS is refused, not guessed ...
+    part = layers["cells"].iloc[:5].assign(kind="count jump", unit_type="cell", unit=lambda f: f["code"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)         # pyogrio: "'crs' was not provided" (intended)
+        part[["kind", "unit_type", "unit", "geometry"]].set_crs(None, allow_override=True).to_file(
+            tmp_path / "nocrs.shp")
+    rc, _, err = _run(capsys, "map", *db, "--alerts", tmp_path / "nocrs.shp", "-o", tmp_path / "x.html")
+    assert rc == 2 and "--alerts file has no CRS" in err and "nocrs.shp" in err
+    # ... and one whose coordinates are in another CRS than declared (4527 eastings labelled 4548) too.
+    shifted = part[["kind", "unit_type", "unit", "geometry"]].translate(39_000_000, 0)
+    gpd.GeoDataFrame(part[["kind", "unit_type", "unit"]], geometry=shifted, crs="EPSG:4548").to_file(
+        tmp_path / "zone.gpkg")
+    rc, _, err = _run(capsys, "map", *db, "--alerts", tmp_path / "zone.gpkg", "-o", tmp_path / "x.html")
+    assert rc == 2 and "map layer 'alerts' lies 38,9" in err and "km away" in err and "EPSG:4527" in err
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_map_command_warning_layers(store_url, tmp_path, capsys, layers):
+    """Hot spots and alerts computed by the map command equal those of `gridmap warn --geojson` read back,
+    and both equal the API's early_warning on the same data (independent path: no map code involved)."""
+    from gridmap.warning.alerts import early_warning
+
+    db = ["--db", store_url]
+    store = open_store(store_url, crs="EPSG:4548")
+    _fill(store, layers)
+    window = ["2024-06-15", "2024-06-29"]
+    report = early_warning(store.read("complaints"), start=window[0], end=window[1], cells=store.read("cells"))
+    kinds = report.alerts["kind"].value_counts().to_dict()
+    assert kinds.get("count jump", 0) >= 1 and sum(v for k, v in kinds.items() if "hot spot" in k) >= 1, kinds
+    want_alerts = set(report.alerts.loc[~report.alerts["kind"].str.contains("hot spot"), "unit"])
+    want_hot = set(report.alerts.loc[report.alerts["kind"].str.contains("hot spot"), "unit"])
+
+    def drawn(html):
+        specs = _specs(html, "areas")
+        tips = [f[1] for s in specs for f in s["f"]]
+        hot = {u for t in tips if "hot spot" in t for u in re.findall(r"\b(\d{15})\b", t)}
+        al = {u for t in tips if "预警 alert" in t for u in re.findall(r"\b(\d{12,15})\b", t)}
+        return hot, al
+
+    rc, out, err = _run(capsys, "map", *db, "--warn-from", window[0], "--warn-to", window[1], "--min-count", "0",
+                        "-o", tmp_path / "warn.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "warn.html")
+    assert f"{len(report.alerts)} alert(s)" in out
+    assert drawn(html) == (want_hot, want_alerts)
+
+    gj = tmp_path / "alerts.geojson"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)       # pyogrio: NaN statistics are written as null
+        rc, _, err = _run(capsys, "warn", *db, "--from", window[0], "--to", window[1], "--geojson", gj, "--md",
+                          tmp_path / "w.md")
+    assert rc == 0, err
+    rc, _, err = _run(capsys, "map", *db, "--street", STREET, "--alerts", gj, "--min-count", "0", "-o",
+                      tmp_path / "warn-file.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "warn-file.html")
+    hot, al = drawn(html)
+    assert hot == {u for u in want_hot if u.startswith(STREET)}
+    assert al == {u for u in want_alerts if u.startswith(STREET)}
+
+    # Shared maps hide units with fewer than --min-count complaints: with a threshold above every count,
+    # nothing of the warning is drawn, and the legend says why.
+    rc, _, err = _run(capsys, "map", *db, "--alerts", gj, "--min-count", "100000", "-o", tmp_path / "hidden.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "hidden.html")
+    assert drawn(html) == (set(), set())
+    assert "fewer than 100000 complaints hidden" in html
+
+
+def test_map_command_split_proposals(store_url, tmp_path, capsys):
+    """`gridmap split propose --out` then `gridmap map --proposals`: every proposal a layer, the current
+    boundary drawn, and the parts' households as the planner wrote them."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.split_cases import make_case
+    from test_planning_accept import _load
+
+    db = ["--db", store_url]
+    code = _load(open_store(store_url, crs="EPSG:4548"), make_case(0))
+    rc, _, err = _run(capsys, "split", "propose", code, *db, "--barrier-kinds", "river,rail", "--out",
+                      tmp_path / "p")
+    assert rc == 0, err
+    gpkg = tmp_path / "p" / f"{code}.gpkg"
+    frame = gpd.read_file(gpkg)
+    ranks = sorted(set(frame.loc[frame["kind"] == "part", "proposal_rank"]))
+    rc, out, err = _run(capsys, "map", *db, "--community", code, "--proposals", gpkg, "-o", tmp_path / "split.html")
+    assert rc == 0, err
+    html = _check_page(tmp_path / "split.html")
+    names = overlay_names(html)
+    assert "现状边界 current boundary" in names
+    assert sorted(n for n in names if "proposal" in n) == sorted(
+        f"方案 proposal {r}（{int(((frame['proposal_rank'] == r) & (frame['kind'] == 'part')).sum())} 个社区）"
+        for r in ranks)
+    tips = " ".join(f[1] for s in _specs(html, "areas") for f in s["f"])
+    for hh in frame.loc[frame["kind"] == "part", "households"]:
+        assert f"{int(hh):,}" in tips
