@@ -109,3 +109,93 @@ def test_internal_banner_visible(browser, maps):
     assert "内部资料" in r.evaluations["banner"]
     r = browser.open(files["street"], evaluate={"banner": "document.querySelectorAll('.gm-banner').length"})
     assert r.evaluations["banner"] == 0
+
+
+# --- what the warning and planning modules produce, drawn as they come --------------------------------------
+def _window_layer_count(text: str) -> str:
+    """JS: how many drawn polygons have a tooltip containing ``text`` (the map object is folium's map_...)."""
+    return f"""(() => {{
+        const m = Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map)
+                                     .map(k => window[k])[0];
+        let n = 0;
+        m.eachLayer(l => {{ if (l instanceof L.Polygon && l.getTooltip()
+                               && String(l.getTooltip().getContent()).includes({text!r})) n++; }});
+        return n;
+    }})()"""
+
+
+@pytest.fixture(scope="module")
+def analysis_maps(tmp_path_factory):
+    """A warning map (emerging hot spots of every category + count-jump alerts of the early-warning report)
+    and a split map (ranked proposals of the planner with the current boundary), from the real modules."""
+    import sys
+
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    from gridmap.maps import emerging_cells, warning_layers
+    from gridmap.planning import build_atoms, propose_splits
+    from gridmap.planning.report import proposals_frame
+    from gridmap.warning import emerging_hot_spots, localise_cells, space_time_cube
+    from gridmap.warning._synthetic import generate
+    from gridmap.warning.alerts import early_warning
+    from test_maps import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.split_cases import make_case
+
+    out = tmp_path_factory.mktemp("analysis-maps")
+    d = generate(nx=30, ny=20, start="2023-01-01", end="2024-09-01", per_day=40, seed=1)
+    comm = d.cells.dissolve("community_code").reset_index()[["community_code", "geometry"]].rename(
+        columns={"community_code": "code"})
+    comm["households"] = np.resize([800, 2000, 3600, 5500], len(comm))
+    on = d.anomalies.onset.iloc[1]
+    report = early_warning(d.complaints, start=on, end=on + pd.Timedelta(days=7), cells=d.cells)
+    lat, cix, ciy = localise_cells(d.cells)
+    cube = space_time_cube(d.complaints, lat, start=on - pd.Timedelta(weeks=11), end=on + pd.Timedelta(weeks=1),
+                           freq="week", cells=d.cells)
+    mask = np.zeros(lat.shape, bool)
+    mask[ciy, cix] = True
+    hot = emerging_cells(emerging_hot_spots(cube, mask=mask), d.cells)
+    alerts = warning_layers(report)["alerts"]
+    case = make_case(0)
+    com = case["community"]
+    atoms = build_atoms(com, case["compounds"], cells=case["cells"], barriers=case.get("barriers"))
+    props = propose_splits(com, atoms, barriers=case.get("barriers"), roads=case.get("roads"), cells=case["cells"],
+                           n_alternatives=3, seed=0)
+    plan = proposals_frame(props, com)
+    files = {"warning": write_map(build_map(communities=comm, cells=d.cells, hotspots=hot, alerts=alerts,
+                                            complaints=d.complaints[["geometry"]], title="预警 warning"),
+                                  out / "warning.html"),
+             "split": write_map(build_map(communities=com, proposals=plan, title="拆分 split"), out / "split.html")}
+    return {"hot": hot, "alerts": alerts, "plan": plan, "props": props}, files
+
+
+def test_warning_and_split_maps_render(browser, analysis_maps):
+    data, files = analysis_maps
+    hot, alerts = data["hot"], data["alerts"]
+    assert hot["pattern"].nunique() >= 3 and len(alerts) >= 1       # the test data exercises several kinds
+    shown_hot = int((hot["total"] >= 3).sum())                        # shared map: fewer than 3 hidden
+    shown_alerts = int((alerts["observed"] >= 3).sum())
+    r = browser.open(files["warning"], evaluate={"hot": _window_layer_count("hot spot"),
+                                                 "alerts": _window_layer_count("预警 alert")})
+    assert r.console_errors == [] and r.external_requests == [] and r.dialogs == []
+    ok, stats = not_blank(r.screenshot_png)
+    assert ok, stats
+    assert r.evaluations == {"hot": shown_hot, "alerts": shown_alerts}
+
+    plan = data["plan"]
+    r = browser.open(files["split"], evaluate={
+        "current": _window_layer_count("现状 current"),
+        # Only the first proposal is switched on at load; the others are one tick away in the layer control.
+        "first": _window_layer_count("方案 proposal</b> 1"),
+        "control": "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+                   ".map(l => l.textContent.trim())"})
+    assert r.console_errors == [] and r.external_requests == [] and r.dialogs == []
+    ok, stats = not_blank(r.screenshot_png)
+    assert ok, stats
+    assert r.evaluations["current"] == 1
+    assert r.evaluations["first"] == data["props"][0].k
+    labels = [s for s in r.evaluations["control"] if "proposal" in s]
+    assert labels == [f"方案 proposal {p.rank}（{p.k} 个社区）" for p in data["props"]]
