@@ -92,7 +92,7 @@ def _unit_column(complaints: pd.DataFrame, by: "str | Unit") -> str:
 def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Unit" = Unit.CELL,
                 baseline: "str | Baseline" = Baseline.AUTO, years: int = 2, windows: int = 8, season_band: int = 2,
                 alpha: float = 0.05, min_count: int = 3, adjust_total: bool = True,
-                data_start: Any = None, **select: Any) -> pd.DataFrame:
+                data_start: Any = None, warn_fallback: bool = True, **select: Any) -> pd.DataFrame:
     """Units whose counts in ``[start, end)`` jump against their own baseline (see the module docstring).
 
     Parameters
@@ -108,6 +108,8 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     adjust_total : scale the expectation by the district-wide volume ratio.
     data_start : first date covered by the data (default: the earliest ``received_at``); baseline windows
         before it are not used (a window with no data is not a window with zero complaints).
+    warn_fallback : log the fall-back to recent windows as a warning (callers that run many tests over the same
+        window pass False and say it once themselves).
     **select : ``categories=``, ``keywords=`` (see :func:`~gridmap.warning.complaint_mask`).
 
     Returns
@@ -137,8 +139,9 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     else:
         wins, used = recent, "recent"
         if mode is Baseline.AUTO:
-            log.warning("no data a year before %s: baseline falls back to the %d preceding windows (not "
-                        "seasonality-aware)", t0.date(), len(wins))
+            (log.warning if warn_fallback else log.debug)(
+                "no data a year before %s: baseline falls back to the %d preceding windows (not "
+                "seasonality-aware)", t0.date(), len(wins))
         if not wins:
             raise ValidationError(message("no baseline window has data", got=f"data from {first.date()}",
                                           fix="widen the data range or shorten the window"))
@@ -312,19 +315,25 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     parts = []
     kws = [k for k in re.split(r"[,，、\s]+", keywords)] if isinstance(keywords, str) else list(keywords or [])
     kws = [k for k in kws if k]
+    fell_back = False
     for unit in units:
         col = Unit.parse(unit).column
         if col not in complaints.columns or complaints[col].isna().all():
             notes.append(f"{unit}: complaints carry no {col}; not tested")
             continue
         j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                        min_count=min_count, categories=categories)
+                        min_count=min_count, categories=categories, warn_fallback=False)
         parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
         if j["baseline"].iloc[:1].str.startswith("recent").any():
             notes.append(f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)")
+            if not fell_back:
+                log.warning("no data a year before %s: count-jump baselines fall back to the preceding windows "
+                            "(not seasonality-aware)", t0.date())
+                fell_back = True
         if kws:
             k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                            min_count=min_count, keywords=kws, categories=categories, adjust_total=False)
+                            min_count=min_count, keywords=kws, categories=categories, adjust_total=False,
+                            warn_fallback=False)
             parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
     if hot_spots:
         if cells is None:

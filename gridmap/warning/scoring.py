@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import Problem, ValidationError
-from gridmap.warning.alerts import count_jumps
 
 __all__ = ["Score", "score_anomalies", "rolling_alerts"]
 
@@ -114,45 +113,16 @@ def score_anomalies(alerts: pd.DataFrame, anomalies: pd.DataFrame, *, slack_m: f
 
 
 def rolling_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, end: Any, step_days: int = 7,
-                   window_days: int = 14, by: str = "cell", keyword_sets: dict[str, list[str]] | None = None,
-                   by_category: bool = True, **options: Any) -> pd.DataFrame:
-    """Count-jump alerts evaluated every ``step_days`` from ``start`` to ``end`` over trailing windows.
+                   window_days: int = 7, keyword_sets: dict[str, list[str]] | None = None, by_category: bool = True,
+                   **options: Any) -> pd.DataFrame:
+    """The alert log a street office would have received, evaluated every ``step_days`` from ``start`` to ``end``.
 
-    At each evaluation date ``d`` the window is ``[d - window_days, d)``; ``by_category`` adds one test family per
-    complaint category and ``keyword_sets`` one keyword-restricted family per entry (BH within each family). Returns ``flagged_at``, ``unit``, ``family``, ``x``, ``y``,
-    ``observed``, ``expected``, ``q`` (cell centres from ``cells``; community alerts use the centroid of their
-    cells). ``options`` go to :func:`~gridmap.warning.count_jumps`.
+    A thin wrapper of :func:`~gridmap.warning.scan.space_time_alerts` (one test family per category when
+    ``by_category``, plus one per keyword watch list in ``keyword_sets``); ``options`` go to it. Returns
+    ``flagged_at``, ``unit``, ``family``, ``status``, ``x``, ``y``, ``observed``, ``expected``, ``q`` and the
+    other :data:`~gridmap.warning.scan.ALERT_COLUMNS`, ready for :func:`score_anomalies`.
     """
-    cf = cells.set_index("code") if "code" in cells.columns else cells
-    cent = cf.geometry.centroid
-    if by == "community":
-        cent = cent.groupby(cf["community_code"]).agg(lambda s: s.union_all().centroid if hasattr(s, "union_all")
-                                                      else s.unary_union.centroid)
-    cx = pd.Series([p.x for p in cent], index=cent.index)
-    cy = pd.Series([p.y for p in cent], index=cent.index)
-    fams: dict[str, dict[str, Any]] = {"all": {}}
-    if by_category and "category" in complaints.columns:
-        for cat in sorted(complaints["category"].dropna().unique()):
-            fams[f"category:{cat}"] = {"categories": [cat], "adjust_total": False}
-    for name, kws in (keyword_sets or {}).items():
-        fams[name] = {"keywords": kws, "adjust_total": False}
-    out = []
-    d = pd.Timestamp(start)
-    t_end = pd.Timestamp(end)
-    while d <= t_end:
-        for fam, extra in fams.items():
-            j = count_jumps(complaints, start=d - pd.Timedelta(days=window_days), end=d, by=by,
-                            **{**options, **extra})
-            j = j[j["alert"]]
-            if len(j):
-                out.append(pd.DataFrame({"flagged_at": d, "unit": j["unit"].to_numpy(), "family": fam,
-                                         "observed": j["observed"].to_numpy(), "expected": j["expected"].to_numpy(),
-                                         "q": j["q"].to_numpy()}))
-        d += pd.Timedelta(days=step_days)
-    if not out:
-        return pd.DataFrame(columns=["flagged_at", "unit", "family", "x", "y", "observed", "expected", "q"])
-    log_ = pd.concat(out, ignore_index=True)
-    log_["x"] = cx.reindex(log_["unit"]).to_numpy()
-    log_["y"] = cy.reindex(log_["unit"]).to_numpy()
-    log.info("rolling alerts: %d alert(s) at %d place(s)", len(log_), log_["unit"].nunique())
-    return log_
+    from gridmap.warning.scan import space_time_alerts
+
+    return space_time_alerts(complaints, cells, start=start, end=end, step_days=step_days, window_days=window_days,
+                             keyword_sets=keyword_sets, families="category" if by_category else None, **options)
