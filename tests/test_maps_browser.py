@@ -199,3 +199,27 @@ def test_warning_and_split_maps_render(browser, analysis_maps):
     assert r.evaluations["first"] == data["props"][0].k
     labels = [s for s in r.evaluations["control"] if "proposal" in s]
     assert labels == [f"方案 proposal {p.rank}（{p.k} 个社区）" for p in data["props"]]
+
+
+def test_district_cells_hover_and_search_by_code(browser, maps):
+    """The district map draws every unit cell; searching a cell code opens its tooltip, built as text on
+    hover (the cell whose community code is a planted payload shows it literally)."""
+    d, files = maps
+    cell = d["cells"].iloc[0]
+    js = f"""new Promise(done => {{
+        const inp = document.querySelector('.gm-search input');
+        inp.value = {cell['code']!r};
+        inp.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true}}));
+        let n = 0;
+        (function poll() {{
+            const t = document.querySelector('.leaflet-tooltip');
+            if (t || n++ > 100) return done(t ? [t.textContent, t.querySelectorAll('script,img').length] : null);
+            setTimeout(poll, 50);
+        }})();
+    }})"""
+    count = "Object.keys(gridmap.index).filter(k => /^\\d{15}$/.test(k)).length"
+    r = browser.open(files["district"], evaluate={"hit": js, "cells": count})
+    assert r.console_errors == [] and r.external_requests == []
+    tip, injected = r.evaluations["hit"]
+    assert cell["code"] in tip and cell["community_code"] in tip and "10,000" in tip and injected == 0
+    assert r.evaluations["cells"] == int(d["cells"]["code"].str.fullmatch(r"\d{15}").sum())

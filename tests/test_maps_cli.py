@@ -117,10 +117,11 @@ def test_map_command_over_the_store(store_url, tmp_path, capsys, layers):
     rc, out, err = _run(capsys, "map", *db, "-o", tmp_path / "district.html")
     assert rc == 0, err
     html = _check_page(tmp_path / "district.html")
-    areas = _specs(html, "areas")
-    # Communities (108) and cells (2,700) are both drawn, each with every row of the store.
-    assert sorted(len(a["f"]) for a in areas) == sorted([len(layers["communities"]), len(layers["streets"]),
-                                                        len(layers["cells"])])
+    # Communities, streets and every cell of the store are drawn on the district map.
+    assert sorted(len(a["f"]) for a in _specs(html, "areas")) == sorted([len(layers["communities"]),
+                                                                        len(layers["streets"])])
+    (cells,) = _specs(html, "cells")
+    assert sorted(cells["codes"]) == sorted(layers["cells"]["code"])
 
     rc, out, err = _run(capsys, "map", *db, "--street", STREET, "-o", tmp_path / "street.html")
     assert rc == 0, err
@@ -138,8 +139,9 @@ def test_map_command_over_the_store(store_url, tmp_path, capsys, layers):
     rc, out, err = _run(capsys, "map", *db, "--community", code, "-o", tmp_path / "community.html")
     assert rc == 0, err
     html = _check_page(tmp_path / "community.html")
-    cell_spec = next(a for a in _specs(html, "areas") if "labels" in a)
-    assert {f[3] for f in cell_spec["f"]} == set(layers["cells"].query("community_code == @code")["code"])
+    (cell_spec,) = _specs(html, "cells")
+    assert sorted(cell_spec["codes"]) == sorted(layers["cells"].query("community_code == @code")["code"])
+    assert cell_spec["labels"][1] == [c[-3:] for c in cell_spec["codes"]]
 
     rc, out, err = _run(capsys, "map", *db, "--street", STREET, "--privacy", "internal", "-o",
                         tmp_path / "internal.html")

@@ -116,7 +116,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
               privacy: "str | Privacy" = Privacy.SHARED, basemap: "str | Basemap" = Basemap.NONE,
               tianditu_key: str | None = None, offline: bool = True, title: str = "",
               scale: "str | Scale" = Scale.STREET, min_count: int = DEFAULT_MIN_COUNT,
-              max_cells: int = 5000, cell_labels: bool | None = None,
+              max_cells: int = 12_000, cell_labels: bool | None = None,
               density_cell_m: float = 50.0, density_bandwidth_m: float = 150.0) -> folium.Map:
     """Build a folium map of the given layers; write it with :func:`gridmap.maps.write_map`.
 
@@ -137,7 +137,9 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
         shifted into GCJ-02). Online basemaps need ``offline=False``.
     scale : 'district', 'street' (default) or 'community': simplification and cell drawing.
     min_count : cells/areas with fewer complaints are hidden on shared maps (default 3).
-    max_cells : more unit cells than this are not drawn as vectors (district scale); the legend says so.
+    max_cells : more unit cells than this are not drawn (the legend says to open a street map). Cells are
+        written compactly (about 70 bytes each, tooltips built on hover): the default 12,000 is about three
+        times a 42 km² district of 100 m cells (see benchmarks/bench_maps.py for size and load time).
 
     Returns
     -------

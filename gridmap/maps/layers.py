@@ -161,10 +161,12 @@ def streets_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
 
 
 def cells_layer(frame: gpd.GeoDataFrame, display: Display, *, max_cells: int, labels: bool,
-                label_zoom: int = 17) -> LayerOut:
+                label_zoom: int = 17, show: bool = True) -> LayerOut:
     """Unit-cell outlines with their 15-digit codes (hover), sequence numbers as labels when zoomed in.
 
-    More than ``max_cells`` cells are not drawn (district scale): the legend says to open a street map.
+    Cells are written compactly (geometry, code, community index, area; the tooltip is built on hover), about
+    80 bytes a cell, so a whole district's cells fit in a shared map. More than ``max_cells`` cells are not
+    drawn: the legend says to open a street map.
     """
     if len(frame) > max_cells:
         log.info("cells layer: %d cells > max_cells=%d, not drawn at this scale", len(frame), max_cells)
@@ -173,10 +175,14 @@ def cells_layer(frame: gpd.GeoDataFrame, display: Display, *, max_cells: int, la
                         + "</div>")
     style = {"color": "#3366cc", "weight": 0.8, "fill": True, "fillOpacity": 0.0, "opacity": 0.8}
     codes = _col(frame, "code").astype("string").fillna("")
-    feats = [[0, _tooltip(("网格 cell", c), ("社区 community", cc), ("面积 area m²", _fmt_int(a))), enc, c or None]
-             for c, cc, a, enc in zip(codes, _col(frame, "community_code"), _col(frame, "area_m2"),
-                                      display.encode_areas(frame.geometry.values))]
-    spec: dict[str, Any] = {"styles": [style], "f": feats}
+    comm = _col(frame, "community_code").astype("string").fillna("")
+    comms = list(dict.fromkeys(comm))
+    pos = {c: i for i, c in enumerate(comms)}
+    area = [None if _missing(a) else int(round(float(a))) for a in _col(frame, "area_m2")]
+    spec: dict[str, Any] = {"style": style, "f": display.encode_areas(frame.geometry.values),
+                            "codes": [str(c) for c in codes], "comm": [pos[c] for c in comm],
+                            "comms": [str(c) for c in comms], "area": area,
+                            "tip": ["网格 cell", "社区 community", "面积 area m²"]}
     if labels:
         rp = shapely.point_on_surface(frame.geometry.values)
         spec["labels"] = [display.encode_points(shapely.get_x(rp), shapely.get_y(rp)),
@@ -184,7 +190,7 @@ def cells_layer(frame: gpd.GeoDataFrame, display: Display, *, max_cells: int, la
     legend = ("<h4>单元网格 unit cells</h4><div><i style='border:1px solid #3366cc;background:transparent'></i>"
               + esc(f"{len(frame):,} 个网格 cells（悬停看编码 hover for code）") + "</div>")
     log.info("cells layer: %d cells", len(frame))
-    return LayerOut([ScriptLayer(f"gridmap.areas({js_json(spec)})", name=esc("单元网格 cells"))], legend)
+    return LayerOut([ScriptLayer(f"gridmap.cells({js_json(spec)})", name=esc("单元网格 cells"), show=show)], legend)
 
 
 #: Major component classes (CJ/T 214-2007) with colours.

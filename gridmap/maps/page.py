@@ -78,6 +78,37 @@ var gridmap = (function () {
     }
     return group;
   }
+  // Unit cells, compactly: spec {style, f: [parts], codes: [code], comm: [i], comms: [community code],
+  // area: [m2], tip: [cellLabel, communityLabel, areaLabel], labels?}. Tooltips are built on hover as DOM
+  // text (no HTML from data), so a cell costs its geometry, its code and two small integers in the file.
+  function cells(spec) {
+    var group = L.featureGroup();
+    function tip(i) {
+      return function () {
+        var d = document.createElement("div"), rows = [[spec.tip[0], spec.codes[i]],
+          [spec.tip[1], spec.comms[spec.comm[i]]], [spec.tip[2], spec.area[i] == null ? "" : spec.area[i].toLocaleString("en-US")]];
+        rows.forEach(function (r, k) {
+          if (r[1] === "" || r[1] == null) return;
+          if (d.childNodes.length) d.appendChild(document.createElement("br"));
+          d.appendChild(text("b", r[0])); d.appendChild(document.createTextNode(" " + r[1]));
+        });
+        return d;
+      };
+    }
+    for (var i = 0; i < spec.f.length; i++) {
+      var lyr = L.polygon(spec.f[i].map(function (part) { return part.map(ring); }), spec.style);
+      lyr.bindTooltip(tip(i), {sticky: true});
+      if (spec.codes[i]) index[spec.codes[i]] = {layer: lyr, group: group};
+      group.addLayer(lyr);
+    }
+    if (spec.labels) {
+      ring(spec.labels[0]).forEach(function (p, i) {
+        group.addLayer(L.marker(p, {interactive: false, keyboard: false,
+          icon: L.divIcon({className: "gm-label", html: spec.labels[1][i], iconSize: null})}));
+      });
+    }
+    return group;
+  }
   // spec: {pts: flatDeltaPoints, cls: [classIndex], codes: [code], classes: [[label, color]], color: clusterColor}
   function points(spec) {
     var group = L.markerClusterGroup({chunkedLoading: true, maxClusterRadius: 60, showCoverageOnHover: false,
@@ -163,7 +194,7 @@ var gridmap = (function () {
     if (opts.bounds) map.fitBounds(opts.bounds, {animate: false});
     window.gridmapReady = true;
   }
-  return {ring: ring, areas: areas, points: points, legend: legend, overlayText: overlayText, search: search,
+  return {ring: ring, areas: areas, cells: cells, points: points, legend: legend, overlayText: overlayText, search: search,
           init: init, index: index};
 })();
 """
