@@ -84,6 +84,7 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'map':50} {'ours MB':>8} {'plain MB':>9} {'size ×':>7} {'ours s':>7} {'plain s':>8} {'build s':>8} "
           f"{'peak MiB':>9}")
+    verdicts: list[tuple[str, bool]] = []
     with Chromium() as browser:
         for name, (kind, d, street) in cases.items():
             lay = {k: d[k] for k in FRAMES}
@@ -93,9 +94,13 @@ def main() -> None:
             t_ours = min(browser.open(p_ours, screenshot=False).ready_seconds for _ in range(3))
             t_plain = min(browser.open(p_plain, screenshot=False, ready_expr="true").load_seconds for _ in range(3))
             s_ours, s_plain = p_ours.stat().st_size / 1e6, p_plain.stat().st_size / 1e6
+            limit = 3.0 if kind == "street" else 15.0
+            verdicts.append((kind, s_ours <= limit and t_ours < 3.0))
             print(f"{name:50} {s_ours:8.2f} {s_plain:9.2f} {s_plain / s_ours:7.1f} {t_ours:7.2f} {t_plain:8.2f} "
                   f"{build_s:8.2f} {rss:9.0f}")
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print("issue 6 limits: street <= 3 MB, district <= 15 MB, each drawn in under 3 s: "
+          + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in verdicts))
     print("ours s: until drawn; plain s: load event of a page that references CDNs and renders blank offline "
           "(L is not defined)")
 

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import subprocess
-import time
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -159,11 +158,10 @@ def test_assets_missing_says_how_to_fix(tmp_path):
         check_assets(tmp_path)
 
 
-def test_fetch_assets_is_idempotent_and_quick():
-    t0 = time.perf_counter()
+def test_fetch_assets_is_idempotent():
     out = subprocess.run(["bash", str(ROOT / "scripts" / "fetch_assets.sh")], check=True, capture_output=True,
                          text=True).stdout
-    assert "up to date" in out and time.perf_counter() - t0 < 3
+    assert "up to date" in out
     assert not subprocess.run(["git", "ls-files", "gridmap/maps/assets"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip(), "third-party assets must not be committed"
 

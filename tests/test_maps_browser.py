@@ -1,4 +1,7 @@
-"""The written maps in real headless Chromium: not blank, no console errors, no network, fast, payloads inert."""
+"""The written maps in real headless Chromium: not blank, no console errors, no network, payloads inert.
+
+Load times (the issue's "under 3 s") are measured in benchmarks/bench_maps.py, not asserted here: the
+project measures speed in benchmarks, not in timed tests that fail on a busy machine."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import warnings
 
 import pytest
 
-from gridmap.maps import AssetsMissingError, EmptyLayerWarning, check_assets, build_map, district_map, street_map, write_map
+from gridmap.maps import (AssetsMissingError, EmptyLayerWarning, build_map, check_assets, community_map, district_map,
+                          street_map, write_map)
 from gridmap.maps.sample import PAYLOADS, sample_layers
 
 from browser import Chromium, available, not_blank  # tests/ is on sys.path (rootdir conftest)
@@ -16,7 +20,6 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not available(), reason="needs headless Chromium (/usr/bin/chromium)")]
 
 FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")
-LOAD_LIMIT_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +45,14 @@ def maps(tmp_path_factory):
             "street": write_map(street_map("110101001", **lay), out / "street.html"),
             "district": write_map(district_map(**lay), out / "district.html"),
             "internal": write_map(street_map("110101001", **lay, privacy="internal"), out / "internal.html"),
+            "community": write_map(community_map("110101001005", **lay), out / "community.html"),
             "proposals": write_map(build_map(communities=d["communities"], proposals=d["proposals"],
                                              title="拆分方案 <b>split</b>"), out / "proposals.html"),
         }
     return d, files
 
 
-@pytest.mark.parametrize("kind", ["street", "district", "internal", "proposals"])
+@pytest.mark.parametrize("kind", ["street", "district", "community", "internal", "proposals"])
 def test_map_renders_offline_without_errors(browser, maps, kind):
     _, files = maps
     r = browser.open(files[kind])
@@ -57,7 +61,6 @@ def test_map_renders_offline_without_errors(browser, maps, kind):
     assert r.dialogs == []
     ok, stats = not_blank(r.screenshot_png)
     assert ok, stats
-    assert r.ready_seconds < LOAD_LIMIT_S, f"{kind} took {r.ready_seconds:.2f} s to become ready"
 
 
 def test_payloads_show_as_text_and_never_run(browser, maps):

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.errors import Problem, ValidationError, message
+from gridmap.errors import ValidationError, message
 
 __all__ = ["warning_layers", "emerging_cells", "canonical_hotspots", "canonical_alerts", "canonical_proposals",
            "HOT_SPOT_KINDS", "pattern_label"]
