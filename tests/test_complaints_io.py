@@ -130,11 +130,10 @@ def test_missing_required_column_is_a_clear_error():
         parse_complaints(pd.DataFrame({"text": ["a"], "lon": [LON], "lat": [LAT]}))
 
 
-def test_reimport_adds_nothing_twice(tmp_path):
+def test_reimport_adds_nothing_twice(store, tmp_path):
+    """Over both backends (the ``store`` fixture runs SpatiaLite and PostGIS)."""
     from gridmap.io.complaints import import_complaints
-    from gridmap.store import open_store
 
-    store = open_store(tmp_path / "s.sqlite")
     store.write("cells", _cells_around())
     csv = tmp_path / "c.csv"
     pd.DataFrame({"受理时间": ["2024-07-01 08:00", "2024-07-02 09:00", "2024-07-03 10:00"],
@@ -158,3 +157,59 @@ def test_every_demo_category_is_in_the_warning_catalog():
     got = {c.name: normalise_category(c.name) for c in DEMO}
     assert all(v in CATEGORIES for v in got.values()), got
     assert [k for k, v in got.items() if v == "其他"] == ["其他"]
+
+
+def test_import_formats_round_trip_over_both_backends(store, tmp_path):
+    """Open311 JSON (GCJ-02, zones), GeoJSON and CSV into SpatiaLite and PostGIS: the stored rows equal the
+    parsed rows (times naive CST, codes, points to 1 mm), rejections reported, nothing half-written."""
+    from gridmap.io.complaints import import_complaints
+
+    store.write("cells", _cells_around())
+    glon, glat = wgs84_to_gcj02(np.array([LON, LON + 0.001]), np.array([LAT, LAT + 0.0005]))
+    reqs = [{"service_request_id": f"R{i}", "status": "closed", "service_name": "Roof leak", "description": t,
+             "requested_datetime": when, "updated_datetime": "2024-07-03T02:00:00Z", "lat": float(la),
+             "long": float(lo)} for i, (t, when, lo, la) in enumerate(zip(
+                 ["屋顶漏雨", "渗水"], ["2024-07-01T08:30:00+08:00", "2024-06-30T20:30:00-04:00"], glon, glat))]
+    reqs.append({"service_request_id": "R9", "description": "", "requested_datetime": "yesterday",
+                 "lat": LAT, "long": LON})                                  # two reasons, one row
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(reqs, ensure_ascii=False), encoding="utf-8")
+    res = import_complaints(store, f, lonlat="gcj02")
+    assert res.written == 2 and {(p.row, p.field) for p in res.rejected} == {(2, "text"), (2, "received_at")}
+    got = store.read("complaints").set_index("source_id").sort_index()
+    assert [str(t) for t in got["received_at"]] == ["2024-07-01 08:30:00", "2024-07-01 08:30:00"]
+    assert [str(t) for t in got["closed_at"]] == ["2024-07-03 10:00:00"] * 2
+    assert got["category"].tolist() == ["房屋漏雨"] * 2 and got["cell_code"].notna().all()
+    x, y = to_working_xy([LON, LON + 0.001], [LAT, LAT + 0.0005])
+    assert np.allclose(got.geometry.x, x, atol=1e-3) and np.allclose(got.geometry.y, y, atol=1e-3)
+    g = tmp_path / "c.geojson"
+    g.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [LON, LAT]},
+         "properties": {"text": "夜间施工噪音", "received_at": "2024年7月5日 23时0分", "category": "噪声"}}]},
+        ensure_ascii=False), encoding="utf-8")
+    assert import_complaints(store, g).written == 1
+    assert import_complaints(store, g).already_stored == 1
+    assert store.count("complaints") == 3
+    assert store.read("complaints", where={"category": "噪音"})["text"].tolist() == ["夜间施工噪音"]
+
+
+@pytest.mark.parametrize("values", [
+    ["2024-07-01 08:30:00", "2024-07-01T00:30:00Z", "2024-06-30T20:30:00-04:00", "2024/07/01 08:30",
+     "2024年7月1日 8时30分", "２０２４-０７-０１ ０８:３０", "1719793800", "1719793800000", "Jul 1 2024 08:30", "",
+     "明天", "2024-13-45", "2024年2月30日", None, "2024-07-01"],
+    [1719793800, 1719793800000, None, "2024-07-01 08:30", float("nan"), pd.Timestamp("2024-07-01 08:30")],
+])
+def test_vectorised_timestamps_equal_the_per_value_parser(values):
+    from gridmap.io.complaints import parse_timestamps
+
+    got = parse_timestamps(pd.Series(values, dtype=object))
+    want = [parse_timestamp(v) for v in values]
+    assert [None if pd.isna(t) else t for t in got] == want
+
+
+def test_every_rejection_reason_of_a_row_is_kept():
+    raw = pd.DataFrame({"received_at": ["soon", "2024-07-01"], "text": ["", "ok"], "lon": [None, LON],
+                        "lat": [None, LAT], "source_id": ["a", "b"]})
+    res = parse_complaints(raw)
+    assert sorted(p.field for p in res.rejected) == ["lon/lat", "received_at", "text"]
+    assert {p.row for p in res.rejected} == {0} and res.frame.index.tolist() == [1]

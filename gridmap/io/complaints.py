@@ -55,7 +55,7 @@ from gridmap.crs import LonLatSystem, to_working_xy, working_crs
 from gridmap.errors import Problem, ValidationError, message
 from gridmap.warning.categories import FALLBACK_CATEGORY, normalise_category
 
-__all__ = ["FIELD_ALIASES", "ComplaintImport", "parse_timestamp", "parse_complaints", "read_complaints",
+__all__ = ["FIELD_ALIASES", "ComplaintImport", "parse_timestamp", "parse_timestamps", "parse_complaints", "read_complaints",
            "import_complaints", "stable_id"]
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,70 @@ def parse_timestamp(value: object) -> pd.Timestamp | None:
     if ts.tzinfo is not None:
         ts = ts.tz_convert(CST).tz_localize(None)
     return ts
+
+
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`parse_timestamp`: a Series of naive China Standard Time (``NaT`` where unreadable).
+
+    Common shapes are parsed in bulk (epoch seconds/milliseconds, ISO 8601 naive or with a zone, ``/`` as the
+    date separator, ``2024年7月1日 8时30分``); anything else falls back to :func:`parse_timestamp`, once per
+    distinct value.
+
+    >>> [str(t) for t in parse_timestamps(pd.Series(["2024-07-01T00:30:00Z", "2024/07/01 08:30",
+    ...                                              "2024年7月1日 8时30分", "1719793800", None, "next tuesday"]))]
+    ['2024-07-01 08:30:00', '2024-07-01 08:30:00', '2024-07-01 08:30:00', '2024-07-01 08:30:00', 'NaT', 'NaT']
+    """
+    idx = values.index
+    out = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
+    if len(values) == 0:
+        return out
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        v = pd.to_datetime(values)
+        if v.dt.tz is not None:
+            v = v.dt.tz_convert(CST).dt.tz_localize(None)
+        return v.astype("datetime64[ns]")
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        obj, is_num = values, pd.Series(False, index=idx)
+    else:
+        obj = values.astype(object)
+        is_num = obj.map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool))
+    text = obj.where(~is_num).astype("string").str.normalize("NFKC").str.strip()
+    text = text.where(text != "")
+    # epoch seconds / milliseconds (numbers, or 10/13-digit strings)
+    digits = text.str.fullmatch(r"\d{10}(?:\d{3})?").fillna(False).astype(bool)
+    num = pd.to_numeric(obj.where(is_num), errors="coerce") if is_num.any() else pd.Series(np.nan, index=idx)
+    num = num.where(is_num, pd.to_numeric(text.where(digits), errors="coerce"))
+    epoch = num.notna()
+    if epoch.any():
+        e = num[epoch].astype(float).to_numpy()
+        secs = np.where(e > 1e11, e / 1000.0, e)
+        out[epoch] = (pd.to_datetime(secs, unit="s", utc=True).tz_convert(CST).tz_localize(None)).to_numpy()
+    rest = text[text.notna() & ~epoch].str.replace("/", "-", regex=False)
+    if len(rest):
+        # ISO 8601, naive (already CST) or with a zone (converted to CST)
+        aware = rest.str.contains(_TZ_SUFFIX.pattern, regex=True).fillna(False).astype(bool)
+        if (~aware).any():
+            out[rest.index[~aware]] = pd.to_datetime(rest[~aware], format="ISO8601", errors="coerce").to_numpy()
+        if aware.any():
+            ta = pd.to_datetime(rest[aware], format="ISO8601", errors="coerce", utc=True)
+            out[rest.index[aware]] = ta.dt.tz_convert(CST).dt.tz_localize(None).to_numpy()
+        left = rest[out[rest.index].isna().to_numpy()]
+        # 2024年7月1日 8时30分
+        zh = left.str.match(_ZH_DT.pattern).fillna(False).astype(bool)
+        if zh.any():
+            parts = left[zh].str.extract(_ZH_DT.pattern).astype(float).fillna(0)
+            parts.columns = ["year", "month", "day", "hour", "minute", "second"]
+            out[parts.index] = pd.to_datetime(parts, errors="coerce").to_numpy()
+        # anything the bulk parsers could not read: one value at a time (each distinct value once)
+        left = left.index[out[left.index].isna().to_numpy()]
+        if len(left):
+            raw = values[left].astype(object)
+            uniq = {v: parse_timestamp(v) for v in pd.unique(raw.astype(str))}
+            out[left] = pd.to_datetime(raw.astype(str).map(uniq), errors="coerce").to_numpy()
+    return out
 
 
 def stable_id(received_at: object, lon: object, lat: object, text: object, address: object) -> str:
@@ -212,11 +276,18 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     warns: list[Problem] = []
     n = len(raw)
     idx = raw.index
-    bad = pd.Series(False, index=idx)
+    bad = np.zeros(n, dtype=bool)
 
-    def reject(i: Any, f: str, reason: str, v: Any = None) -> None:
-        problems.append(Problem(i, f, reason, v))
-        bad.loc[i] = True
+    def reject(mask: Any, f: str, reason: str, values: Any = None) -> None:
+        """Reject every row where ``mask`` is true (a row may collect several reasons)."""
+        m = np.asarray(mask, dtype=bool)
+        pos = np.flatnonzero(m)
+        if not len(pos):
+            return
+        vals = [None] * len(pos) if values is None else list(np.asarray(values, dtype=object)[pos]) \
+            if not callable(values) else [values(p) for p in pos]
+        problems.extend(Problem(idx[p], f, reason, v) for p, v in zip(pos, vals))
+        bad[pos] = True
 
     for need in ("received_at", "text"):
         if need not in cols:
@@ -226,33 +297,28 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
                                       f"pass mapping={{'{need}': 'YOUR_COLUMN'}}")
     col = lambda k: raw[cols[k]] if k in cols else pd.Series(None, index=idx, dtype=object)  # noqa: E731
     # times
-    received = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
-    for i, v in col("received_at").items():
-        ts = parse_timestamp(v)
-        if ts is None:
-            reject(i, "received_at", "cannot read the time (use ISO 8601, '2024/07/01 08:30' or '2024年7月1日 8时30分')",
-                   v)
-        else:
-            received.loc[i] = ts
-    closed = col("closed_at").map(parse_timestamp)
+    received = parse_timestamps(col("received_at"))
+    reject(received.isna(), "received_at",
+           "cannot read the time (use ISO 8601, '2024/07/01 08:30' or '2024年7月1日 8时30分')", col("received_at"))
+    closed = parse_timestamps(col("closed_at"))
     status = col("status").astype("string").str.strip()
     if "updated_at" in cols:  # Open311: updated_datetime of a closed request is its closing time
-        upd = col("updated_at").map(parse_timestamp)
+        upd = parse_timestamps(col("updated_at"))
         closed = closed.where(closed.notna(), upd.where(status.str.lower().isin(_CLOSED).fillna(False)))
     # text
     text = col("text").astype("string").str.strip()
-    for i in idx[text.isna() | (text == "")]:
-        reject(i, "text", "complaint text is empty")
-    # category
+    reject((text.isna() | (text == "")).fillna(True), "text", "complaint text is empty")
+    # category (each distinct value normalised once)
     cat_raw = col("category")
-    category = cat_raw.map(normalise_category)
-    for i in idx[category.isna()]:
-        v = cat_raw.loc[i]
-        if unknown_category == "reject" and v is not None and not (isinstance(v, float) and np.isnan(v)):
-            reject(i, "category", "category not in the catalog", v)
-        else:
-            warns.append(Problem(i, "category", f"category not in the catalog: mapped to {FALLBACK_CATEGORY}", v))
-    category = category.fillna(FALLBACK_CATEGORY)
+    category = cat_raw.map({v: normalise_category(v) for v in pd.unique(cat_raw.dropna())})
+    unknown = category.isna().to_numpy()
+    present = cat_raw.notna().to_numpy()
+    if unknown_category == "reject":
+        reject(unknown & present, "category", "category not in the catalog", cat_raw)
+        unknown_kept = unknown & ~present
+    else:
+        unknown_kept = unknown
+    category = category.astype(object).where(category.notna(), FALLBACK_CATEGORY)
     # coordinates
     if "lon" in cols and "lat" in cols:
         lon = pd.to_numeric(col("lon"), errors="coerce")
@@ -267,23 +333,26 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     else:
         raise ValidationError(f"{where}: no coordinates", [Problem(None, "lon/lat", "columns not found",
                               ", ".join(map(str, raw.columns)))], fix="name them lon/lat (or long/lat, 经度/纬度)")
-    for i in idx[lon.isna() | lat.isna()]:
-        reject(i, "lon/lat", "coordinates missing or not numbers", (col("lon").get(i), col("lat").get(i)))
-    swapped = (lat.abs() > 90) & (lon.abs() <= 90)
-    for i in idx[swapped.fillna(False)]:
-        reject(i, "lon/lat", "latitude out of range: lon and lat look swapped", (lon[i], lat[i]))
-    ok = ~(lon.isna() | lat.isna() | swapped.fillna(False))
-    x = pd.Series(np.nan, index=idx)
-    y = pd.Series(np.nan, index=idx)
+    raw_lon, raw_lat = col("lon").to_numpy(dtype=object), col("lat").to_numpy(dtype=object)
+    missing = (lon.isna() | lat.isna()).to_numpy()
+    reject(missing, "lon/lat", "coordinates missing or not numbers", lambda p: (raw_lon[p], raw_lat[p]))
+    swapped = ((lat.abs() > 90) & (lon.abs() <= 90)).fillna(False).to_numpy(dtype=bool)
+    lon_v, lat_v = lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
+    reject(swapped, "lon/lat", "latitude out of range: lon and lat look swapped", lambda p: (lon_v[p], lat_v[p]))
+    ok = ~(missing | swapped)
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
     if ok.any():
-        xs, ys = to_working_xy(lon[ok].to_numpy(), lat[ok].to_numpy(), crs=target, system=system)
-        x[ok], y[ok] = xs, ys
-    codes = pd.DataFrame({"cell_code": None, "community_code": None, "street_code": None}, index=idx)
+        x[ok], y[ok] = to_working_xy(lon_v[ok], lat_v[ok], crs=target, system=system)
+    codes = pd.DataFrame({"cell_code": None, "community_code": None, "street_code": None}, index=idx, dtype=object)
     if cells is not None:
-        cc = _assign_cells(x[ok & ~bad], y[ok & ~bad], cells)
+        sel = ok & ~bad
+        cc = _assign_cells(pd.Series(x[sel], index=idx[sel]), pd.Series(y[sel], index=idx[sel]), cells)
         codes.loc[cc.index, ["cell_code", "community_code", "street_code"]] = cc.to_numpy()
-        for i in cc.index[cc["cell_code"].isna()]:
-            reject(i, "geometry", "outside the district (no cell covers this point)", (lon[i], lat[i]))
+        outside = np.zeros(n, dtype=bool)
+        outside[np.flatnonzero(sel)[cc["cell_code"].isna().to_numpy()]] = True
+        reject(outside, "geometry", "outside the district (no cell covers this point)",
+               lambda p: (lon_v[p], lat_v[p]))
     else:
         if bounds is not None:
             x0, y0, x1, y1 = bounds
@@ -292,33 +361,40 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
         else:
             ww, ss, ee, nn = BEIJING_LONLAT
             from gridmap.crs import lonlat_to_wgs84
-            wl = pd.Series(np.nan, index=idx)
-            wt = pd.Series(np.nan, index=idx)
+            wl = np.full(n, np.nan)
+            wt = np.full(n, np.nan)
             if ok.any():
-                a, b = lonlat_to_wgs84(lon[ok].to_numpy(), lat[ok].to_numpy(), system)
-                wl[ok], wt[ok] = a, b
+                wl[ok], wt[ok] = lonlat_to_wgs84(lon_v[ok], lat_v[ok], system)
             inside = (wl >= ww) & (wl <= ee) & (wt >= ss) & (wt <= nn)
             label = "Beijing's extent"
-        for i in idx[ok & ~inside.fillna(False)]:
-            reject(i, "lon/lat", f"outside the district ({label})", (lon[i], lat[i]))
+        reject(ok & ~inside, "lon/lat", f"outside the district ({label})", lambda p: (lon_v[p], lat_v[p]))
     # identity
     sid = col("source_id").astype("string").str.strip()
     sid = sid.where(sid != "")
-    for i in idx[sid.isna()]:
-        sid.loc[i] = stable_id(received.get(i), lon.get(i), lat.get(i), text.get(i), col("address").get(i))
-    dup = sid.duplicated(keep="first") & ~bad
-    for i in idx[dup]:
-        reject(i, "source_id", "repeated source_id in this input (the first row is kept)", sid[i])
+    no_id = sid.isna().to_numpy()
+    if no_id.any():
+        addr = col("address").to_numpy(dtype=object)
+        rec = received.to_numpy(dtype=object)
+        txt = text.to_numpy(dtype=object)
+        sid[no_id] = [stable_id(rec[p], lon_v[p], lat_v[p], txt[p], addr[p]) for p in np.flatnonzero(no_id)]
+    dup = sid.duplicated(keep="first").to_numpy() & ~bad
+    reject(dup, "source_id", "repeated source_id in this input (the first row is kept)", sid.to_numpy(dtype=object))
+    bad = pd.Series(bad, index=idx)
     keep = ~bad
-    warns = [w for w in warns if not bad.loc[w.row]]  # a rejected row's category warning is noise
+    # a rejected row's category warning is noise: warn only for kept rows
+    cat_values = cat_raw.to_numpy(dtype=object)
+    warns.extend(Problem(idx[p], "category", f"category not in the catalog: mapped to {FALLBACK_CATEGORY}",
+                         cat_values[p]) for p in np.flatnonzero(unknown_kept & keep.to_numpy()))
+    def obj(v: pd.Series) -> pd.Series:  # text columns as object with None for missing (no pd.NA in the store)
+        v = v[keep].astype(object)
+        return v.where(v.notna(), None)
+
     frame = gpd.GeoDataFrame({
-        "source_id": sid[keep].astype(object), "received_at": received[keep], "category": category[keep],
-        "text": text[keep].astype(object), "address": col("address")[keep].astype("string").astype(object),
-        "status": status[keep].astype(object), "closed_at": pd.to_datetime(closed[keep]),
-        "cell_code": codes["cell_code"][keep], "community_code": codes["community_code"][keep],
-        "street_code": codes["street_code"][keep]},
-        geometry=gpd.points_from_xy(x[keep], y[keep]), crs=target, index=idx[keep])
-    frame = frame.replace({pd.NA: None})
+        "source_id": obj(sid), "received_at": received[keep], "category": obj(category),
+        "text": obj(text), "address": obj(col("address").astype("string")), "status": obj(status),
+        "closed_at": pd.to_datetime(closed[keep]), "cell_code": obj(codes["cell_code"]),
+        "community_code": obj(codes["community_code"]), "street_code": obj(codes["street_code"])},
+        geometry=gpd.points_from_xy(x[keep.to_numpy()], y[keep.to_numpy()]), crs=target, index=idx[keep])
     problems.sort(key=lambda p: (str(p.row), p.field or ""))
     log.info("parsed complaints from %s: %d row(s), %d accepted, %d rejected, %d category warning(s)", where, n,
              len(frame), len(problems), len(warns))

@@ -9,6 +9,8 @@ Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). 
 - :mod:`~gridmap.warning.emerging` space-time cube, Mann-Kendall, ArcGIS emerging hot-spot categories;
 - :mod:`~gridmap.warning.alerts` count jumps against a seasonal baseline, keyword watch lists, 回头看 re-check
   lists, the Chinese Markdown summary;
+- :mod:`~gridmap.warning.scan` prospective space-time alerts (space-time permutation scan, exact test, false
+  alarms controlled per evaluation date), the method the demo's planted anomalies are scored on;
 - :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
 
 Dense arrays live on a :class:`Lattice` covering only the cells' extent (:func:`lattice_from_cells`); cells
@@ -25,6 +27,7 @@ from gridmap.warning.density import DensityScale, kernel_density
 from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceTimeCube, classify,
                                       emerging_hot_spots, mann_kendall, space_time_cube)
 from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
+from gridmap.warning.scan import ScanBaseline, ScanControl, space_time_alerts
 
 __all__ = [
     "Lattice", "as_lattice", "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
@@ -33,5 +36,5 @@ __all__ = [
     "DensityScale", "kernel_density",
     "GiStarResult", "Weights", "fdr_bh", "gi_star",
     "EmergingResult", "Pattern", "SliceFreq", "SpaceTimeCube", "classify", "emerging_hot_spots", "mann_kendall",
-    "space_time_cube",
+    "space_time_cube", "ScanBaseline", "ScanControl", "space_time_alerts",
 ]
