@@ -41,3 +41,79 @@ def test_flag_propose_accept_undo(tmp_path, capsys):
     c = open_store(db).read("communities")
     assert c.set_index("code").loc[code, "active"] and len(c) == 2
     assert main(["split", "undo", code, "--db", db, "--journal", j]) == 2  # nothing left to undo
+
+
+# -- bad input through the CLI: a clear error (exit 2, what/where/fix) or a stated infeasibility ------------
+
+X0, Y0 = 450_000.0, 4_420_000.0
+CODE = "110101001001"
+
+
+def _bad_store(tmp_path, households, *, community_geom=None, boxes=None, community_households=None):
+    import geopandas as gpd
+    import shapely
+
+    db = str(tmp_path / "bad.sqlite")
+    s = open_store(db, crs="EPSG:4548")
+    boxes = boxes or [shapely.box(X0 + i * 100, Y0, X0 + (i + 1) * 100, Y0 + 100) for i in range(len(households))]
+    geom = community_geom or shapely.union_all(boxes)
+    known = [h for h in households if h is not None]
+    s.write("communities", gpd.GeoDataFrame(
+        {"code": [CODE], "street_code": ["110101001"], "name": ["测试社区"],
+         "households": [community_households if community_households is not None else sum(known)]},
+        geometry=[geom], crs="EPSG:4548"))
+    s.write("compounds", gpd.GeoDataFrame(
+        {"code": [f"{CODE}{i + 1:04d}" for i in range(len(households))], "community_code": CODE,
+         "name": [f"小区{'甲乙丙丁戊'[i]}" for i in range(len(households))], "households": households},
+        geometry=boxes, crs="EPSG:4548"))
+    s.close()
+    return db
+
+
+def test_cli_missing_and_negative_households_are_clear_errors(tmp_path, capsys):
+    db = _bad_store(tmp_path, [1500, -5, None, 1600])
+    assert main(["split", "propose", CODE, "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert f"row {CODE}0002, field 'households': negative (got -5)" in err
+    assert f"row {CODE}0003, field 'households': missing or not a number" in err
+    assert f"bad compounds for the split of community {CODE}" in err
+    assert "Fix: give every compound" in err and "Traceback" not in err
+
+
+def test_cli_negative_or_missing_community_households_in_flags(tmp_path, capsys):
+    db = _bad_store(tmp_path, [1500, 1600], community_households=-3)
+    assert main(["communities", "flag", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert f"row {CODE}, field 'households': negative" in err and "Fix:" in err
+
+
+def test_cli_compound_over_the_ceiling_is_a_stated_infeasibility(tmp_path, capsys):
+    db = _bad_store(tmp_path, [3400, 1200, 900])
+    assert main(["split", "propose", CODE, "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "no valid split exists" in err
+    assert "小区甲 单独就有 3,400 户" in err and "小区甲 alone holds 3,400 households" in err
+    assert "Could be relaxed" in err and "raise the ceiling to 3,400" in err
+
+
+def test_cli_disconnected_community_polygons(tmp_path, capsys):
+    import shapely
+
+    boxes = [shapely.box(X0, Y0, X0 + 100, Y0 + 100), shapely.box(X0 + 500, Y0, X0 + 600, Y0 + 100)]
+    db = _bad_store(tmp_path, [2500, 400], boxes=boxes, community_geom=shapely.MultiPolygon(boxes))
+    assert main(["split", "propose", CODE, "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "is a separate piece of the community and holds only 400 households" in err
+    assert "是与其余部分不相连的独立地块" in err
+    assert "Could be relaxed" in err and "give the east piece to the neighbouring community" in err
+
+
+def test_cli_floor_above_ceiling(tmp_path, capsys):
+    db = _bad_store(tmp_path, [1500, 1600, 1700])
+    assert main(["split", "propose", CODE, "--db", db, "--floor", "3000", "--ceiling", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert "the floor must not be above the ceiling (got (3000, 1000))" in err and "Fix:" in err
+    assert main(["communities", "flag", "--db", db, "--floor", "4000"]) == 2
+    assert "the floor must not be above the ceiling" in capsys.readouterr().err
+    # the same store with sane thresholds works: the errors above came from the thresholds alone
+    assert main(["split", "propose", CODE, "--db", db]) == 0

@@ -124,7 +124,9 @@ def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
         if codes.duplicated().any():
             problems += [Problem(c, "code", "duplicate compound code") for c in codes[codes.duplicated()].unique()]
         if problems:
-            raise ValidationError("bad compounds for the split", problems,
+            code = community["code"].iloc[0] if isinstance(community, gpd.GeoDataFrame) and "code" in \
+                community.columns and len(community) == 1 else None
+            raise ValidationError(f"bad compounds for the split{f' of community {code}' if code else ''}", problems,
                                   fix="give every compound a unique code and a household count >= 0")
         for i, code in zip(compounds.index, codes):
             g = shapely.intersection(compounds.geometry.loc[i], geom, grid_size=GRID)
@@ -286,17 +288,23 @@ def adjacency(atoms: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | gpd.GeoSe
     road_m = np.zeros(len(a))
     cell_m = np.full(len(a), np.nan)
     lines = []
+    # only the lines near the atoms matter (a whole district's roads would make the unions slow)
+    box = shapely.box(*shapely.total_bounds(geoms)).buffer(10.0, join_style="mitre")
+
+    def near(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+        g = np.asarray(frame.geometry.values if isinstance(frame, gpd.GeoDataFrame) else frame.values)
+        return g[shapely.intersects(g, box)]
     if barriers is not None and len(barriers):
-        bz = shapely.buffer(shapely.union_all(np.asarray(barriers.geometry.values)), 1.0, quad_segs=2)
+        bz = shapely.buffer(shapely.union_all(near(barriers)), 1.0, quad_segs=2)
         barrier_m = shapely.length(shapely.intersection(shared, bz))
         lines.append(bz)
     if roads is not None and len(roads):
-        lines.append(shapely.buffer(shapely.union_all(np.asarray(roads.geometry.values)), 5.0, quad_segs=2))
+        lines.append(shapely.buffer(shapely.union_all(near(roads)), 5.0, quad_segs=2))
     if lines:
         road_m = shapely.length(shapely.intersection(shared, shapely.union_all(lines)))
     road_m = np.maximum(road_m, barrier_m)
     if cells is not None and len(cells):
-        cz = shapely.buffer(shapely.union_all(shapely.boundary(cells.geometry.values)), 1.0, quad_segs=2)
+        cz = shapely.buffer(shapely.union_all(shapely.boundary(near(cells))), 1.0, quad_segs=2)
         cell_m = shapely.length(shapely.intersection(shared, cz))
     ids = np.asarray(atoms.index)
     out = pd.DataFrame({"i": ids[a], "j": ids[b], "shared_m": shared_m, "barrier_m": barrier_m, "road_m": road_m,

@@ -221,9 +221,14 @@ def diagnose(pb: _Problem, floor: int, ceiling: int) -> tuple[list[str], list[st
             if wc < floor:
                 reasons.append(f"{dzh}部 {how_zh}，仅有 {wc:,} 户（下限 {floor:,}） / the {den} part {how_en} and "
                                f"holds only {wc:,} households (floor {floor:,})")
-                relax.append(f"允许{dzh}部跨越障碍线与相邻部分合并（如有桥梁连通，去掉该障碍线） / let the {den} "
-                             "part join its neighbour across the barrier (drop that barrier line where a bridge "
-                             "links them)")
+                if separate:
+                    relax.append(f"将{dzh}部这块飞地划入与其相邻的社区，或修正社区边界（若缺口是数字化误差） / give "
+                                 f"the {den} piece to the neighbouring community it borders, or fix the community "
+                                 "outline if the gap is a digitising error")
+                else:
+                    relax.append(f"允许{dzh}部跨越障碍线与相邻部分合并（如有桥梁连通，去掉该障碍线） / let the {den} "
+                                 "part join its neighbour across the barrier (drop that barrier line where a bridge "
+                                 "links them)")
                 if wc > 0:
                     relax.append(f"将下限降到 {wc:,} 户 / lower the floor to {wc:,}")
             elif not S.splittable(wc, floor, ceiling):
