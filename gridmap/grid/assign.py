@@ -13,10 +13,12 @@ cell and are listed in :attr:`PointAssignment.report` (never dropped silently; a
 
 How it is fast
 --------------
-:class:`CellIndex` sorts the lattice squares met by cells into *whole* squares (covered by a single cell) and
-*shared* squares (split between clipped cells or partly outside every cell). A point in a whole square is
-assigned by ``numpy.floor`` and one table lookup; only points in shared squares are tested against the few
-cells meeting their square, with ``shapely.intersects_xy`` on prepared polygons.
+:class:`CellIndex` maps every lattice square met by a cell to either the one cell that *is* that square (a whole
+square: ``numpy.floor`` and one table lookup per point) or a *shared* square (clipped cells, merged slivers, the
+edge of the gridded area), split into 8 x 8 sub-squares whose cell is found once while indexing by counting
+boundary crossings along their rows. Only points in sub-squares a cell edge reaches, and points on lattice lines,
+get an exact point-in-polygon test: vectorised crossing numbers, with GEOS (``shapely.intersects_xy``) deciding
+points that lie on, or within rounding of, an edge. Nothing is approximated: answers equal ``geopandas.sjoin``.
 
 Examples
 --------
@@ -51,8 +53,28 @@ __all__ = ["CellIndex", "PointAssignment", "UnassignedPointsWarning", "assign_po
 
 log = logging.getLogger(__name__)
 
-#: Dense lookup tables up to this many squares; beyond, a sorted-key search is used.
+#: Dense coarse lookup tables up to this many squares; beyond, a sorted-key search is used.
 _DENSE_LIMIT = 50_000_000
+#: Sub-squares per side of a shared lattice square (a power of two), reduced if the build arrays would be too big.
+_SUB = 8
+#: Largest sub-square table (entries); beyond, fewer sub-squares per shared square.
+_SUB_LIMIT = 64_000_000
+#: Points closer than this (in lattice units) to a lattice or sub-square line take the exact path.
+_NEAR = 1e-9
+#: Relative error bound of the floating-point orientation test (Shewchuk's ccwerrboundA, with a safety factor).
+_ORIENT_BOUND = 4.0 * np.finfo(float).eps
+#: Points are looked up in blocks of this many.
+_CHUNK = 1 << 17
+#: Exact point-in-polygon work is done in blocks of this many (point, edge) pairs.
+_PAIR_BLOCK = 4_000_000
+
+
+def _floor_exact(v: np.ndarray, origin: float, size: float) -> np.ndarray:
+    """Lattice index (float) of coordinates, exact against the lattice lines ``origin + i * size`` as computed."""
+    i = np.floor((v - origin) / size)
+    i -= v < origin + i * size
+    i += v >= origin + (i + 1) * size
+    return i
 
 
 class UnassignedPointsWarning(UserWarning):
@@ -98,6 +120,15 @@ def _lattice_of(cells: gpd.GeoDataFrame, cell_size_m: float | None, origin: tupl
     return Lattice(cell_size_m=size, origin=org)
 
 
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, value) for every integer in each inclusive range ``lo[i]..hi[i]`` (vectorised)."""
+    lo = np.asarray(lo, dtype=np.int64)
+    counts = np.maximum(np.asarray(hi, dtype=np.int64) - lo + 1, 0)
+    owner = np.repeat(np.arange(len(lo)), counts)
+    start = np.cumsum(counts) - counts
+    return owner, np.repeat(lo, counts) + (np.arange(int(counts.sum())) - np.repeat(start, counts))
+
+
 class CellIndex:
     """A reusable point-to-cell index over a cells frame (build once, assign many batches).
 
@@ -109,12 +140,27 @@ class CellIndex:
     cell_size_m, origin : lattice of the index; default: the lattice the cells were built on (``cells.attrs``)
         or 100 m at (0, 0). Any lattice gives correct answers; the cells' own lattice gives the fastest.
     code_column : str, default 'code'
+
+    Notes
+    -----
+    Three levels, each exact:
+
+    1. A dense table over the lattice squares of the cells' extent. A square that *is* a cell (the cell's bounds
+       are the square and its area the square's) maps straight to that cell: ``numpy.floor`` and one lookup.
+    2. Every other square met by a cell (*shared*: clipped cells, merged slivers, the edge of the gridded area)
+       is divided into ``8 x 8`` sub-squares. A sub-square that no cell edge reaches lies inside one cell or
+       outside all of them; which one is found once, while indexing, by counting boundary crossings along its
+       row (pure numpy, no per-point work).
+    3. Points in sub-squares a cell edge reaches, and points on (or within 1e-9 squares of) lattice lines, are
+       tested against the few cells meeting their square: a vectorised crossing-number test whose floating-point
+       orientation is trusted only outside Shewchuk's error bound, with ``shapely.intersects_xy`` deciding the
+       rare uncertain cases (points on or next to an edge), so boundary points get GEOS's exact answer.
     """
 
     def __init__(self, cells: gpd.GeoDataFrame, *, cell_size_m: float | None = None,
                  origin: tuple[float, float] | None = None, code_column: str = "code"):
         self.crs: CRS = check_crs(cells, where="cells", metric=True)
-        self.lattice = _lattice_of(cells, cell_size_m, origin)
+        self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
         geoms = np.asarray(cells.geometry.values, dtype=object)
         problems = []
         missing = shapely.is_missing(geoms)
@@ -127,118 +173,420 @@ class CellIndex:
             raise ValidationError("cells cannot be indexed", problems, fix="pass the polygons of the cells layer")
         self.codes = (cells[code_column].to_numpy(dtype=object) if code_column in cells.columns
                       else cells.index.to_numpy(dtype=object))
-        self.n_cells = len(geoms)
-        # prepared private copies (preparing the caller's objects would be a hidden side effect)
-        self._geoms = shapely.from_wkb(shapely.to_wkb(geoms)) if len(geoms) else geoms
-        shapely.prepare(self._geoms)
-        lat = self.lattice
-        if self.n_cells == 0:
+        self.n_cells = n = len(geoms)
+        self._geoms = geoms  # used read-only (never prepared: that would change the caller's objects)
+        self.n_whole = self.n_shared = 0
+        self._sub = 0
+        self._width = 0
+        if n == 0:
             self._ix0 = self._iy0 = 0
             self._nx = self._ny = 0
+            self._dense = True
             self._table = np.zeros(0, dtype=np.int64)
-            self._cand = np.zeros((0, 0), dtype=np.int64)
             return
-        c, ix, iy = lat.candidates(shapely.bounds(self._geoms))
-        # a cell inside one lattice square with the full square's area is that square: no predicate needed
-        n_cand = np.bincount(c, minlength=self.n_cells)
-        full = (n_cand == 1) & (np.abs(shapely.area(self._geoms) - lat.nominal_area_m2) <= 1e-9 * lat.nominal_area_m2)
-        easy = full[c]
-        whole = easy.copy()
-        hard = np.flatnonzero(~easy)
-        boxes = lat.boxes(ix[hard], iy[hard])
-        inter = shapely.intersects(self._geoms[c[hard]], boxes)
-        # (cells that only touch a square stay candidates: harmless, and cheaper than testing for it)
-        keep = np.ones(len(c), dtype=bool)
-        keep[hard[~inter]] = False
-        whole[hard[inter]] = shapely.covers(self._geoms[c[hard[inter]]], boxes[inter])
-        c, ix, iy, whole = c[keep], ix[keep], iy[keep], whole[keep]
-        self._ix0, self._iy0 = int(ix.min()), int(iy.min())
-        self._nx, self._ny = int(ix.max()) - self._ix0 + 1, int(iy.max()) - self._iy0 + 1
-        key = (iy - self._iy0) * self._nx + (ix - self._ix0)
-        # candidates of shared squares: preferred cell (the cell whose own square it is) first, then frame order
-        shared_keys = np.setdiff1d(np.unique(key), key[whole])
-        sel = np.isin(key, shared_keys)
-        sk, sc = key[sel], c[sel]
-        own = np.zeros(len(sk), dtype=bool)
-        if "ix" in cells.columns and "iy" in cells.columns:
-            cix = pd.to_numeric(cells["ix"], errors="coerce").to_numpy(dtype=float)
-            ciy = pd.to_numeric(cells["iy"], errors="coerce").to_numpy(dtype=float)
-            own = (cix[sc] == ix[sel]) & (ciy[sc] == iy[sel])
-        order = np.lexsort((sc, ~own, sk))
-        sk, sc = sk[order], sc[order]
-        slot_keys, first, counts = np.unique(sk, return_index=True, return_counts=True)
-        width = int(counts.max()) if len(counts) else 0
-        cand = np.full((len(slot_keys), width), -1, dtype=np.int64)
-        rank = np.arange(len(sk)) - np.repeat(first, counts)
-        cand[np.repeat(np.arange(len(slot_keys)), counts), rank] = sc
-        self._cand = cand
-        # table value: >= 0 cell position (whole square); <= -2 shared slot -(v+2); -1 no cell
-        entries_key = np.concatenate([key[whole], slot_keys])
-        entries_val = np.concatenate([c[whole], -(np.arange(len(slot_keys)) + 2)])
-        if len(np.unique(key[whole])) != int(whole.sum()):
+        s, x0, y0 = lat.cell_size_m, lat.x0, lat.y0
+        b = shapely.bounds(geoms)
+        empty = np.isnan(b[:, 0])
+        if empty.any():  # empty polygons cover nothing: keep them out of every range
+            b[empty] = [np.inf, np.inf, -np.inf, -np.inf]
+        self._bounds = b
+        ix_lo = _floor_exact(b[:, 0], x0, s)
+        iy_lo = _floor_exact(b[:, 1], y0, s)
+        ix_hi = _floor_exact(b[:, 2], x0, s)
+        iy_hi = _floor_exact(b[:, 3], y0, s)
+        # cells that are exactly a lattice square
+        ok = ~empty
+        full = (ok & (types == 3) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
+                & (b[:, 0] == x0 + ix_lo * s) & (b[:, 2] == x0 + (ix_lo + 1) * s)
+                & (b[:, 1] == y0 + iy_lo * s) & (b[:, 3] == y0 + (iy_lo + 1) * s))
+        full[full] = shapely.get_num_coordinates(geoms[full]) == 5
+        sq_area = (b[full, 2] - b[full, 0]) * (b[full, 3] - b[full, 1])
+        full[full] = np.abs(shapely.area(geoms[full]) - sq_area) <= 1e-9 * sq_area
+        self._full = full
+        for a in (ix_lo, iy_lo):
+            a[empty] = 0
+        for a in (ix_hi, iy_hi):
+            a[empty] = -1
+        ix_lo, iy_lo, ix_hi, iy_hi = (a.astype(np.int64) for a in (ix_lo, iy_lo, ix_hi, iy_hi))
+        self._ix0, self._iy0 = int(ix_lo[ok].min()), int(iy_lo[ok].min())
+        self._nx = int(ix_hi[ok].max()) - self._ix0 + 1
+        self._ny = int(iy_hi[ok].max()) - self._iy0 + 1
+        nx = self._nx
+
+        def key_of(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+            return ((iy - self._iy0) * nx + (ix - self._ix0)).astype(np.int64)
+
+        fidx = np.flatnonzero(full)
+        fkey = key_of(ix_lo[fidx], iy_lo[fidx])
+        whole = np.zeros(self._nx * self._ny, dtype=bool) if self._nx * self._ny <= _DENSE_LIMIT else None
+        if whole is not None:
+            whole[fkey] = True
+        if (int(whole.sum()) if whole is not None else len(np.unique(fkey))) != len(fkey):
             raise ValidationError("cells overlap: a lattice square is covered by more than one cell",
                                   [Problem(None, "geometry", "overlapping cells")],
                                   fix="rebuild the cells with gridmap.grid.build_cells")
-        self._dense = self._nx * self._ny <= _DENSE_LIMIT
+        # candidate (cell, square) pairs for shared squares: every square a cell's closed bounds reach
+        # (floor of min .. floor of max, so points on a lattice line find the cells west/south of it too)
+        part = np.flatnonzero(~full & ok)
+        e_x, px = _ranges(ix_lo[part], ix_hi[part])
+        e_y, py = _ranges(iy_lo[part][e_x], iy_hi[part][e_x])
+        pc, px = part[e_x][e_y], px[e_y]
+        # full cells reach the squares east, north and north-east of theirs with their boundary
+        fe = np.repeat(fidx, 3)
+        fx = np.repeat(ix_lo[fidx], 3) + np.tile([1, 0, 1], len(fidx))
+        fy = np.repeat(iy_lo[fidx], 3) + np.tile([0, 1, 1], len(fidx))
+        pc = np.concatenate([pc, fe])
+        pkey = np.concatenate([key_of(px, py), key_of(fx, fy)])
+        px = np.concatenate([px, fx])
+        py = np.concatenate([py, fy])
+        if whole is not None:
+            shared_pair = ~whole[pkey]
+        else:
+            shared_pair = ~np.isin(pkey, fkey)
+        pc, pkey, px, py = pc[shared_pair], pkey[shared_pair], px[shared_pair], py[shared_pair]
+        # candidates of a shared square: the cell whose own square it is (columns ix/iy) first, then frame order
+        own = np.zeros(len(pc), dtype=bool)
+        if "ix" in cells.columns and "iy" in cells.columns:
+            cix = pd.to_numeric(cells["ix"], errors="coerce").to_numpy(dtype=float)
+            ciy = pd.to_numeric(cells["iy"], errors="coerce").to_numpy(dtype=float)
+            own = (cix[pc] == px) & (ciy[pc] == py)
+        order = np.lexsort((pc, ~own, pkey))
+        pkey, pc, px, py = pkey[order], pc[order], px[order], py[order]
+        slot_keys, first, counts = np.unique(pkey, return_index=True, return_counts=True)
+        slot = np.repeat(np.arange(len(slot_keys)), counts)
+        self._cand = self._matrix(slot, pc, len(slot_keys))
+        self._width = self._cand.shape[1]
+        # the candidates whose bounds reach into the open square (not just onto its west/south line): only they can
+        # cover a point off the lattice lines
+        reach = (((px < ix_hi[pc]) | (b[pc, 2] > x0 + ix_hi[pc] * s))
+                 & ((py < iy_hi[pc]) | (b[pc, 3] > y0 + iy_hi[pc] * s)))
+        self._cand_in = self._matrix(slot[reach], pc[reach], len(slot_keys))
+        slot_ix, slot_iy = px[first], py[first]
+        # table value: >= 0 cell position (whole square); <= -2 shared slot -(v+2); -1 no cell
+        entries_key = np.concatenate([fkey, slot_keys])
+        entries_val = np.concatenate([fidx, -(np.arange(len(slot_keys)) + 2)])
+        self._dense = whole is not None
         if self._dense:
-            self._table = np.full(self._nx * self._ny, -1, dtype=np.int64)
+            self._table = np.full(self._nx * self._ny + 1, -1, dtype=np.int64)  # + a -1 sentinel
             self._table[entries_key] = entries_val
         else:
             o = np.argsort(entries_key)
             self._keys, self._vals = entries_key[o], entries_val[o]
-        self.n_whole = int(whole.sum())
+        self.n_whole = len(fidx)
         self.n_shared = len(slot_keys)
-        log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates)", self.n_cells,
-                  self.n_whole, self.n_shared, width)
+        self._edges(part, types[part])
+        if self.n_shared:
+            self._subdivide(slot_ix, slot_iy)
+        log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates, %d x %d sub-squares)",
+                  n, self.n_whole, self.n_shared, self._width, self._sub, self._sub)
+
+    # -- building -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _matrix(slot: np.ndarray, cell: np.ndarray, n_slot: int) -> np.ndarray:
+        """Candidates per slot as rows of a matrix padded with -1 (``slot`` sorted, order kept)."""
+        counts = np.bincount(slot, minlength=n_slot)
+        width = int(counts.max()) if len(counts) else 0
+        m = np.full((n_slot, width), -1, dtype=np.int64)
+        start = np.cumsum(counts) - counts
+        m[slot, np.arange(len(slot)) - start[slot]] = cell
+        return m
+
+    def _edges(self, part: np.ndarray, types: np.ndarray) -> None:
+        """Edges of the cells that are not lattice squares, contiguous per cell, with their inside side."""
+        n = self.n_cells
+        geoms = self._geoms[part]
+        simple = types == 3
+        simple[simple] = shapely.get_num_interior_rings(geoms[simple]) == 0
+        xy_s, ring_s = shapely.get_coordinates(geoms[simple], return_index=True)
+        ring_cell = [part[simple]]
+        ring_ext = [np.ones(int(simple.sum()), dtype=bool)]
+        xy, ring = [xy_s], [ring_s]
+        if (~simple).any():
+            parts, pi = shapely.get_parts(geoms[~simple], return_index=True)
+            rings, ri = shapely.get_rings(parts, return_index=True)
+            xy_c, ring_c = shapely.get_coordinates(rings, return_index=True)
+            ring_cell.append(part[~simple][pi[ri]])
+            ring_ext.append(np.r_[True, ri[1:] != ri[:-1]] if len(ri) else np.zeros(0, dtype=bool))
+            xy.append(xy_c)
+            ring.append(ring_c + int(simple.sum()))
+        xy = np.concatenate(xy)
+        ring = np.concatenate(ring)
+        ring_cell = np.concatenate(ring_cell)
+        ring_ext = np.concatenate(ring_ext)
+        same = ring[1:] == ring[:-1]
+        e = np.flatnonzero(same)
+        x1, y1 = xy[e, 0], xy[e, 1]
+        x2, y2 = xy[e + 1, 0], xy[e + 1, 1]
+        ering = ring[e]
+        # ring orientation (shoelace about a local origin): the cell is on the left of an edge iff the ring is an
+        # exterior ring turning counter-clockwise or an interior ring turning clockwise
+        ox, oy = (float(xy[0, 0]), float(xy[0, 1])) if len(xy) else (0.0, 0.0)
+        area2 = np.bincount(ering, weights=(x1 - ox) * (y2 - oy) - (x2 - ox) * (y1 - oy), minlength=len(ring_cell))
+        self._left_inside = ((area2 > 0) == ring_ext)[ering]
+        self._ex1, self._ey1, self._ex2, self._ey2 = x1, y1, x2, y2
+        ecell = ring_cell[ering]
+        self._ecell = ecell
+        self._estart = np.zeros(n, dtype=np.int64)
+        self._ecount = np.bincount(ecell, minlength=n).astype(np.int64)
+        if len(ecell):
+            head = np.r_[True, ecell[1:] != ecell[:-1]]
+            self._estart[ecell[head]] = np.flatnonzero(head)
+
+    def _subdivide(self, slot_ix: np.ndarray, slot_iy: np.ndarray) -> None:
+        """Sub-square table of the shared squares: a cell position, -1 (no cell) or -2 (test exactly)."""
+        lat = self.lattice
+        s = lat.cell_size_m
+        k = _SUB
+        n_slot = len(slot_ix)
+        while k > 1 and n_slot * k * k > _SUB_LIMIT:
+            k //= 2
+        sx0, sy0 = int(slot_ix.min()), int(slot_iy.min())
+        nsx, nsy = int(slot_ix.max()) - sx0 + 1, int(slot_iy.max()) - sy0 + 1
+        ss = s / k
+        nr, nc = nsy * k, nsx * k  # sub-rows and sub-columns over the shared squares' extent (never allocated)
+        bx, by = lat.x0 + sx0 * s, lat.y0 + sy0 * s
+        x1, y1, x2, y2 = self._ex1, self._ey1, self._ex2, self._ey2
+        u1, v1, u2, v2 = (x1 - bx) / ss, (y1 - by) / ss, (x2 - bx) / ss, (y2 - by) / ss
+
+        sh = k.bit_length() - 1  # k is a power of two
+        slot_grid = np.full((nsy, nsx), -1, dtype=np.int64)
+        slot_grid[slot_iy - sy0, slot_ix - sx0] = np.arange(n_slot)
+
+        def local(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            """Flat position slot * k * k + j * k + i of sub-squares (< 0 outside the shared squares)."""
+            sl = slot_grid[rows >> sh, cols >> sh]
+            f = ((rows & (k - 1)) << sh) + (cols & (k - 1))
+            f += sl << (2 * sh)
+            f[sl < 0] = -1
+            return f
+
+        # 1. sub-squares an edge reaches (its closed bounding box, padded), except edges lying on a lattice line:
+        #    those only bound points on the line, which always take the exact path
+        on_x = (x1 == x2) & (x1 == lat.x0 + _floor_exact(x1, lat.x0, s) * s)
+        on_y = (y1 == y2) & (y1 == lat.y0 + _floor_exact(y1, lat.y0, s) * s)
+        m = ~(on_x | on_y)
+        pad = 1e-6
+        c_lo = np.maximum(np.floor(np.minimum(u1[m], u2[m]) - pad), 0).astype(np.int64)
+        c_hi = np.minimum(np.floor(np.maximum(u1[m], u2[m]) + pad), nc - 1).astype(np.int64)
+        r_lo = np.maximum(np.floor(np.minimum(v1[m], v2[m]) - pad), 0).astype(np.int64)
+        r_hi = np.minimum(np.floor(np.maximum(v1[m], v2[m]) + pad), nr - 1).astype(np.int64)
+        marked = np.zeros(n_slot * k * k, dtype=bool)
+        # most edges reach at most 2 x 2 sub-squares: set those without expanding, the longer ones by ranges
+        small = (c_hi - c_lo <= 1) & (r_hi - r_lo <= 1)
+        for dc in (0, 1):
+            for dr in (0, 1):
+                sel = small & (c_lo + dc <= c_hi) & (r_lo + dr <= r_hi)
+                f = local(r_lo[sel] + dr, c_lo[sel] + dc)
+                marked[f[f >= 0]] = True
+        big = np.flatnonzero(~small)
+        if len(big):
+            e_c, cc = _ranges(c_lo[big], c_hi[big])
+            e_r, rr = _ranges(r_lo[big][e_c], r_hi[big][e_c])
+            f = local(rr, cc[e_r])
+            marked[f[f >= 0]] = True
+        # 2. which cell holds each sub-square centre: walk each sub-row west to east, adding cell+1 where an edge
+        #    is crossed into a cell and subtracting it where crossed out of one (cells do not overlap). Sums are
+        #    kept per (sub-row, lattice column) over the extent, and per sub-square inside shared squares.
+        vlo, vhi = np.minimum(v1, v2), np.maximum(v1, v2)
+        rlo = np.maximum(np.ceil(vlo - 0.5), 0).astype(np.int64)
+        rhi = np.minimum(np.ceil(vhi - 0.5) - 1, nr - 1).astype(np.int64)
+        ce, rows = _ranges(rlo, rhi)
+        dv = (v2 - v1)[ce]
+        uc = u1[ce] + (rows + 0.5 - v1[ce]) * (u2 - u1)[ce] / dv
+        col = np.maximum(np.floor(uc - 0.5) + 1, 0).astype(np.int64)  # first sub-column whose centre is east
+        w = np.where((dv > 0) == self._left_inside[ce], -1.0, 1.0) * (self._ecell[ce] + 1)
+        keep = col < nc
+        rows, col, w = rows[keep], col[keep], w[keep]
+        # value of sub-square i of the square at lattice column X (relative) in sub-row r:
+        #   sum of crossings with col <= X*k (per (r, X): binned by ceil(col / k), summed west to east)
+        # + sum of crossings with X*k < col <= X*k + i (per shared square, summed within it)
+        coarse = np.bincount(rows * (nsx + 1) + ((col + k - 1) >> sh), weights=w,
+                             minlength=nr * (nsx + 1)).astype(float).reshape(nr, nsx + 1)
+        np.cumsum(coarse, axis=1, out=coarse)  # float64: integer sums far below 2**53 are exact
+        jj = np.arange(k)
+        r = ((slot_iy - sy0) * k)[:, None] + jj[None, :]
+        west = coarse[r, np.broadcast_to((slot_ix - sx0)[:, None], r.shape)]
+        del coarse
+        mid = (col & (k - 1)) != 0  # lattice-line crossings (most of them) are all in the coarse sums
+        f = local(rows[mid], col[mid])
+        inner = np.bincount(f[f >= 0], weights=w[mid][f >= 0],
+                            minlength=n_slot * k * k).astype(float).reshape(n_slot, k, k)
+        np.cumsum(inner, axis=2, out=inner)
+        inner += west[:, :, None]
+        val = inner.reshape(n_slot, k * k).astype(np.int64) - 1
+        del inner
+        # a centre's cell must be one of its square's candidates (else the cells overlap or are invalid there:
+        # test those sub-squares exactly rather than trust the count)
+        consistent = val == -1
+        cand = self._cand_in
+        for j in range(cand.shape[1]):
+            rows = np.flatnonzero(cand[:, j] >= 0)
+            if len(rows) > n_slot // 2:
+                consistent |= val == cand[:, j:j + 1]
+            else:
+                consistent[rows] |= val[rows] == cand[rows, j:j + 1]
+        bad = ~consistent & ~marked.reshape(n_slot, k * k)
+        if bad.any():
+            log.debug("cell index: %d sub-squares with inconsistent crossings (overlapping or invalid cells)",
+                      int(bad.sum()))
+        val[marked.reshape(n_slot, k * k) | ~consistent] = -2
+        self._sub = k
+        self._subtable = val.astype(np.int32 if self.n_cells < 2 ** 31 - 1 else np.int64)
+
+    # -- lookup -------------------------------------------------------------------------------------------------
+    def _square_values(self, key: np.ndarray) -> np.ndarray:
+        if self._dense:
+            return self._table[key]
+        pos = np.minimum(np.searchsorted(self._keys, key), len(self._keys) - 1)
+        return np.where(self._keys[pos] == key, self._vals[pos], -1)
 
     def lookup(self, x: Any, y: Any) -> np.ndarray:
         """Cell position of each point (int64 array, -1 = no cell)."""
         x = np.asarray(x, dtype=float).ravel()
         y = np.asarray(y, dtype=float).ravel()
+        if len(x) != len(y):
+            raise ValidationError("x and y differ in length", [Problem(None, None, "length", (len(x), len(y)))])
         out = np.full(len(x), -1, dtype=np.int64)
         if self.n_cells == 0 or len(x) == 0:
             return out
-        size = self.lattice.cell_size_m
-        fx = np.subtract(x, self.lattice.x0)
-        fx /= size
-        np.floor(fx, out=fx)
-        fx -= self._ix0
-        fy = np.subtract(y, self.lattice.y0)
-        fy /= size
-        np.floor(fy, out=fy)
-        fy -= self._iy0
-        inside = (fx >= 0) & (fx < self._nx) & (fy >= 0) & (fy < self._ny)  # NaN compares False
-        fy *= self._nx
-        fy += fx  # the square's key, exact in float64
-        all_in = bool(inside.all())
-        key = (fy if all_in else fy[inside]).astype(np.int64)
-        if self._dense:
-            found = self._table[key]
-        else:
-            pos = np.minimum(np.searchsorted(self._keys, key), len(self._keys) - 1)
-            found = np.where(self._keys[pos] == key, self._vals[pos], -1)
-        if all_in:
-            val = found
-        else:
-            val = np.full(len(x), -1, dtype=np.int64)
-            val[inside] = found
-        out = np.maximum(val, -1)
-        shared = np.flatnonzero(val <= -2)
-        if len(shared):
-            slot = -(val[shared] + 2)
-            by_slot = np.argsort(slot, kind="stable")  # memory locality: each cell's prepared index used in a run
-            shared, slot = shared[by_slot], slot[by_slot]
-            pending = np.ones(len(shared), dtype=bool)
-            for r in range(self._cand.shape[1]):
-                cand = self._cand[slot, r]
-                test = np.flatnonzero(pending & (cand >= 0))
-                if not len(test):
-                    break
-                pts = shared[test]
-                hit = shapely.intersects_xy(self._geoms[cand[test]], x[pts], y[pts])
-                out[pts[hit]] = cand[test][hit]
-                pending[test[hit]] = False
+        # blocks small enough for their temporaries to stay in cache (and be reused, not page-faulted in)
+        for a in range(0, len(x), _CHUNK):
+            self._lookup_block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK])
         return out
+
+    def _lookup_block(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+        lat = self.lattice
+        s = lat.cell_size_m
+        fx = np.subtract(x, lat.x0)
+        fx /= s
+        fy = np.subtract(y, lat.y0)
+        fy /= s
+        ixf = np.floor(fx)
+        iyf = np.floor(fy)
+        # points within _NEAR of a lattice line take the exact path (their square decided against the lines)
+        t = fx - ixf
+        t -= 0.5
+        np.abs(t, out=t)
+        near = t > 0.5 - _NEAR
+        np.subtract(fy, iyf, out=t)
+        t -= 0.5
+        np.abs(t, out=t)
+        near |= t > 0.5 - _NEAR
+        ixf -= self._ix0
+        iyf -= self._iy0
+        inside = ixf >= 0  # NaN compares False
+        inside &= ixf < self._nx
+        inside &= iyf >= 0
+        inside &= iyf < self._ny
+        inside &= ~near
+        np.multiply(iyf, self._nx, out=t)
+        t += ixf  # the square's key, exact in float64
+        if self._dense:
+            t[~inside] = len(self._table) - 1  # the table's last entry is a -1 sentinel
+            val = self._table[t.astype(np.int64)]
+        else:
+            val = np.where(inside, self._square_values(np.where(inside, t, 0).astype(np.int64)), -1)
+        np.maximum(val, -1, out=out)
+        pts = np.flatnonzero(val <= -2)
+        if len(pts):
+            slot = -(val[pts] + 2)
+            if self._sub:
+                k = self._sub
+                u = fx[pts]
+                u -= ixf[pts] + self._ix0
+                u *= k
+                v = fy[pts]
+                v -= iyf[pts] + self._iy0
+                v *= k
+                iu = np.clip(np.floor(u), 0, k - 1)
+                iv = np.clip(np.floor(v), 0, k - 1)
+                u -= iu
+                v -= iv
+                exact = (u < _NEAR * k) | (u > 1 - _NEAR * k) | (v < _NEAR * k) | (v > 1 - _NEAR * k)
+                iv *= k
+                iv += iu
+                got = self._subtable[slot, iv.astype(np.int64)]
+                exact |= got == -2
+                out[pts] = np.where(exact, -1, got)
+                pts, slot = pts[exact], slot[exact]
+            if len(pts):
+                self._exact(x, y, pts, slot, out)
+        slow = np.flatnonzero(near)
+        if len(slow):
+            self._near_lines(x, y, slow, out)
+
+    def _near_lines(self, x: np.ndarray, y: np.ndarray, pts: np.ndarray, out: np.ndarray) -> None:
+        """Points on or next to a lattice line: their square from exact comparisons with the lines, then exact."""
+        lat = self.lattice
+        ix = _floor_exact(x[pts], lat.x0, lat.cell_size_m) - self._ix0
+        iy = _floor_exact(y[pts], lat.y0, lat.cell_size_m) - self._iy0
+        ins = (ix >= 0) & (ix < self._nx) & (iy >= 0) & (iy < self._ny)
+        pts = pts[ins]
+        val = self._square_values((iy[ins] * self._nx + ix[ins]).astype(np.int64))
+        out[pts] = np.maximum(val, -1)  # a whole square's cell covers its closed square
+        sh = val <= -2
+        if sh.any():
+            out[pts[sh]] = -1
+            self._exact(x, y, pts[sh], (-(val[sh] + 2)).astype(np.int64), out, on_lines=True)
+
+    def _exact(self, x: np.ndarray, y: np.ndarray, pts: np.ndarray, slot: np.ndarray, out: np.ndarray, *,
+               on_lines: bool = False) -> None:
+        """Exact covering test of points against their shared square's candidates, in candidate order.
+
+        Points off the lattice lines need only the candidates reaching into the open square (``on_lines=False``).
+        """
+        pending = np.ones(len(pts), dtype=bool)
+        b = self._bounds
+        matrix = self._cand if on_lines else self._cand_in
+        for r in range(matrix.shape[1]):
+            cand = matrix[slot, r]
+            test = np.flatnonzero(pending & (cand >= 0))
+            if not len(test):
+                break
+            c = cand[test]
+            px, py = x[pts[test]], y[pts[test]]
+            hit = (px >= b[c, 0]) & (px <= b[c, 2]) & (py >= b[c, 1]) & (py <= b[c, 3])  # a full cell: its box
+            part = hit & ~self._full[c]
+            if part.any():
+                hit[part] = self._covers(c[part], px[part], py[part])
+            out[pts[test[hit]]] = c[hit]
+            pending[test[hit]] = False
+
+    def _covers(self, c: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        """Does cell ``c[i]`` (not a lattice square) cover point i? Crossing numbers, GEOS when uncertain."""
+        res = np.zeros(len(c), dtype=bool)
+        cnt = self._ecount[c]
+        ends = np.cumsum(cnt)
+        lo = 0
+        while lo < len(c):
+            hi = int(np.searchsorted(ends, ends[lo] - cnt[lo] + _PAIR_BLOCK, side="right"))
+            hi = max(hi, lo + 1)
+            res[lo:hi] = self._covers_block(c[lo:hi], px[lo:hi], py[lo:hi])
+            lo = hi
+        return res
+
+    def _covers_block(self, c: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        cnt = self._ecount[c]
+        p, e = _ranges(self._estart[c], self._estart[c] + cnt - 1)
+        qx, qy = px[p], py[p]
+        x1, y1, x2, y2 = self._ex1[e], self._ey1[e], self._ex2[e], self._ey2[e]
+        # orient2d(a, b, q) with its error bound (Shewchuk's orient2dfast)
+        l1 = (x1 - qx) * (y2 - qy)
+        l2 = (y1 - qy) * (x2 - qx)
+        det = l1 - l2
+        sure = np.abs(det) > _ORIENT_BOUND * (np.abs(l1) + np.abs(l2))
+        straddle = (y1 > qy) != (y2 > qy)
+        inbox = ((qx >= np.minimum(x1, x2)) & (qx <= np.maximum(x1, x2))
+                 & (qy >= np.minimum(y1, y2)) & (qy <= np.maximum(y1, y2)))
+        # a crossing of the ray going east from q: sure orientation decides; otherwise the bounding box
+        east = np.where(sure, (det > 0) == (y2 > y1), qx < np.minimum(x1, x2))
+        crossings = np.bincount(p, weights=straddle & east, minlength=len(c))
+        unsure = np.bincount(p, weights=~sure & inbox, minlength=len(c)) > 0
+        res = (crossings.astype(np.int64) % 2) == 1
+        if unsure.any():  # on or within rounding of an edge: GEOS decides (covers = interior or boundary)
+            u = np.flatnonzero(unsure)
+            res[u] = shapely.intersects_xy(self._geoms[c[u]], px[u], py[u])
+        return res
 
 
 def _xy(points: Any, crs: CRS) -> tuple[np.ndarray, np.ndarray, pd.Index]:
