@@ -321,3 +321,12 @@ def test_sizes_at_full_scale(tmp_path):
         district = write_map(district_map(**lay), tmp_path / "district.html")
     assert street.stat().st_size <= 3_000_000
     assert district.stat().st_size <= 15_000_000
+
+
+def test_proposals_side_by_side_can_be_turned_off(small):
+    lay = dict(proposals=small["proposals"], communities=small["communities"])
+    html = build_map(**lay).get_root().render()
+    (spec,) = [json.loads(m) for m in re.findall(r"gridmap\.compare\([^,]+, (\{.*?\})\);", html)]
+    assert [p["title"].split("：")[0] for p in spec["panels"]] == ["方案 proposal A", "方案 proposal B"]
+    assert spec["current"] is not None and len(spec["current"]["f"]) == 1    # the parent community
+    assert "gridmap.compare(" not in build_map(**lay, compare_proposals=False).get_root().render()

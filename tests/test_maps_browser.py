@@ -133,7 +133,6 @@ def analysis_maps(tmp_path_factory):
     and a split map (ranked proposals of the planner with the current boundary), from the real modules."""
     import sys
 
-    import geopandas as gpd
     import numpy as np
     import pandas as pd
 
@@ -194,7 +193,12 @@ def test_warning_and_split_maps_render(browser, analysis_maps):
         # Only the first proposal is switched on at load; the others are one tick away in the layer control.
         "first": _window_layer_count("方案 proposal</b> 1"),
         "control": "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
-                   ".map(l => l.textContent.trim())"})
+                   ".map(l => l.textContent.trim())",
+        # Side by side: one small map per proposal plus the current boundary, each with its polygons drawn.
+        "panels": """Array.from(document.querySelectorAll('.gm-panel')).map(p => {
+            const r = p.querySelector('.gm-panel-map').getBoundingClientRect();
+            return [p.querySelector('.gm-panel-title').textContent, r.width > 100 && r.height > 100,
+                    p.querySelectorAll('canvas, path').length > 0, r.right <= window.innerWidth + 1]; })"""})
     assert r.console_errors == [] and r.external_requests == [] and r.dialogs == []
     ok, stats = not_blank(r.screenshot_png)
     assert ok, stats
@@ -202,6 +206,11 @@ def test_warning_and_split_maps_render(browser, analysis_maps):
     assert r.evaluations["first"] == data["props"][0].k
     labels = [s for s in r.evaluations["control"] if "proposal" in s]
     assert labels == [f"方案 proposal {p.rank}（{p.k} 个社区）" for p in data["props"]]
+    panels = r.evaluations["panels"]
+    assert [t for t, *_ in panels] == [f"现状 current：户数 households {sum(data['props'][0].parts['households']):,}"] + [
+        f"方案 proposal {p.rank}：{p.k} 个社区 parts，户数 households "
+        + "/".join(f"{int(h):,}" for h in p.parts["households"]) for p in data["props"]]
+    assert all(visible and drawn and inside for _, visible, drawn, inside in panels), panels
 
 
 def test_district_cells_hover_and_search_by_code(browser, maps):

@@ -117,7 +117,8 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
               tianditu_key: str | None = None, offline: bool = True, title: str = "",
               scale: "str | Scale" = Scale.STREET, min_count: int = DEFAULT_MIN_COUNT,
               max_cells: int = 12_000, cell_labels: bool | None = None,
-              density_cell_m: float = 50.0, density_bandwidth_m: float = 150.0) -> folium.Map:
+              density_cell_m: float = 50.0, density_bandwidth_m: float = 150.0,
+              compare_proposals: bool = True) -> folium.Map:
     """Build a folium map of the given layers; write it with :func:`gridmap.maps.write_map`.
 
     Parameters
@@ -137,6 +138,8 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
         shifted into GCJ-02). Online basemaps need ``offline=False``.
     scale : 'district', 'street' (default) or 'community': simplification and cell drawing.
     min_count : cells/areas with fewer complaints are hidden on shared maps (default 3).
+    compare_proposals : with split proposals, also show them side by side: the map narrows to the left and a
+        grid of small maps on the right shows the current boundary and each proposal over it (default True).
     max_cells : more unit cells than this are not drawn (the legend says to open a street map). Cells are
         written compactly (about 70 bytes each, tooltips built on hover): the default 12,000 is about three
         times a 42 km² district of 100 m cells (see benchmarks/bench_maps.py for size and load time).
@@ -241,6 +244,10 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
                   f"{js_json('内部资料 · 请勿外传 — INTERNAL USE ONLY, do not share')});")
     if "components" in frames or "cells" in frames:
         js.append(f"gridmap.search(__MAP__, {js_json('编码搜索 search code')});")
+    compare = next((o.extra["compare"] for o in outs if "compare" in o.extra), None)
+    if compare is not None and compare_proposals:
+        compare["bounds"] = display.bounds_latlon(tuple(frames["proposals"].total_bounds))
+        js.append(f"gridmap.compare(__MAP__, {js_json(compare)});")
     js.append(f"gridmap.init(__MAP__, {js_json({'bounds': bounds, 'labelZoom': 17 if labels else 0})});")
     ScriptControl("\n".join(js)).add_to(m)
     log.info("map built: %d layers, scale %s, privacy %s, basemap %s", sum(len(o.layers) for o in outs),

@@ -38,6 +38,8 @@ class LayerOut:
 
     layers: list[Any] = field(default_factory=list)
     legend: str = ""
+    #: Data for page-level runtime calls (e.g. ``compare`` for split proposals side by side).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class SizeClass(str, enum.Enum):
@@ -369,16 +371,20 @@ def proposal_layers(frame: gpd.GeoDataFrame, display: Display, *,
                                 "households": _col(current, "households")}, geometry=current.geometry.values,
                                crs=current.crs)
     out = LayerOut(legend="<h4>拆分方案 split proposals</h4>")
+    current_spec = None
     if len(now):
         style = {"color": "#000", "weight": 4, "fill": False}
-        feats = [[0, _tooltip(("现状 current", r.get("name")), ("代码 code", r.get("parent_code") if _missing(r.get("code")) else r.get("code")),
+        feats = [[0, _tooltip(("现状 current", r.get("name")),
+                              ("代码 code", r.get("parent_code") if _missing(r.get("code")) else r.get("code")),
                               ("户数 households", _fmt_int(r.get("households")))), enc, None]
                  for (_, r), enc in zip(now.iterrows(), display.encode_areas(now.geometry.values))]
-        out.layers.append(ScriptLayer(f"gridmap.areas({js_json({'styles': [style], 'f': feats})})",
+        current_spec = {"styles": [style], "f": feats}
+        out.layers.append(ScriptLayer(f"gridmap.areas({js_json(current_spec)})",
                                       name=esc("现状边界 current boundary")))
         out.legend += "<div><i style='border:3px solid #000;background:transparent'></i>" + esc(
             "现状边界 current boundary") + "</div>"
     keys = parts["proposal"].fillna("?").astype(str)
+    panels: list[dict[str, Any]] = []
     for i, key in enumerate(dict.fromkeys(keys)):
         sub = parts[(keys == key).to_numpy()]
         color = _PROPOSAL_PALETTE[i % len(_PROPOSAL_PALETTE)]
@@ -389,9 +395,17 @@ def proposal_layers(frame: gpd.GeoDataFrame, display: Display, *,
                                    ("代码 code", r.get("code")), ("户数 households", _fmt_int(r.get("households"))),
                                    ("原社区 from", r.get("parent_code"))), enc, None]
                  for j, ((_, r), enc) in enumerate(zip(sub.iterrows(), display.encode_areas(sub.geometry.values)))]
-        out.layers.append(ScriptLayer(f"gridmap.areas({js_json({'styles': styles, 'f': feats})})",
+        spec = {"styles": styles, "f": feats}
+        out.layers.append(ScriptLayer(f"gridmap.areas({js_json(spec)})",
                                       name=esc(f"方案 proposal {key}（{len(sub)} 个社区）"), show=(i == 0)))
         out.legend += _swatch(color, f"方案 proposal {key}")
+        hh = "/".join(f"{int(h):,}" for h in sub["households"] if not _missing(h))
+        panels.append({"title": f"方案 proposal {key}：{len(sub)} 个社区 parts" + (f"，户数 households {hh}" if hh else ""),
+                       "spec": spec})
+    if panels:
+        cur_hh = ", ".join(f"{int(h):,}" for h in now["households"] if not _missing(h)) if len(now) else ""
+        out.extra["compare"] = {"current": current_spec, "panels": panels,
+                                "currentTitle": "现状 current" + (f"：户数 households {cur_hh}" if cur_hh else "")}
     log.info("proposals layer: %d proposal(s), %d new communities", keys.nunique(), len(parts))
     return out
 

@@ -47,6 +47,11 @@ RUNTIME_CSS = """
 .gm-label{font:10px sans-serif;color:#333;white-space:nowrap;text-shadow:0 0 2px #fff,0 0 2px #fff;pointer-events:none}
 .gm-hide-labels .gm-label{display:none}
 .gm-cluster div{color:#fff;font-weight:bold;opacity:.85}
+.gm-compare{position:absolute;top:0;right:0;bottom:0;width:42%;display:grid;gap:4px;padding:4px;box-sizing:border-box;
+ background:#e8e8e8;overflow:auto;grid-auto-rows:minmax(200px,1fr)}
+.gm-panel{display:flex;flex-direction:column;background:#fff;border:1px solid #bbb;min-height:0}
+.gm-panel-title{font:bold 12px/1.6 sans-serif;padding:0 6px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.gm-panel-map{flex:1;min-height:150px}
 """
 
 RUNTIME_JS = r"""
@@ -185,6 +190,30 @@ var gridmap = (function () {
       else { map.fitBounds(hit.layer.getBounds(), {maxZoom: 18, animate: false}); hit.layer.openTooltip(hit.layer.getBounds().getCenter()); }
     }
   }
+  // Side-by-side comparison: the main map narrows to the left, and a grid of small maps on the right shows
+  // the current boundary and each proposal over it, all fitted to the same extent (titles set as text).
+  // spec: {bounds, current: areasSpec|null, currentTitle, panels: [{title, spec: areasSpec}]}
+  function compare(map, spec) {
+    var box = document.createElement("div"), minis = [], n = spec.panels.length + (spec.current ? 1 : 0);
+    box.className = "gm-compare";
+    box.style.gridTemplateColumns = "repeat(" + (n > 2 ? 2 : 1) + ", minmax(0, 1fr))";
+    map.getContainer().parentNode.appendChild(box);
+    map.getContainer().style.width = "58%";
+    function panel(title, specs) {
+      var p = document.createElement("div"), d = document.createElement("div");
+      p.className = "gm-panel"; d.className = "gm-panel-map"; p.title = title;
+      p.appendChild(text("div", title, "gm-panel-title")); p.appendChild(d); box.appendChild(p);
+      var m = L.map(d, {zoomControl: false, attributionControl: false, dragging: false, scrollWheelZoom: false,
+        doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false, preferCanvas: true, zoomSnap: 0});
+      specs.forEach(function (s) { areas(s).addTo(m); });
+      minis.push(m);
+    }
+    if (spec.current) panel(spec.currentTitle, [spec.current]);
+    spec.panels.forEach(function (p) { panel(p.title, spec.current ? [p.spec, spec.current] : [p.spec]); });
+    map.invalidateSize({animate: false});
+    minis.forEach(function (m) { m.invalidateSize(false); m.fitBounds(spec.bounds, {animate: false, padding: [8, 8]}); });
+    return minis;
+  }
   function init(map, opts) {
     if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
     if (opts.labelZoom) {
@@ -194,7 +223,7 @@ var gridmap = (function () {
     if (opts.bounds) map.fitBounds(opts.bounds, {animate: false});
     window.gridmapReady = true;
   }
-  return {ring: ring, areas: areas, cells: cells, points: points, legend: legend, overlayText: overlayText, search: search,
+  return {ring: ring, areas: areas, cells: cells, points: points, compare: compare, legend: legend, overlayText: overlayText, search: search,
           init: init, index: index};
 })();
 """
