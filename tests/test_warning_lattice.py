@@ -110,3 +110,19 @@ def test_a_lattice_that_does_not_cover_the_cells_is_an_error(cells):
         localise_cells(cells, small)
     with pytest.raises(ValidationError, match="does not match"):
         grid_to_cells(np.zeros((2, 2)), cells)
+
+
+def test_cell_size_ignores_cells_that_absorbed_a_sliver():
+    """build_cells unites slivers with a neighbour, so some cells' bounding boxes are wider than a square: the
+    lattice once took the largest side (129 m on the full demo district), shifting every metric position."""
+    sq = [shapely.box(X0 + i * 100, Y0 + j * 100, X0 + (i + 1) * 100, Y0 + (j + 1) * 100)
+          for j in range(3) for i in range(4)]
+    merged = shapely.union(sq[0], shapely.box(X0 - 30, Y0, X0, Y0 + 100))   # 130 m wide
+    geoms = [merged] + sq[1:]
+    cells = gpd.GeoDataFrame({"code": [f"c{k}" for k in range(12)], "ix": [4520 + k % 4 for k in range(12)],
+                              "iy": [44180 + k // 4 for k in range(12)]}, geometry=geoms, crs="EPSG:4548")
+    lat = lattice_from_cells(cells)
+    assert lat.cell_size_m == 100.0 and (lat.x0, lat.y0) == (X0, Y0) and lat.shape == (3, 4)
+    demo = pytest.importorskip("gridmap.demo")
+    real = build_cells(demo.generate(scale=0.05).communities)
+    assert lattice_from_cells(real).cell_size_m == 100.0

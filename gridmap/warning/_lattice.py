@@ -147,8 +147,12 @@ def lattice_from_cells(cells: pd.DataFrame) -> Lattice:
     b = cells.geometry.bounds
     w = (b["maxx"] - b["minx"]).round(6)
     h = (b["maxy"] - b["miny"]).round(6)
-    c = float(pd.concat([w, h]).max())  # clipped edge cells are smaller, never larger
-    full = (w == c) & (h == c)
+    # the cell size is the most common side of the square cells: clipped edge cells are smaller, and cells that
+    # absorbed a sliver (build_cells unites slivers with a neighbour) have a larger bounding box
+    square = (w - h).abs() <= 1e-6
+    sides = (w[square] if square.any() else pd.concat([w, h])).round(3)
+    c = float(sides.mode().max())
+    full = ((w - c).abs() <= 1e-3) & ((h - c).abs() <= 1e-3)
     ref = full if full.any() else pd.Series(True, index=cells.index)
     ix0, iy0 = int(ix.min()), int(iy.min())
     # corner of square (ix0, iy0), estimated from the full cells (robust to merged slivers)
