@@ -138,3 +138,66 @@ def test_property_equals_sjoin(n, seed, size):
                     boundary_points(cells, rng, 100)])
     res = assign_points(xy, cells, warn=False)
     assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+
+
+def test_points_on_the_outer_boundary_are_assigned():
+    """The east and north edges of the gridded area belong to the cells there (covers), like sjoin says."""
+    cells = build_cells(gpd.GeoDataFrame({"code": ["110101001001"]}, geometry=[shapely.box(0, 0, 200, 200)], crs=CRS))
+    x = np.array([200.0, 150.0, 200.0, 0.0, 200.0 + 1e-9, 100.0])
+    y = np.array([50.0, 200.0, 200.0, 0.0, 50.0, 200.0 + 1e-9])
+    res = assign_points((x, y), cells, warn=False)
+    assert_matches_sjoin(x, y, cells, res)
+    assert (res.cell[:4] >= 0).all() and (res.cell[4:] == -1).all()
+
+
+def test_inexact_lattice_lines_and_their_neighbours(layout):
+    """A lattice whose lines are not exactly representable: points on the computed lines and one ulp either side."""
+    comm, _ = layout
+    cells = build_cells(comm, cell_size_m=33.3, origin=(0.1, 0.7))
+    rng = np.random.default_rng(5)
+    b = cells.total_bounds
+    i = np.floor((rng.uniform(b[0], b[2], 400) - 0.1) / 33.3)
+    on_x = 0.1 + i * 33.3  # as the lattice computes its lines
+    xs = np.concatenate([on_x, np.nextafter(on_x, -np.inf), np.nextafter(on_x, np.inf)])
+    ys = np.tile(rng.uniform(b[1], b[3], 400), 3)
+    xy = np.vstack([np.column_stack([xs, ys]), boundary_points(cells, rng, 300)])
+    res = assign_points(xy, cells, warn=False)
+    assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+
+
+def test_overlapping_cells_still_give_a_covering_cell():
+    """Overlapping cells are not supported input, but no answer is ever a cell that does not cover the point."""
+    a = shapely.Polygon([(0, 0), (60, 0), (60, 40), (0, 40)])
+    b = shapely.Polygon([(30, 10), (90, 10), (90, 80), (30, 80)])
+    cells = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[a, b], crs=CRS)
+    rng = np.random.default_rng(2)
+    xy = np.column_stack([rng.uniform(-5, 95, 5000), rng.uniform(-5, 85, 5000)])
+    res = assign_points(xy, cells, warn=False)
+    assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+
+
+def test_index_leaves_the_callers_geometries_alone(layout):
+    _, cells = layout
+    geoms = cells.geometry.values
+    CellIndex(cells).lookup([450_500.0], [4_411_000.0])
+    assert not shapely.is_prepared(np.asarray(geoms, dtype=object)).any()
+
+
+def test_exact_path_agrees_with_geos_on_partial_cells(layout):
+    """The vectorised crossing-number test against shapely.intersects_xy, point by point, on every partial cell."""
+    _, cells = layout
+    idx = CellIndex(cells)
+    part = np.flatnonzero(~idx._full)
+    rng = np.random.default_rng(9)
+    c = np.repeat(part, 40)
+    bb = shapely.bounds(cells.geometry.values[c])
+    px = rng.uniform(bb[:, 0] - 1, bb[:, 2] + 1)
+    py = rng.uniform(bb[:, 1] - 1, bb[:, 3] + 1)
+    coords = shapely.get_coordinates(cells.geometry.values[part])  # vertices: boundary points
+    cv = np.repeat(part, shapely.get_num_coordinates(cells.geometry.values[part]))
+    c = np.concatenate([c, cv])
+    px = np.concatenate([px, coords[:, 0]])
+    py = np.concatenate([py, coords[:, 1]])
+    ours = idx._covers(c, px, py)
+    geos = shapely.intersects_xy(cells.geometry.values[c], px, py)
+    assert (ours == geos).all()

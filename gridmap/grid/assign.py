@@ -4,12 +4,12 @@ Boundary semantics
 ------------------
 A point belongs to a cell that *covers* it (interior or boundary), the relation of ``geopandas.sjoin(...,
 predicate='intersects')``. A point inside one cell gets that cell (the same as ``predicate='within'``). A point
-on the boundary shared by several cells gets exactly one of them, chosen deterministically: the cell whose
-lattice square ``(ix, iy)`` contains the point in the half-open sense of :class:`~gridmap.grid.lattice.Lattice`
-(lattice lines belong to the square east / north of them) if it covers the point, otherwise the first covering
-cell in the order of the ``cells`` frame. Points covered by no cell, and points with missing coordinates, get no
-cell and are listed in :attr:`PointAssignment.report` (never dropped silently; a
-:class:`UnassignedPointsWarning` says how many).
+on the boundary shared by several cells gets exactly one of them, chosen deterministically: among the cells
+covering it, the cell whose own lattice square (columns ``ix``/``iy``) contains the point in the half-open sense
+of :class:`~gridmap.grid.lattice.Lattice` (lattice lines belong to the square east / north of them), else a cell
+reaching into that square's interior, else any other (each in the order of the ``cells`` frame). Points covered by
+no cell, and points with missing coordinates, get no cell and are listed in :attr:`PointAssignment.report` (never
+dropped silently; a :class:`UnassignedPointsWarning` says how many).
 
 How it is fast
 --------------
@@ -250,16 +250,17 @@ class CellIndex:
             cix = pd.to_numeric(cells["ix"], errors="coerce").to_numpy(dtype=float)
             ciy = pd.to_numeric(cells["iy"], errors="coerce").to_numpy(dtype=float)
             own = (cix[pc] == px) & (ciy[pc] == py)
-        order = np.lexsort((pc, ~own, pkey))
-        pkey, pc, px, py = pkey[order], pc[order], px[order], py[order]
+        # the candidates whose bounds reach into the open square (not just onto its west/south line): only they can
+        # cover a point off the lattice lines, and they come before the others (a point on a lattice line goes to
+        # a cell of the square east / north of the line when one covers it)
+        reach = (((px < ix_hi[pc]) | (b[pc, 2] > x0 + ix_hi[pc] * s))
+                 & ((py < iy_hi[pc]) | (b[pc, 3] > y0 + iy_hi[pc] * s)))
+        order = np.lexsort((pc, ~reach, ~own, pkey))
+        pkey, pc, px, py, reach = pkey[order], pc[order], px[order], py[order], reach[order]
         slot_keys, first, counts = np.unique(pkey, return_index=True, return_counts=True)
         slot = np.repeat(np.arange(len(slot_keys)), counts)
         self._cand = self._matrix(slot, pc, len(slot_keys))
         self._width = self._cand.shape[1]
-        # the candidates whose bounds reach into the open square (not just onto its west/south line): only they can
-        # cover a point off the lattice lines
-        reach = (((px < ix_hi[pc]) | (b[pc, 2] > x0 + ix_hi[pc] * s))
-                 & ((py < iy_hi[pc]) | (b[pc, 3] > y0 + iy_hi[pc] * s)))
         self._cand_in = self._matrix(slot[reach], pc[reach], len(slot_keys))
         slot_ix, slot_iy = px[first], py[first]
         # table value: >= 0 cell position (whole square); <= -2 shared slot -(v+2); -1 no cell
