@@ -287,9 +287,14 @@ def _check_extents(frames: Mapping[str, gpd.GeoDataFrame], density: DensityGrid 
 
 def _bounds(frames: Mapping[str, gpd.GeoDataFrame], density: DensityGrid | None,
             display: Display) -> list[list[float]]:
-    boxes = [f.total_bounds for f in frames.values()]
-    if density is not None:
-        boxes.append(np.asarray(density.bounds))
+    """The view the map opens on: the communities drawn (the area the map is about; a street map's street
+    outline and the density margin reach beyond it), else every layer."""
+    if "communities" in frames:
+        boxes = [frames["communities"].total_bounds]
+    else:
+        boxes = [f.total_bounds for f in frames.values()]
+        if density is not None:
+            boxes.append(np.asarray(density.bounds))
     b = np.array(boxes)
     return display.bounds_latlon((b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()))
 
