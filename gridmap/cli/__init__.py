@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES: list[str] = [
     "gridmap.cli.demo",
     "gridmap.cli.store_cmd",
+    "gridmap.cli.cells",
     "gridmap.cli.locate",
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
