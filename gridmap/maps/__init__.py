@@ -7,6 +7,11 @@ pass them here.
 Set-up: ``scripts/fetch_assets.sh`` installs Leaflet and Leaflet.markercluster from the npm registry; every
 written map inlines them, so the HTML file needs no network when viewed (default ``basemap='none'``).
 
+Maps: :func:`district_map`, :func:`street_map`, :func:`community_map` (or :func:`build_map` of any layers).
+Analysis outputs go in as they come: ``build_map(**warning_layers(early_warning(...), cells=cells))`` draws
+hot spots and alerts, ``hotspots=emerging_cells(emerging_hot_spots(cube), cells)`` every emerging category,
+``proposals=proposals_frame(...)`` the split proposals side by side with the current boundary.
+
 Examples
 --------
 >>> import geopandas as gpd, shapely
