@@ -265,7 +265,8 @@ def adjacency(atoms: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | gpd.GeoSe
     """Touching atom pairs with their shared boundary and whether they count as adjacent.
 
     Returns a DataFrame with ``i``, ``j`` (atom ids, i before j in atoms order), ``shared_m`` (shared boundary
-    length), ``barrier_m`` (of it, along a barrier line), ``road_m`` (along a barrier or road line),
+    length), ``barrier_m`` (of it, along a barrier line), ``road_m`` (along a barrier or inside a road's
+    corridor: half its ``width_m`` when the roads carry one, plus 5 m, from the centre line),
     ``cell_m`` (along a cell edge, when cells are given) and ``adjacent`` (``shared_m - barrier_m >=
     min_shared_m``).
     """
@@ -291,15 +292,22 @@ def adjacency(atoms: gpd.GeoDataFrame, *, barriers: gpd.GeoDataFrame | gpd.GeoSe
     # only the lines near the atoms matter (a whole district's roads would make the unions slow)
     box = shapely.box(*shapely.total_bounds(geoms)).buffer(10.0, join_style="mitre")
 
-    def near(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+    def near(frame: gpd.GeoDataFrame | gpd.GeoSeries, column: str | None = None) -> np.ndarray:
         g = np.asarray(frame.geometry.values if isinstance(frame, gpd.GeoDataFrame) else frame.values)
-        return g[shapely.intersects(g, box)]
+        hit = shapely.intersects(g, box)
+        if column is None:
+            return g[hit]
+        if isinstance(frame, gpd.GeoDataFrame) and column in frame.columns:
+            return as_float(frame[column]).to_numpy()[hit]
+        return np.full(int(hit.sum()), np.nan)
     if barriers is not None and len(barriers):
         bz = shapely.buffer(shapely.union_all(near(barriers)), 1.0, quad_segs=2)
         barrier_m = shapely.length(shapely.intersection(shared, bz))
         lines.append(bz)
     if roads is not None and len(roads):
-        lines.append(shapely.buffer(shapely.union_all(near(roads)), 5.0, quad_segs=2))
+        # a boundary inside a road's corridor follows the road: half its width (when known) + 5 m
+        half = np.nan_to_num(near(roads, "width_m") / 2, nan=0.0) + 5.0
+        lines.append(shapely.union_all(shapely.buffer(near(roads), half, quad_segs=2)))
     if lines:
         road_m = shapely.length(shapely.intersection(shared, shapely.union_all(lines)))
     road_m = np.maximum(road_m, barrier_m)

@@ -400,10 +400,23 @@ def _distance(g: S.Graph, a: S.Partition, b: S.Partition) -> float:
     return g.total_area - overlap
 
 
+def _without_slivers(g: shapely.Geometry, max_hole_m2: float = 1.0) -> shapely.Geometry:
+    """Drop the millimetre-wide holes that a union of snapped atoms can leave (real enclaves are kept)."""
+    polys = []
+    for p in shapely.get_parts(g):
+        if p.geom_type != "Polygon":
+            continue
+        keep = [r for r in p.interiors if shapely.Polygon(r).area > max_hole_m2]
+        polys.append(shapely.Polygon(p.exterior, keep) if len(keep) < len(p.interiors) else p)
+    if not polys:
+        return g
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
 def _proposal(atoms: gpd.GeoDataFrame, pb: _Problem, parts: S.Partition, sc: float, rank: int, floor: int,
               ceiling: int, exhaustive: bool, community_code: str | None) -> Proposal:
     g = pb.g
-    geoms = [shapely.union_all(atoms.geometry.values[sorted(p)]) for p in parts]
+    geoms = [_without_slivers(shapely.union_all(atoms.geometry.values[sorted(p)])) for p in parts]
     order = sorted(range(len(parts)), key=lambda i: (-round(geoms[i].centroid.y, 3), round(geoms[i].centroid.x, 3)))
     labels = [chr(ord("A") + i) if i < 26 else f"P{i}" for i in range(len(parts))]
     pop = atoms["population"] if "population" in atoms.columns else pd.Series(np.nan, atoms.index)
