@@ -74,7 +74,8 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                       lonlat: "str | LonLatSystem | None" = None, crs: Any = None, file_layer: str | None = None,
                       encoding: str | None = None, mapping: dict[str, str] | None = None,
                       district_code: str | None = None, catalog: Catalog | None = None, on_error: str = "reject",
-                      outside: str = "reject", reuse_gaps: bool = False) -> ComponentImportResult:
+                      outside: str = "reject", reuse_gaps: bool = False, dry_run: bool = False,
+                      same_point_m: float = 0.01) -> ComponentImportResult:
     """Import components, assigning cell / community / street and codes; one transaction.
 
     Parameters
@@ -90,6 +91,9 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     on_error : 'reject' (default: write the good rows, report the others) or 'abort' (write nothing if any is bad).
     outside : 'reject' (default) components on no unit cell, or 'keep' them without a cell.
     reuse_gaps : give new components freed serials (default: continue after the highest serial).
+    dry_run : check, assign and report everything, write nothing (``would_write`` says how many would be written).
+    same_point_m : a component of the same class as another (in the input or already stored) within this distance
+        is a duplicate and rejected (default 0.01 m).
     """
     if on_error not in ("reject", "abort"):
         raise ValueError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
@@ -208,11 +212,19 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                 _problem(bad, lab, "code", "code already in the store", f"{d}/{c}{int(s):04d}")
         uncoded = f[f["serial"].isna() & ~f.index.isin(list(bad))]
         if len(uncoded):
-            xy = np.round(shapely.get_coordinates(uncoded.geometry.values), 2)
-            pos = pd.Series([f"{c}@{x:.2f},{y:.2f}" for c, (x, y) in zip(uncoded["class_code"], xy)],
-                            index=uncoded.index)
-            for lab in pos.index[pos.duplicated(keep="first").to_numpy()]:
-                _problem(bad, lab, "geometry", "duplicate: same class at the same point as an earlier row", pos[lab])
+            for lab, other in _same_point(uncoded, uncoded, same_point_m, earlier_only=True):
+                _problem(bad, lab, "geometry", "duplicate: same class at the same point as an earlier row",
+                         f"row {other}")
+        # ... and against the components already stored
+        rest = f[~f.index.isin(list(bad))]
+        if len(rest):
+            stored = store.read("components", bbox=tuple(rest.total_bounds + np.array([-1, -1, 1, 1]) * same_point_m),
+                                columns=["code", "district_code", "class_code"], connection=conn)
+            if len(stored):
+                stored.index = stored["district_code"].astype(str) + "/" + stored["code"].astype(str)
+                for lab, other in _same_point(rest, stored, same_point_m):
+                    _problem(bad, lab, "geometry", "duplicate: same class at the same point as stored component "
+                             f"{other}", f"{rest.at[lab, 'class_code']}")
         # serials for the rest
         new_rows = []
         todo = f[f["serial"].isna() & ~f.index.isin(list(bad))]
@@ -244,8 +256,10 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                                   fix="fix the rows, or import with on_error='reject' to keep the good ones")
         drop = {p.row for p in problems}
         keep = good[~good.index.isin(list(drop))]
-        written = store.write("components", keep, mode="append", connection=conn)
+        written = 0 if dry_run else store.write("components", keep, mode="append", connection=conn)
     result.written = written
+    result.dry_run = dry_run
+    result.would_write = len(keep) if dry_run else 0
     result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
     kept = [(lab, c) for lab, c in new_rows if lab in keep.index]
     result.new_codes = pd.DataFrame({"row": [lab for lab, _ in kept], "code": [c for _, c in kept],
@@ -253,6 +267,21 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     log.info("imported components from %s: %d written (%d newly coded), %d rejected", where, written, len(kept),
              len(result.rejected))
     return result
+
+
+def _same_point(rows: gpd.GeoDataFrame, others: gpd.GeoDataFrame, tol_m: float, *,
+                earlier_only: bool = False) -> list[tuple[Any, Any]]:
+    """(row label, label of the other) for rows with a component of the same class within ``tol_m``."""
+    tree = shapely.STRtree(np.asarray(others.geometry.values, dtype=object))
+    i, j = tree.query(np.asarray(rows.geometry.values, dtype=object), predicate="dwithin", distance=tol_m)
+    same = rows["class_code"].to_numpy(dtype=object)[i] == others["class_code"].to_numpy(dtype=object)[j]
+    if earlier_only:  # within one frame: a later row duplicates an earlier one
+        same &= j < i
+    i, j = i[same], j[same]
+    out: dict[Any, Any] = {}
+    for a, b in zip(i.tolist(), j.tolist()):
+        out.setdefault(rows.index[a], others.index[b])
+    return list(out.items())
 
 
 def _existing_codes(store: Any, conn: Any, districts: Any) -> dict[str, set[str]]:

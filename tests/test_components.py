@@ -222,3 +222,66 @@ def test_cli_locate_nearest_components(located, capsys, tmp_path):
     assert main(["--db", url, "locate", "01010003", "--html", str(html)]) == 0
     page = html.read_text(encoding="utf-8")
     assert "01010003" in page and "cdn.jsdelivr" not in page
+
+
+def test_generic_import_of_components_is_the_component_import(seeded, tmp_path, capsys):
+    """`gridmap import components` gives the same rows as import_components (cells, codes), not a raw write."""
+    from gridmap.cli import main
+
+    store = seeded
+    pts = [(448_150.3, 4_419_150.7), (448_703.1, 4_419_606.2), (448_420.4, 4_419_380.9)]
+    rows = [{"lon": lonlat_of(*p)[0], "lat": lonlat_of(*p)[1], "LX": c} for p, c in zip(pts, ["0101", "0101", "0305"])]
+    path = components_csv(tmp_path, rows)
+    rej = tmp_path / "rej.csv"
+    argv = ["--db", store.url, "import", "component", str(path), "--map", "class_code=LX", "--lonlat", "wgs84"]
+    assert main(argv + ["--dry-run"]) == 0
+    assert "dry run" in capsys.readouterr().out and store.count("components") == 0
+    assert main(argv + ["--rejects", str(rej)]) == 0
+    got = store.read("components").set_index("code")
+    assert sorted(got.index) == ["01010001", "01010002", "03050001"]
+    cells = store.read("cells")
+    ref = gpd.sjoin(got[["geometry"]], cells[["code", "community_code", "geometry"]].rename(columns={"code": "cell"}),
+                    predicate="within")
+    assert (got.loc[ref.index, "cell_code"] == ref["cell"]).all()
+    assert (got.loc[ref.index, "community_code"] == ref["community_code"]).all() and len(ref) == 3
+    assert (got["national_id"] == "110101" + got.index.str[:4] + "00" + got.index.str[4:]).all()
+    # the same file again: every row is a duplicate of a stored component (same class, same point), reported
+    assert main(argv + ["--rejects", str(rej)]) == 1
+    report = pd.read_csv(rej, encoding="utf-8-sig", dtype=str)
+    assert len(report) == 3 and report["reason"].str.startswith(
+        "duplicate: same class at the same point as stored component 110101/").all()
+    assert store.count("components") == 3
+    # options that mean nothing for components are a clear error
+    assert main(argv + ["--table", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--table cannot be used when importing components" in err and "Traceback" not in err
+
+
+def test_duplicate_of_stored_component_needs_same_class(seeded, tmp_path):
+    store = seeded
+    p = lonlat_of(448_300.0, 4_419_300.0)
+    assert import_components(store, components_csv(tmp_path, [{"lon": p[0], "lat": p[1], "class_code": "0101"}]),
+                             lonlat="wgs84").written == 1
+    stored = store.read("components").geometry.iloc[0]
+    # same class at the stored point (from the stored coordinates, in the working CRS): rejected
+    same = gpd.GeoDataFrame({"class_code": ["0101", "0102", "0101"]},
+                            geometry=[stored, stored, shapely.Point(stored.x + 0.5, stored.y)], crs=CRS)
+    res = import_components(store, same)
+    assert res.written == 2
+    assert [(p.row, p.reason) for p in res.rejected] == [
+        (0, "duplicate: same class at the same point as stored component 110101/01010001")]
+
+
+def test_national_id_with_overflowing_serial_is_rejected_with_reason(seeded, tmp_path):
+    store = seeded
+    p = lonlat_of(448_300.0, 4_419_300.0)
+    rows = [{"lon": p[0], "lat": p[1], "national_id": "1101010101010000"},   # serial 10000: no 8-digit code
+            {"lon": p[0], "lat": p[1], "national_id": "1101010101009999"}]   # the largest that fits
+    res = import_components(store, components_csv(tmp_path, rows), lonlat="wgs84")
+    assert res.written == 1 and store.read("components")["code"].tolist() == ["01019999"]
+    (prob,) = res.rejected
+    assert prob.row == 0 and prob.field == "code" and "exceeds 9,999" in prob.reason
+    # and the next new component of that class cannot be numbered past 9,999: a reported rejection too
+    more = import_components(store, components_csv(tmp_path, [{"lon": p[0] + 1e-4, "lat": p[1],
+                                                               "class_code": "0101"}]), lonlat="wgs84")
+    assert more.written == 0 and "only 0 remain" in more.rejected[0].reason

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gridmap.cli._common import open_store_from, parse_mapping, print_json, print_table
+from gridmap.cli._common import open_store_from, print_json, print_table
 
 _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
          "lon", "lat"]
@@ -61,10 +61,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--src-crs", dest="src_crs", metavar="CRS", help="CRS of x/y input or of a file without one")
     p.add_argument("--file-layer")
     p.add_argument("--encoding")
-    p.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...")
+    p.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml")
     p.add_argument("--district", metavar="CODE")
     p.add_argument("--keep-outside", action="store_true", help="keep components on no cell (without a cell code)")
     p.add_argument("--abort-on-error", action="store_true")
+    p.add_argument("--dry-run", action="store_true", help="check and report everything; write nothing")
     p.add_argument("--rejects", type=Path, metavar="CSV")
     p.set_defaults(func=cmd_import)
 
@@ -184,13 +185,37 @@ def cmd_components(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from gridmap.components import import_components
+    return run_component_import(args)
 
+
+#: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
+_NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
+                       "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
+                       "repair": "--repair"}
+
+
+def run_component_import(args: argparse.Namespace) -> int:
+    """The component import behind both ``gridmap import-components`` and ``gridmap import components``."""
+    from gridmap.components import import_components
+    from gridmap.errors import Problem, ValidationError
+    from gridmap.io.mapping import load_mapping
+
+    given = [flag for key, flag in _NOT_FOR_COMPONENTS.items() if getattr(args, key, None)]
+    if getattr(args, "topology", "off") != "off":
+        given.append("--topology")
+    if given:
+        raise ValidationError(f"{', '.join(given)} cannot be used when importing components",
+                              [Problem(None, flag, "not an option for components") for flag in given],
+                              fix="components are points: each gets its cell, community, street and (if it has "
+                                  "none) the next free code of its class; drop these options (see "
+                                  "`gridmap import-components --help`)")
     store = open_store_from(args)
     res = import_components(store, args.file, lonlat=args.lonlat, crs=args.src_crs, file_layer=args.file_layer,
-                            encoding=args.encoding, mapping=parse_mapping(args.mapping), district_code=args.district,
-                            outside="keep" if args.keep_outside else "reject",
-                            on_error="abort" if args.abort_on_error else "reject")
+                            encoding=args.encoding, mapping=load_mapping(args.mapping) if args.mapping else None,
+                            district_code=args.district,
+                            outside="keep" if getattr(args, "keep_outside", False) else "reject",
+                            on_error="abort" if args.abort_on_error else "reject",
+                            dry_run=getattr(args, "dry_run", False))
     print(res)
     if len(res.new_codes):
         print(f"{len(res.new_codes)} component(s) got new codes")

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                "  gridmap import communities sq.shp --src-crs beijing_local.prj --encoding GBK\n"
                "  gridmap import communities sq.gpkg --repair --boundary parent   # seamless within the streets\n"
                "  gridmap import complaints calls.csv --lonlat gcj02 --rejects rejected.csv\n"
+               "  gridmap import components covers.csv --lonlat gcj02   # cells, community, street, next free codes\n"
                "  gridmap import districts 110101                # real outline (pip install geotool-cn)")
     p.add_argument("layer", help="target layer: districts, streets, communities, compounds, roads, cells, "
                                  "components, complaints (singular works too)")
@@ -107,6 +108,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from gridmap.io import import_file, import_outline
 
     layer = _LAYER_ALIASES.get(args.layer, args.layer)
+    if layer == "components":  # cells, community, street and codes: the component import, not a raw layer write
+        from gridmap.cli.locate import run_component_import
+
+        args.file = Path(args.file)
+        return run_component_import(args)
     path = Path(args.file)
     source_crs = args.src_crs
     try:
