@@ -9,9 +9,10 @@ per evaluation:
    per keyword watch list (``keyword_sets``, e.g. ``{"漏雨": ["漏雨", "渗水", "屋顶"]}``).
 2. **Counts on the lattice.** Daily counts per family on the cells' lattice (complaints go to their imported
    cell), summed over the observation window ``[d - window_days, d)`` (``O``) and the baseline (``B``): the
-   ``baseline_days`` before the window (``'recent'``), or the same dates in up to ``years`` earlier years widened
-   by ``season_band_days`` either side (``'seasonal'``); ``'auto'`` takes seasonal windows for each date whose
-   data reach back far enough and recent ones otherwise (logged once per run, reported in ``baseline``).
+   ``baseline_days`` before the window, leaving a ``guard_days`` gap (``'recent'``), or the same dates in up to
+   ``years`` earlier years widened by ``season_band_days`` either side (``'seasonal'``); ``'auto'`` takes
+   seasonal windows for each date whose data reach back far enough and recent ones otherwise (logged once per
+   run, reported in ``baseline``).
 3. **Scan windows.** ``O`` and ``B`` are summed over discs of each radius in ``radii_m`` around every cell
    (radius 0 = the cell alone), so a cluster spread over a few cells is seen as one.
 4. **Test.** "No change" means the place keeps its share of its family: whatever the family does district-wide
@@ -20,8 +21,9 @@ per evaluation:
    exact p-value is ``P(X >= O)`` (Fisher's exact test; the space-time permutation model's conditional law).
 5. **Multiple testing.** ``control='fwer'`` (default): Bonferroni over every (family, radius, cell) test of one
    evaluation date, so a date without any real change raises a false alert with probability at most ``alpha``:
-   weekly evaluations at ``alpha=0.01`` mean at most one false alert every ~2 years in expectation (the
-   *recurrence interval* of prospective surveillance). Overlapping scan windows of one real cluster do not
+   weekly evaluations at the default ``alpha=0.002`` mean at most about one false alert in ten years (the
+   *recurrence interval* of prospective surveillance; ``alpha = step_days / (365 x years between false
+   alerts)``). Overlapping scan windows of one real cluster do not
    loosen the threshold for unrelated places, as they would with ``control='fdr'`` (Benjamini-Hochberg per
    date, also available). An alert also needs ``O >= min_count`` and ``O >= min_ratio x expected``.
 6. **Places.** Significant scan windows that overlap are one place: greedy non-maximum suppression keeps the
@@ -102,9 +104,10 @@ def _tail_bound(k: np.ndarray, n: np.ndarray, pi: float) -> np.ndarray:
 def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, end: Any,
                       step_days: int = 7, window_days: int = 7, baseline: "str | ScanBaseline" = ScanBaseline.AUTO,
                       baseline_days: int = 365, years: int = 2, season_band_days: int = 14,
-                      radii_m: tuple[float, ...] = (0.0, 150.0, 300.0), alpha: float = 0.01, min_count: int = 4,
+                      radii_m: tuple[float, ...] = (0.0, 150.0, 300.0), alpha: float = 0.002, min_count: int = 4,
                       min_ratio: float = 2.0, families: str | None = "category",
                       keyword_sets: dict[str, list[str]] | None = None, merge_m: float = 300.0, keep_days: int = 28,
+                      guard_days: int = 28,
                       data_start: Any = None, control: "str | ScanControl" = ScanControl.FWER) -> pd.DataFrame:
     """Alerts evaluated at every ``step_days`` from ``start`` to ``end`` (inclusive); see the module docstring.
 
@@ -115,7 +118,9 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     start, end : first and last evaluation dates; each evaluation looks at ``[d - window_days, d)``.
     baseline : 'seasonal', 'recent' or 'auto'.
     radii_m : scan radii in metres (0 = single cell).
-    baseline_days : length of the recent baseline (capped by the data's first date).
+    baseline_days, guard_days : the recent baseline is the ``baseline_days`` ending ``guard_days`` before the
+        window (capped by the data's first date); the guard keeps a cluster that began in the last weeks out of
+        its own baseline, so an ongoing problem is not learnt as normal within a week.
     alpha : per evaluation date: the chance of any false alert (``control='fwer'``) or the false-discovery rate
         (``'fdr'``), over all families, radii and cells.
     min_count, min_ratio : smallest observed count, and observed/expected ratio, that can raise an alert.
@@ -157,11 +162,11 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     if mode is ScanBaseline.AUTO and not all(use_season):
         n_fb = len(use_season) - sum(use_season)
         log.warning("no data a year before %d of %d evaluation date(s) (%s .. %s): their baseline falls back to "
-                    "the %d days before the window (not seasonality-aware)", n_fb, len(dates),
+                    "the %d days ending %d days before the window (not seasonality-aware)", n_fb, len(dates),
                     dates[~np.asarray(use_season)][0].date(), dates[~np.asarray(use_season)][-1].date(),
-                    baseline_days)
+                    baseline_days, guard_days)
     # day range covered by all windows
-    lo = min(first, d0 - w - pd.Timedelta(days=baseline_days))
+    lo = min(first, d0 - w - pd.Timedelta(days=baseline_days + guard_days))
     if any(use_season):
         lo = min(lo, d0 - pd.DateOffset(years=years) - w - pd.Timedelta(days=season_band_days))
     lo = max(lo, first)
@@ -199,8 +204,9 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     kernels = [(float(r), _disc(int(round(r / c)))) for r in radii_m]
     nyx = lat.nx * lat.ny
     base_tag = {True: f"seasonal: {years} year(s) x ±{season_band_days} d",
-                False: f"recent: {baseline_days} d"}
+                False: f"recent: {baseline_days} d, {guard_days} d gap"}
     per_date: dict[pd.Timestamp, list[dict[str, Any]]] = {d: [] for d in dates}
+    excess: dict[tuple[pd.Timestamp, str], np.ndarray] = {}   # observed - expected per cell (radius 0)
     n_tests = max(1, len(kernels) * int(mask2d.sum()))
     # p-values above this cannot pass (Bonferroni: alpha / at least these tests per date; BH: alpha); computed
     # exactly below it
@@ -232,10 +238,12 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                     base += span(a - pd.Timedelta(days=season_band_days),
                                  d - pd.DateOffset(years=k) + pd.Timedelta(days=season_band_days))
             else:
-                base = span(d - w - pd.Timedelta(days=baseline_days), d - w)
+                g = pd.Timedelta(days=guard_days)
+                base = span(d - w - g - pd.Timedelta(days=baseline_days), d - w - g)
             t_o, t_b = float(obs[mask2d].sum()), float(base[mask2d].sum())
             if t_b == 0:
                 continue
+            excess[(d, fam)] = obs - base * (t_o / t_b)
             for r, ker in kernels:
                 o = ndimage.convolve(obs, ker, mode="constant") if ker.size > 1 else obs
                 b = ndimage.convolve(base, ker, mode="constant") if ker.size > 1 else base
@@ -282,7 +290,15 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                     continue
                 kept.append(r)
             for pv, _, fam, rad, ky, kx, o, e, q, seas in kept:
-                unit = code_grid[ky, kx]
+                # the place is the cell of the window with the largest excess (not the window's centre: a wide
+                # window can be centred beside the cluster it captures)
+                rc = int(round(rad / c))
+                y0, y1, x0, x1 = max(ky - rc, 0), min(ky + rc + 1, lat.ny), max(kx - rc, 0), min(kx + rc + 1, lat.nx)
+                yy, xx = np.mgrid[y0:y1, x0:x1]
+                inside = ((yy - ky) ** 2 + (xx - kx) ** 2 <= rc * rc + 1e-9) & mask2d[y0:y1, x0:x1]
+                ex = np.where(inside, excess[(d, fam)][y0:y1, x0:x1], -np.inf)
+                j = int(np.argmax(ex))
+                unit = code_grid[yy.flat[j], xx.flat[j]]
                 x, y = cxy.at[unit, "x"], cxy.at[unit, "y"]
                 status = "new"
                 near = [a for a in recent if a["family"] == fam and np.hypot(a["x"] - x, a["y"] - y) <= merge_m]
