@@ -17,6 +17,8 @@ All lookups return GeoDataFrames in the store CRS with ``class_name``, ``major_n
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import weakref
@@ -329,6 +331,16 @@ def default_district(store: Any, *, connection: Any = None, required: bool = Tru
     return found
 
 
+@contextlib.contextmanager
+def _read_only(store: Any) -> Any:
+    """A connection for single read-only lookups. On PostGIS it runs in autocommit: no BEGIN/ROLLBACK round trips
+    around the one SELECT (a third of a lookup's latency); the pool restores the isolation level on return."""
+    with store.engine.connect() as conn:
+        if store.backend == "postgis":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
 class _nullctx:
     def __init__(self, conn: Any):
         self.conn = conn
@@ -359,31 +371,80 @@ def _lonlat(store: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return tr.transform(x, y)
 
 
+_OBJECT_COLUMNS = [c for c in _FIELDS if c not in ("initial_date", "change_date")]
+_DATE_COLUMNS = ["initial_date", "change_date"]
+#: Result columns, in order (``extra`` columns go before ``geometry``).
+_RESULT_COLUMNS = [*_FIELDS, "community_name", "street_name", "class_name", "major_name", "x", "y", "lon", "lat"]
+
+
+def _dates(values: list[Any]) -> np.ndarray:
+    try:
+        return np.array([np.datetime64("NaT") if v is None else np.datetime64(v) for v in values],
+                        dtype="datetime64[ns]")
+    except (ValueError, TypeError):  # anything numpy does not parse: let pandas try
+        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype="datetime64[ns]")
+
+
 def _frame(rows: list[Any], store: Any, catalog: Catalog | None,
            extra: dict[str, Any] | None = None) -> gpd.GeoDataFrame:
-    """Rows of ``_SELECT`` as a GeoDataFrame, built in one constructor call (no per-column inserts)."""
+    """Rows of ``_SELECT`` as a GeoDataFrame.
+
+    A lookup returns one row, so the fixed cost of building the frame is most of its latency: the frame is
+    assembled from three typed blocks (text/integers as objects, coordinates as floats, dates) and the geometry,
+    without per-column type inference (``pandas.api.internals.create_dataframe_from_blocks``).
+    """
     names = [*_FIELDS, "community_name", "street_name"]
     cat = catalog or default_catalog()
     n = len(rows)
-    cols: dict[str, Any] = {}
-    for j, name in enumerate(names, start=1):
-        cols[name] = np.array([r[j] for r in rows], dtype=object) if n else np.array([], dtype=object)
-    cls = cols["class_code"]
-    cols["class_name"] = np.array([cat.classes[c].name if c in cat.classes else None for c in cls], dtype=object)
-    cols["major_name"] = np.array([cat.majors[c[:2]][0] if isinstance(c, str) and c[:2] in cat.majors else None
-                                   for c in cls], dtype=object)
+    raw = {name: [r[j] for r in rows] for j, name in enumerate(names, start=1)}
+    cls = raw["class_code"]
+    raw["class_name"] = [cat.classes[c].name if c in cat.classes else None for c in cls]
+    raw["major_name"] = [cat.majors[c[:2]][0] if isinstance(c, str) and c[:2] in cat.majors else None for c in cls]
+    raw["serial"] = [None if v is None else int(v) for v in raw["serial"]]
     x = np.array([r[-2] for r in rows], dtype=float)
     y = np.array([r[-1] for r in rows], dtype=float)
     lon, lat = _lonlat(store, x, y) if n else (np.array([]), np.array([]))
-    cols["x"], cols["y"] = x, y
-    cols["lon"], cols["lat"] = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    for c in ("initial_date", "change_date"):
-        cols[c] = pd.to_datetime(pd.Series(cols[c], dtype=object), errors="coerce").to_numpy()
-    cols["serial"] = np.array([None if v is None else int(v) for v in cols["serial"]], dtype=object)
-    for k, v in (extra or {}).items():
-        cols[k] = v
-    cols["geometry"] = gpd.array.from_shapely(shapely.points(x, y), crs=store.crs)
-    return gpd.GeoDataFrame(cols, geometry="geometry")
+    floats = {"x": x, "y": y, "lon": np.asarray(lon, dtype=float), "lat": np.asarray(lat, dtype=float)}
+    extra_cols = {k: np.asarray(v) for k, v in (extra or {}).items()}
+    columns = [*_RESULT_COLUMNS, *extra_cols, "geometry"]
+    where = {c: i for i, c in enumerate(columns)}
+    obj_names = [c for c in columns if c not in floats and c not in _DATE_COLUMNS and c != "geometry"
+                 and c not in extra_cols]
+    obj = np.empty((len(obj_names), n), dtype=object)
+    for i, c in enumerate(obj_names):
+        obj[i, :] = raw[c]
+    geometry = gpd.array.from_shapely(shapely.points(x, y), crs=store.crs)
+    blocks = [(obj, np.array([where[c] for c in obj_names])),
+              (np.vstack([floats[c] for c in floats]) if n else np.empty((4, 0)),
+               np.array([where[c] for c in floats])),
+              (np.vstack([_dates(raw[c]) for c in _DATE_COLUMNS]) if n else np.empty((2, 0), dtype="datetime64[ns]"),
+               np.array([where[c] for c in _DATE_COLUMNS]))]
+    blocks += [(v.reshape(1, -1), np.array([where[k]])) for k, v in extra_cols.items()]
+    blocks.append((geometry, np.array([where["geometry"]])))
+    try:
+        from pandas.api.internals import create_dataframe_from_blocks
+
+        df = create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_column_index(tuple(columns)))
+        # geopandas' own hook for frames made from a block manager (what slicing a GeoDataFrame uses)
+        out = _GDF_TEMPLATE._constructor_from_mgr(df._mgr, df._mgr.axes)
+        if isinstance(out, gpd.GeoDataFrame) and getattr(out, "_geometry_column_name", None) == "geometry":
+            return out
+    except (ImportError, AttributeError, TypeError, ValueError):  # other pandas/geopandas versions
+        pass
+    cols = {c: obj[i] for i, c in enumerate(obj_names)}
+    cols.update(floats)
+    cols.update({c: _dates(raw[c]) for c in _DATE_COLUMNS})
+    cols.update(extra_cols)
+    cols["geometry"] = geometry
+    return gpd.GeoDataFrame({c: cols[c] for c in columns}, geometry="geometry")
+
+
+_GDF_TEMPLATE = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=None))
+
+
+@functools.lru_cache(maxsize=8)
+def _column_index(columns: tuple[str, ...]) -> pd.Index:
+    return pd.Index(list(columns), dtype=object)
 
 
 def locate(store: Any, code: str, *, district_code: str | None = None,
@@ -398,7 +459,7 @@ def locate(store: Any, code: str, *, district_code: str | None = None,
     d, cc = parse_any_component_code(code.strip() if isinstance(code, str) else code,
                                      district_code=district_code, catalog=catalog, check_class=False)
     d = d or default_district(store)
-    with store.engine.connect() as conn:
+    with _read_only(store) as conn:
         rows = conn.execute(text(_SELECT + "WHERE c.district_code = :d AND c.code = :c"),
                             {"d": d, "c": cc.code}).fetchall()
         if not rows:
@@ -517,7 +578,7 @@ def nearest_components(store: Any, lon: float | None = None, lat: float | None =
         raise ValidationError("k must be at least 1", [Problem(None, "k", "too small", k)])
     flt = _class_filter(class_code, catalog)
     cond = "".join(f" AND c.{col} = :{col}" for col in flt)
-    with store.engine.connect() as conn:
+    with _read_only(store) as conn:
         if store.backend == "postgis":
             ids = [r[0] for r in conn.execute(text(
                 f"SELECT c.id FROM components c WHERE TRUE{cond} "

@@ -285,3 +285,31 @@ def test_national_id_with_overflowing_serial_is_rejected_with_reason(seeded, tmp
     more = import_components(store, components_csv(tmp_path, [{"lon": p[0] + 1e-4, "lat": p[1],
                                                                "class_code": "0101"}]), lonlat="wgs84")
     assert more.written == 0 and "only 0 remain" in more.rejected[0].reason
+
+
+def test_lookup_frame_fast_path_equals_plain_constructor(located, monkeypatch):
+    """locate/search build their frame from typed blocks; the plain GeoDataFrame constructor gives the same."""
+    import pandas.api.internals
+
+    from gridmap import components as comp
+
+    fast = search_components(located, class_code="0101")
+    nearest_fast = nearest_components(located, *lonlat_of(448_480.0, 4_419_400.0), k=3)
+
+    def unavailable(*a, **k):
+        raise AttributeError("no blocks")
+
+    monkeypatch.setattr(pandas.api.internals, "create_dataframe_from_blocks", unavailable)
+    slow = search_components(located, class_code="0101")
+    nearest_slow = nearest_components(located, *lonlat_of(448_480.0, 4_419_400.0), k=3)
+    for a, b in ((fast, slow), (nearest_fast, nearest_slow)):
+        assert isinstance(a, gpd.GeoDataFrame) and a.crs == b.crs and a.geometry.name == "geometry"
+        assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
+        def plain(f):
+            f = pd.DataFrame(f.drop(columns="geometry")).astype(object)
+            return f.where(f.notna(), None)
+
+        pd.testing.assert_frame_equal(plain(a), plain(b), check_column_type=False)
+        assert a.geometry.geom_equals(b.geometry).all()
+    assert fast.columns.dtype == object and slow.columns.dtype != object  # both paths did run
+    assert comp._frame([], located, None).shape[0] == 0
