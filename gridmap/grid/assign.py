@@ -126,7 +126,9 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     counts = np.maximum(np.asarray(hi, dtype=np.int64) - lo + 1, 0)
     owner = np.repeat(np.arange(len(lo)), counts)
     start = np.cumsum(counts) - counts
-    return owner, np.repeat(lo, counts) + (np.arange(int(counts.sum())) - np.repeat(start, counts))
+    values = np.arange(int(start[-1] + counts[-1]) if len(counts) else 0, dtype=np.int64)
+    values += (lo - start)[owner]
+    return owner, values
 
 
 class CellIndex:
@@ -391,18 +393,30 @@ class CellIndex:
         vlo, vhi = np.minimum(v1, v2), np.maximum(v1, v2)
         rlo = np.maximum(np.ceil(vlo - 0.5), 0).astype(np.int64)
         rhi = np.minimum(np.ceil(vhi - 0.5) - 1, nr - 1).astype(np.int64)
-        ce, rows = _ranges(rlo, rhi)
-        dv = (v2 - v1)[ce]
-        uc = u1[ce] + (rows + 0.5 - v1[ce]) * (u2 - u1)[ce] / dv
-        col = np.maximum(np.floor(uc - 0.5) + 1, 0).astype(np.int64)  # first sub-column whose centre is east
-        w = np.where((dv > 0) == self._left_inside[ce], -1.0, 1.0) * (self._ecell[ce] + 1)
-        keep = col < nc
-        rows, col, w = rows[keep], col[keep], w[keep]
+        sign = np.where((v2 > v1) == self._left_inside, -1.0, 1.0) * (self._ecell + 1)
         # value of sub-square i of the square at lattice column X (relative) in sub-row r:
         #   sum of crossings with col <= X*k (per (r, X): binned by ceil(col / k), summed west to east)
         # + sum of crossings with X*k < col <= X*k + i (per shared square, summed within it)
-        coarse = np.bincount(rows * (nsx + 1) + ((col + k - 1) >> sh), weights=w,
-                             minlength=nr * (nsx + 1)).astype(float).reshape(nr, nsx + 1)
+        # Edges on a vertical lattice line (most edges: the sides of clipped squares) cross every sub-row they
+        # span at col = X*k: they go into the per-(r, X) sums as a run of rows (a difference array), unexpanded.
+        line = on_x & (rlo <= rhi)
+        lx = np.rint((x1[line] - bx) / s).astype(np.int64)
+        inside = lx < nsx
+        lx, lw, lr0, lr1 = np.maximum(lx[inside], 0), sign[line][inside], rlo[line][inside], rhi[line][inside]
+        runs = np.bincount(np.concatenate([lr0 * (nsx + 1) + lx, (lr1 + 1) * (nsx + 1) + lx]),
+                           weights=np.concatenate([lw, -lw]), minlength=(nr + 1) * (nsx + 1)).astype(float)
+        coarse = np.cumsum(runs.reshape(nr + 1, nsx + 1), axis=0)[:nr]
+        other = np.flatnonzero(~on_x)
+        ce, rows = _ranges(rlo[other], rhi[other])
+        ce = other[ce]
+        dv = (v2 - v1)[ce]
+        uc = u1[ce] + (rows + 0.5 - v1[ce]) * (u2 - u1)[ce] / dv
+        col = np.maximum(np.floor(uc - 0.5) + 1, 0).astype(np.int64)  # first sub-column whose centre is east
+        w = sign[ce]
+        keep = col < nc
+        rows, col, w = rows[keep], col[keep], w[keep]
+        coarse += np.bincount(rows * (nsx + 1) + ((col + k - 1) >> sh), weights=w,
+                              minlength=nr * (nsx + 1)).astype(float).reshape(nr, nsx + 1)
         np.cumsum(coarse, axis=1, out=coarse)  # float64: integer sums far below 2**53 are exact
         jj = np.arange(k)
         r = ((slot_iy - sy0) * k)[:, None] + jj[None, :]
