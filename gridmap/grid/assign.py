@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -90,14 +91,21 @@ class PointAssignment:
     cell : numpy int64 array
         Position (0-based row number) of each point's cell in the ``cells`` frame; -1 for no cell.
     codes : pandas Series
-        Each point's cell code (or ``None``), aligned with the points' index.
+        Each point's cell code (or ``None``), aligned with the points' index. Built on first access (for 10 M
+        points the Python string objects cost more than the assignment itself).
     report : pandas DataFrame
         Points with no cell: ``point`` (index label), ``x``, ``y``, ``reason``.
     """
 
     cell: np.ndarray
-    codes: pd.Series
     report: pd.DataFrame = field(repr=False)
+    labels: pd.Index = field(repr=False, default_factory=lambda: pd.RangeIndex(0))
+    cell_codes: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=object))
+
+    @functools.cached_property
+    def codes(self) -> pd.Series:
+        table = np.append(np.asarray(self.cell_codes, dtype=object), None)  # position -1 -> None
+        return pd.Series(table[self.cell], index=self.labels, name="cell_code", dtype=object, copy=False)
 
     @property
     def n_assigned(self) -> int:
@@ -667,9 +675,6 @@ def assign_points(points: Any, cells: "gpd.GeoDataFrame | CellIndex", *, cell_si
     x, y, labels = _xy(points, index.crs)
     cell = index.lookup(x, y)
     none = np.flatnonzero(cell < 0)
-    codes = np.full(len(cell), None, dtype=object)
-    got = cell >= 0
-    codes[got] = index.codes[cell[got]]
     nan = ~(np.isfinite(x[none]) & np.isfinite(y[none]))
     report = pd.DataFrame({"point": labels[none], "x": x[none], "y": y[none],
                            "reason": np.where(nan, "missing coordinates", "on no cell")})
@@ -678,4 +683,4 @@ def assign_points(points: Any, cells: "gpd.GeoDataFrame | CellIndex", *, cell_si
             warnings.warn(f"{len(none)} of {len(cell)} point(s) are on no cell ({int(nan.sum())} without "
                           "coordinates); see PointAssignment.report", UnassignedPointsWarning, stacklevel=2)
     log.info("assigned %d points to cells, %d on no cell", len(cell) - len(none), len(none))
-    return PointAssignment(cell=cell, codes=pd.Series(codes, index=labels, name="cell_code", dtype=object), report=report)
+    return PointAssignment(cell=cell, report=report, labels=labels, cell_codes=index.codes)
