@@ -64,14 +64,17 @@ def layout():
     return comm, build_cells(comm)
 
 
-def test_equals_sjoin_random_and_boundary_points(layout):
+@pytest.mark.parametrize("subdivide", [True, False])
+def test_equals_sjoin_random_and_boundary_points(layout, subdivide):
     comm, cells = layout
     rng = np.random.default_rng(1)
     b = cells.total_bounds
     rand = np.column_stack([rng.uniform(b[0] - 200, b[2] + 200, 20_000), rng.uniform(b[1] - 200, b[3] + 200, 20_000)])
     xy = np.vstack([rand, boundary_points(cells, rng, 1500)])
+    index = CellIndex(cells, subdivide=subdivide)
     with pytest.warns(UnassignedPointsWarning):
-        res = assign_points(xy, cells)
+        res = assign_points(xy, index)
+    assert (index._sub > 0) == subdivide
     assert res.n_unassigned > 0 and res.n_assigned > 0
     assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
@@ -128,15 +131,15 @@ def test_index_reuse_and_store_frame_without_attrs(layout):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=st.integers(1, 8), seed=st.integers(0, 5000), size=st.sampled_from([50.0, 100.0]))
-def test_property_equals_sjoin(n, seed, size):
+@given(n=st.integers(1, 8), seed=st.integers(0, 5000), size=st.sampled_from([50.0, 100.0]), subdivide=st.booleans())
+def test_property_equals_sjoin(n, seed, size, subdivide):
     comm = voronoi_communities(n, bounds=(0, 0, 700, 600), seed=seed, wiggle_m=2.0)
     comm = comm[shapely.get_type_id(comm.geometry.values) == 3].reset_index(drop=True)
     cells = build_cells(comm, cell_size_m=size)
     rng = np.random.default_rng(seed)
     xy = np.vstack([np.column_stack([rng.uniform(-50, 750, 800), rng.uniform(-50, 650, 800)]),
                     boundary_points(cells, rng, 100)])
-    res = assign_points(xy, cells, warn=False)
+    res = assign_points(xy, CellIndex(cells, subdivide=subdivide), warn=False)
     assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
 
@@ -161,8 +164,9 @@ def test_inexact_lattice_lines_and_their_neighbours(layout):
     xs = np.concatenate([on_x, np.nextafter(on_x, -np.inf), np.nextafter(on_x, np.inf)])
     ys = np.tile(rng.uniform(b[1], b[3], 400), 3)
     xy = np.vstack([np.column_stack([xs, ys]), boundary_points(cells, rng, 300)])
-    res = assign_points(xy, cells, warn=False)
-    assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+    for subdivide in (True, False):
+        res = assign_points(xy, CellIndex(cells, subdivide=subdivide), warn=False)
+        assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
 
 def test_overlapping_cells_still_give_a_covering_cell():
@@ -172,8 +176,23 @@ def test_overlapping_cells_still_give_a_covering_cell():
     cells = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[a, b], crs=CRS)
     rng = np.random.default_rng(2)
     xy = np.column_stack([rng.uniform(-5, 95, 5000), rng.uniform(-5, 85, 5000)])
-    res = assign_points(xy, cells, warn=False)
-    assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+    for subdivide in (True, False):
+        res = assign_points(xy, CellIndex(cells, subdivide=subdivide), warn=False)
+        assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+
+
+def test_sub_squares_are_classified_once_enough_points_came(layout):
+    _, cells = layout
+    index = CellIndex(cells)
+    rng = np.random.default_rng(4)
+    b = cells.total_bounds
+    first = index.lookup(rng.uniform(b[0], b[2], 10), rng.uniform(b[1], b[3], 10))
+    assert index._sub == 0 and len(first) == 10
+    n = 60 * index.n_shared
+    x, y = rng.uniform(b[0], b[2], n), rng.uniform(b[1], b[3], n)
+    got = index.lookup(x, y)
+    assert index._sub > 0
+    assert (got == CellIndex(cells, subdivide=False).lookup(x, y)).all()
 
 
 def test_index_leaves_the_callers_geometries_alone(layout):

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 _DENSE_LIMIT = 50_000_000
 #: Sub-squares per side of a shared lattice square (a power of two), reduced if the build arrays would be too big.
 _SUB = 8
+#: Sub-squares are classified once this many points per shared square have been looked up (see CellIndex).
+_SUB_AFTER = 60
 #: Largest sub-square table (entries); beyond, fewer sub-squares per shared square.
 _SUB_LIMIT = 64_000_000
 #: Points closer than this (in lattice units) to a lattice or sub-square line take the exact path.
@@ -150,6 +152,10 @@ class CellIndex:
     cell_size_m, origin : lattice of the index; default: the lattice the cells were built on (``cells.attrs``)
         or 100 m at (0, 0). Any lattice gives correct answers; the cells' own lattice gives the fastest.
     code_column : str, default 'code'
+    subdivide : bool or None, default None
+        Build the sub-square level (2. below) at once (True), never (False), or when the points looked up so far
+        reach 60 per shared square (None): below that, testing the points of shared squares directly is cheaper
+        than classifying their sub-squares. Answers are the same either way.
 
     Notes
     -----
@@ -168,7 +174,8 @@ class CellIndex:
     """
 
     def __init__(self, cells: gpd.GeoDataFrame, *, cell_size_m: float | None = None,
-                 origin: tuple[float, float] | None = None, code_column: str = "code"):
+                 origin: tuple[float, float] | None = None, code_column: str = "code",
+                 subdivide: bool | None = None):
         self.crs: CRS = check_crs(cells, where="cells", metric=True)
         self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
         geoms = np.asarray(cells.geometry.values, dtype=object)
@@ -286,7 +293,10 @@ class CellIndex:
         self.n_whole = len(fidx)
         self.n_shared = len(slot_keys)
         self._edges(part, types[part])
-        if self.n_shared:
+        self._slots = (slot_ix, slot_iy)
+        self._subdivide_mode = subdivide
+        self._looked_up = 0
+        if self.n_shared and subdivide:
             self._subdivide(slot_ix, slot_iy)
         log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates, %d x %d sub-squares)",
                   n, self.n_whole, self.n_shared, self._width, self._sub, self._sub)
@@ -473,6 +483,11 @@ class CellIndex:
         if self.n_cells == 0 or len(x) == 0:
             return out
         # blocks small enough for their temporaries to stay in cache (and be reused, not page-faulted in)
+        self._looked_up += len(x)
+        if (not self._sub and self._subdivide_mode is None and self.n_shared
+                and self._looked_up >= _SUB_AFTER * self.n_shared):
+            self._subdivide(*self._slots)
+            self._subdivide_mode = True  # (built, or not possible: do not try again)
         for a in range(0, len(x), _CHUNK):
             self._lookup_block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK])
         return out
