@@ -345,6 +345,7 @@ class CellIndex:
         area2 = np.bincount(ering, weights=(x1 - ox) * (y2 - oy) - (x2 - ox) * (y1 - oy), minlength=len(ring_cell))
         self._left_inside = ((area2 > 0) == ring_ext)[ering]
         self._ex1, self._ey1, self._ex2, self._ey2 = x1, y1, x2, y2
+        self._e4 = np.column_stack([x1, y1, x2, y2])  # rows gathered together by the exact test
         ecell = ring_cell[ering]
         self._ecell = ecell
         self._estart = np.zeros(n, dtype=np.int64)
@@ -607,7 +608,8 @@ class CellIndex:
         cnt = self._ecount[c]
         p, e = _ranges(self._estart[c], self._estart[c] + cnt - 1)
         qx, qy = px[p], py[p]
-        x1, y1, x2, y2 = self._ex1[e], self._ey1[e], self._ex2[e], self._ey2[e]
+        seg = self._e4[e]
+        x1, y1, x2, y2 = seg[:, 0], seg[:, 1], seg[:, 2], seg[:, 3]
         # orient2d(a, b, q) with its error bound (Shewchuk's orient2dfast)
         l1 = (x1 - qx) * (y2 - qy)
         l2 = (y1 - qy) * (x2 - qx)
