@@ -15,8 +15,8 @@ How it is fast
 --------------
 :class:`CellIndex` maps every lattice square met by a cell to either the one cell that *is* that square (a whole
 square: ``numpy.floor`` and one table lookup per point) or a *shared* square (clipped cells, merged slivers, the
-edge of the gridded area), split into 8 x 8 sub-squares whose cell is found once while indexing by counting
-boundary crossings along their rows. Only points in sub-squares a cell edge reaches, and points on lattice lines,
+edge of the gridded area), split into 8 x 8 sub-squares whose cell is found once by counting boundary
+crossings along their rows (done when enough points have come to pay for it: ``CellIndex(subdivide=...)``). Only points in sub-squares a cell edge reaches, and points on lattice lines,
 get an exact point-in-polygon test: vectorised crossing numbers, with GEOS (``shapely.intersects_xy``) deciding
 points that lie on, or within rounding of, an edge. Nothing is approximated: answers equal ``geopandas.sjoin``.
 
