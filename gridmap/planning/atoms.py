@@ -92,7 +92,9 @@ def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
         cells carry ``households``, the cells themselves are the atoms.
     barriers : optional lines (roads, rivers, rail); remainder pieces are split along them.
     block_size_m : side of the square lattice used for the remainder when no cells are given.
-    min_piece_m2 : remainder slivers smaller than this are merged into the neighbour sharing most boundary.
+    min_piece_m2 : remainder slivers smaller than this are merged into the neighbour sharing most boundary
+        (off the barriers); a sliver without households under 1 m² that shares no boundary line with any piece
+        (a crumb left where a barrier clips a cell corner) is dropped.
 
     Returns
     -------
@@ -206,6 +208,9 @@ def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
                 if ln > best_len:
                     best, best_len = j, ln
         if best is None or best_len < 1.0:
+            if g.area < 1.0:  # a degenerate crumb (e.g. where a barrier clips a cell corner): not a place
+                log.debug("dropped a %.3f m² crumb %s that touches no piece along a line", g.area, pid)
+                continue
             big.append((pid, g, h))
         else:
             qid, q, qh = big[best]
