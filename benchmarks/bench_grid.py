@@ -127,7 +127,29 @@ def case_locate(url: str, n: int, lookups: int) -> dict:
         serial = (serial - 1) % 9999 + 1
         code = np.char.add(cls, np.char.zfill(serial.astype(str), 4))
         x, y = _points(n, (440_000, 4_410_000, 460_000, 4_430_000), seed=5)
+        # 400 communities of 1 km² in 10 streets, so the lookup's joins (community and street names) hit real rows
+        import shapely
+
+        ci = np.clip(((x - 440_000) // 1000).astype(int), 0, 19)
+        cj = np.clip(((y - 4_410_000) // 1000).astype(int), 0, 19)
+        k = cj * 20 + ci
+        comm_codes = np.array([f"110101{q // 40 + 1:03d}{q % 40 + 1:03d}" for q in range(400)])
+        qi, qj = np.arange(400) % 20, np.arange(400) // 20
+        boxes = shapely.box(440_000 + qi * 1000, 4_410_000 + qj * 1000, 441_000 + qi * 1000, 4_411_000 + qj * 1000)
+        streets = gpd.GeoDataFrame(
+            {"code": [f"110101{t + 1:03d}" for t in range(10)], "district_code": "110101",
+             "name": [f"示范街道{t + 1}" for t in range(10)]},
+            geometry=[shapely.multipolygons(shapely.get_parts(shapely.union_all(boxes[t * 40:(t + 1) * 40])))
+                      for t in range(10)], crs="EPSG:4548")
+        communities = gpd.GeoDataFrame(
+            {"code": comm_codes, "street_code": [c[:9] for c in comm_codes],
+             "name": [f"示范社区{q + 1}" for q in range(400)], "households": 1500},
+            geometry=[shapely.MultiPolygon([b]) for b in boxes], crs="EPSG:4548")
+        store.write("streets", streets)
+        store.write("communities", communities)
         frame = gpd.GeoDataFrame({"code": code, "district_code": district,
+                                  "community_code": comm_codes[k],
+                                  "street_code": np.array([c[:9] for c in comm_codes])[k],
                                   "national_id": np.char.add(np.char.add(district, cls),
                                                              np.char.zfill(serial.astype(str), 6)),
                                   "class_code": cls, "major": np.char.ljust(cls, 2).astype("U2"), "serial": serial,
@@ -159,6 +181,7 @@ def case_locate(url: str, n: int, lookups: int) -> dict:
             got = locate(store, str(code[i]), district_code=str(district[i]))
             api.append(time.perf_counter() - t)
             assert got["code"].iloc[0] == code[i]
+            assert got["community_name"].iloc[0] == f"示范社区{k[i] + 1}" and isinstance(got["street_name"].iloc[0], str)
         for i in pick[: max(lookups // 5, 20)]:
             lon, lat = to_wgs84_xy([x[i] + 3.0], [y[i] + 3.0])
             t = time.perf_counter()

@@ -123,17 +123,25 @@ def main() -> int:
     if a.postgis:
         backends.append(("PostGIS", a.postgis, to_postgis, "GeoDataFrame.to_postgis"))
     print(f"# store bulk load — {machine()}")
+    print("peak MiB = the loader's peak RSS above what the forked child already held (the input frame)")
     print(f"{'backend':<11} {'layer':<11} {'rows':>9} {'ours rows/s':>12} {'peak MiB':>9} "
           f"{'baseline':<24} {'base rows/s':>12} {'peak MiB':>9} {'ratio':>6}")
+    verdicts = []
     for name, url, base, base_name in backends:
         for layer, frame in data.items():
-            _, t_ours, m_ours = run_case(ours, url, layer, frame)
-            _, t_base, m_base = run_case(base, url, layer, frame)
+            _, t_ours, m_ours = run_case(ours, url, layer, frame, above_fork=True)
+            _, t_base, m_base = run_case(base, url, layer, frame, above_fork=True)
             n = len(frame)
             print(f"{name:<11} {layer:<11} {n:>9,} {n / t_ours:>12,.0f} {m_ours:>9.0f} {base_name:<24} "
                   f"{n / t_base:>12,.0f} {m_base:>9.0f} {t_base / t_ours:>5.1f}x", flush=True)
+            if name == "SpatiaLite":
+                verdicts.append((f"SpatiaLite {layer} >= 30,000 rows/s", n / t_ours >= 30_000))
+            else:
+                verdicts.append((f"PostGIS {layer} >= 2x to_postgis", t_base / t_ours >= 2.0))
     if not a.postgis:
         print("PostGIS: skipped (no --postgis URL / $GRIDMAP_BENCH_POSTGIS_URL; scripts/postgis.sh start gives one)")
+    for goal, ok in verdicts:
+        print(f"goal {goal}: {'met' if ok else 'NOT met'}" + (" (quick sizes)" if a.quick else ""))
     return 0
 
 
