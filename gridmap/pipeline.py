@@ -123,7 +123,7 @@ def _warning(store: Any, district: Any) -> tuple[Any, Any]:
 
 
 def _maps(store: Any, out: Path, run: DemoRun) -> dict[str, Path]:
-    from gridmap.maps import EmptyLayerWarning, district_map, street_map, write_map
+    from gridmap.maps import EmptyLayerWarning, district_map, street_map, warning_layers, write_map
 
     communities = store.read("communities", where={"active": True})
     if run.flags is not None and "size_class" in run.flags:
@@ -132,6 +132,8 @@ def _maps(store: Any, out: Path, run: DemoRun) -> dict[str, Path]:
                   components=store.read("components", columns=["code", "class_code", "name", "status",
                                                                "cell_code", "community_code"]),
                   complaints=store.read("complaints", columns=["received_at", "category"]))
+    if run.warning is not None:  # the rainy-season report's hot spots and alerts (aggregated, k-suppressed)
+        frames.update(warning_layers(run.warning, cells=frames["cells"], communities=communities))
     files: dict[str, Path] = {}
     maps_dir = out / "maps"
     maps_dir.mkdir(exist_ok=True)

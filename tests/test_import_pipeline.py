@@ -1,8 +1,8 @@
 """The whole pipeline on imported, real-world-shaped files: import -> cells -> flags -> a split -> warning -> map.
 
 The files carry the usual trouble (GBK Shapefiles without .cpg, a household spreadsheet keyed by names with
-suffixes, a community without a code, overlapping edges, GCJ-02 complaint coordinates). Later steps use the other
-subpackages; a step whose module has not landed is skipped with that reason.
+suffixes, a community without a code, overlapping edges, GCJ-02 complaint coordinates). Complaints go in after the
+cells, through the complaint import, so each lands in its cell (checked against geopandas.sjoin).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def write_city(tmp_path):
     x, y = np.clip(x, X0 + 1, X0 + 1199), np.clip(y, Y0 + 1, Y0 + 799)
     lon, lat = wgs84_to_gcj02(*to_wgs84_xy(x, y))
     pd.DataFrame({"编号": [f"c{i}" for i in range(n)], "受理时间": pd.date_range("2025-06-01", periods=n, freq="3h")
-                  .strftime("%Y-%m-%d %H:%M"), "类别": "房屋漏雨", "经度": lon, "纬度": lat}
+                  .strftime("%Y-%m-%d %H:%M"), "类别": "房屋漏雨",
+                  "诉求内容": "顶层房屋漏雨，屋顶渗水，请尽快处理", "经度": lon, "纬度": lat}
                  ).to_csv(tmp_path / "12345.csv", index=False, encoding="gbk")
     return tmp_path
 
@@ -69,21 +70,34 @@ def test_import_then_cells_flags_split_warning_map(store, tmp_path):
                                                                           "新建社区": 1500}
     assert shapely.union_all(communities.geometry).symmetric_difference(STREET).area < 1e-6 * STREET.area
     assert import_file(store, "compounds", d / "xq.gpkg").written == 6
-    r = import_file(store, "complaints", d / "12345.csv", lonlat="gcj02",
-                    mapping={"source_id": "编号", "received_at": "受理时间", "category": "类别", "lon": "经度",
-                             "lat": "纬度"})
-    assert r.written == 240, str(r)
-    complaints = store.read("complaints")
-    assert STREET.buffer(1.0).contains(shapely.MultiPoint(list(complaints.geometry))), "GCJ-02 not undone"
+    from gridmap import grid, planning, warning
+    from gridmap.io.complaints import import_complaints
 
-    grid = pytest.importorskip("gridmap.grid", reason="cells step: gridmap.grid has not landed")
     # origin at the district's south-west corner: gridmap.warning.lattice_from_cells sizes its lattice from
     # ix = 0, so the default origin (0, 0) would make a 4,500 x 44,200 lattice (minutes of Gi*)
     cells = grid.build_cells(communities, cell_size_m=100.0, origin=(X0, Y0))
     assert store.write("cells", cells) == len(cells)
     assert abs(cells.area.sum() - STREET.area) < 1e-3 * STREET.area
 
-    planning = pytest.importorskip("gridmap.planning", reason="flags/split steps: gridmap.planning has not landed")
+    # complaints after the cells, through the complaint import (GBK CSV detected, GCJ-02 undone, cells assigned)
+    r = import_complaints(store, d / "12345.csv", lonlat="gcj02",
+                          mapping={"source_id": "编号", "received_at": "受理时间", "category": "类别", "lon": "经度",
+                                   "lat": "纬度"})
+    assert r.written == 240 and not r.rejected, str(r)
+    assert import_complaints(store, d / "12345.csv", lonlat="gcj02", mapping={
+        "source_id": "编号", "received_at": "受理时间", "category": "类别", "lon": "经度", "lat": "纬度"}
+    ).already_stored == 240  # re-import adds nothing
+    complaints = store.read("complaints")
+    assert len(complaints) == 240
+    assert STREET.buffer(1.0).contains(shapely.MultiPoint(list(complaints.geometry))), "GCJ-02 not undone"
+    stored_cells = store.read("cells")
+    ref = gpd.sjoin(complaints[["source_id", "geometry"]], stored_cells[["code", "community_code", "geometry"]],
+                    predicate="intersects", how="left").drop_duplicates("source_id").set_index("source_id")
+    got = complaints.set_index("source_id")
+    assert (got["cell_code"] == ref.loc[got.index, "code"]).all()
+    assert (got["community_code"] == ref.loc[got.index, "community_code"]).all()
+    assert set(got["category"]) == {"房屋漏雨"}
+
     flags = planning.flag_communities(communities)
     big = flags.loc[flags["households"] > 3000]
     assert big["code"].tolist() == ["110101001001"]
@@ -95,14 +109,25 @@ def test_import_then_cells_flags_split_warning_map(store, tmp_path):
     best = proposals[0]
     assert best.parts["households"].between(1000, 3000).all() and best.parts["households"].sum() == 4200
 
-    warning = pytest.importorskip("gridmap.warning", reason="warning step: gridmap.warning has not landed")
-    lattice = warning.lattice_from_cells(store.read("cells"))
+    lattice = warning.lattice_from_cells(stored_cells)
     counts = warning.cell_counts(complaints, lattice)
     assert counts.sum() == 240
+    by_comm = warning.counts_by(complaints, by="community")
+    assert by_comm["count"].sum() == 240
     hot = warning.gi_star(counts.astype(float), lattice)
-    assert hot is not None
+    # half the complaints are a cluster around (X0 + 300, Y0 + 600): the hottest Gi* cell is next to it
+    z = hot.z
+    iy, ix = np.unravel_index(np.nanargmax(z), z.shape)
+    cx, cy = lattice.x0 + (ix + 0.5) * lattice.cell_size_m, lattice.y0 + (iy + 0.5) * lattice.cell_size_m
+    assert np.hypot(cx - (X0 + 300), cy - (Y0 + 600)) < 150
+    from gridmap.warning.alerts import early_warning
 
-    maps = pytest.importorskip("gridmap.maps", reason="map step: gridmap.maps has not landed")
+    report = early_warning(complaints, start="2025-06-20", end="2025-07-01", cells=stored_cells,
+                            keywords="漏雨", hot_spots=False)
+    assert len(report.recheck) > 0  # the earlier leak complaints are places to re-check before the rains
+
+    from gridmap import maps
+
     m = maps.district_map(communities=flags, streets=store.read("streets"), cells=store.read("cells"),
                           complaints=complaints, title="东华门街道 imported")
     out = maps.write_map(m, tmp_path / "map.html")

@@ -105,6 +105,19 @@ def test_size_class_thresholds_and_aliases():
         L._size_classes(df)
 
 
+def test_planning_flags_are_drawn_as_flagged(caplog):
+    """The map draws the classes gridmap.planning assigned (custom thresholds included), not its own guess."""
+    from gridmap.planning import flag_communities
+
+    c = gpd.GeoDataFrame({"code": [f"11010100100{i}" for i in range(4)], "households": [800, 2500, 3500, 4500]},
+                         geometry=[shapely.box(i, 0, i + 1, 1) for i in range(4)], crs="EPSG:4548")
+    flags = flag_communities(c, super_large=4000)  # 4,500 households: 超大 under this district's own rule
+    with caplog.at_level("WARNING", logger="gridmap.maps.layers"):
+        got = [x.value for x in L._size_classes(flags)]
+    assert got == ["small", "standard", "adjust", "super"]
+    assert "not all recognised" not in caplog.text
+
+
 # --- errors ----------------------------------------------------------------------------------------------
 def test_unknown_street_code_suggests(small):
     with pytest.raises(NotFoundError) as exc:

@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="outer outline for gaps: 'parent' (stored streets/districts) or a file")
     c.add_argument("--snap-m", type=float, default=0.5, help="repair: snap vertices within this distance (0.5)")
     c.add_argument("--max-sliver-m2", type=float, help="repair: leave gaps larger than this as they are")
+    p.add_argument("--unknown-category", choices=["other", "reject"],
+                   help="complaints: a category not in the catalog becomes 其他 with a warning (other, default) "
+                        "or rejects the row (reject)")
     p.add_argument("--dry-run", action="store_true", help="check everything and report; write nothing")
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
@@ -113,6 +116,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         args.file = Path(args.file)
         return run_component_import(args)
+    if layer == "complaints":  # cells, community, street, category and de-duplication: the complaint import
+        return run_complaint_import(args)
     path = Path(args.file)
     source_crs = args.src_crs
     try:
@@ -145,6 +150,51 @@ def cmd_import(args: argparse.Namespace) -> int:
     if getattr(args, "topology_report", None) and res.topology is not None:
         res.topology.table().to_csv(args.topology_report, index=False, encoding="utf-8-sig")
         print(f"topology report: {args.topology_report}")
+    return 0 if not res.rejected else 1
+
+
+_NOT_FOR_COMPLAINTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
+                       "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
+                       "repair": "--repair", "assign_codes": "--assign-codes", "district": "--district",
+                       "file_layer": "--file-layer", "src_crs": "--src-crs", "abort_on_error": "--abort-on-error"}
+
+
+def run_complaint_import(args: argparse.Namespace) -> int:
+    """The complaint import behind both ``gridmap import complaints`` and ``gridmap complaints import``.
+
+    Complaints get their cell, community and street from the stored cells (points outside every cell are
+    rejected), categories from the catalog, timestamps in China Standard Time; rows already stored (same
+    ``source_id``) are skipped, so re-importing a file adds nothing twice.
+    """
+    from gridmap.errors import Problem, ValidationError
+    from gridmap.io.complaints import import_complaints
+    from gridmap.io.mapping import load_mapping
+
+    given = [flag for key, flag in _NOT_FOR_COMPLAINTS.items() if getattr(args, key, None)]
+    if getattr(args, "topology", "off") != "off":
+        given.append("--topology")
+    if given:
+        raise ValidationError(f"{', '.join(given)} cannot be used when importing complaints",
+                              [Problem(None, flag, "not an option for complaints") for flag in given],
+                              fix="complaints are lon/lat points (CSV, JSON/Open311, GeoJSON): declare their system "
+                                  "with --lonlat wgs84|gcj02|bd09 and map columns with --map; drop these options "
+                                  "(see `gridmap complaints import --help`)")
+    store = open_store_from(args)
+    options: dict = {}
+    if getattr(args, "mapping", None):
+        options["mapping"] = load_mapping(args.mapping)
+    if getattr(args, "encoding", None):
+        options["encoding"] = args.encoding
+    res = import_complaints(store, args.file, lonlat=args.lonlat or "wgs84",
+                            unknown_category=getattr(args, "unknown_category", None) or "other",
+                            dry_run=getattr(args, "dry_run", False), **options)
+    print(res)
+    if getattr(args, "dry_run", False):
+        print(f"dry run: {len(res.frame) - res.already_stored} complaint(s) would be written; nothing was written")
+    report = getattr(args, "rejects", None) or getattr(args, "report", None)
+    if report:
+        res.report.to_csv(report, index=False, encoding="utf-8-sig")
+        print(f"rejection report: {report}")
     return 0 if not res.rejected else 1
 
 

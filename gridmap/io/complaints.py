@@ -427,8 +427,14 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None, **o
         raise FileNotFoundError(message("complaints file not found", got=str(p)))
     suffix = p.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
+        if encoding is None:  # Excel in China saves CSV as GBK: decide UTF-8 vs GB18030 from the bytes
+            from gridmap.io.encoding import decode_guess
+
+            codec, reason = decode_guess(p.read_bytes())
+            encoding = "utf-8-sig" if codec == "UTF-8" else "gb18030"
+            log.info("%s: read as %s (%s)", p, codec, reason)
         raw = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False,
-                          na_values=[""], encoding=encoding or "utf-8-sig")
+                          na_values=[""], encoding=encoding)
     elif suffix in (".json", ".geojson"):
         data = json.loads(p.read_text(encoding=encoding or "utf-8-sig"))
         if isinstance(data, dict) and data.get("type") == "FeatureCollection":
@@ -457,11 +463,12 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None, **o
 
 
 def import_complaints(store: Any, source: "str | os.PathLike | pd.DataFrame", *, lonlat: str = "wgs84",
-                      use_cells: bool = True, **options: Any) -> ComplaintImport:
+                      use_cells: bool = True, dry_run: bool = False, **options: Any) -> ComplaintImport:
     """Parse ``source`` (a file or a raw table) and write new complaints to ``store``; idempotent by source_id.
 
     Cells are read from the store (``use_cells``) to assign codes and reject points outside the district.
-    Rows whose ``source_id`` is already stored are skipped and counted in ``already_stored``.
+    Rows whose ``source_id`` is already stored are skipped and counted in ``already_stored``. ``dry_run``
+    parses, validates and counts everything but writes nothing (``written`` stays 0).
     """
     from gridmap.io import import_frame
 
@@ -474,6 +481,10 @@ def import_complaints(store: Any, source: "str | os.PathLike | pd.DataFrame", *,
     stored = set(store.read("complaints", columns=["source_id"])["source_id"]) if store.count("complaints") else set()
     new = res.frame[~res.frame["source_id"].isin(stored)]
     res.already_stored = len(res.frame) - len(new)
+    if dry_run:
+        log.info("dry run of complaints from %s: %d would be written, %d already stored, %d rejected", res.where,
+                 len(new), res.already_stored, len(res.rejected))
+        return res
     if len(new):
         out = import_frame(store, "complaints", new, on_error="reject", where=res.where)
         res.written = out.written

@@ -61,6 +61,8 @@ class SizeClass(str, enum.Enum):
 
 
 _SIZE_ALIASES = {
+    # gridmap.planning.flag_communities writes below / in_range / adjust / super_large: the same four classes
+    "below": SizeClass.SMALL, "in_range": SizeClass.STANDARD,
     "small": SizeClass.SMALL, "偏小": SizeClass.SMALL, "under": SizeClass.SMALL, "too_small": SizeClass.SMALL,
     "standard": SizeClass.STANDARD, "ok": SizeClass.STANDARD, "normal": SizeClass.STANDARD,
     "标准": SizeClass.STANDARD, "正常": SizeClass.STANDARD,
