@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from gridmap.errors import ValidationError
-from gridmap.warning.alerts import count_jumps, early_warning, recheck_list, summary_markdown
+from gridmap.warning.alerts import count_jumps, early_warning, recheck_list, scan_alerts, summary_markdown
+from gridmap.warning.scan import space_time_alerts
 from gridmap.warning.scoring import rolling_alerts, score_anomalies
 from gridmap.warning._synthetic import generate
 
@@ -71,16 +73,117 @@ def test_recheck_list_ranks_unresolved_then_recurrence():
     assert recheck_list(df, keywords="不存在").empty
 
 
+def _sections(md: str) -> dict[str, str]:
+    """Markdown ``## `` sections: heading -> body."""
+    out = {}
+    for block in md.split("\n## ")[1:]:
+        head, _, body = block.partition("\n")
+        out[head] = body
+    return out
+
+
+def _section(md: str, word: str) -> str | None:
+    hits = [body for head, body in _sections(md).items() if word in head]
+    assert len(hits) <= 1
+    return hits[0] if hits else None
+
+
+def _table_rows(body: str) -> list[list[str]]:
+    """Data rows of the first Markdown table in ``body`` (cells stripped)."""
+    lines = [ln for ln in body.splitlines() if ln.startswith("|")]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+
+
+def _near(cells, anomaly, slack_m=75.0) -> set[str]:
+    """Cell codes whose centre lies within the anomaly's radius + slack (from the geometry, independently)."""
+    d = cells.geometry.centroid.distance(shapely.Point(anomaly["x"], anomaly["y"]))
+    return set(cells.loc[d <= anomaly["radius_m"] + slack_m, "code"])
+
+
 def test_early_warning_report_and_markdown(district):
     rep = early_warning(district.complaints, start="2024-07-15", end="2024-08-01", cells=district.cells,
                         keywords="漏雨,渗水")
     assert {"kind", "kind_zh", "unit_type", "unit"} <= set(rep.alerts.columns)
     assert rep.alerts.crs is not None and rep.alerts.geometry.notna().all()
     md = rep.markdown
-    for heading in ("诉求量突增", "热点", "关键词监测", "回头看"):
-        assert heading in md
     assert md == summary_markdown(rep)
+    leak = district.anomalies.set_index("id").loc[1]     # 房屋漏雨 cluster, 2024-06-23 .. 08-01
+    bikes = district.anomalies.set_index("id").loc[2]    # 交通 (delivery bikes) from 2024-07-18
+    near_leak, near_bikes = _near(district.cells, leak), _near(district.cells, bikes)
+    centre = district.cells[district.cells.intersects(shapely.Point(leak["x"], leak["y"]))]
+    assert centre["community_code"].nunique() == 1
+    leak_community = centre["community_code"].iloc[0]
+    # keyword watch table: the planted leak cluster, by cell and by its community
+    kw = _table_rows(_section(md, "关键词监测"))
+    assert {r[1] for r in kw if r[0] == "cell"} & near_leak
+    assert leak_community in {r[1] for r in kw if r[0] == "community"}
+    # space-time clusters (the scored detector): both planted clusters active in the window, in their category
+    st = _table_rows(_section(md, "时空聚集"))
+    assert any(r[0] in near_leak and r[1] == "房屋漏雨" for r in st)
+    assert any(r[0] in near_bikes and r[1] == "交通" for r in st)
+    assert all(r[0] in near_leak | near_bikes for r in st)       # nothing else flagged
+    assert "时空聚集" in rep.alerts["kind_zh"].tolist()
+    # emerging hot spots: a hot spot on the delivery-bike cluster
+    hs = _table_rows(_section(md, "热点 Emerging"))
+    assert {r[0] for r in hs} & near_bikes
+    # re-check list: the top place is the table's first row
+    rc = _table_rows(_section(md, "回头看"))
     assert len(rep.recheck) and rep.recheck["priority"].iloc[0] == "A"
+    assert rc[0][:2] == ["A", rep.recheck["place"].iloc[0]]
+
+
+def test_markdown_sections_only_with_content(district):
+    # no keywords, no cells: no keyword/re-check/hot-spot/scan sections, and notes say why
+    rep = early_warning(district.complaints, start="2024-07-15", end="2024-08-01", units=("community",))
+    md = rep.markdown
+    for word in ("关键词监测", "回头看", "时空聚集", "热点 Emerging"):
+        assert _section(md, word) is None, word
+    assert any("space-time scan" in n for n in rep.notes) and any("hot spots" in n for n in rep.notes)
+    # every section that is printed has a table with at least one row
+    for head, body in _sections(md).items():
+        if "Notes" not in head:
+            assert _table_rows(body), head
+    # a quiet window: no count jumps section either, but the counts line still says 0
+    quiet = early_warning(district.complaints.iloc[:0], start="2024-07-15", end="2024-08-01", cells=district.cells,
+                          hot_spots=False, units=())
+    assert quiet.alerts.empty and "诉求量突增 0" in quiet.markdown
+    assert _section(quiet.markdown, "诉求量突增") is None
+
+
+def test_early_warning_scan_is_the_scored_detector(district):
+    """The space-time rows of early_warning are space_time_alerts' on the window's weekly evaluation dates."""
+    rep = early_warning(district.complaints, start="2024-07-15", end="2024-08-01", cells=district.cells,
+                        units=(), hot_spots=False)
+    got = rep.alerts
+    assert set(got["kind"]) == {"space-time cluster"} and set(got["kind_zh"]) == {"时空聚集"}
+    # evaluations on 08-01, 07-25, 07-18 (every 7 days back from the end, after the start)
+    raw = space_time_alerts(district.complaints, district.cells, start="2024-07-18", end="2024-08-01")
+    assert set(raw["flagged_at"]) <= set(pd.to_datetime(["2024-07-18", "2024-07-25", "2024-08-01"]))
+    first = raw.groupby(["family", "unit"])["flagged_at"].min()
+    mine = got.set_index(["family", "unit"])
+    assert sorted(mine.index) == sorted(first.index)
+    assert (mine["flagged_at"] == first.reindex(mine.index)).all()
+    assert (mine["evaluations"] == raw.groupby(["family", "unit"]).size().reindex(mine.index)).all()
+    best = raw.loc[raw.groupby(["family", "unit"])["p"].idxmin()].set_index(["family", "unit"])
+    assert np.allclose(mine["p"], best["p"].reindex(mine.index))
+    # a short window: one evaluation, on the end date
+    short = scan_alerts(district.complaints, district.cells, start="2024-07-29", end="2024-08-01")
+    assert set(short["flagged_at"]) <= {pd.Timestamp("2024-08-01")}
+    with pytest.raises(ValidationError, match="empty"):
+        scan_alerts(district.complaints, district.cells, start="2024-08-01", end="2024-08-01")
+
+
+def test_weekly_warn_scores_like_the_replay(district):
+    """gridmap warn run every week (what users get) meets the recall / false-alert goal on the planted anomalies."""
+    rows = []
+    for s in pd.date_range("2024-02-23", "2024-08-25", freq="7D"):
+        rep = early_warning(district.complaints, start=s, end=s + pd.Timedelta(days=7), cells=district.cells,
+                            units=(), hot_spots=False)
+        rows.append(rep.alerts[rep.alerts["kind"] == "space-time cluster"].drop(columns="geometry",
+                                                                               errors="ignore"))
+    log = pd.concat(rows, ignore_index=True)
+    s = score_anomalies(log, district.anomalies)
+    assert s.recall >= 0.9 and s.false_alert_share <= 0.10, s.summary()
 
 
 def test_planted_anomalies_are_found_with_few_false_alerts(district):

@@ -13,18 +13,28 @@ __all__ = ["register"]
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
-        "warn", parents=[common], help="12345 early warning: count jumps, hot spots, keyword watch, 回头看 list",
-        description="Alerts over [--from, --to) from the complaints in the store; a Markdown summary in Chinese.",
-        epilog="Example: gridmap warn --from 2024-05-01 --to 2024-06-01 --keywords 漏雨,渗水 --md report.md")
+        "warn", parents=[common],
+        help="12345 early warning: count jumps, space-time clusters, hot spots, keyword watch, 回头看 list",
+        description="Alerts over [--from, --to) from the complaints in the store: count jumps against each unit's "
+                    "own baseline, space-time clusters (the weekly space-time scan, evaluated on --to and every 7 "
+                    "days before it inside the window), emerging hot spots and keyword watch, plus the 回头看 "
+                    "re-check list; a Markdown summary in Chinese.",
+        epilog="Example: gridmap warn --from 2024-05-01 --to 2024-06-01 --keywords 漏雨,渗水 --md report.md "
+               "--csv alerts.csv --recheck-csv recheck.csv --geojson alerts.geojson")
     p.add_argument("--from", dest="start", required=True, metavar="DATE", help="window start (inclusive)")
     p.add_argument("--to", dest="end", required=True, metavar="DATE", help="window end (exclusive)")
     p.add_argument("--keywords", metavar="K1,K2", help="keyword watch list and 回头看 keywords, e.g. 漏雨,渗水,屋顶")
     p.add_argument("--categories", metavar="C1,C2", help="restrict to these catalog categories")
     p.add_argument("--units", default="cell,community", help="units to test (cell,community,street)")
-    p.add_argument("--alpha", type=float, default=0.05, help="false-discovery rate (default 0.05)")
-    p.add_argument("--json", action="store_true", help="print the alert table as JSON")
-    p.add_argument("--csv", metavar="FILE", help="write the alert table as CSV")
-    p.add_argument("--geojson", metavar="FILE", help="write the alerts as GeoJSON (WGS 84)")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="false-discovery rate of count jumps, keyword watch and hot spots (default 0.05; the "
+                        "space-time scan keeps its own per-evaluation false-alarm rate, 0.002)")
+    p.add_argument("--no-scan", dest="scan", action="store_false", help="skip the space-time scan")
+    p.add_argument("--json", action="store_true", help="print the alert table and the 回头看 list as JSON")
+    p.add_argument("--csv", metavar="FILE", help="write the alert table as CSV (UTF-8 with BOM)")
+    p.add_argument("--recheck-csv", metavar="FILE",
+                   help="write the 回头看 re-check list (needs --keywords) as CSV (UTF-8 with BOM)")
+    p.add_argument("--geojson", metavar="FILE", help="write the alerts that have a geometry as GeoJSON (WGS 84)")
     p.add_argument("--md", metavar="FILE", help="write the Markdown summary")
     p.set_defaults(func=_warn)
 
@@ -32,8 +42,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     csub = c.add_subparsers(dest="complaints_command", metavar="ACTION")
     i = csub.add_parser("import", parents=[common], help="import complaints (CSV, JSON/Open311, GeoJSON)")
     i.add_argument("file")
-    i.add_argument("--lonlat", default="wgs84", help="coordinate system of lon/lat: wgs84, gcj02, bd09")
-    i.add_argument("--unknown-category", choices=["other", "reject"], default="other")
+    i.add_argument("--lonlat", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
+                   help="coordinate system of lon/lat: wgs84 (default), cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu)")
+    i.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml",
+                   help="column mapping, e.g. source_id=编号,received_at=受理时间,lon=经度,lat=纬度")
+    i.add_argument("--encoding", help="CSV/JSON encoding (default: detected UTF-8 or GB18030)")
+    i.add_argument("--unknown-category", choices=["other", "reject"], default="other",
+                   help="a category not in the catalog: 其他 with a warning (other, default) or reject the row")
+    i.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     i.add_argument("--report", metavar="FILE", help="write the rejection/warning report as CSV")
     i.set_defaults(func=_import)
     c.set_defaults(func=lambda args: (c.print_help(), 2)[1])
@@ -43,17 +59,29 @@ def _warn(args: argparse.Namespace) -> int:
     from gridmap.warning.alerts import early_warning
 
     store = open_store_from(args)
-    complaints = store.read("complaints")
-    cells = store.read("cells") if store.count("cells") else None
+    try:
+        complaints = store.read("complaints")
+        cells = store.read("cells") if store.count("cells") else None
+    finally:
+        store.close()  # before any GDAL/pyogrio I/O (machine notes, pitfall 3)
     rep = early_warning(complaints, start=args.start, end=args.end, cells=cells, keywords=args.keywords,
                         units=tuple(u.strip() for u in args.units.split(",") if u.strip()), alpha=args.alpha,
-                        categories=args.categories)
+                        categories=args.categories, scan=args.scan)
     table = rep.alerts.drop(columns="geometry", errors="ignore")
     if args.csv:
         table.to_csv(args.csv, index=False, encoding="utf-8-sig")
+    if args.recheck_csv:
+        if not rep.keywords:
+            print("no --keywords: the 回头看 re-check list is empty", file=sys.stderr)
+        rep.recheck.to_csv(args.recheck_csv, index=False, encoding="utf-8-sig")
     if args.geojson:
-        if "geometry" in rep.alerts.columns and len(rep.alerts):
-            rep.alerts.to_crs("EPSG:4326").to_file(args.geojson, driver="GeoJSON")
+        has = rep.alerts.geometry.notna() & ~rep.alerts.geometry.is_empty \
+            if "geometry" in rep.alerts.columns and len(rep.alerts) else None
+        if has is not None and has.any():
+            rep.alerts[has].to_crs("EPSG:4326").to_file(args.geojson, driver="GeoJSON")
+            if not has.all():
+                print(f"{int((~has).sum())} alert(s) without a geometry not written to {args.geojson}",
+                      file=sys.stderr)
         else:
             print("no alert geometry to write (no cells in the store, or no alerts)", file=sys.stderr)
     if args.md:
@@ -71,11 +99,6 @@ def _warn(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from gridmap.io.complaints import import_complaints
+    from gridmap.cli.store_cmd import run_complaint_import
 
-    store = open_store_from(args)
-    res = import_complaints(store, args.file, lonlat=args.lonlat, unknown_category=args.unknown_category)
-    print(res)
-    if args.report:
-        res.report.to_csv(args.report, index=False, encoding="utf-8-sig")
-    return 0
+    return run_complaint_import(args)

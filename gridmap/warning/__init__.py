@@ -4,11 +4,12 @@ Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). 
 
 - :mod:`~gridmap.warning.categories` the complaint category catalog;
 - :mod:`~gridmap.warning.counts` selection by window, category and keyword; counts per cell/community/street;
-- :mod:`~gridmap.warning.density` Gaussian kernel density on the lattice (bandwidth in metres);
+- :mod:`~gridmap.warning.density` Gaussian kernel density on the lattice (bandwidth in metres), and its
+  aggregation to cells, communities or streets (per km², per 1,000 households);
 - :mod:`~gridmap.warning.hotspots` Getis-Ord Gi* (equal to esda's ``G_Local(star=True, transform='B')``), BH FDR;
 - :mod:`~gridmap.warning.emerging` space-time cube, Mann-Kendall, ArcGIS emerging hot-spot categories;
-- :mod:`~gridmap.warning.alerts` count jumps against a seasonal baseline, keyword watch lists, 回头看 re-check
-  lists, the Chinese Markdown summary;
+- :mod:`~gridmap.warning.alerts` count jumps against a seasonal baseline, keyword watch lists, space-time
+  clusters in the window, 回头看 re-check lists, the Chinese Markdown summary;
 - :mod:`~gridmap.warning.scan` prospective space-time alerts (space-time permutation scan, exact test, false
   alarms controlled per evaluation date), the method the demo's planted anomalies are scored on;
 - :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
@@ -23,7 +24,7 @@ from gridmap.warning._lattice import (Lattice, as_lattice, bin_points, grid_to_c
                                      localise_cells)
 from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
 from gridmap.warning.counts import Unit, cell_counts, complaint_mask, counts_by, select_complaints
-from gridmap.warning.density import DensityScale, kernel_density
+from gridmap.warning.density import DensityScale, density_by, kernel_density
 from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceTimeCube, classify,
                                       emerging_hot_spots, mann_kendall, space_time_cube)
 from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
@@ -33,7 +34,7 @@ __all__ = [
     "Lattice", "as_lattice", "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
     "CATEGORIES", "FALLBACK_CATEGORY", "normalise_category",
     "Unit", "cell_counts", "complaint_mask", "counts_by", "select_complaints",
-    "DensityScale", "kernel_density",
+    "DensityScale", "density_by", "kernel_density",
     "GiStarResult", "Weights", "fdr_bh", "gi_star",
     "EmergingResult", "Pattern", "SliceFreq", "SpaceTimeCube", "classify", "emerging_hot_spots", "mann_kendall",
     "space_time_cube", "ScanBaseline", "ScanControl", "space_time_alerts",

@@ -14,6 +14,13 @@ Count jumps (:func:`count_jumps`)
     controlled for the false-discovery rate (Benjamini-Hochberg) across all units tested; an alert also needs
     ``observed >= min_count``.
 
+Space-time clusters (:func:`scan_alerts`)
+    The prospective space-time scan of :mod:`gridmap.warning.scan` (the detector whose recall and false-alert
+    share are scored on the demo district's planted anomalies) run as a street office runs it during the
+    window: weekly evaluations on the dates ``end, end - 7 d, ...`` after ``start``, each looking at the 7 days
+    before it, with the scan's own false-alarm control (at most ``alpha=0.002`` chance of any false alert per
+    evaluation date). One row per place and family.
+
 Re-check list (:func:`recheck_list`)
     Past complaints matching keywords (e.g. 漏雨, 渗水, 屋顶) grouped by place (normalised address, else cell),
     ranked by unresolved items first, then recurrence (number of complaints, distinct years), then recency.
@@ -49,8 +56,8 @@ from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh
 
-__all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spot_alerts", "recheck_list",
-           "WarningReport", "early_warning", "summary_markdown", "normalise_address"]
+__all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spot_alerts", "scan_alerts",
+           "recheck_list", "WarningReport", "early_warning", "summary_markdown", "normalise_address"]
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +81,13 @@ class AlertKind(str, enum.Enum):
     NEW_HOT_SPOT = "new hot spot"
     CONSECUTIVE_HOT_SPOT = "consecutive hot spot"
     INTENSIFYING_HOT_SPOT = "intensifying hot spot"
+    SPACE_TIME_CLUSTER = "space-time cluster"
 
     @property
     def zh(self) -> str:
         return {"count jump": "诉求量突增", "keyword watch": "关键词监测", "new hot spot": "新增热点",
-                "consecutive hot spot": "连续热点", "intensifying hot spot": "加强热点"}[self.value]
+                "consecutive hot spot": "连续热点", "intensifying hot spot": "加强热点",
+                "space-time cluster": "时空聚集"}[self.value]
 
 
 def _unit_column(complaints: pd.DataFrame, by: "str | Unit") -> str:
@@ -214,6 +223,75 @@ def hot_spot_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, end: Any, 
         drop=True)
 
 
+SCAN_COLUMNS = ["unit", "unit_type", "kind", "family", "category", "flagged_at", "last_flagged_at", "evaluations",
+                "observed", "expected", "ratio", "p", "q", "radius_m", "x", "y", "baseline"]
+
+
+def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, end: Any, step_days: int = 7,
+                window_days: int = 7, categories: Any = None, **options: Any) -> pd.DataFrame:
+    """Space-time clusters raised by the evaluations a street office runs during ``[start, end)``.
+
+    This is :func:`~gridmap.warning.scan.space_time_alerts` with the settings scored against the demo district's
+    planted anomalies (:func:`~gridmap.warning.scoring.rolling_alerts`: one family per category, weekly
+    evaluations of the 7 days before each, false alarms controlled per evaluation date), evaluated on the dates
+    ``end, end - step_days, end - 2 step_days, ...`` that fall after ``start``. Each evaluation looks at the
+    ``window_days`` before its date, so together they cover the window; when the window is shorter than
+    ``window_days`` the single evaluation at ``end`` reaches back before ``start``.
+
+    Parameters
+    ----------
+    complaints, cells : as for :func:`~gridmap.warning.scan.space_time_alerts`.
+    start, end : the window (dates; times of day are ignored).
+    step_days, window_days : evaluation spacing and observation window (defaults as scored).
+    categories : restrict the complaints to these catalog categories first.
+    **options : further options of :func:`~gridmap.warning.scan.space_time_alerts` (``alpha``, ``radii_m``,
+        ``keyword_sets``, ``baseline``, ...).
+
+    Returns
+    -------
+    DataFrame, one row per place (``family``, ``unit``): ``unit`` (cell code), ``unit_type`` ('cell'),
+    ``kind`` ('space-time cluster'), ``family`` (e.g. 'category:房屋漏雨'), ``category`` (the family's name),
+    ``flagged_at`` / ``last_flagged_at`` (first and last evaluation that flagged it), ``evaluations`` (how many
+    did), and ``observed``, ``expected``, ``ratio``, ``p``, ``q``, ``radius_m``, ``x``, ``y``, ``baseline`` of its
+    most significant evaluation; sorted by first flag, then p.
+    """
+    from gridmap.warning.scan import space_time_alerts
+
+    t0, t1 = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    days = int((t1 - t0).days)
+    if days < 1:
+        raise ValidationError(message("the window is empty (the scan works on whole days)",
+                                      got=f"[{pd.Timestamp(start)}, {pd.Timestamp(end)})",
+                                      fix="use --from at least a day before --to"))
+    if step_days < 1:
+        raise ValidationError(message("step_days must be at least 1", got=step_days))
+    d0 = t1 - pd.Timedelta(days=((days - 1) // step_days) * step_days)
+    data = complaints.loc[complaint_mask(complaints, categories=categories)] if categories is not None \
+        else complaints
+    # the data's first date: from all complaints, so a category restriction does not shorten the baseline
+    first = pd.to_datetime(complaints["received_at"]).min() if len(complaints) else None
+    options.setdefault("data_start", first)
+    raw = space_time_alerts(data, cells, start=d0, end=t1, step_days=step_days, window_days=window_days,
+                            **options)
+    if raw.empty:
+        out = pd.DataFrame(columns=SCAN_COLUMNS)
+    else:
+        raw = raw.sort_values(["p", "observed"], ascending=[True, False], kind="stable")
+        g = raw.groupby(["family", "unit"], sort=False)
+        out = g.head(1).set_index(["family", "unit"])
+        out["flagged_at"] = g["flagged_at"].min()
+        out["last_flagged_at"] = g["flagged_at"].max()
+        out["evaluations"] = g.size()
+        out = out.reset_index()
+        out["category"] = out["family"].str.split(":", n=1).str[-1]
+        out["unit_type"] = Unit.CELL.value
+        out["kind"] = AlertKind.SPACE_TIME_CLUSTER.value
+        out = out.sort_values(["flagged_at", "p"], kind="stable")[SCAN_COLUMNS].reset_index(drop=True)
+    log.info("space-time clusters over [%s, %s): %d evaluation(s) from %s, %d place(s)", t0.date(), t1.date(),
+             (days - 1) // step_days + 1, d0.date(), len(out))
+    return out
+
+
 def normalise_address(value: object) -> str | None:
     """Address key for grouping: NFKC, no spaces, no leading 北京市/北京, no trailing punctuation.
 
@@ -229,6 +307,11 @@ def normalise_address(value: object) -> str | None:
     return s or None
 
 
+#: Columns of :func:`recheck_list` (also of the empty list when no keywords are given).
+RECHECK_COLUMNS = ["place", "complaints", "unresolved", "years", "first", "last", "cell_code", "community_code",
+                   "street_code", "x", "y", "priority"]
+
+
 def recheck_list(complaints: pd.DataFrame, *, keywords: Any, start: Any = None, end: Any = None,
                  place: str = "address", categories: Any = None) -> pd.DataFrame:
     """The 回头看 list: places with past complaints matching ``keywords`` in ``[start, end)``.
@@ -240,8 +323,7 @@ def recheck_list(complaints: pd.DataFrame, *, keywords: Any, start: Any = None, 
     """
     sel = complaints.loc[complaint_mask(complaints, start=start, end=end, keywords=keywords,
                                         categories=categories)].copy()
-    cols = ["place", "complaints", "unresolved", "years", "first", "last", "cell_code", "community_code",
-            "street_code", "x", "y", "priority"]
+    cols = RECHECK_COLUMNS
     if sel.empty:
         log.info("re-check list: no complaint matches %s", keywords)
         return pd.DataFrame(columns=cols)
@@ -299,13 +381,19 @@ def _cell_frame(cells: pd.DataFrame | None) -> pd.DataFrame | None:
 def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.DataFrame | None = None,
                   keywords: Any = None, units: tuple[str, ...] = ("cell", "community"),
                   baseline: str = "auto", alpha: float = 0.05, min_count: int = 3, hot_spots: bool = True,
-                  slices: int = 12, recheck_years: int = 2, categories: Any = None) -> WarningReport:
+                  slices: int = 12, recheck_years: int = 2, categories: Any = None, scan: bool = True,
+                  scan_options: dict[str, Any] | None = None) -> WarningReport:
     """Run every alert over ``[start, end)`` and return a :class:`WarningReport`.
 
     - count jumps per unit in ``units`` (all complaints, or ``categories``);
     - keyword watch: count jumps restricted to ``keywords`` (if given) per unit;
     - new/consecutive/intensifying hot spots over ``slices`` weeks ending at ``end`` (needs ``cells``);
+    - space-time clusters (``scan=True``, needs ``cells``): :func:`scan_alerts`, the space-time scan whose
+      recall is scored on the planted anomalies, evaluated weekly in the window; ``scan_options`` go to it
+      (its ``alpha`` is its own per-evaluation false-alarm rate, default 0.002, not ``alpha`` here);
     - the 回头看 list of the ``recheck_years`` years before ``start`` for ``keywords``.
+
+    ``alpha`` is the false-discovery rate of the count jumps, keyword watch and hot spots.
 
     The alert table has ``kind``, ``kind_zh``, ``unit_type``, ``unit`` and the statistics of each test; when
     ``cells`` (with geometry) are given it is a GeoDataFrame with the cell (or community-hull) geometry.
@@ -344,10 +432,19 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
                 parts.append(h)
             except ValidationError as exc:
                 notes.append(f"hot spots skipped: {str(exc).splitlines()[0]}")
+    if scan:
+        if cells is None:
+            notes.append("space-time scan: no cells layer given; skipped")
+        else:
+            try:
+                parts.append(scan_alerts(complaints, cells, start=t0, end=t1, categories=categories,
+                                         **(scan_options or {})))
+            except ValidationError as exc:
+                notes.append(f"space-time scan skipped: {str(exc).splitlines()[0]}")
     alerts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
         pd.DataFrame(columns=["kind", "unit_type", "unit", "observed", "expected", "ratio", "q"])
     alerts["kind_zh"] = alerts["kind"].map(lambda k: AlertKind(k).zh)
-    recheck = pd.DataFrame()
+    recheck = pd.DataFrame(columns=RECHECK_COLUMNS)
     if kws:
         recheck = recheck_list(complaints, keywords=kws, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
     cf = _cell_frame(cells)
@@ -390,41 +487,67 @@ def _md_table(frame: pd.DataFrame, columns: dict[str, str], limit: int) -> str:
     return head + "\n".join(rows) + "\n" + more
 
 
+_ZH_NUMBERS = "一二三四五六七八九十"
+
+_HOT_KINDS = (AlertKind.NEW_HOT_SPOT.value, AlertKind.CONSECUTIVE_HOT_SPOT.value,
+              AlertKind.INTENSIFYING_HOT_SPOT.value)
+
+
 def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
-    """The Chinese (with English) Markdown summary a street office can act on."""
+    """The Chinese (with English) Markdown summary a street office can act on.
+
+    The opening lines count every kind of alert (zeros included); a section with its table follows only for
+    the kinds that have alerts (and for the re-check list when it has places), so a heading always comes with
+    content.
+    """
     a = report.alerts
     t0, t1 = report.start.strftime("%Y-%m-%d"), (report.end - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     kinds = a["kind"] if len(a) else pd.Series(dtype=str)
     jumps = a[kinds == AlertKind.COUNT_JUMP.value] if len(a) else a
     kw = a[kinds == AlertKind.KEYWORD.value] if len(a) else a
-    hs = a[kinds.isin([AlertKind.NEW_HOT_SPOT.value, AlertKind.CONSECUTIVE_HOT_SPOT.value,
-                       AlertKind.INTENSIFYING_HOT_SPOT.value])] if len(a) else a
+    hs = a[kinds.isin(_HOT_KINDS)] if len(a) else a
+    st = a[kinds == AlertKind.SPACE_TIME_CLUSTER.value] if len(a) else a
     out = [f"# 12345 诉求预警 / Complaint early warning：{t0} 至 {t1}\n",
-           f"共 **{len(a)}** 条预警（诉求量突增 {len(jumps)}，关键词监测 {len(kw)}，热点 {len(hs)}）；"
+           f"共 **{len(a)}** 条预警（诉求量突增 {len(jumps)}，时空聚集 {len(st)}，关键词监测 {len(kw)}，热点 {len(hs)}）；"
            f"汛前回头看清单 {len(report.recheck)} 处。\n",
-           f"{len(a)} alert(s): {len(jumps)} count jump(s), {len(kw)} keyword watch, {len(hs)} hot spot(s); "
-           f"{len(report.recheck)} place(s) to re-check.\n",
-           "## 一、诉求量突增 Count jumps (vs own baseline, FDR 5 %)\n",
-           "建议：当周派人到点位核实原因，能立即解决的即时处置（接诉即办），需多部门的上报街道“吹哨”。\n",
-           _md_table(jumps, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
-                             "expected": "期望 expected", "ratio": "倍数 ratio", "q": "q 值", "baseline": "基线"},
-                     limit),
-           "## 二、新增 / 连续 / 加强热点 Emerging hot spots (Gi*)\n",
-           "建议：新增热点当周巡查；加强热点列入街道重点督办（如堂子胡同外卖车辆停放，可设专门停车区）。\n",
-           _md_table(hs, {"unit": "网格 cell", "kind_zh": "类型", "kind": "pattern", "final_z": "末期 z",
-                          "total": "期间诉求 total"}, limit)]
-    if report.keywords:
-        out += [f"## 三、关键词监测 Keyword watch：{'、'.join(report.keywords)}\n",
-                _md_table(kw, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
-                               "expected": "期望 expected", "q": "q 值"}, limit),
-                f"## 四、汛前回头看清单 Pre-season re-check list（{'、'.join(report.keywords)}）\n",
-                "优先级 A：仍有未办结诉求；B：反复诉求（2 次及以上）；C：曾诉求且已解决。建议在雨季（6–8 月）前逐户上门"
-                "复查并登记整改结果。\n",
-                _md_table(report.recheck, {"priority": "优先级", "place": "地点 place", "complaints": "诉求数",
-                                           "unresolved": "未办结", "years": "涉及年份", "last": "最近",
-                                           "community_code": "社区"}, limit)]
+           f"{len(a)} alert(s): {len(jumps)} count jump(s), {len(st)} space-time cluster(s), {len(kw)} keyword "
+           f"watch, {len(hs)} hot spot(s); {len(report.recheck)} place(s) to re-check.\n"]
+    sections: list[tuple[str, list[str]]] = []
+    if len(jumps):
+        sections.append(("诉求量突增 Count jumps (vs own baseline, FDR 5 %)", [
+            "建议：当周派人到点位核实原因，能立即解决的即时处置（接诉即办），需多部门的上报街道“吹哨”。\n",
+            _md_table(jumps, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
+                              "expected": "期望 expected", "ratio": "倍数 ratio", "q": "q 值", "baseline": "基线"},
+                      limit)]))
+    if len(st):
+        sections.append(("时空聚集 Space-time clusters (space-time scan, weekly evaluations)", [
+            "建议：按类别派单到点位逐户核查（如房屋漏雨排查屋面防水，外卖车辆占道可设专门停车区）；"
+            "连续多次评估均预警的点位列入街道重点督办。\n",
+            _md_table(st, {"unit": "网格 cell", "category": "类别 family", "flagged_at": "首次预警 first flag",
+                           "evaluations": "预警次数 flags", "observed": "本期 observed", "expected": "期望 expected",
+                           "ratio": "倍数 ratio", "radius_m": "扫描半径 m"}, limit)]))
+    if len(hs):
+        sections.append(("新增 / 连续 / 加强热点 Emerging hot spots (Gi*)", [
+            "建议：新增热点当周巡查；加强热点列入街道重点督办（如堂子胡同外卖车辆停放，可设专门停车区）。\n",
+            _md_table(hs, {"unit": "网格 cell", "kind_zh": "类型", "kind": "pattern", "final_z": "末期 z",
+                           "total": "期间诉求 total"}, limit)]))
+    if report.keywords and len(kw):
+        sections.append((f"关键词监测 Keyword watch：{'、'.join(report.keywords)}", [
+            _md_table(kw, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
+                           "expected": "期望 expected", "q": "q 值"}, limit)]))
+    if report.keywords and len(report.recheck):
+        sections.append((f"汛前回头看清单 Pre-season re-check list（{'、'.join(report.keywords)}）", [
+            "优先级 A：仍有未办结诉求；B：反复诉求（2 次及以上）；C：曾诉求且已解决。建议在雨季（6–8 月）前逐户上门"
+            "复查并登记整改结果。\n",
+            _md_table(report.recheck, {"priority": "优先级", "place": "地点 place", "complaints": "诉求数",
+                                       "unresolved": "未办结", "years": "涉及年份", "last": "最近",
+                                       "community_code": "社区"}, limit)]))
+    for k, (title, body) in enumerate(sections):
+        num = _ZH_NUMBERS[k] if k < len(_ZH_NUMBERS) else str(k + 1)
+        out += [f"## {num}、{title}\n", *body]
     if report.notes:
         out += ["## 说明 Notes\n"] + [f"- {n}\n" for n in report.notes]
     out.append("\n方法：本期计数与同期（往年同日期）基线比较，条件二项检验并按 Benjamini–Hochberg 控制错误发现率；"
+               "时空聚集为时空置换扫描（每周评估前 7 天，各点位与自身以往占比比较，精确检验，每次评估的误报概率受控）；"
                "热点为 Getis-Ord Gi*（queen 邻域，含自身）与 Mann–Kendall 趋势。\n")
     return "\n".join(out)
