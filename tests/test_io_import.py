@@ -53,6 +53,18 @@ def test_bad_rows_are_reported_and_good_rows_kept(store, tmp_path):
     assert set(after["code"]) == set(before["code"]) | {"110199001010"}
 
 
+def test_communities_without_a_households_column_are_rejected_with_the_fix(store):
+    store.write("communities", gpd.GeoDataFrame(
+        {"code": ["110199002001"], "street_code": "110199002", "households": [1500]},
+        geometry=[shapely.MultiPolygon([shapely.box(460000, 4418000, 461000, 4419000)])], crs="EPSG:4548"))
+    before = store.read("communities")
+    f = communities(3).drop(columns="HS")
+    r = import_frame(store, "communities", f, mapping={k: v for k, v in MAP.items() if k != "households"})
+    assert r.written == 0 and len(r.rejected) == 3
+    assert all("no households column" in p.reason and "--map households=" in p.reason for p in r.rejected)
+    pd.testing.assert_frame_equal(store.read("communities"), before)  # the store holds what it held
+
+
 def test_abort_mode_writes_nothing(store):
     f = communities(3)
     f["HS"] = f["HS"].astype(object)

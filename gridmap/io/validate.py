@@ -116,6 +116,10 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
     if layer == "communities" and "households" in f.columns:
         for idx in f.index[f["households"].isna()]:
             problems.append(Problem(idx, "households", "households are missing (needed for size flags and splits)"))
+    elif layer == "communities":
+        for idx in f.index:
+            problems.append(Problem(idx, "households", "the input has no households column (needed for size flags "
+                                    "and splits): map it with --map households=COLUMN or join a table with --table"))
     geoms = np.asarray(f.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms)
     for i in np.flatnonzero(missing):

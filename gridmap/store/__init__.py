@@ -69,7 +69,7 @@ def resolve_url(url: str | os.PathLike | None = None) -> str:
     if raw.endswith(".gpkg"):
         raise StoreError(message("a GeoPackage cannot be the working store", got=raw,
                                  fix="use a .sqlite file (SpatiaLite) as the store; export layers to GeoPackage "
-                                     "with `gridmap export --gpkg FILE`"))
+                                     "with `gridmap export FILE.gpkg`"))
     if "://" in raw:
         raise StoreError(message("unsupported database URL", got=raw,
                                  fix="use a file path (SpatiaLite) or postgresql://user@host:port/dbname"))
