@@ -200,16 +200,16 @@ print(len(gpd.read_file(r'{tmp_path / "b.gpkg"}', engine='pyogrio')))
     assert r.stdout.strip() == "1"
 
 
-def test_hex_ewkb_patch_matches_shapely():
-    from gridmap.store.postgis import _hex_ewkb
+def test_ewkb_patch_matches_shapely():
+    from gridmap.store.postgis import _ewkb
 
     geoms = np.array([
         shapely.Point(452000.5, 4418000.25),
         shapely.multipolygons([shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 3, 3)), shapely.box(20, 0, 30, 5)]),
         shapely.multilinestrings([[(0, 0), (1, 1)], [(2, 2), (3, 5)]]),
     ], dtype=object)
-    expect = shapely.to_wkb(shapely.set_srid(geoms, 4548), hex=True, include_srid=True, byte_order=1)
-    assert _hex_ewkb(geoms, 4548) == list(expect)
+    expect = shapely.to_wkb(shapely.set_srid(geoms, 4548), include_srid=True, byte_order=1)
+    assert _ewkb(geoms, 4548) == list(expect)
 
 
 def _index_names(store):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,27 +43,73 @@ def ensure_postgis(conn: Connection) -> None:
                                      fix="as a superuser: CREATE EXTENSION postgis;")) from exc
 
 
-def _hex_ewkb(geoms: np.ndarray, srid: int) -> list[str]:
-    """Hex EWKB with SRID, made by patching the header of little-endian ISO WKB (2-D types 1-7).
+def _ewkb(geoms: np.ndarray, srid: int) -> list[bytes]:
+    """EWKB with SRID (bytes), made by patching the header of little-endian ISO WKB (2-D types 1-7).
 
-    EWKB = byte order, type | 0x20000000 (SRID flag), SRID, body. Patching the hex string avoids copying every
-    geometry through ``shapely.set_srid`` (measured: 0.4 s per 160,000 polygons).
+    EWKB = byte order, type | 0x20000000 (SRID flag), SRID, body. Patching the bytes avoids copying every
+    geometry through ``shapely.set_srid`` (measured: 0.4 s per 160,000 polygons) and hex encoding (3x slower
+    than binary WKB).
     """
-    srid_hex = np.array([srid], dtype="<i4").tobytes().hex().upper()
-    out = shapely.to_wkb(geoms, hex=True, byte_order=1, output_dimension=2)
-    return [h[:8] + "20" + srid_hex + h[10:] for h in out.tolist()]
+    srid_b = np.array([srid], dtype="<i4").tobytes()
+    out = shapely.to_wkb(geoms, hex=False, byte_order=1, output_dimension=2)
+    return [b[:1] + (int.from_bytes(b[1:5], "little") | 0x20000000).to_bytes(4, "little") + srid_b + b[5:]
+            for b in out.tolist()]
 
 
 #: Rows per COPY chunk: Python encodes chunk k+1 while the server parses chunk k (2 cores, both busy).
 COPY_CHUNK_ROWS = 20_000
 
 
+def _copy_type(col: Any) -> str:
+    """The PostgreSQL type name psycopg dumps a column's values as, in binary COPY."""
+    from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, SmallInteger
+
+    t = col.type
+    if isinstance(t, Boolean):
+        return "bool"
+    if isinstance(t, BigInteger):
+        return "int8"
+    if isinstance(t, SmallInteger):
+        return "int2"
+    if isinstance(t, Integer):
+        return "int4"
+    if isinstance(t, Float):
+        return "float8"
+    if isinstance(t, DateTime):
+        return "timestamptz" if getattr(t, "timezone", False) else "timestamp"
+    if isinstance(t, Date):
+        return "date"
+    return "text"
+
+
+def _binary_values(kind: str, vals: list[Any]) -> list[Any]:
+    """DB-API values of the store's converter (ints for booleans, 'YYYY-mm-dd HH:MM:SS' text for times) as the
+    Python objects psycopg dumps in binary."""
+    import pandas as pd
+
+    if kind == "bool":
+        return [None if v is None else bool(v) for v in vals]
+    if kind in ("timestamp", "date"):
+        ts = pd.to_datetime(pd.Series(vals, dtype=object), format="%Y-%m-%d %H:%M:%S" if kind == "timestamp"
+                            else "%Y-%m-%d")
+        obj = ts.dt.to_pydatetime() if kind == "timestamp" else ts.dt.date.to_numpy()
+        return [None if pd.isna(v) else v for v in obj]
+    return vals
+
+
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: list[list[Any]],
                 geoms: np.ndarray, srid: int, *, rebuild_index: bool) -> None:
-    """COPY ... FROM STDIN (CSV), geometry as hex EWKB, streamed in chunks so encoding overlaps the server."""
+    """COPY ... FROM STDIN in binary format, geometry as EWKB (the server's geometry receive function reads it),
+    streamed in chunks so encoding overlaps the server.
+
+    Binary COPY skips the text round trip of every value (hex WKB alone is 3x the bytes to encode and parse):
+    160,000 polygons load about 2.5x faster than CSV COPY of hex EWKB.
+    """
     from psycopg.copy import QueuedLibpqWriter
 
     cols = ", ".join(f'"{c}"' for c in (*columns, "geom"))
+    kinds = [_copy_type(table.columns[c]) for c in columns]
+    values = [_binary_values(k, v) for k, v in zip(kinds, values)]
     cur = conn.connection.driver_connection.cursor()
     idx = f"idx_{table.name}_geom"
     if rebuild_index:
@@ -73,16 +117,13 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
     n = len(geoms)
     # QueuedLibpqWriter sends each chunk from a worker thread (libpq releases the GIL), so encoding chunk k+1
     # in Python overlaps the server parsing chunk k
-    with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')',
+    with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT binary)',
                   writer=QueuedLibpqWriter(cur)) as copy:
+        copy.set_types([*kinds, "bytea"])  # bytea: the raw EWKB bytes, received by the geometry column's type
         for start in range(0, n, COPY_CHUNK_ROWS):
             stop = min(start + COPY_CHUNK_ROWS, n)
-            ewkb = _hex_ewkb(geoms[start:stop], srid)
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            writer.writerows(zip(*(["\\N" if v is None else v for v in col[start:stop]] for col in values),
-                                 ewkb))
-            copy.write(buf.getvalue())
+            for row in zip(*(col[start:stop] for col in values), _ewkb(geoms[start:stop], srid)):
+                copy.write_row(row)
     if rebuild_index:
         cur.execute(f'CREATE INDEX IF NOT EXISTS "{idx}" ON "{table.name}" USING gist (geom)')
     cur.execute(f'ANALYZE "{table.name}"')
