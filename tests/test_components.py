@@ -115,7 +115,46 @@ def test_import_gcj02_and_abort_is_atomic(seeded, tmp_path):
     assert store.count("components") == 1
 
 
-def test_import_geojson_projected(seeded, tmp_path):
+def test_import_from_every_file_format_and_lonlat_system_lands_in_the_sjoin_cell(seeded, tmp_path):
+    """GeoPackage in the working CRS, a GBK Shapefile without .cpg in EPSG:4527 (zone-number easting), a
+    GeoJSON in WGS 84 and CSVs in GCJ-02 and BD-09 lon/lat: each component lands in the cell geopandas.sjoin
+    finds for its true position."""
+    from gridmap.crs import wgs84_to_bd09
+
+    store = seeded
+    rng = np.random.default_rng(11)
+    x = rng.uniform(BOUNDS[0] + 20, BOUNDS[2] - 20, 10)
+    y = rng.uniform(BOUNDS[1] + 20, BOUNDS[3] - 20, 10)
+    truth = gpd.GeoDataFrame({"k": range(10)}, geometry=gpd.points_from_xy(x, y), crs=CRS)
+    remark = ["井盖松动" if i % 2 else "新装" for i in range(10)]
+    pts = lambda sl: truth.iloc[sl].assign(class_code="0101", remarks=[remark[i] for i in range(10)][sl])  # noqa: E731
+    pts(slice(0, 2)).to_file(tmp_path / "a.gpkg", engine="pyogrio")
+    shp = tmp_path / "b.shp"
+    pts(slice(2, 4)).to_crs("EPSG:4527").to_file(shp, engine="pyogrio", encoding="GBK")
+    (tmp_path / "b.cpg").unlink(missing_ok=True)
+    pts(slice(4, 6)).to_crs("EPSG:4326").to_file(tmp_path / "c.geojson", driver="GeoJSON", engine="pyogrio")
+    lon, lat = to_wgs84_xy(x, y, crs=CRS)
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    blon, blat = wgs84_to_bd09(lon, lat)
+    pd.DataFrame({"class_code": "0101", "lon": glon[6:8], "lat": glat[6:8], "remarks": remark[6:8]}).to_csv(
+        tmp_path / "d.csv", index=False)
+    pd.DataFrame({"class_code": "0101", "lon": blon[8:10], "lat": blat[8:10], "remarks": remark[8:10]}).to_csv(
+        tmp_path / "e.csv", index=False)
+    for path, kw in ((tmp_path / "a.gpkg", {}), (shp, {}), (tmp_path / "c.geojson", {}),
+                     (tmp_path / "d.csv", {"lonlat": "gcj02"}), (tmp_path / "e.csv", {"lonlat": "bd09"})):
+        res = import_components(store, path, **kw)
+        assert res.written == 2 and not res.rejected, (path.name, str(res))
+    got = store.read("components").sort_values("code").reset_index(drop=True)
+    assert len(got) == 10
+    cells = store.read("cells")
+    ref = gpd.sjoin(truth, cells[["code", "geometry"]], predicate="intersects").drop_duplicates("k").set_index("k")
+    # the i-th import is the i-th pair of true points; serials follow import order
+    assert got["cell_code"].tolist() == ref.loc[range(10), "code"].tolist()
+    assert np.allclose(got.geometry.x, x, atol=0.5) and np.allclose(got.geometry.y, y, atol=0.5)
+    assert got["remarks"].tolist() == remark  # GBK text read without a .cpg
+
+
+def test_import_geojson_wgs84(seeded, tmp_path):
     store = seeded
     g = gpd.GeoDataFrame({"class_code": ["0203", "0203"], "code": [None, "02030050"]},
                          geometry=[shapely.Point(448_600, 4_419_200), shapely.Point(448_610, 4_419_200)], crs=CRS)
