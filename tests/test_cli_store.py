@@ -110,3 +110,15 @@ def test_import_complaints_goes_through_the_complaint_import(tmp_path, store_url
     assert "3 already stored" in r.stdout  # re-import adds nothing twice
     r = run(*argv, "--table", str(src))
     assert r.returncode == 2 and "--table cannot be used when importing complaints" in r.stderr
+
+
+def test_gridmap_db_environment_variable_chooses_the_store(tmp_path, store_url):
+    import os
+
+    env = {**os.environ, "GRIDMAP_DB": store_url}
+    r = subprocess.run([sys.executable, "-m", "gridmap", "info", "--json"], capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["backend"] == ("postgis" if store_url.startswith("postgresql") else "spatialite")
+    assert not (tmp_path / "gridmap.sqlite").exists()  # not the default file
