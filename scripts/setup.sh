@@ -32,10 +32,16 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sqlite3; sqlite3.C
 fi
 extras=postgis,excel
 [ "$mode" = "--test" ] && extras=dev
-stamp=".venv/.gridmap-installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)-$extras"
-if [ ! -f "$stamp" ]; then
+hash=$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
+stamp=".venv/.gridmap-installed-$hash-$extras"
+# the dev extras include postgis and excel: a test set-up also satisfies the demo (no reinstall when alternating)
+if [ ! -f "$stamp" ] && ! { [ "$extras" != dev ] && [ -f ".venv/.gridmap-installed-$hash-dev" ]; }; then
   echo "setup: installing gridmap[$extras] into .venv"
-  .venv/bin/python -m pip install -q -e ".[$extras]" 2>&1 | grep -vE "^WARNING: Location|^\s*$" || true
+  if ! .venv/bin/python -m pip install -q -e ".[$extras]" >.venv/pip-install.log 2>&1; then
+    grep -vE "^WARNING: Location|^\s*$" .venv/pip-install.log >&2 || true
+    echo "setup: pip install of gridmap[$extras] failed (log: .venv/pip-install.log)" >&2
+    exit 1
+  fi
   .venv/bin/python -c "import gridmap, geopandas, geoalchemy2, folium" >/dev/null
   rm -f .venv/.gridmap-installed-*
   touch "$stamp"
