@@ -19,6 +19,11 @@ the communities where both ours and the baseline have a valid split (paired: how
 better / equal / worse on, CV within 0.001 and compactness within 0.005 counting as equal), and as medians over
 each method's valid splits.
 
+Goals (issue): 100 % valid where feasible; better balance and compactness than both max-p and SKATER (paired
+medians over the communities where both have a valid split); median under 2 s and every community under 3
+minutes on 2 cores. Ours' total, median and max seconds are printed, then one ``goal ...: met / NOT met`` line
+per goal.
+
     .venv/bin/python benchmarks/bench_split.py [--quick] [--n 110] [--csv rows.csv] [--timeout 30] [--jobs 1]
 """
 
@@ -226,6 +231,50 @@ def summarize(df: pd.DataFrame, peak: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+GOAL_MEDIAN_S, GOAL_MAX_S = 2.0, 180.0
+
+
+def goals(df: pd.DataFrame, s: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    """(goal, met?, detail) for each goal of the issue, from the per-community rows and :func:`summarize`."""
+    import os
+
+    o = df[df.method == "gridmap"]
+    ours = s.set_index("method").loc["gridmap"]
+    out = []
+    vf = ours["valid_where_feasible"]
+    n_feasible = int((~o["proven_infeasible"].astype(bool)).sum())
+    out.append(("100 % valid where feasible", bool(n_feasible == 0 or vf == 1.0),
+                f"{vf:.1%} of {n_feasible} feasible communities" if n_feasible else "no feasible community"))
+    ok, parts = True, []
+    for m in ("max-p", "SKATER"):
+        if m not in set(s["method"]):
+            ok = False
+            parts.append(f"{m}: not run")
+            continue
+        r = s.set_index("method").loc[m]
+        if r["paired_n"] == 0:
+            # nothing to compare on: only a baseline with no valid split at all is beaten by default
+            none = bool(df[(df.method == m)]["valid"].astype(bool).sum() == 0)
+            ok &= none
+            parts.append(f"{m}: {'no valid split at all' if none else 'valid only where ours is not'}")
+            continue
+        cv_ok = r["ours_paired_cv_median"] < r["paired_cv_median"]
+        pp_ok = r["ours_paired_pp_median"] > r["paired_pp_median"]
+        ok &= bool(cv_ok and pp_ok)
+        parts.append(f"{m} (n={int(r['paired_n'])}): CV {r['ours_paired_cv_median']:.3f} vs "
+                     f"{r['paired_cv_median']:.3f} {'better' if cv_ok else 'NOT better'}, PP "
+                     f"{r['ours_paired_pp_median']:.3f} vs {r['paired_pp_median']:.3f} "
+                     f"{'better' if pp_ok else 'NOT better'}")
+    out.append(("better balance and compactness than max-p and SKATER", ok, "; ".join(parts)))
+    med, mx = float(o["seconds"].median()), float(o["seconds"].max())
+    cores = os.cpu_count()
+    on = f" (measured on {cores} cores)" if cores != 2 else " (2 cores)"
+    out.append((f"median under {GOAL_MEDIAN_S:g} s", med < GOAL_MEDIAN_S, f"median {med:.2f} s{on}"))
+    out.append(("all under 3 minutes", mx < GOAL_MAX_S,
+                f"max {mx:.2f} s (case {int(o.loc[o['seconds'].idxmax(), 'case'])}){on}"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="20 communities")
@@ -262,7 +311,12 @@ def main(argv: list[str] | None = None) -> int:
           f"atoms per community {int(o['n_atoms'].min())}–{int(o['n_atoms'].max())}")
     for r in infeasible.itertuples():
         print(f"  case {r.case}: {r.reason}")
-    print(f"total {time.perf_counter() - t0:.0f} s")
+    print(f"ours: {o['seconds'].sum():.2f} s in total over {len(o)} communities, per community median "
+          f"{o['seconds'].median():.3f} s, max {o['seconds'].max():.3f} s")
+    for goal, ok, detail in goals(df, s):
+        print(f"goal {goal}: {'met' if ok else 'NOT met'} — {detail}"
+              + (f" (quick: {n} communities)" if args.quick else ""))
+    print(f"total {time.perf_counter() - t0:.0f} s (whole benchmark, all methods)")
     bad = df[(df.method != "gridmap") & df["valid"].astype(bool) & df["case"].isin(infeasible["case"])]
     if len(bad):
         print("CONTRADICTION: a baseline found a valid split where ours proved none exists:",

@@ -1,5 +1,5 @@
 """Split proposals: an independent verifier on 100+ generated communities, exhaustive search on small ones,
-infeasibility explained, bad input, determinism."""
+infeasibility explained, bad input, determinism (for a seed, and independent of the clock)."""
 
 from __future__ import annotations
 
@@ -264,6 +264,81 @@ def test_deterministic_for_a_seed():
     b = propose_splits(case["community"], atoms, **kw)
     assert [p.assignment.tolist() for p in a] == [p.assignment.tolist() for p in b]
     assert [p.score for p in a] == [p.score for p in b]
+
+
+# -- determinism does not depend on the clock ----------------------------------------------------------------
+
+def _slow_machine(monkeypatch, step_s: float) -> list[int]:
+    """Make ``time.perf_counter`` advance ``step_s`` per call, as if every step took that long; returns a
+    one-item list counting the calls."""
+    import time
+
+    calls = [0]
+    start = time.perf_counter()
+
+    def clock() -> float:
+        calls[0] += 1
+        return start + calls[0] * step_s
+    monkeypatch.setattr(time, "perf_counter", clock)
+    return calls
+
+
+def _same(a, b) -> bool:
+    return [p.assignment.tolist() for p in a] == [p.assignment.tolist() for p in b] and \
+        [p.score for p in a] == [p.score for p in b]
+
+
+def test_same_proposals_on_a_slow_machine(monkeypatch):
+    # 50 ms per clock read: the old 12 s heuristic deadline (checked at every atom visited) passed after 240
+    # reads, mid-search; the work budget does not care, and the safety net (120 s) is read only every few
+    # thousand work units
+    case = make_case(3)
+    atoms = case_atoms(case)
+    kw = dict(barriers=case["barriers"], roads=case["roads"], seed=7)
+    ref = propose_splits(case["community"], atoms, **kw)
+    calls = _slow_machine(monkeypatch, 0.05)
+    slow = propose_splits(case["community"], atoms, **kw)
+    monkeypatch.undo()
+    assert _same(slow, ref), "the proposals changed with the speed of the clock"
+    assert calls[0] * 0.05 < 120.0 / 4  # the simulated run stayed far inside the safety net
+    for p in ref + slow:
+        assert p.search["time_limit_hit"] is False and p.search["seed"] == 7
+        assert 0 < p.search["work_used"] <= p.search["work_budget"]
+    assert slow[0].search == ref[0].search
+
+
+def test_the_work_budget_decides_where_the_search_stops(monkeypatch):
+    from gridmap.planning.split import HEURISTIC_SHARE
+
+    case = make_case(51)  # a heavy case: about 310,000 work units with the default budget
+    atoms = case_atoms(case)
+    kw = dict(barriers=case["barriers"], roads=case["roads"], seed=7, work_budget=50_000)
+    ref = propose_splits(case["community"], atoms, **kw)
+    assert ref[0].search["work_used"] >= HEURISTIC_SHARE * 50_000  # the budget, not the search, ended it
+    full = propose_splits(case["community"], atoms, barriers=case["barriers"], roads=case["roads"], seed=7)
+    assert not _same(ref, full)  # it genuinely stopped the search short
+    _slow_machine(monkeypatch, 0.05)
+    slow = propose_splits(case["community"], atoms, **kw)
+    monkeypatch.undo()
+    assert _same(slow, ref) and slow[0].search == ref[0].search
+
+
+def test_time_limit_is_a_safety_net_that_is_logged_and_recorded(monkeypatch, caplog):
+    import logging
+
+    case = make_case(51)
+    atoms = case_atoms(case)
+    _slow_machine(monkeypatch, 1.0)  # one simulated second per clock read: the 30 s net is reached mid-search
+    with caplog.at_level(logging.WARNING, logger="gridmap.planning.split"):
+        props = propose_splits(case["community"], atoms, barriers=case["barriers"], roads=case["roads"], seed=7,
+                               time_limit_s=30.0)
+    monkeypatch.undo()
+    assert props and all(p.search["time_limit_hit"] for p in props)
+    assert all(p.search["work_used"] < p.search["work_budget"] for p in props)
+    assert "time limit" in caplog.text and "may differ between runs" in caplog.text
+    from gridmap.planning.report import markdown_report
+
+    assert "stopped by the 30 s time limit" in markdown_report(props)
 
 
 def test_alternatives_and_explanations():

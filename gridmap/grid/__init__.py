@@ -4,8 +4,8 @@
 """
 
 from gridmap.grid.assign import CellIndex, PointAssignment, UnassignedPointsWarning, assign_points
-from gridmap.grid.cells import CELL_COLUMNS, build_cells, check_communities
+from gridmap.grid.cells import CELL_COLUMNS, assemble_cells, build_cells, check_communities
 from gridmap.grid.lattice import Lattice
 
-__all__ = ["Lattice", "build_cells", "check_communities", "CELL_COLUMNS", "assign_points", "CellIndex",
-           "PointAssignment", "UnassignedPointsWarning"]
+__all__ = ["Lattice", "build_cells", "assemble_cells", "check_communities", "CELL_COLUMNS", "assign_points",
+           "CellIndex", "PointAssignment", "UnassignedPointsWarning"]

@@ -47,7 +47,7 @@ from gridmap.crs import check_crs
 from gridmap.errors import CapacityError, CodeError, Problem, ValidationError, message
 from gridmap.grid.lattice import Lattice
 
-__all__ = ["build_cells", "check_communities", "CELL_COLUMNS"]
+__all__ = ["build_cells", "assemble_cells", "check_communities", "CELL_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +195,80 @@ def build_cells(communities: gpd.GeoDataFrame, *, cell_size_m: float = 100.0,
     p_ix = np.concatenate([ix[full], ix[rest][src]])
     p_iy = np.concatenate([iy[full], iy[rest][src]])
     p_area = np.concatenate([np.full(len(full), lattice.nominal_area_m2), shapely.area(parts)])
-    n = len(p_geom)
+    out, n_slivers = _assemble(p_geom, p_row, p_ix, p_iy, p_area, codes, cell_size_m=lattice.cell_size_m,
+                               sliver_share=sliver_share, allow_overflow=allow_overflow, crs=crs, stacklevel=3)
+    out.attrs["lattice"] = {"cell_size_m": lattice.cell_size_m, "origin": lattice.origin}
+    log.info("built %d cells for %d communities (%.0f m lattice, %d slivers merged)", len(out), len(codes),
+             lattice.cell_size_m, n_slivers)
+    return out
 
+
+def assemble_cells(pieces: gpd.GeoDataFrame, *, cell_size_m: float = 100.0, sliver_share: float = 0.1,
+                   allow_overflow: bool = False, code_column: str = "community_code") -> gpd.GeoDataFrame:
+    """Merge slivers and code cells from pieces already cut along community boundaries (steps 2-3 above).
+
+    This is the part of :func:`build_cells` after the clipping, for callers that cut the pieces themselves
+    (e.g. old cells cut along new community boundaries after a split): the same sliver rule, the same
+    same-square union and the same DB11/T 2157-2023 numbering.
+
+    Parameters
+    ----------
+    pieces : GeoDataFrame
+        Polygonal pieces in a projected CRS with ``code_column`` (12-digit community code), ``ix`` and ``iy``
+        (the lattice square each piece is counted in). Multi-part pieces are split into their polygons, each
+        judged as a sliver on its own; empty pieces and non-polygonal parts are dropped.
+    cell_size_m : float, default 100
+        Lattice square side; the nominal cell area is its square.
+    sliver_share, allow_overflow : see :func:`build_cells`.
+    code_column : str, default 'community_code'
+        Column holding the community code of each piece.
+
+    Returns
+    -------
+    GeoDataFrame
+        Cells as :func:`build_cells` returns them (columns ``code, community_code, ix, iy, area_m2, geometry``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> pieces = gpd.GeoDataFrame({"community_code": ["110101001001"] * 3, "ix": [0, 1, 2], "iy": [0, 0, 0]},
+    ...     geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100), shapely.box(200, 0, 205, 100)],
+    ...     crs="EPSG:4548")
+    >>> assemble_cells(pieces)[["code", "ix", "area_m2"]].values.tolist()
+    [['110101001001001', 0, 10000.0], ['110101001001002', 1, 10500.0]]
+    """
+    lattice = Lattice(cell_size_m=cell_size_m)
+    if not 0 <= float(sliver_share) < 1:
+        raise ValidationError(message("sliver_share must be in [0, 1)", got=sliver_share),
+                              [Problem(None, "sliver_share", "out of range", sliver_share)])
+    check_crs(pieces, where="pieces", metric=True)
+    missing = [c for c in (code_column, "ix", "iy") if c not in pieces.columns]
+    if missing:
+        raise ValidationError(message("pieces lack columns", got=missing),
+                              [Problem(None, c, "column missing") for c in missing],
+                              fix=f"give every piece its {code_column!r}, 'ix' and 'iy'")
+    geoms = np.asarray(pieces.geometry.values, dtype=object)
+    ok = ~shapely.is_missing(geoms)
+    parts, src = _polygon_parts(geoms[ok])
+    src = np.flatnonzero(ok)[src]
+    codes, row = np.unique(pieces[code_column].astype(str).to_numpy(), return_inverse=True)
+    out, n_slivers = _assemble(parts, row[src], pieces["ix"].to_numpy(np.int64)[src],
+                               pieces["iy"].to_numpy(np.int64)[src], shapely.area(parts), codes,
+                               cell_size_m=lattice.cell_size_m, sliver_share=sliver_share,
+                               allow_overflow=allow_overflow, crs=pieces.crs, stacklevel=3)
+    log.info("assembled %d cells from %d pieces of %d communities (%d slivers merged)", len(out), len(parts),
+             len(codes), n_slivers)
+    return out
+
+
+def _assemble(p_geom: np.ndarray, p_row: np.ndarray, p_ix: np.ndarray, p_iy: np.ndarray, p_area: np.ndarray,
+              codes: np.ndarray, *, cell_size_m: float, sliver_share: float, allow_overflow: bool, crs: Any,
+              stacklevel: int = 2) -> tuple[gpd.GeoDataFrame, int]:
+    """Pieces (polygons, their community row in ``codes``, lattice square, area) -> coded cells, slivers merged."""
+    n = len(p_geom)
+    nominal = float(cell_size_m) * float(cell_size_m)
     # owner of each piece: the piece whose square it joins (itself for non-slivers)
-    sliver = p_area < float(sliver_share) * lattice.nominal_area_m2
+    sliver = p_area < float(sliver_share) * nominal
     owner = np.where(sliver, -1, np.arange(n))
     if sliver.any():
         tree = shapely.STRtree(p_geom)
@@ -213,7 +283,7 @@ def build_cells(communities: gpd.GeoDataFrame, *, cell_size_m: float = 100.0,
             if not len(s_idx):
                 break
             shared = shapely.length(shapely.intersection(boundaries[s_idx], boundaries[n_idx]))
-            edge = shared > 1e-9 * lattice.cell_size_m
+            edge = shared > 1e-9 * cell_size_m
             s_idx, n_idx, shared = s_idx[edge], n_idx[edge], shared[edge]
             if not len(s_idx):
                 break
@@ -235,7 +305,7 @@ def build_cells(communities: gpd.GeoDataFrame, *, cell_size_m: float = 100.0,
             ok = (a != b) & stray[b] & (p_row[a] == p_row[b])
             a, b = a[ok], b[ok]
             if len(a):
-                edge = shapely.length(shapely.intersection(boundaries[a], boundaries[b])) > 1e-9 * lattice.cell_size_m
+                edge = shapely.length(shapely.intersection(boundaries[a], boundaries[b])) > 1e-9 * cell_size_m
                 a, b = a[edge], b[edge]
             if len(a):
                 from scipy.sparse import coo_matrix
@@ -310,13 +380,10 @@ def build_cells(communities: gpd.GeoDataFrame, *, cell_size_m: float = 100.0,
                                         where=names, got=f"{int(over.max())} cells",
                                         fix="split the community, use a larger cell_size_m, or pass "
                                             "allow_overflow=True for a non-standard 4-digit sequence"))
-        warnings.warn(f"non-standard 16-digit cell codes (4-digit sequence) for {names}", UserWarning, stacklevel=2)
+        warnings.warn(f"non-standard 16-digit cell codes (4-digit sequence) for {names}", UserWarning, stacklevel=stacklevel)
         width[np.isin(comm, over.index.to_numpy())] = 4
     cell_codes = [f"{c}{s:0{w}d}" for c, s, w in zip(comm, seq, width)]
     out = gpd.GeoDataFrame({"code": cell_codes, "community_code": comm, "ix": c_ix.astype(np.int64),
                             "iy": c_iy.astype(np.int64), "area_m2": shapely.area(cell_geom)},
                            geometry=gpd.GeoSeries(cell_geom, crs=crs), crs=crs)
-    out.attrs["lattice"] = {"cell_size_m": lattice.cell_size_m, "origin": lattice.origin}
-    log.info("built %d cells for %d communities (%.0f m lattice, %d slivers merged)", len(out), len(codes),
-             lattice.cell_size_m, int(sliver.sum()))
-    return out
+    return out, int(sliver.sum())

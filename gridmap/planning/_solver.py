@@ -3,6 +3,9 @@
 Private plumbing of :mod:`gridmap.planning.split`. Nodes are atoms ``0..n-1`` with integer weights
 (households); parts must be connected in ``adj`` (barrier-respecting adjacency) and weigh within
 ``[floor, ceiling]``. Perimeters use all touching pairs (``nb``) so compactness is right even across barriers.
+
+Every search is bounded by a :class:`Budget` of work units, never by the clock, so its result depends only on
+the input and the seed; the clock is only a safety net (see :class:`Budget`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,56 @@ class Weights:
     balance: float = 1.0
     compactness: float = 1.0
     off_road: float = 0.3
+
+
+# -- work budget ---------------------------------------------------------------------------------------------
+
+#: Work units between two looks at the clock (the safety net): clock reads stay rare and cheap.
+CLOCK_EVERY = 8192
+
+
+class Exhausted(Exception):
+    """The work budget (or the wall-clock safety net) is spent."""
+
+
+class Budget:
+    """A deterministic work budget with a wall-clock safety net.
+
+    Work is counted in units of roughly equal cost (1-2 µs each on a 2-core machine): one connected set visited
+    by the exhaustive search (plus one per atom left when a part is taken), one atom of every spanning tree the
+    bisection draws, one atom visited plus one per neighbour by the local search. A search stops when ``stop_at``
+    units (``limit`` unless a phase lowers it) are spent, so where it stops depends only on the input and the
+    seed, never on the machine's speed or load.
+
+    ``deadline`` (a ``time.perf_counter()`` value) is a safety net only: the clock is read every
+    :data:`CLOCK_EVERY` units, and when it is past the deadline the search stops and ``time_limit_hit`` is set:
+    such a result may differ between runs and machines (the caller says so).
+
+    >>> b = Budget(3)
+    >>> b.spend(2), b.spend(1), b.exhausted, b.used
+    (True, False, True, 3)
+    """
+
+    def __init__(self, limit: int, *, deadline: float | None = None) -> None:
+        self.limit = int(limit)
+        self.stop_at = self.limit
+        self.deadline = deadline
+        self.used = 0
+        self.time_limit_hit = False
+        self._clock_at = CLOCK_EVERY
+
+    @property
+    def exhausted(self) -> bool:
+        return self.time_limit_hit or self.used >= self.stop_at
+
+    def spend(self, units: int = 1) -> bool:
+        """Charge ``units``; False once the budget (or the safety net) is spent."""
+        self.used += units
+        if self.used >= self._clock_at:
+            self._clock_at = self.used + CLOCK_EVERY
+            if self.deadline is not None and not self.time_limit_hit and time.perf_counter() > self.deadline:
+                self.time_limit_hit = True
+        return not self.exhausted
 
 
 # -- basic graph helpers ------------------------------------------------------------------------------------
@@ -121,10 +174,6 @@ def _objective(ws: Sequence[float], pps: Sequence[float], off: float, total_area
 
 # -- exact search -------------------------------------------------------------------------------------------
 
-class Deadline(Exception):
-    pass
-
-
 def _rest_ok(g: Graph, rest: set[int], floor: int, ceiling: int) -> bool:
     for comp in components(g, rest):
         if not splittable(sum(g.w[v] for v in comp), floor, ceiling):
@@ -133,14 +182,14 @@ def _rest_ok(g: Graph, rest: set[int], floor: int, ceiling: int) -> bool:
 
 
 def connected_sets(g: Graph, v: int, allowed: set[int], floor: int, ceiling: int,
-                   deadline: float) -> Iterator[frozenset]:
-    """Every connected set containing ``v`` inside ``allowed`` weighing within [floor, ceiling], once each."""
-    counter = [0]
+                   budget: Budget) -> Iterator[frozenset]:
+    """Every connected set containing ``v`` inside ``allowed`` weighing within [floor, ceiling], once each.
 
+    Raises :class:`Exhausted` when ``budget`` is spent (one unit per set visited).
+    """
     def rec(cur: frozenset, w: int, ext: list[int], banned: frozenset) -> Iterator[frozenset]:
-        counter[0] += 1
-        if counter[0] % 2048 == 0 and time.perf_counter() > deadline:
-            raise Deadline
+        if not budget.spend():
+            raise Exhausted
         if w >= floor:
             yield cur
         extset = set(ext)
@@ -155,9 +204,12 @@ def connected_sets(g: Graph, v: int, allowed: set[int], floor: int, ceiling: int
         yield from rec(frozenset([v]), g.w[v], start, frozenset())
 
 
-def exact_partitions(g: Graph, nodes: Sequence[int], floor: int, ceiling: int, *, deadline: float,
+def exact_partitions(g: Graph, nodes: Sequence[int], floor: int, ceiling: int, *, budget: Budget,
                      limit: int = 20000) -> tuple[list[Partition], bool]:
-    """All partitions of ``nodes`` into valid connected parts (up to ``limit``); (partitions, complete?)."""
+    """All partitions of ``nodes`` into valid connected parts (up to ``limit``); (partitions, complete?).
+
+    Incomplete when ``limit`` partitions were found or ``budget`` was spent first.
+    """
     order = {v: i for i, v in enumerate(_bfs_order(g, nodes))}
     out: list[Partition] = []
 
@@ -165,11 +217,13 @@ def exact_partitions(g: Graph, nodes: Sequence[int], floor: int, ceiling: int, *
         if not rest:
             out.append(acc)
             if len(out) >= limit:
-                raise Deadline
+                raise Exhausted
             return
         v = min(rest, key=order.__getitem__)
-        for part in connected_sets(g, v, set(rest), floor, ceiling, deadline):
+        for part in connected_sets(g, v, set(rest), floor, ceiling, budget):
             r = rest - part
+            if not budget.spend(len(r)):
+                raise Exhausted
             if r and not _rest_ok(g, set(r), floor, ceiling):
                 continue
             rec(r, acc + (part,))
@@ -178,7 +232,7 @@ def exact_partitions(g: Graph, nodes: Sequence[int], floor: int, ceiling: int, *
         if _rest_ok(g, set(nodes), floor, ceiling):
             rec(frozenset(nodes), ())
         return out, True
-    except Deadline:
+    except Exhausted:
         return out, False
 
 
@@ -223,10 +277,11 @@ def _random_tree(g: Graph, nodes: list[int], rng: random.Random) -> dict[int, li
 
 
 def bisect(g: Graph, nodes: list[int], k: int, floor: int, ceiling: int, rng: random.Random, *,
-           tries: int = 6, budget: list[int] | None = None) -> list[frozenset] | None:
+           tries: int = 6, budget: list[int] | None = None, work: Budget | None = None) -> list[frozenset] | None:
     """Split connected ``nodes`` into ``k`` valid parts by recursive spanning-tree cuts (None if it fails).
 
-    ``budget`` (a one-item list) caps the number of spanning trees drawn over the whole recursion.
+    ``budget`` (a one-item list) caps the number of spanning trees drawn over the whole recursion; ``work`` is
+    charged one unit per atom of every tree drawn (None once it is spent).
     """
     if budget is None:
         budget = [max(60, 8 * k * k)]
@@ -239,6 +294,8 @@ def bisect(g: Graph, nodes: list[int], k: int, floor: int, ceiling: int, rng: ra
         if budget[0] <= 0:
             return None
         budget[0] -= 1
+        if work is not None and not work.spend(len(nodes)):
+            return None
         tree = _random_tree(g, nodes, rng)
         root = nodes[rng.randrange(len(nodes))]
         order, par = [root], {root: -1}
@@ -274,10 +331,11 @@ def bisect(g: Graph, nodes: list[int], k: int, floor: int, ceiling: int, rng: ra
                     if u != par[x] and u not in side:
                         side.add(u)
                         dq.append(u)
-            a = bisect(g, sorted(side), k1, floor, ceiling, rng, tries=3, budget=budget)
+            a = bisect(g, sorted(side), k1, floor, ceiling, rng, tries=3, budget=budget, work=work)
             if a is None:
                 continue
-            b = bisect(g, sorted(set(nodes) - side), k - k1, floor, ceiling, rng, tries=3, budget=budget)
+            b = bisect(g, sorted(set(nodes) - side), k - k1, floor, ceiling, rng, tries=3, budget=budget,
+                       work=work)
             if b is None:
                 continue
             return a + b
@@ -287,8 +345,12 @@ def bisect(g: Graph, nodes: list[int], k: int, floor: int, ceiling: int, rng: ra
 # -- local search -------------------------------------------------------------------------------------------
 
 def improve(g: Graph, parts: Sequence[frozenset], floor: int, ceiling: int, wts: Weights, rng: random.Random,
-            *, max_passes: int = 25, deadline: float | None = None) -> list[frozenset]:
-    """Move boundary atoms between parts while every part stays connected and within bounds."""
+            *, max_passes: int = 25, work: Budget | None = None) -> list[frozenset]:
+    """Move boundary atoms between parts while every part stays connected and within bounds.
+
+    At most ``max_passes`` passes over the atoms; ``work`` is charged one unit per atom visited plus one per
+    neighbour, and the atoms of the part checked for connectivity (stops where it is when ``work`` is spent).
+    """
     members = [set(p) for p in parts]
     label = {v: k for k, p in enumerate(members) for v in p}
     W = [sum(g.w[v] for v in p) for p in members]
@@ -306,7 +368,7 @@ def improve(g: Graph, parts: Sequence[frozenset], floor: int, ceiling: int, wts:
         improved = False
         rng.shuffle(nodes)
         for v in nodes:
-            if deadline is not None and time.perf_counter() > deadline:
+            if work is not None and not work.spend(1 + len(g.adj[v])):
                 return [frozenset(p) for p in members]
             p = label[v]
             targets = sorted({label[u] for u in g.adj[v] if u in label and label[u] != p})
@@ -333,6 +395,8 @@ def improve(g: Graph, parts: Sequence[frozenset], floor: int, ceiling: int, wts:
             if best is None:
                 continue
             rest = members[p] - {v}
+            if work is not None:
+                work.spend(len(rest))
             if not connected(g, rest):
                 continue
             val, q, nP_p, nP_q, pp2, off = best
@@ -366,19 +430,22 @@ def valid(g: Graph, parts: Sequence[frozenset], nodes: Sequence[int], floor: int
 
 
 def heuristic_partitions(g: Graph, nodes: list[int], ks: Sequence[int], floor: int, ceiling: int, wts: Weights,
-                         rng: random.Random, *, per_k: int, deadline: float,
+                         rng: random.Random, *, per_k: int, work: Budget,
                          max_tries: int = 40) -> list[Partition]:
-    """Distinct valid partitions from tree bisection + local search, for each k in ``ks``."""
+    """Distinct valid partitions from tree bisection + local search, for each k in ``ks``.
+
+    Up to ``max_tries`` bisections per k, stopping at ``per_k`` distinct partitions or when ``work`` is spent.
+    """
     found: dict[Partition, float] = {}
     for k in ks:
         got = 0
         for _ in range(max_tries):
-            if time.perf_counter() > deadline or got >= per_k:
+            if work.exhausted or got >= per_k:
                 break
-            parts = bisect(g, nodes, k, floor, ceiling, rng)
+            parts = bisect(g, nodes, k, floor, ceiling, rng, work=work)
             if parts is None:
                 continue
-            parts = improve(g, parts, floor, ceiling, wts, rng, deadline=deadline)
+            parts = improve(g, parts, floor, ceiling, wts, rng, work=work)
             c = canonical(parts)
             if c not in found and valid(g, c, nodes, floor, ceiling):
                 found[c] = score(g, c, wts)

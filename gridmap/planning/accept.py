@@ -8,18 +8,23 @@ Accepting (:func:`accept_proposal`) does, in one transaction:
    (active or retired), so a retired code is never reused; parts get them in ``part_id`` order (north-west
    first). Names are the old name + 一/二/三...; households and population are the parts' sums (population,
    when compounds carry none, in the old community's persons-per-household ratio);
-3. the old community's cells are cut along the new boundaries and re-coded per new community (DB11/T
-   2157-2023 order: rows north to south, west to east within a row; ``ix``/``iy`` kept, ``area_m2``
-   recomputed). The step is a function (``recode_cells=``) so the grid package's cell builder can be used;
+3. the old community's cells are cut along the new boundaries and re-coded per new community by the grid's own
+   rules (:func:`recode_cells_by_clip`: slivers under ``sliver_share`` of the nominal square merged into a
+   neighbouring cell of the same new community, DB11/T 2157-2023 order: rows north to south, west to east
+   within a row; ``ix``/``iy`` kept, ``area_m2`` recomputed), so each new community's cells tile it. The step
+   is a function (``recode_cells=``) so another cell builder can be used;
 4. compounds, components and complaints of the old community get the new ``community_code`` (and the new
    ``cell_code``) of the cell they fall in.
 
-The returned :class:`AcceptResult` holds the rows as they were (``before``) and a diff report; keep it (or save
-it with :meth:`AcceptResult.save`) to :func:`undo_accept`, which restores those rows exactly in one transaction.
+The returned :class:`AcceptResult` holds the rows as they were (``before``), the rows as the accept wrote them
+(``after``) and a diff report; keep it (or save it with :meth:`AcceptResult.save`) to :func:`undo_accept`, which
+restores the ``before`` rows in one transaction: exactly, when nothing changed since; rows of the new communities
+added or changed after the accept are kept and re-assigned to the restored community and cells.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 from collections.abc import Callable
@@ -33,9 +38,11 @@ import pandas as pd
 import shapely
 
 from gridmap.errors import InfeasibleError, NotFoundError, Problem, ValidationError, message
+from gridmap.grid import CELL_COLUMNS, assemble_cells
+from gridmap.store.schema import LAYERS
 
 __all__ = ["AcceptResult", "accept_proposal", "undo_accept", "new_community_codes", "recode_cells_by_clip",
-           "CHINESE_ORDINALS"]
+           "lattice_side_m", "CHINESE_ORDINALS"]
 
 log = logging.getLogger(__name__)
 
@@ -61,45 +68,112 @@ def new_community_codes(street_code: str, existing: list[str] | pd.Series, n: in
     return [f"{street_code}{s:03d}" for s in range(start, start + n)]
 
 
-def recode_cells_by_clip(cells: gpd.GeoDataFrame, new_communities: gpd.GeoDataFrame, *,
-                         min_area_m2: float = 1.0) -> gpd.GeoDataFrame:
-    """Cut the old cells along the new community boundaries and code them per new community.
+def lattice_side_m(cells: gpd.GeoDataFrame, *, default: float = 100.0) -> float:
+    """Side of the lattice squares ``cells`` were cut on: the most common side of the cells that are whole squares.
 
-    Keeps ``ix``/``iy``; pieces of one square in one community are one cell. Codes: community code + 3-digit
-    sequence, rows north to south (``iy`` descending), west to east (``ix`` ascending).
+    ``default`` when no cell is a whole axis-aligned square (e.g. cells digitised along roads).
+
+    >>> import geopandas as gpd, shapely
+    >>> cells = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 50, 50), shapely.box(50, 0, 100, 50),
+    ...                                    shapely.box(0, 50, 30, 100)], crs="EPSG:4548")
+    >>> lattice_side_m(cells)
+    50.0
     """
-    rows = []
-    for code, geom in zip(new_communities["code"], new_communities.geometry):
-        pieces: dict[tuple[int, int], list] = {}
-        hit = cells[cells.intersects(geom)]
-        for ix, iy, g in zip(hit["ix"], hit["iy"], hit.geometry):
-            p = shapely.intersection(g, geom, grid_size=0.001)
-            p = shapely.union_all([q for q in shapely.get_parts(p) if q.geom_type == "Polygon"]) \
-                if p.geom_type not in ("Polygon", "MultiPolygon") else p
-            if p.is_empty or p.area < min_area_m2:
-                continue
-            pieces.setdefault((int(ix), int(iy)), []).append(p)
-        if len(pieces) > 999:
-            from gridmap.errors import CapacityError
+    g = np.asarray(cells.geometry.values, dtype=object)
+    if not len(g):
+        return float(default)
+    b = shapely.bounds(g)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    area = shapely.area(g)
+    square = (np.abs(w - h) <= 1e-6 * np.maximum(w, 1.0)) & (np.abs(area - w * h) <= 1e-6 * np.maximum(area, 1.0)) \
+        & (w > 0)
+    if not square.any():
+        return float(default)
+    sides, counts = np.unique(np.round(w[square], 6), return_counts=True)
+    return float(sides[np.argmax(counts)])
 
-            raise CapacityError(message(f"community {code} would have {len(pieces)} cells", got=len(pieces),
-                                        fix="a 15-digit cell code holds at most 999 cells per community"))
-        for seq, (ix, iy) in enumerate(sorted(pieces, key=lambda t: (-t[1], t[0])), start=1):
-            g = shapely.union_all(pieces[(ix, iy)])
-            rows.append({"code": f"{code}{seq:03d}", "community_code": code, "ix": ix, "iy": iy,
-                         "area_m2": float(g.area), "geometry": g})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs)
+
+def recode_cells_by_clip(cells: gpd.GeoDataFrame, new_communities: gpd.GeoDataFrame, *,
+                         cell_size_m: float | None = None, sliver_share: float = 0.1,
+                         allow_overflow: bool = False) -> gpd.GeoDataFrame:
+    """Cut the old cells along the new community boundaries and code them per new community, by the grid's rules.
+
+    1. Every new community is cut along the edges of the old cells inside it (its outline noded with those
+       edges and polygonised, so the pieces tile it and neighbouring pieces share their edges exactly). A piece
+       counts in the square (``ix``/``iy``) of the old cell it lies in; land that no old cell covers (the
+       millimetre strips where a new outline, snapped to 1 mm like the atoms it is made of, runs just outside
+       the old one) in the square of the nearest old cell.
+    2. The pieces go through the grid's own assembly (:func:`gridmap.grid.assemble_cells`, the code behind
+       :func:`gridmap.grid.build_cells`): a piece smaller than ``sliver_share`` x the nominal square is merged
+       into the neighbouring cell of the same new community sharing the longest edge; pieces of one square
+       (``ix``/``iy`` of the old cell) in one community are one cell; codes are community code + 3-digit
+       sequence, rows north to south (``iy`` descending), west to east (``ix`` ascending). A community with
+       more than 999 cells raises :class:`~gridmap.errors.CapacityError` unless ``allow_overflow``.
+
+    Parameters
+    ----------
+    cells : the old community's cells (``ix``, ``iy``, geometry).
+    new_communities : the new communities (``code``, geometry).
+    cell_size_m : lattice square side the cells were built with; default: inferred (:func:`lattice_side_m`).
+    sliver_share, allow_overflow : as for :func:`gridmap.grid.build_cells` (keep the values the grid was built
+        with).
+    """
+    if not len(cells) or not len(new_communities):
+        return gpd.GeoDataFrame({c: [] for c in CELL_COLUMNS if c != "geometry"}, geometry=[], crs=cells.crs)
+    size = float(cell_size_m) if cell_size_m is not None else lattice_side_m(cells)
+    old = np.asarray(cells.geometry.values, dtype=object)
+    c_ix, c_iy = cells["ix"].to_numpy(np.int64), cells["iy"].to_numpy(np.int64)
+    tree = shapely.STRtree(old)
+    p_code: list[str] = []
+    p_ix: list[np.ndarray] = []
+    p_iy: list[np.ndarray] = []
+    p_geom: list[np.ndarray] = []
+    for code, geom in zip(new_communities["code"].astype(str), new_communities.geometry):
+        hit = np.sort(tree.query(geom, predicate="intersects"))
+        if not len(hit):
+            continue
+        # faces of the new outline noded with the old cell edges inside it: they tile the community and
+        # neighbouring faces share their edges exactly (separate overlays would leave edges a few ulps apart)
+        inner = shapely.intersection(shapely.boundary(old[hit]), geom)
+        lines = shapely.union_all(np.concatenate([[shapely.boundary(geom)], inner]))
+        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+        faces = faces[shapely.area(faces) > 0]
+        faces = faces[shapely.contains(geom, shapely.point_on_surface(faces))]  # not the holes' fillings
+        # each face counts in the square of the old cell it lies in; land outside every old cell (where the
+        # new outline, snapped to 1 mm, runs just outside the old one) in the square of the nearest old cell
+        sub = shapely.STRtree(old[hit])
+        fi, ci = sub.query(shapely.point_on_surface(faces), predicate="intersects")
+        owner = pd.Series(ci).groupby(fi).min().reindex(range(len(faces)))
+        lost = np.flatnonzero(owner.isna().to_numpy())
+        if len(lost):
+            ri, cj = sub.query_nearest(faces[lost], all_matches=True)
+            owner.iloc[lost] = pd.Series(cj).groupby(ri).min().to_numpy()
+        cell = hit[owner.to_numpy(np.int64)]
+        p_code += [code] * len(faces)
+        p_ix.append(c_ix[cell])
+        p_iy.append(c_iy[cell])
+        p_geom.append(faces)
+    pieces = gpd.GeoDataFrame({"community_code": p_code, "ix": np.concatenate(p_ix), "iy": np.concatenate(p_iy)},
+                              geometry=np.concatenate(p_geom) if p_geom else [], crs=cells.crs)
+    return assemble_cells(pieces, cell_size_m=size, sliver_share=sliver_share, allow_overflow=allow_overflow)
 
 
 @dataclass
 class AcceptResult:
-    """What accepting changed: the old and new codes, the rows as they were, and a diff report."""
+    """What accepting changed: the old and new codes, the rows as they were, and a diff report.
+
+    ``before`` holds the rows as they were before the accept (what :func:`undo_accept` restores), ``after`` the
+    rows of the child layers as the accept wrote them (read back from the store), which is how undo tells rows
+    added or changed later from the ones the accept wrote (journals saved without it: every row whose key is
+    not in ``before`` counts as added).
+    """
 
     old_code: str
     new_codes: list[str]
     before: dict[str, gpd.GeoDataFrame]
     diff: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    after: dict[str, gpd.GeoDataFrame] | None = None
 
     def markdown(self) -> str:
         s = self.summary
@@ -147,6 +221,7 @@ def _points_to(points: gpd.GeoDataFrame, polys: gpd.GeoDataFrame, key: str) -> p
 
 def accept_proposal(store: Any, proposal: Any, *, community_code: str | None = None,
                     recode_cells: Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
+                    cell_size_m: float | None = None, sliver_share: float = 0.1,
                     now: pd.Timestamp | None = None) -> AcceptResult:
     """Write an accepted :class:`~gridmap.planning.split.Proposal` into ``store`` (one transaction).
 
@@ -154,14 +229,18 @@ def accept_proposal(store: Any, proposal: Any, *, community_code: str | None = N
     ----------
     store : a :class:`gridmap.store.Store`.
     proposal : the proposal to accept (its ``community_code`` is used unless ``community_code`` is given).
-    recode_cells : ``f(old_cells, new_communities) -> new_cells``; default :func:`recode_cells_by_clip`.
+    recode_cells : ``f(old_cells, new_communities) -> new_cells``; default :func:`recode_cells_by_clip` with
+        ``cell_size_m`` and ``sliver_share``.
+    cell_size_m, sliver_share : the lattice square side and sliver share the grid was built with (see
+        :func:`gridmap.grid.build_cells`); ``cell_size_m`` is inferred from the cells when not given.
     now : the ``retired_at`` time (default: now, China Standard Time, to the second).
     """
     code = community_code or proposal.community_code
     if not code:
         raise ValidationError("which community does the proposal split?", [Problem(None, "community_code",
                                                                                    "missing")])
-    recode = recode_cells or recode_cells_by_clip
+    recode = recode_cells or functools.partial(recode_cells_by_clip, cell_size_m=cell_size_m,
+                                               sliver_share=sliver_share)
     now = now if now is not None else pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None).floor("s")
     with store.transaction() as tx:
         old = store.read("communities", where={"code": code}, connection=tx)
@@ -231,20 +310,88 @@ def accept_proposal(store: Any, proposal: Any, *, community_code: str | None = N
                 store.delete(layer, where={"community_code": code}, connection=tx)
             if len(frame):
                 store.write(layer, frame, connection=tx)
+        after = {layer: store.read(layer, where={"community_code": new_codes}, connection=tx)
+                 for layer in CHILD_LAYERS}
     summary = {"cells_before": len(before["cells"]), "cells_after": len(new_cells), "compounds": len(comp),
                "components": len(moved["components"]), "complaints": len(moved["complaints"])}
     log.info("accepted split of %s into %s: %s", code, ", ".join(new_codes), summary)
-    return AcceptResult(code, new_codes, before, pd.DataFrame(diff), summary)
+    return AcceptResult(code, new_codes, before, pd.DataFrame(diff), summary, after)
 
 
-def undo_accept(store: Any, result: "AcceptResult | str | Path") -> dict[str, int]:
-    """Restore the rows an :func:`accept_proposal` changed, exactly as they were (one transaction).
+def _changes(now: gpd.GeoDataFrame, then: gpd.GeoDataFrame, key: list[str]) -> tuple[list, list, list]:
+    """Keys of rows added to, changed in and gone from ``now`` compared with ``then`` (same layer, same store)."""
+    def keyed(f: gpd.GeoDataFrame) -> pd.DataFrame:
+        out = pd.DataFrame(f.drop(columns=f.geometry.name))
+        out["__wkb"] = f.geometry.to_wkb().to_numpy() if len(f) else []
+        return out.set_index(key, drop=False)
+    a, b = keyed(now), keyed(then)
+    added = [k for k in a.index if k not in b.index]
+    gone = [k for k in b.index if k not in a.index]
+    common = [k for k in a.index if k in b.index]
+    changed = []
+    if common:
+        x, y = a.loc[common], b.loc[common]
+        same = np.ones(len(common), dtype=bool)
+        for c in a.columns:
+            if c not in y.columns:
+                same[:] = False
+                break
+            same &= np.asarray(_comparable(x[c]) == _comparable(y[c]), dtype=bool)
+        changed = [k for k, ok in zip(common, same) if not ok]
+    return added, changed, gone
 
-    Refuses when the new communities were changed since (retired, split again or removed).
+
+_MISSING = object()
+
+
+def _comparable(s: pd.Series) -> np.ndarray:
+    """Values as objects with every missing value (None, NaN, NaT, <NA>) the same sentinel, for ``==``."""
+    v = s.astype(object).to_numpy(copy=True)
+    v[s.isna().to_numpy()] = _MISSING
+    return v
+
+
+def _reassigned(frame: gpd.GeoDataFrame, layer: str, communities: gpd.GeoDataFrame,
+                cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rows with the ``community_code`` (and ``cell_code``) of the restored community and cell they fall in."""
+    f = frame.copy()
+    if not len(f):
+        return f
+    if layer == "compounds":  # as accepting does: by a point on the compound
+        pts = gpd.GeoDataFrame(geometry=f.geometry.representative_point(), crs=f.crs)
+        f["community_code"] = _points_to(pts, communities, "code")
+        return f
+    f["community_code"] = _points_to(f, communities, "code")
+    f["cell_code"] = _points_to(f, cells, "code") if len(cells) else None
+    return f
+
+
+def undo_accept(store: Any, result: "AcceptResult | str | Path", *,
+                discard_cell_changes: bool = False) -> dict[str, int]:
+    """Restore the rows an :func:`accept_proposal` changed (one transaction), keeping what was done since.
+
+    The old community row comes back active and the new communities go; an untouched accept is restored
+    exactly. Rows of the new communities that were **added or changed after the accept** (complaints imported
+    later, a component whose status was edited...) are kept in their current version and re-assigned to the
+    restored community and cell they fall in (the point-in-polygon rule accepting uses: the cell or community
+    covering the point, else the nearest); rows the accept wrote and that were deleted or moved to another
+    community since stay that way. Each kind is counted in the result (``<layer>_reassigned``,
+    ``<layer>_gone``) and logged as a warning.
+
+    Cells are derived from the outlines, so a cell of the new communities added, changed or removed since the
+    accept (e.g. cells rebuilt) makes undo refuse with a :class:`~gridmap.errors.ValidationError` listing them,
+    unless ``discard_cell_changes=True`` (the old community's cells are then restored anyway).
+
+    Also refuses when the new communities were changed since (retired, split again or removed).
+
+    Returns
+    -------
+    dict : rows written per layer, plus ``<layer>_reassigned`` and ``<layer>_gone`` for the point/area layers.
     """
     if not isinstance(result, AcceptResult):
         result = AcceptResult.load(result)
     counts = {}
+    where = f"the split of {result.old_code} into {', '.join(result.new_codes)}"
     with store.transaction() as tx:
         now_new = store.read("communities", where={"code": result.new_codes}, connection=tx)
         problems = []
@@ -260,11 +407,61 @@ def undo_accept(store: Any, result: "AcceptResult | str | Path") -> dict[str, in
         if problems:
             raise ValidationError(f"cannot undo the split of {result.old_code}: the store changed since", problems,
                                   fix="undo the later changes first")
+        after = result.after
+        now = {layer: store.read(layer, where={"community_code": result.new_codes}, connection=tx)
+               for layer in CHILD_LAYERS}
+        keys = {layer: list(LAYERS[layer].key) for layer in CHILD_LAYERS}
+        # what changed since the accept, per layer: (added, changed, gone) keys
+        delta = {}
+        for layer in CHILD_LAYERS:
+            if after is not None:
+                delta[layer] = _changes(now[layer], after[layer], keys[layer])
+            elif layer == "cells":  # an old journal: the accept's own cells cannot be told from later ones
+                delta[layer] = ([], [], [])
+            else:  # an old journal: all that can be told is which rows are new
+                added, _, _ = _changes(now[layer], result.before[layer], keys[layer])
+                delta[layer] = (added, [], [])
+        cell_delta = delta["cells"]
+        if any(cell_delta) and not discard_cell_changes:
+            label = ("added", "changed", "removed")
+            cp = [Problem(c, "cells", f"{label[i]} after the accept") for i, ks in enumerate(cell_delta)
+                  for c in ks][:50]
+            n = sum(len(ks) for ks in cell_delta)
+            raise ValidationError(
+                message(f"cannot undo the split of {result.old_code}: {n} cell(s) of the new communities changed "
+                        "since the accept", where=where,
+                        got=", ".join(f"{len(ks)} {label[i]}" for i, ks in enumerate(cell_delta) if ks)),
+                cp, fix="pass discard_cell_changes=True to restore the old community's cells anyway (cells derive "
+                        "from the community outlines; rebuild them afterwards if needed)")
+        restored_comm = result.before["communities"]
+        restored_cells = result.before["cells"]
+        writes: dict[str, list[gpd.GeoDataFrame]] = {}
+        for layer in CHILD_LAYERS:
+            before = result.before[layer]
+            if layer == "cells":
+                writes[layer] = [before]
+                continue
+            added, changed, gone = delta[layer]
+            kept_keys = set(added) | set(changed)
+            idx_now = now[layer].set_index(keys[layer], drop=False).index
+            kept = now[layer][idx_now.isin(kept_keys)] if kept_keys else now[layer].iloc[:0]
+            kept = _reassigned(kept, layer, restored_comm, restored_cells)
+            skip = set(changed) | set(gone)
+            idx_before = before.set_index(keys[layer], drop=False).index
+            writes[layer] = [before[~idx_before.isin(skip)] if skip else before, kept]
+            counts[f"{layer}_reassigned"] = len(kept)
+            counts[f"{layer}_gone"] = len(gone)
+            if len(kept) or gone:
+                log.warning("undo of %s: %d %s row(s) added or changed after the accept kept and re-assigned to "
+                            "%s%s; %d deleted or moved to another community since left as they are",
+                            result.old_code, len(kept), layer, result.old_code,
+                            " and its cells" if layer != "compounds" else "", len(gone))
         store.delete("communities", where={"code": [*result.new_codes, result.old_code]}, connection=tx)
         for layer in CHILD_LAYERS:
             store.delete(layer, where={"community_code": result.new_codes}, connection=tx)
-        for layer in ("communities", *CHILD_LAYERS):
-            f = result.before[layer]
-            counts[layer] = store.write(layer, f, connection=tx) if len(f) else 0
-    log.info("undid split of %s (removed %s)", result.old_code, ", ".join(result.new_codes))
+        f = result.before["communities"]
+        counts["communities"] = store.write("communities", f, connection=tx) if len(f) else 0
+        for layer in CHILD_LAYERS:
+            counts[layer] = sum(store.write(layer, f, connection=tx) for f in writes[layer] if len(f))
+    log.info("undid split of %s (removed %s): %s", result.old_code, ", ".join(result.new_codes), counts)
     return counts

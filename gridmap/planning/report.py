@@ -70,6 +70,11 @@ def markdown_report(proposals: Sequence, *, community_code: str | None = None, n
              f"现有 {total:,} 户；每个新社区须在 {p0.floor:,}–{p0.ceiling:,} 户之间、连片、不切分小区、不跨越河流/铁路/主干路。",
              f"{total:,} households now; every new community must hold {p0.floor:,}–{p0.ceiling:,} households, "
              "be in one piece, keep every compound whole and not cross rivers, rail or barrier roads.", ""]
+    if any(getattr(p, "search", {}).get("time_limit_hit") for p in proposals):
+        limit = p0.search.get("time_limit_s")
+        lines += [f"> 注意：搜索在 {limit:g} 秒时限处停止（安全限制），重新运行结果可能不同。 / Note: the search was "
+                  f"stopped by the {limit:g} s time limit (a safety net): running it again may give different "
+                  "proposals.", ""]
     for p in proposals:
         lines += [f"## 方案 {p.rank} / proposal {p.rank}", "", p.explanation_zh, "", p.explanation_en, "",
                   "| 部分 part | 户数 households | 面积 area (ha) | 紧凑度 compactness |", "|---|---:|---:|---:|"]

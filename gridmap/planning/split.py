@@ -23,8 +23,14 @@ as metrics and combined into the ranking score (lower is better):
 Method: small components (``exact_max_atoms``) are searched exhaustively (every partition into valid connected
 parts); larger ones by recursive spanning-tree bisection with both a floor and a ceiling (ReCom-like), followed
 by a local search that moves boundary atoms while keeping parts connected and within bounds; when that finds
-nothing, a time-limited exhaustive search is tried. Infeasibility is explained in planner's words
-(:class:`~gridmap.errors.InfeasibleError` with ``reasons`` and ``relax``).
+nothing, an exhaustive search is tried with what is left of the budget. Infeasibility is explained in planner's
+words (:class:`~gridmap.errors.InfeasibleError` with ``reasons`` and ``relax``).
+
+Determinism: the search is bounded by a work budget (``work_budget`` units, counted by the solver: sets
+visited, spanning-tree atoms drawn, moves evaluated; the heuristics may use 60 % of it), never by the clock, so
+the same input and ``seed`` give the same proposals on any machine, however loaded. ``time_limit_s`` is only a
+safety net against a pathologically slow run: if it stops the search, a warning is logged and every proposal's
+``search["time_limit_hit"]`` is True (such a result may differ between runs).
 
 Examples
 --------
@@ -67,6 +73,14 @@ log = logging.getLogger(__name__)
 #: Weights of the ranking score: balance (CV), 1 - mean compactness, off-road new boundary / sqrt(area).
 DEFAULT_WEIGHTS: dict[str, float] = {"balance": 1.0, "compactness": 1.0, "off_road": 0.3}
 
+#: Default work budget of one community's search, in solver work units (1-2 µs each on the 2-core benchmark
+#: machine, so spending all of it takes about the 20 s the former time limit allowed; the generated benchmark
+#: communities use at most about 3 % of it, half of them under 0.2 %).
+DEFAULT_WORK_BUDGET = 12_000_000
+
+#: Share of the work budget the heuristics may use before the exhaustive fallback gets the rest.
+HEURISTIC_SHARE = 0.6
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -84,6 +98,9 @@ class Proposal:
         along_roads_share, along_cells_share, outline_share, score.
     explanation_zh, explanation_en : why it ranks where it does.
     exhaustive : True when every valid partition was enumerated (the ranking is then over all of them).
+    search : how the search ran: ``seed``, ``work_budget``, ``work_used`` (units), ``time_limit_s`` and
+        ``time_limit_hit`` (True: the wall-clock safety net stopped the search before the work budget was
+        spent, so the result may differ between runs and machines).
     """
 
     rank: int
@@ -98,6 +115,7 @@ class Proposal:
     community_code: str | None = None
     floor: int = 1000
     ceiling: int = 3000
+    search: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         hh = "/".join(f"{h:,}" for h in self.parts["households"])
@@ -257,7 +275,8 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
                    barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
                    roads: gpd.GeoDataFrame | gpd.GeoSeries | None = None, cells: gpd.GeoDataFrame | None = None,
                    n_alternatives: int = 3, seed: int = 0, max_parts: int | None = None,
-                   extra_parts: int = 2, weights: Mapping[str, float] | None = None, time_limit_s: float = 20.0,
+                   extra_parts: int = 2, weights: Mapping[str, float] | None = None,
+                   work_budget: int = DEFAULT_WORK_BUDGET, time_limit_s: float = 120.0,
                    exact_max_atoms: int = 16, min_shared_m: float = 2.0, attach_empty: bool = True,
                    community_code: str | None = None) -> list[Proposal]:
     """Ranked split proposals for one community; raises :class:`InfeasibleError` when none is valid.
@@ -272,10 +291,16 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
     roads : extra lines whose boundaries count as "along roads" without being barriers.
     cells : unit cells, to report the share of new boundary on cell edges.
     n_alternatives : how many ranked alternatives to return (fewer when fewer valid ones exist).
-    seed : random seed; the result is deterministic for a given seed (and a time limit not reached).
+    seed : random seed; the result depends only on the input, ``seed`` and ``work_budget`` (unless the
+        ``time_limit_s`` safety net stops the search, which ``Proposal.search["time_limit_hit"]`` records).
     max_parts : cap on the number of parts. ``extra_parts``: parts tried beyond the minimum feasible count.
     weights : ranking weights (see :data:`DEFAULT_WEIGHTS`).
-    time_limit_s : search budget for this community.
+    work_budget : deterministic search budget for this community, in solver work units
+        (:data:`DEFAULT_WORK_BUDGET`; see :class:`gridmap.planning._solver.Budget`). Raising it can find
+        splits in hard cases; it never changes results that finished within it.
+    time_limit_s : wall-clock safety net (seconds) for this community, far above what the work budget takes;
+        if it stops the search a warning is logged and the proposals record it (the result may then differ
+        between runs and machines).
     exact_max_atoms : components with at most this many atoms are searched exhaustively.
     min_shared_m : shortest shared boundary (off barriers) that makes two atoms adjacent.
     attach_empty : land without households that a barrier cuts off (a river bank, a strip beyond the rail)
@@ -288,6 +313,8 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
     if n_alternatives < 1:
         raise ValidationError("n_alternatives must be at least 1", [Problem(None, "n_alternatives", "< 1",
                                                                             n_alternatives)])
+    if work_budget < 1:
+        raise ValidationError("work_budget must be at least 1", [Problem(None, "work_budget", "< 1", work_budget)])
     check_atoms(atoms, community=community)
     wts = S.Weights(**{**DEFAULT_WEIGHTS, **(weights or {})})
     pb = _build(atoms, barriers=barriers, roads=roads, cells=cells, min_shared_m=min_shared_m,
@@ -299,7 +326,7 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
     if reasons:
         raise InfeasibleError(f"{where}: no valid split exists / 无法按要求拆分", reasons, relax)
     rng = random.Random(seed)
-    deadline = t0 + time_limit_s
+    budget = S.Budget(work_budget, deadline=t0 + time_limit_s)
     comps = S.components(g)
     per_comp: list[list[S.Partition]] = []
     exhaustive = True
@@ -309,18 +336,19 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
             per_comp.append([(frozenset(comp),)])
             continue
         if len(comp) <= exact_max_atoms:
-            cands, complete = S.exact_partitions(g, comp, floor, ceiling, deadline=deadline)
+            cands, complete = S.exact_partitions(g, comp, floor, ceiling, budget=budget)
             exhaustive &= complete
         else:
             ks = _ks(wc, floor, ceiling, max_parts)
             ks = [k for k in ks if k <= sum(1 for v in comp if g.w[v] > 0)]  # a part needs residents
             ks = [k for k in ks if k <= ks[0] + extra_parts] if ks else []
-            comp_deadline = t0 + time_limit_s * 0.6
+            budget.stop_at = int(budget.limit * HEURISTIC_SHARE)
             cands = S.heuristic_partitions(g, comp, ks, floor, ceiling, wts, rng,
-                                           per_k=max(2, n_alternatives + 1), deadline=comp_deadline)
+                                           per_k=max(2, n_alternatives + 1), work=budget)
+            budget.stop_at = budget.limit
             exhaustive = False
             if not cands:
-                cands, complete = S.exact_partitions(g, comp, floor, ceiling, deadline=deadline, limit=50)
+                cands, complete = S.exact_partitions(g, comp, floor, ceiling, budget=budget, limit=50)
                 if not cands and complete:
                     exhaustive = True
         if max_parts is not None:
@@ -335,13 +363,19 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
                     [f"放宽户数范围（如 {int(floor * 0.9):,}–{int(ceiling * 1.1):,}） / widen the household range "
                      f"(e.g. {int(floor * 0.9):,}–{int(ceiling * 1.1):,})",
                      "按楼栋拆分大的小区 / give large compounds as separate buildings"])
+            if budget.time_limit_hit:
+                _warn_time_limit(where, budget, time_limit_s)
+                zh, en = f"{time_limit_s:g} 秒时限", f"the {time_limit_s:g} s time limit"
+                more = f"增加 time_limit_s / raise time_limit_s (now {time_limit_s:g})"
+            else:
+                zh, en = f"{work_budget:,} 单位的搜索预算", f"the search budget of {work_budget:,} work units"
+                more = f"增加 work_budget / raise work_budget (now {work_budget:,})"
             raise InfeasibleError(
-                f"{where}: no valid split found within {time_limit_s:g} s / 限时内未找到可行方案",
-                [f"在时限内未找到每个部分 {floor:,}–{ceiling:,} 户的连通划分（未证明不存在） / no connected split with "
-                 f"every part between {floor:,} and {ceiling:,} households was found in the time limit (not "
+                f"{where}: no valid split found within {en} / 在{zh}内未找到可行方案",
+                [f"在{zh}内未找到每个部分 {floor:,}–{ceiling:,} 户的连通划分（未证明不存在） / no connected split "
+                 f"with every part between {floor:,} and {ceiling:,} households was found within {en} (not "
                  f"proven impossible)"],
-                [f"增加 time_limit_s / raise time_limit_s (now {time_limit_s:g})",
-                 "放宽户数范围 / widen the household range"])
+                [more, "放宽户数范围 / widen the household range"])
         cands = sorted(cands, key=lambda c: (S.score(g, c, wts), _key(c)))
         per_comp.append(cands[:max(12, 4 * n_alternatives)])
     # combine the components' candidates into whole-community partitions
@@ -356,16 +390,27 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
                                     for p in per_comp[cj][i if cj == ci else 0]))
     scored = sorted({S.canonical(c): S.score(g, c, wts) for c in combos}.items(), key=lambda kv: (kv[1], _key(kv[0])))
     chosen = _diverse(g, scored, n_alternatives)
-    props = [_proposal(atoms, pb, parts, sc, rank + 1, floor, ceiling, exhaustive, community_code)
+    search = {"seed": seed, "work_budget": int(work_budget), "work_used": int(budget.used),
+              "time_limit_s": float(time_limit_s), "time_limit_hit": bool(budget.time_limit_hit)}
+    if budget.time_limit_hit:
+        _warn_time_limit(where, budget, time_limit_s)
+    props = [_proposal(atoms, pb, parts, sc, rank + 1, floor, ceiling, exhaustive, community_code, dict(search))
              for rank, (parts, sc) in enumerate(chosen)]
     for p in props:  # the hard constraints, checked on the solver's own graph before anything leaves
         if not S.valid(g, [frozenset(pb.ids.index(a) for a in atoms_) for atoms_ in p.parts["atoms"]],
                        range(g.n), floor, ceiling):
             raise AssertionError(f"internal error: invalid proposal for {where}")  # pragma: no cover
     props = _explain(props)
-    log.info("%s: %d households -> %d proposal(s) (k=%s) in %.2f s%s", where, total, len(props),
-             ",".join(str(p.k) for p in props), time.perf_counter() - t0, " (exhaustive)" if exhaustive else "")
+    log.info("%s: %d households -> %d proposal(s) (k=%s), %d work units, in %.2f s%s", where, total, len(props),
+             ",".join(str(p.k) for p in props), budget.used, time.perf_counter() - t0,
+             " (exhaustive)" if exhaustive else "")
     return props
+
+
+def _warn_time_limit(where: str, budget: S.Budget, time_limit_s: float) -> None:
+    log.warning("%s: the %g s time limit (a safety net) stopped the search after %d of %d work units: the result "
+                "may differ between runs and machines (raise time_limit_s for a reproducible result)", where,
+                time_limit_s, budget.used, budget.limit)
 
 
 def _key(c: S.Partition) -> tuple:
@@ -414,7 +459,7 @@ def _without_slivers(g: shapely.Geometry, max_hole_m2: float = 1.0) -> shapely.G
 
 
 def _proposal(atoms: gpd.GeoDataFrame, pb: _Problem, parts: S.Partition, sc: float, rank: int, floor: int,
-              ceiling: int, exhaustive: bool, community_code: str | None) -> Proposal:
+              ceiling: int, exhaustive: bool, community_code: str | None, search: dict) -> Proposal:
     g = pb.g
     geoms = [_without_slivers(shapely.union_all(atoms.geometry.values[sorted(p)])) for p in parts]
     order = sorted(range(len(parts)), key=lambda i: (-round(geoms[i].centroid.y, 3), round(geoms[i].centroid.x, 3)))
@@ -460,7 +505,8 @@ def _proposal(atoms: gpd.GeoDataFrame, pb: _Problem, parts: S.Partition, sc: flo
     }
     assignment = pd.Series({pb.ids[v]: lab for v, lab in label_of.items()}, name="part_id").reindex(atoms.index)
     return Proposal(rank=rank, k=len(parts), parts=frame, assignment=assignment, metrics=metrics, score=float(sc),
-                    exhaustive=exhaustive, community_code=community_code, floor=floor, ceiling=ceiling)
+                    exhaustive=exhaustive, community_code=community_code, floor=floor, ceiling=ceiling,
+                    search=search)
 
 
 def _explain(props: list[Proposal]) -> list[Proposal]:
