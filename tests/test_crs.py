@@ -39,6 +39,28 @@ def test_axis_order_pinned_against_gdal():
     assert metres(lon[0], lat[0], *TIANANMEN) < 1e-6
 
 
+# Published test vectors of two independent open implementations (values as printed in their tests):
+# googollee/eviltransform (Python tests: wgsLat, wgsLng -> gcjLat, gcjLng) and wandergis/coordtransform
+# (test/app.js, at 116.404, 39.915).
+EVILTRANSFORM_WGS_GCJ = [(31.1774276, 121.5272106, 31.17530398364597, 121.531541859215),   # Shanghai
+                         (22.543847, 113.912316, 22.540796131694766, 113.9171764808363),    # Shenzhen
+                         (39.911954, 116.377817, 39.91334545536069, 116.38404722455657)]    # Beijing
+
+
+def test_forward_formulas_match_published_vectors():
+    from gridmap.crs import bd09_to_gcj02, gcj02_to_bd09, wgs84_to_gcj02
+
+    for wlat, wlon, glat, glon in EVILTRANSFORM_WGS_GCJ:
+        lon, lat = wgs84_to_gcj02(wlon, wlat)
+        assert abs(float(np.squeeze(lon)) - glon) < 1e-9 and abs(float(np.squeeze(lat)) - glat) < 1e-9
+    lon, lat = wgs84_to_gcj02(116.404, 39.915)
+    assert np.allclose([np.squeeze(lon), np.squeeze(lat)], [116.41024449916938, 39.91640428150164], atol=1e-9)
+    lon, lat = gcj02_to_bd09(116.404, 39.915)
+    assert np.allclose([np.squeeze(lon), np.squeeze(lat)], [116.41036949371029, 39.92133699351021], atol=1e-9)
+    lon, lat = bd09_to_gcj02(116.404, 39.915)
+    assert np.allclose([np.squeeze(lon), np.squeeze(lat)], [116.39762729119315, 39.90865673957631], atol=1e-9)
+
+
 def test_gcj02_shift_magnitude_at_tiananmen():
     glon, glat = wgs84_to_gcj02(*TIANANMEN)
     d = metres(*TIANANMEN, float(glon), float(glat))
