@@ -43,3 +43,16 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+def reject_options(args: Any, flags: dict[str, str], *, what: str, fix: str) -> None:
+    """Raise one clear error naming every option in ``flags`` (attribute -> flag) that was given but means
+    nothing when importing ``what`` (``--topology`` counts when not 'off')."""
+    from gridmap.errors import Problem, ValidationError
+
+    given = [flag for key, flag in flags.items() if getattr(args, key, None)]
+    if getattr(args, "topology", "off") != "off":
+        given.append("--topology")
+    if given:
+        raise ValidationError(f"{', '.join(given)} cannot be used when importing {what}",
+                              [Problem(None, flag, f"not an option for {what}") for flag in given], fix=fix)

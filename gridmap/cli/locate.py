@@ -196,19 +196,13 @@ _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver
 
 def run_component_import(args: argparse.Namespace) -> int:
     """The component import behind both ``gridmap import-components`` and ``gridmap import components``."""
+    from gridmap.cli._common import reject_options
     from gridmap.components import import_components
-    from gridmap.errors import Problem, ValidationError
     from gridmap.io.mapping import load_mapping
 
-    given = [flag for key, flag in _NOT_FOR_COMPONENTS.items() if getattr(args, key, None)]
-    if getattr(args, "topology", "off") != "off":
-        given.append("--topology")
-    if given:
-        raise ValidationError(f"{', '.join(given)} cannot be used when importing components",
-                              [Problem(None, flag, "not an option for components") for flag in given],
-                              fix="components are points: each gets its cell, community, street and (if it has "
-                                  "none) the next free code of its class; drop these options (see "
-                                  "`gridmap import-components --help`)")
+    reject_options(args, _NOT_FOR_COMPONENTS, what="components",
+                   fix="components are points: each gets its cell, community, street and (if it has none) the "
+                       "next free code of its class; drop these options (see `gridmap import-components --help`)")
     store = open_store_from(args)
     res = import_components(store, args.file, lonlat=args.lonlat, crs=args.src_crs, file_layer=args.file_layer,
                             encoding=args.encoding, mapping=load_mapping(args.mapping) if args.mapping else None,

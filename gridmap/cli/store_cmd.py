@@ -166,19 +166,14 @@ def run_complaint_import(args: argparse.Namespace) -> int:
     rejected), categories from the catalog, timestamps in China Standard Time; rows already stored (same
     ``source_id``) are skipped, so re-importing a file adds nothing twice.
     """
-    from gridmap.errors import Problem, ValidationError
+    from gridmap.cli._common import reject_options
     from gridmap.io.complaints import import_complaints
     from gridmap.io.mapping import load_mapping
 
-    given = [flag for key, flag in _NOT_FOR_COMPLAINTS.items() if getattr(args, key, None)]
-    if getattr(args, "topology", "off") != "off":
-        given.append("--topology")
-    if given:
-        raise ValidationError(f"{', '.join(given)} cannot be used when importing complaints",
-                              [Problem(None, flag, "not an option for complaints") for flag in given],
-                              fix="complaints are lon/lat points (CSV, JSON/Open311, GeoJSON): declare their system "
-                                  "with --lonlat wgs84|gcj02|bd09 and map columns with --map; drop these options "
-                                  "(see `gridmap complaints import --help`)")
+    reject_options(args, _NOT_FOR_COMPLAINTS, what="complaints",
+                   fix="complaints are lon/lat points (CSV, JSON/Open311, GeoJSON): declare their system with "
+                       "--lonlat wgs84|gcj02|bd09 and map columns with --map; drop these options (see "
+                       "`gridmap complaints import --help`)")
     store = open_store_from(args)
     options: dict = {}
     if getattr(args, "mapping", None):
