@@ -201,7 +201,7 @@ print(len(gpd.read_file(r'{tmp_path / "b.gpkg"}', engine='pyogrio')))
 
 
 def test_ewkb_patch_matches_shapely():
-    from gridmap.store.postgis import _ewkb
+    from gridmap.store.postgis import _ewkb, _hex_ewkb
 
     geoms = np.array([
         shapely.Point(452000.5, 4418000.25),
@@ -210,6 +210,8 @@ def test_ewkb_patch_matches_shapely():
     ], dtype=object)
     expect = shapely.to_wkb(shapely.set_srid(geoms, 4548), include_srid=True, byte_order=1)
     assert _ewkb(geoms, 4548) == list(expect)
+    hexed = shapely.to_wkb(shapely.set_srid(geoms, 4548), hex=True, include_srid=True, byte_order=1)
+    assert _hex_ewkb(geoms, 4548) == list(hexed)
 
 
 def _index_names(store):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,6 +58,13 @@ def _ewkb(geoms: np.ndarray, srid: int) -> list[bytes]:
             for b in out.tolist()]
 
 
+def _hex_ewkb(geoms: np.ndarray, srid: int) -> list[str]:
+    """Hex EWKB with SRID (the text form of :func:`_ewkb`), patched in the hex strings of ISO WKB."""
+    srid_hex = np.array([srid], dtype="<i4").tobytes().hex().upper()
+    out = shapely.to_wkb(geoms, hex=True, byte_order=1, output_dimension=2)
+    return [h[:8] + "20" + srid_hex + h[10:] for h in out.tolist()]
+
+
 #: Rows per COPY chunk: Python encodes chunk k+1 while the server parses chunk k (2 cores, both busy).
 COPY_CHUNK_ROWS = 20_000
 
@@ -99,31 +108,44 @@ def _binary_values(kind: str, vals: list[Any]) -> list[Any]:
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: list[list[Any]],
                 geoms: np.ndarray, srid: int, *, rebuild_index: bool) -> None:
-    """COPY ... FROM STDIN in binary format, geometry as EWKB (the server's geometry receive function reads it),
-    streamed in chunks so encoding overlaps the server.
+    """COPY ... FROM STDIN, streamed in chunks so encoding overlaps the server.
 
-    Binary COPY skips the text round trip of every value (hex WKB alone is 3x the bytes to encode and parse):
-    160,000 polygons load about 2.5x faster than CSV COPY of hex EWKB.
+    Two encodings, each where it is faster (measured in benchmarks/bench_store.py, same run): points go as CSV
+    with hex EWKB (the C csv writer handles a million small rows faster than per-row binary COPY); polygons and
+    lines go as binary COPY with raw EWKB bytes, received by the geometry column's type (their hex WKB is large:
+    encoding and parsing it cost more than the rows).
     """
     from psycopg.copy import QueuedLibpqWriter
 
     cols = ", ".join(f'"{c}"' for c in (*columns, "geom"))
-    kinds = [_copy_type(table.columns[c]) for c in columns]
-    values = [_binary_values(k, v) for k, v in zip(kinds, values)]
     cur = conn.connection.driver_connection.cursor()
     idx = f"idx_{table.name}_geom"
     if rebuild_index:
         cur.execute(f'DROP INDEX IF EXISTS "{idx}"')
     n = len(geoms)
+    points = bool(n) and bool((shapely.get_type_id(geoms) == 0).all())
     # QueuedLibpqWriter sends each chunk from a worker thread (libpq releases the GIL), so encoding chunk k+1
     # in Python overlaps the server parsing chunk k
-    with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT binary)',
-                  writer=QueuedLibpqWriter(cur)) as copy:
-        copy.set_types([*kinds, "bytea"])  # bytea: the raw EWKB bytes, received by the geometry column's type
-        for start in range(0, n, COPY_CHUNK_ROWS):
-            stop = min(start + COPY_CHUNK_ROWS, n)
-            for row in zip(*(col[start:stop] for col in values), _ewkb(geoms[start:stop], srid)):
-                copy.write_row(row)
+    if points:
+        with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')',
+                      writer=QueuedLibpqWriter(cur)) as copy:
+            for start in range(0, n, COPY_CHUNK_ROWS):
+                stop = min(start + COPY_CHUNK_ROWS, n)
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="\n").writerows(
+                    zip(*(["\\N" if v is None else v for v in col[start:stop]] for col in values),
+                        _hex_ewkb(geoms[start:stop], srid)))
+                copy.write(buf.getvalue())
+    else:
+        kinds = [_copy_type(table.columns[c]) for c in columns]
+        values = [_binary_values(k, v) for k, v in zip(kinds, values)]
+        with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT binary)',
+                      writer=QueuedLibpqWriter(cur)) as copy:
+            copy.set_types([*kinds, "bytea"])  # bytea: the raw EWKB bytes, received by the geometry column's type
+            for start in range(0, n, COPY_CHUNK_ROWS):
+                stop = min(start + COPY_CHUNK_ROWS, n)
+                for row in zip(*(col[start:stop] for col in values), _ewkb(geoms[start:stop], srid)):
+                    copy.write_row(row)
     if rebuild_index:
         cur.execute(f'CREATE INDEX IF NOT EXISTS "{idx}" ON "{table.name}" USING gist (geom)')
     cur.execute(f'ANALYZE "{table.name}"')
