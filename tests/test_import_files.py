@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -187,3 +188,33 @@ def test_cli_dry_run_and_outline_message(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gridmap", "--db", str(db), "info", "--json"], capture_output=True,
                        text=True)
     assert '"communities": 0' in r.stdout
+
+
+def test_cli_prj_less_shapefile_with_src_crs(tmp_path):
+    """A .prj-less Shapefile in EPSG:4527 (zone number in the easting): without a CRS it is a clear error; with
+    --src-crs it lands where it belongs in the store's EPSG:4548 (checked with pyproj, not our code)."""
+    import subprocess
+    import sys
+
+    from pyproj import Transformer
+
+    truth = communities()
+    path = write_shp(truth.to_crs("EPSG:4527"), tmp_path / "sq.shp", cpg=False)
+    path.with_suffix(".prj").unlink()
+    db = tmp_path / "a.sqlite"
+    base = [sys.executable, "-m", "gridmap", "--db", str(db), "import", "communities", str(path),
+            "--map", "code=SQDM,street_code=JDDM,name=SQMC,households=HS"]
+    r = subprocess.run(base, capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "CRS" in r.stderr, r.stderr
+    r = subprocess.run(base + ["--src-crs", "EPSG:4527"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    from gridmap.store import open_store
+
+    s = open_store(db)
+    got = s.read("communities").set_index("code").sort_index()
+    s.close()
+    tr = Transformer.from_crs("EPSG:4527", "EPSG:4548", always_xy=True)
+    c = truth.to_crs("EPSG:4527").geometry.centroid
+    x, y = tr.transform(c.x.to_numpy(), c.y.to_numpy())
+    assert np.allclose(got.geometry.centroid.x, x, atol=1e-3) and np.allclose(got.geometry.centroid.y, y, atol=1e-3)
+    assert np.allclose(got.geometry.centroid.x, truth.geometry.centroid.x, atol=1e-3)
