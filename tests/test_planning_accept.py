@@ -138,13 +138,18 @@ def _cell_by_sjoin(points, cells):
     return j["code"].reindex(points.index)
 
 
-def test_undo_keeps_rows_added_or_changed_after_the_accept(store, tmp_path):
+def _accept_case0(store):
+    """Generated case 0 loaded, its rank-1 proposal accepted: (snapshot before, accept result, community code)."""
     case = make_case(0)
     code = _load(store, case)
     props = propose_splits(case["community"], case_atoms(case), barriers=case["barriers"], roads=case["roads"],
                            cells=case["cells"], community_code=code)
     before = _snapshot(store)
-    res = accept_proposal(store, props[0])
+    return before, accept_proposal(store, props[0]), code
+
+
+def test_undo_keeps_rows_added_or_changed_after_the_accept(store, tmp_path):
+    before, res, code = _accept_case0(store)
     target = res.new_codes[-1]
     new_comm = store.read("communities", where={"code": target})
     new_cells = store.read("cells", where={"community_code": target})
@@ -203,12 +208,7 @@ def test_undo_keeps_rows_added_or_changed_after_the_accept(store, tmp_path):
 
 
 def test_undo_refuses_when_cells_changed_since(store):
-    case = make_case(0)
-    code = _load(store, case)
-    props = propose_splits(case["community"], case_atoms(case), barriers=case["barriers"], roads=case["roads"],
-                           cells=case["cells"], community_code=code)
-    before = _snapshot(store)
-    res = accept_proposal(store, props[0])
+    before, res, code = _accept_case0(store)
     victim = store.read("cells", where={"community_code": res.new_codes[0]})["code"].iloc[0]
     store.delete("cells", where={"code": victim})
     with pytest.raises(ValidationError) as ei:
