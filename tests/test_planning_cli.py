@@ -117,3 +117,26 @@ def test_cli_floor_above_ceiling(tmp_path, capsys):
     assert "the floor must not be above the ceiling" in capsys.readouterr().err
     # the same store with sane thresholds works: the errors above came from the thresholds alone
     assert main(["split", "propose", CODE, "--db", db]) == 0
+
+
+def test_undo_after_cells_changed_needs_discard_cell_changes(tmp_path, capsys):
+    db = str(tmp_path / "t.sqlite")
+    code = _load(open_store(db), make_case(0))
+    j = str(tmp_path / "j")
+    assert main(["split", "accept", code, "--db", db, "--barrier-kinds", "river,rail", "--journal", j]) == 0
+    s = open_store(db)
+    comm = s.read("communities")
+    new = comm[comm["parent_code"] == code]["code"].tolist()
+    assert len(new) >= 2
+    victim = s.read("cells", where={"community_code": new[0]})["code"].iloc[0]
+    s.delete("cells", where={"code": victim})
+    s.close()
+    capsys.readouterr()
+    assert main(["split", "undo", code, "--db", db, "--journal", j]) == 2  # refused: cells changed since
+    assert victim in capsys.readouterr().err
+    assert main(["split", "undo", code, "--db", db, "--journal", j, "--discard-cell-changes"]) == 0
+    s = open_store(db)
+    assert s.read("communities").set_index("code").loc[code, "active"]
+    assert not set(s.read("cells")["community_code"]) & set(new)
+    assert code in set(s.read("cells")["community_code"])
+    s.close()

@@ -42,7 +42,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     ac.set_defaults(func=cmd_accept)
     un = s.add_parser("undo", parents=[common], help="undo the last accepted split of a community")
     un.add_argument("community")
-    un.add_argument("--journal", type=Path, default=Path("gridmap-journal"))
+    un.add_argument("--journal", type=Path, default=Path("gridmap-journal"), help="folder of the undo journal")
+    un.add_argument("--discard-cell-changes", action="store_true",
+                    help="restore the old cells even if cells of the new communities changed since the accept "
+                         "(by default undo refuses and lists them)")
     un.set_defaults(func=cmd_undo)
 
 
@@ -164,7 +167,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
         from gridmap.errors import NotFoundError
 
         raise NotFoundError(f"no split journal for {args.community} in {args.journal}")
-    counts = undo_accept(store, path)
+    counts = undo_accept(store, path, discard_cell_changes=args.discard_cell_changes)
     path.rename(path.with_suffix(".undone"))
     print(f"restored / 已恢复 {args.community}: {counts}")
     return 0
