@@ -94,17 +94,20 @@ def as_lattice(obj: Any) -> Lattice:
 def cell_index(x: np.ndarray, y: np.ndarray, lattice: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lattice indices ``(ix, iy)`` of points and a mask of points inside the lattice."""
     lat = as_lattice(lattice)
+    s = lat.cell_size_m
     dx = np.asarray(x, dtype=float) - lat.x0
     dy = np.asarray(y, dtype=float) - lat.y0
-    ix = np.floor(dx / lat.cell_size_m)
-    iy = np.floor(dy / lat.cell_size_m)
     # Inside is decided on the offsets themselves, not on the rounded quotient: a tiny negative offset
     # (e.g. -5e-324) divides to -0.0 and would floor into square 0; an offset just below the far edge can round
-    # up to nx. Indices are then clipped so they always agree with the mask.
-    inside = ((dx >= 0) & (dx < lat.nx * lat.cell_size_m) & (dy >= 0) & (dy < lat.ny * lat.cell_size_m)
-              & np.isfinite(ix) & np.isfinite(iy))
-    ix = np.where(inside, np.clip(ix, 0, lat.nx - 1), ix)
-    iy = np.where(inside, np.clip(iy, 0, lat.ny - 1), iy)
+    # up to nx. NaN and infinite offsets compare False. Indices of inside points are clipped to agree with it.
+    inside = dx >= 0
+    inside &= dx < lat.nx * s
+    inside &= dy >= 0
+    inside &= dy < lat.ny * s
+    ix = np.floor(dx / s)
+    iy = np.floor(dy / s)
+    np.minimum(ix, lat.nx - 1, out=ix, where=inside)
+    np.minimum(iy, lat.ny - 1, out=iy, where=inside)
     return ix, iy, inside
 
 
