@@ -54,6 +54,17 @@ def test_cli_build_equals_build_cells_and_is_idempotent(store, capsys):
     ref_attrs, ref_geoms = cells_key(ref)
     pd.testing.assert_frame_equal(got_attrs, ref_attrs)
     assert shapely.equals(shapely.normalize(got_geoms), shapely.normalize(ref_geoms)).all()
+    # the grid invariants on what the database holds, read back (shapely only, not gridmap's own checker)
+    stored, stored_comm = store.read("cells"), store.read("communities")
+    assert shapely.is_valid(stored.geometry.values).all()
+    for code, community in zip(stored_comm["code"], stored_comm.geometry):
+        mine = stored.geometry[stored["community_code"] == code].values
+        assert len(mine) and shapely.covers(community.buffer(1e-6), mine).all(), code  # no cell crosses it
+        union = shapely.union_all(mine)
+        assert abs(union.area - community.area) <= 1e-6 * community.area, code
+        assert abs(shapely.area(mine).sum() - union.area) <= 1e-6 * community.area, code  # no overlaps
+        assert shapely.symmetric_difference(union, community).area <= 1e-6 * community.area, code
+    assert stored["code"].is_unique and stored["code"].str.fullmatch(r"\d{15}").all()
     # a second build without --replace is an error that names the fix, and changes nothing
     assert main(argv) == 2
     assert "--replace" in capsys.readouterr().err
