@@ -42,7 +42,7 @@ from gridmap.grid import CELL_COLUMNS, assemble_cells
 from gridmap.store.schema import LAYERS
 
 __all__ = ["AcceptResult", "accept_proposal", "undo_accept", "new_community_codes", "recode_cells_by_clip",
-           "lattice_side_m", "CHINESE_ORDINALS"]
+           "CHINESE_ORDINALS"]
 
 log = logging.getLogger(__name__)
 
@@ -68,31 +68,6 @@ def new_community_codes(street_code: str, existing: list[str] | pd.Series, n: in
     return [f"{street_code}{s:03d}" for s in range(start, start + n)]
 
 
-def lattice_side_m(cells: gpd.GeoDataFrame, *, default: float = 100.0) -> float:
-    """Side of the lattice squares ``cells`` were cut on: the most common side of the cells that are whole squares.
-
-    ``default`` when no cell is a whole axis-aligned square (e.g. cells digitised along roads).
-
-    >>> import geopandas as gpd, shapely
-    >>> cells = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 50, 50), shapely.box(50, 0, 100, 50),
-    ...                                    shapely.box(0, 50, 30, 100)], crs="EPSG:4548")
-    >>> lattice_side_m(cells)
-    50.0
-    """
-    g = np.asarray(cells.geometry.values, dtype=object)
-    if not len(g):
-        return float(default)
-    b = shapely.bounds(g)
-    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-    area = shapely.area(g)
-    square = (np.abs(w - h) <= 1e-6 * np.maximum(w, 1.0)) & (np.abs(area - w * h) <= 1e-6 * np.maximum(area, 1.0)) \
-        & (w > 0)
-    if not square.any():
-        return float(default)
-    sides, counts = np.unique(np.round(w[square], 6), return_counts=True)
-    return float(sides[np.argmax(counts)])
-
-
 def recode_cells_by_clip(cells: gpd.GeoDataFrame, new_communities: gpd.GeoDataFrame, *,
                          cell_size_m: float | None = None, sliver_share: float = 0.1,
                          allow_overflow: bool = False) -> gpd.GeoDataFrame:
@@ -114,13 +89,18 @@ def recode_cells_by_clip(cells: gpd.GeoDataFrame, new_communities: gpd.GeoDataFr
     ----------
     cells : the old community's cells (``ix``, ``iy``, geometry).
     new_communities : the new communities (``code``, geometry).
-    cell_size_m : lattice square side the cells were built with; default: inferred (:func:`lattice_side_m`).
+    cell_size_m : lattice square side the cells were built with; default: inferred from the cells
+        (:func:`gridmap.warning.lattice_from_cells`: the most common side of the whole-square cells).
     sliver_share, allow_overflow : as for :func:`gridmap.grid.build_cells` (keep the values the grid was built
         with).
     """
     if not len(cells) or not len(new_communities):
         return gpd.GeoDataFrame({c: [] for c in CELL_COLUMNS if c != "geometry"}, geometry=[], crs=cells.crs)
-    size = float(cell_size_m) if cell_size_m is not None else lattice_side_m(cells)
+    if cell_size_m is None:
+        from gridmap.warning import lattice_from_cells
+
+        cell_size_m = lattice_from_cells(cells).cell_size_m
+    size = float(cell_size_m)
     old = np.asarray(cells.geometry.values, dtype=object)
     c_ix, c_iy = cells["ix"].to_numpy(np.int64), cells["iy"].to_numpy(np.int64)
     tree = shapely.STRtree(old)
