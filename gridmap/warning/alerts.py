@@ -231,9 +231,9 @@ def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, en
                 window_days: int = 7, categories: Any = None, **options: Any) -> pd.DataFrame:
     """Space-time clusters raised by the evaluations a street office runs during ``[start, end)``.
 
-    This is :func:`~gridmap.warning.scan.space_time_alerts` with the settings scored against the demo district's
-    planted anomalies (:func:`~gridmap.warning.scoring.rolling_alerts`: one family per category, weekly
-    evaluations of the 7 days before each, false alarms controlled per evaluation date), evaluated on the dates
+    This runs :func:`~gridmap.warning.scoring.rolling_alerts`, the detector scored against the demo district's
+    planted anomalies (:func:`~gridmap.warning.scan.space_time_alerts` with one family per category, weekly
+    evaluations of the 7 days before each, false alarms controlled per evaluation date), on the dates
     ``end, end - step_days, end - 2 step_days, ...`` that fall after ``start``. Each evaluation looks at the
     ``window_days`` before its date, so together they cover the window; when the window is shorter than
     ``window_days`` the single evaluation at ``end`` reaches back before ``start``.
@@ -255,7 +255,7 @@ def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, en
     did), and ``observed``, ``expected``, ``ratio``, ``p``, ``q``, ``radius_m``, ``x``, ``y``, ``baseline`` of its
     most significant evaluation; sorted by first flag, then p.
     """
-    from gridmap.warning.scan import space_time_alerts
+    from gridmap.warning.scoring import rolling_alerts
 
     t0, t1 = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     days = int((t1 - t0).days)
@@ -271,8 +271,8 @@ def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, en
     # the data's first date: from all complaints, so a category restriction does not shorten the baseline
     first = pd.to_datetime(complaints["received_at"]).min() if len(complaints) else None
     options.setdefault("data_start", first)
-    raw = space_time_alerts(data, cells, start=d0, end=t1, step_days=step_days, window_days=window_days,
-                            **options)
+    # the scored detector itself, so what users are warned by is what recall was measured on
+    raw = rolling_alerts(data, cells, start=d0, end=t1, step_days=step_days, window_days=window_days, **options)
     if raw.empty:
         out = pd.DataFrame(columns=SCAN_COLUMNS)
     else:
