@@ -179,3 +179,19 @@ def test_multipolygon_community_and_hole():
     check_invariants(comm, cells)
     # the detached 600 m² island has no neighbour to merge into: it stays a (small) cell of its own
     assert sorted(cells[cells["community_code"] == "110101001002"]["area_m2"]) == [600.0, 10_000.0]
+
+
+def test_assemble_cells_bad_input_is_a_clear_error():
+    from gridmap.grid import assemble_cells
+
+    ok = gpd.GeoDataFrame({"community_code": ["110101001001"], "ix": [0], "iy": [0]},
+                          geometry=[shapely.box(0, 0, 100, 100)], crs="EPSG:4548")
+    with pytest.raises(ValidationError, match="lack columns") as ei:
+        assemble_cells(ok.drop(columns="ix"))
+    assert "'ix'" in str(ei.value)
+    with pytest.raises(ValidationError, match="sliver_share"):
+        assemble_cells(ok, sliver_share=1.5)
+    with pytest.raises(CRSError):
+        assemble_cells(ok.set_crs(None, allow_override=True))
+    with pytest.raises(CRSError):
+        assemble_cells(ok.to_crs("EPSG:4326"))  # a metric operation in a geographic CRS

@@ -194,3 +194,12 @@ def test_planted_anomalies_are_found_with_few_false_alerts(district):
     assert s.false_alert_share <= 0.10
     assert (s.per_anomaly["days_to_detection"] >= 0).all()
     assert "recall" in s.summary()
+
+
+def test_scan_alerts_empty_window_is_a_clear_error():
+    d = generate(nx=6, ny=6, start="2024-01-01", end="2024-03-01", per_day=5.0, seed=2)
+    with pytest.raises(ValidationError, match="window is empty") as ei:
+        scan_alerts(d.complaints, d.cells, start="2024-02-10", end="2024-02-10")
+    assert "--from" in str(ei.value)
+    with pytest.raises(ValidationError, match="step_days"):
+        scan_alerts(d.complaints, d.cells, start="2024-02-01", end="2024-02-10", step_days=0)
