@@ -36,6 +36,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +73,55 @@ _ORIENT_BOUND = 4.0 * np.finfo(float).eps
 _CHUNK = 1 << 17
 #: Exact point-in-polygon work is done in blocks of this many (point, edge) pairs.
 _PAIR_BLOCK = 4_000_000
+#: Work is split over threads only from this many points (lookups) or cells (building) on.
+_PARALLEL_MIN = 200_000
+_PARALLEL_MIN_CELLS = 50_000
+
+
+def default_threads() -> int:
+    """Threads for large lookups and index builds: ``$GRIDMAP_THREADS``, else the CPUs this process may use (max 8).
+
+    numpy and shapely release the GIL in their array loops, so blocks of points run in parallel; results do not
+    depend on the number of threads.
+    """
+    env = os.environ.get("GRIDMAP_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValidationError("GRIDMAP_THREADS must be a whole number",
+                                  [Problem(None, "GRIDMAP_THREADS", "not an integer", env)],
+                                  fix="unset it or set e.g. GRIDMAP_THREADS=1") from None
+        return max(n, 1)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    """A process-wide pool of at least ``n`` worker threads (created on first use)."""
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_SIZE < n:
+            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gridmap")
+            _POOL_SIZE = n
+        return _POOL
+
+
+def _split_map(func: Any, arr: np.ndarray, threads: int) -> np.ndarray:
+    """``func(arr)`` for an element-wise shapely function, on ``threads`` slices of ``arr`` at once."""
+    if threads <= 1 or len(arr) < _PARALLEL_MIN_CELLS:
+        return func(arr)
+    bounds = np.linspace(0, len(arr), threads + 1).astype(int)
+    parts = list(_pool(threads).map(func, [arr[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
+    return np.concatenate(parts)
 
 
 def _floor_exact(v: np.ndarray, origin: float, size: float) -> np.ndarray:
@@ -78,6 +130,18 @@ def _floor_exact(v: np.ndarray, origin: float, size: float) -> np.ndarray:
     i -= v < origin + i * size
     i += v >= origin + (i + 1) * size
     return i
+
+
+def _coordinates(geoms: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """``shapely.get_coordinates(geoms, return_index=True)``, on slices of ``geoms`` in parallel."""
+    if threads <= 1 or len(geoms) < _PARALLEL_MIN_CELLS:
+        return shapely.get_coordinates(geoms, return_index=True)
+    cut = np.linspace(0, len(geoms), threads + 1).astype(int)
+    parts = list(_pool(threads).map(lambda ab: shapely.get_coordinates(geoms[ab[0]:ab[1]], return_index=True),
+                                    list(zip(cut[:-1], cut[1:]))))
+    xy = np.concatenate([p[0] for p in parts])
+    index = np.concatenate([p[1] + a for p, a in zip(parts, cut[:-1])])
+    return xy, index
 
 
 class UnassignedPointsWarning(UserWarning):
@@ -156,6 +220,10 @@ class CellIndex:
         Build the sub-square level (2. below) at once (True), never (False), or when the points looked up so far
         reach 60 per shared square (None): below that, testing the points of shared squares directly is cheaper
         than classifying their sub-squares. Answers are the same either way.
+    threads : int or None, default None
+        Threads for building the index and for lookups of 200,000 points or more (numpy and shapely release the
+        GIL); None: :func:`default_threads` (``$GRIDMAP_THREADS``, else the usable CPUs, at most 8). Answers are
+        the same for any number.
 
     Notes
     -----
@@ -175,7 +243,8 @@ class CellIndex:
 
     def __init__(self, cells: gpd.GeoDataFrame, *, cell_size_m: float | None = None,
                  origin: tuple[float, float] | None = None, code_column: str = "code",
-                 subdivide: bool | None = None):
+                 subdivide: bool | None = None, threads: int | None = None):
+        self.threads = th = default_threads() if threads is None else max(int(threads), 1)
         self.crs: CRS = check_crs(cells, where="cells", metric=True)
         self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
         geoms = np.asarray(cells.geometry.values, dtype=object)
@@ -183,7 +252,7 @@ class CellIndex:
         missing = shapely.is_missing(geoms)
         for i in np.flatnonzero(missing):
             problems.append(Problem(cells.index[i], "geometry", "cell geometry is missing"))
-        types = np.where(missing, -1, shapely.get_type_id(geoms))
+        types = np.where(missing, -1, _split_map(shapely.get_type_id, geoms, th))
         for i in np.flatnonzero(~missing & ~np.isin(types, [3, 6])):
             problems.append(Problem(cells.index[i], "geometry", "cell is not a polygon", geoms[i].geom_type))
         if problems:
@@ -202,7 +271,7 @@ class CellIndex:
             self._table = np.zeros(0, dtype=np.int64)
             return
         s, x0, y0 = lat.cell_size_m, lat.x0, lat.y0
-        b = shapely.bounds(geoms)
+        b = _split_map(shapely.bounds, geoms, th)
         empty = np.isnan(b[:, 0])
         if empty.any():  # empty polygons cover nothing: keep them out of every range
             b[empty] = [np.inf, np.inf, -np.inf, -np.inf]
@@ -216,9 +285,9 @@ class CellIndex:
         full = (ok & (types == 3) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
                 & (b[:, 0] == x0 + ix_lo * s) & (b[:, 2] == x0 + (ix_lo + 1) * s)
                 & (b[:, 1] == y0 + iy_lo * s) & (b[:, 3] == y0 + (iy_lo + 1) * s))
-        full[full] = shapely.get_num_coordinates(geoms[full]) == 5
+        full[full] = _split_map(shapely.get_num_coordinates, geoms[full], th) == 5
         sq_area = (b[full, 2] - b[full, 0]) * (b[full, 3] - b[full, 1])
-        full[full] = np.abs(shapely.area(geoms[full]) - sq_area) <= 1e-9 * sq_area
+        full[full] = np.abs(_split_map(shapely.area, geoms[full], th) - sq_area) <= 1e-9 * sq_area
         self._full = full
         for a in (ix_lo, iy_lo):
             a[empty] = 0
@@ -313,46 +382,56 @@ class CellIndex:
         return m
 
     def _edges(self, part: np.ndarray, types: np.ndarray) -> None:
-        """Edges of the cells that are not lattice squares, contiguous per cell, with their inside side."""
+        """Vertices of the cells that are not lattice squares, contiguous per cell and ring.
+
+        Edge ``i`` runs from vertex ``i`` to vertex ``i + 1``; where a ring ends (the next vertex starts another
+        ring) the position is no edge, and its y range is empty (+inf .. -inf) so that no test ever meets it.
+        """
         n = self.n_cells
         geoms = self._geoms[part]
         simple = types == 3
-        simple[simple] = shapely.get_num_interior_rings(geoms[simple]) == 0
-        xy_s, ring_s = shapely.get_coordinates(geoms[simple], return_index=True)
-        ring_cell = [part[simple]]
-        ring_ext = [np.ones(int(simple.sum()), dtype=bool)]
-        xy, ring = [xy_s], [ring_s]
+        simple[simple] = _split_map(shapely.get_num_interior_rings, geoms[simple], self.threads) == 0
+        xy, ring = _coordinates(geoms[simple], self.threads)
+        ring_cell = part[simple]
+        ring_ext = np.ones(len(ring_cell), dtype=bool)
         if (~simple).any():
             parts, pi = shapely.get_parts(geoms[~simple], return_index=True)
             rings, ri = shapely.get_rings(parts, return_index=True)
             xy_c, ring_c = shapely.get_coordinates(rings, return_index=True)
-            ring_cell.append(part[~simple][pi[ri]])
-            ring_ext.append(np.r_[True, ri[1:] != ri[:-1]] if len(ri) else np.zeros(0, dtype=bool))
-            xy.append(xy_c)
-            ring.append(ring_c + int(simple.sum()))
-        xy = np.concatenate(xy)
-        ring = np.concatenate(ring)
-        ring_cell = np.concatenate(ring_cell)
-        ring_ext = np.concatenate(ring_ext)
-        same = ring[1:] == ring[:-1]
-        e = np.flatnonzero(same)
-        x1, y1 = xy[e, 0], xy[e, 1]
-        x2, y2 = xy[e + 1, 0], xy[e + 1, 1]
+            ring_cell = np.concatenate([ring_cell, part[~simple][pi[ri]]])
+            ring_ext = np.concatenate([ring_ext, np.r_[True, ri[1:] != ri[:-1]] if len(ri) else np.zeros(0, bool)])
+            xy = np.concatenate([xy, xy_c])
+            ring = np.concatenate([ring, ring_c + int(simple.sum())])
+        self._vx, self._vy = vx, vy = xy[:, 0], xy[:, 1]  # (strided views, no copies)
+        self._vring, self._ring_cell, self._ring_ext = ring, ring_cell, ring_ext
+        self._ylo = np.minimum(vy[:-1], vy[1:])
+        self._yhi = np.maximum(vy[:-1], vy[1:])
+        gap = ring[1:] != ring[:-1]
+        self._ylo[gap] = np.inf
+        self._yhi[gap] = -np.inf
+        vcell = ring_cell[ring]
+        self._estart = np.zeros(n, dtype=np.int64)
+        self._ecount = np.zeros(n, dtype=np.int64)
+        if len(vcell):
+            head = np.flatnonzero(np.r_[True, vcell[1:] != vcell[:-1]])
+            cells_ = vcell[head]
+            self._estart[cells_] = head
+            self._ecount[cells_] = np.diff(np.r_[head, len(vcell)]) - 1  # edges: vertices - 1 (ring gaps included)
+
+    @functools.cached_property
+    def _edge_arrays(self) -> tuple[np.ndarray, ...]:
+        """(x1, y1, x2, y2, cell, left_inside) of every edge (for the sub-square level)."""
+        vx, vy, ring = self._vx, self._vy, self._vring
+        e = np.flatnonzero(ring[1:] == ring[:-1])
+        x1, y1, x2, y2 = vx[e], vy[e], vx[e + 1], vy[e + 1]
         ering = ring[e]
         # ring orientation (shoelace about a local origin): the cell is on the left of an edge iff the ring is an
         # exterior ring turning counter-clockwise or an interior ring turning clockwise
-        ox, oy = (float(xy[0, 0]), float(xy[0, 1])) if len(xy) else (0.0, 0.0)
-        area2 = np.bincount(ering, weights=(x1 - ox) * (y2 - oy) - (x2 - ox) * (y1 - oy), minlength=len(ring_cell))
-        self._left_inside = ((area2 > 0) == ring_ext)[ering]
-        self._ex1, self._ey1, self._ex2, self._ey2 = x1, y1, x2, y2
-        self._e4 = np.column_stack([x1, y1, x2, y2])  # rows gathered together by the exact test
-        ecell = ring_cell[ering]
-        self._ecell = ecell
-        self._estart = np.zeros(n, dtype=np.int64)
-        self._ecount = np.bincount(ecell, minlength=n).astype(np.int64)
-        if len(ecell):
-            head = np.r_[True, ecell[1:] != ecell[:-1]]
-            self._estart[ecell[head]] = np.flatnonzero(head)
+        ox, oy = (float(vx[0]), float(vy[0])) if len(vx) else (0.0, 0.0)
+        area2 = np.bincount(ering, weights=(x1 - ox) * (y2 - oy) - (x2 - ox) * (y1 - oy),
+                            minlength=len(self._ring_cell))
+        left_inside = ((area2 > 0) == self._ring_ext)[ering]
+        return x1, y1, x2, y2, self._ring_cell[ering], left_inside
 
     def _subdivide(self, slot_ix: np.ndarray, slot_iy: np.ndarray) -> None:
         """Sub-square table of the shared squares: a cell position, -1 (no cell) or -2 (test exactly)."""
@@ -367,7 +446,7 @@ class CellIndex:
         ss = s / k
         nr, nc = nsy * k, nsx * k  # sub-rows and sub-columns over the shared squares' extent (never allocated)
         bx, by = lat.x0 + sx0 * s, lat.y0 + sy0 * s
-        x1, y1, x2, y2 = self._ex1, self._ey1, self._ex2, self._ey2
+        x1, y1, x2, y2, ecell, left_inside = self._edge_arrays
         u1, v1, u2, v2 = (x1 - bx) / ss, (y1 - by) / ss, (x2 - bx) / ss, (y2 - by) / ss
 
         sh = k.bit_length() - 1  # k is a power of two
@@ -412,7 +491,7 @@ class CellIndex:
         vlo, vhi = np.minimum(v1, v2), np.maximum(v1, v2)
         rlo = np.maximum(np.ceil(vlo - 0.5), 0).astype(np.int64)
         rhi = np.minimum(np.ceil(vhi - 0.5) - 1, nr - 1).astype(np.int64)
-        sign = np.where((v2 > v1) == self._left_inside, -1.0, 1.0) * (self._ecell + 1)
+        sign = np.where((v2 > v1) == left_inside, -1.0, 1.0) * (ecell + 1)
         # value of sub-square i of the square at lattice column X (relative) in sub-row r:
         #   sum of crossings with col <= X*k (per (r, X): binned by ceil(col / k), summed west to east)
         # + sum of crossings with X*k < col <= X*k + i (per shared square, summed within it)
@@ -489,8 +568,16 @@ class CellIndex:
                 and self._looked_up >= _SUB_AFTER * self.n_shared):
             self._subdivide(*self._slots)
             self._subdivide_mode = True  # (built, or not possible: do not try again)
-        for a in range(0, len(x), _CHUNK):
-            self._lookup_block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK])
+        starts = range(0, len(x), _CHUNK)
+        if self.threads > 1 and len(x) >= _PARALLEL_MIN:
+            # blocks write disjoint slices of out; the index is only read
+            done = _pool(self.threads).map(lambda a: self._lookup_block(x[a:a + _CHUNK], y[a:a + _CHUNK],
+                                                                        out[a:a + _CHUNK]), starts)
+            for _ in done:  # re-raises a block's exception here
+                pass
+        else:
+            for a in starts:
+                self._lookup_block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK])
         return out
 
     def _lookup_block(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -607,22 +694,47 @@ class CellIndex:
     def _covers_block(self, c: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
         cnt = self._ecount[c]
         p, e = _ranges(self._estart[c], self._estart[c] + cnt - 1)
-        qx, qy = px[p], py[p]
-        seg = self._e4[e]
-        x1, y1, x2, y2 = seg[:, 0], seg[:, 1], seg[:, 2], seg[:, 3]
-        # orient2d(a, b, q) with its error bound (Shewchuk's orient2dfast)
+        qy = py[p]
+        # 1. only edges the horizontal line through q meets can be crossed by its ray: ylo <= qy < yhi (the
+        #    half-open rule counts a vertex once). Edges whose top is at qy (a top vertex, a horizontal edge on the
+        #    line) are crossed by no ray but may hold q itself: their points go to GEOS when q is in their x range.
+        ylo = self._ylo[e]
+        yhi = self._yhi[e]
+        top = np.flatnonzero(qy == yhi)
+        straddle = ylo <= qy
+        straddle &= qy < yhi
+        k = np.flatnonzero(straddle)
+        pk, ek = p[k], e[k]
+        pt, et = p[top], e[top]
+        del p, e, ylo, yhi, straddle, qy, k
+        vx, vy = self._vx, self._vy
+        qx, qy = px[pk], py[pk]
+        x1, y1 = vx[ek], vy[ek]
+        ek += 1
+        x2, y2 = vx[ek], vy[ek]
+        # 2. orient2d(a, b, q) with its error bound (Shewchuk's orient2dfast)
         l1 = (x1 - qx) * (y2 - qy)
         l2 = (y1 - qy) * (x2 - qx)
         det = l1 - l2
-        sure = np.abs(det) > _ORIENT_BOUND * (np.abs(l1) + np.abs(l2))
-        straddle = (y1 > qy) != (y2 > qy)
-        inbox = ((qx >= np.minimum(x1, x2)) & (qx <= np.maximum(x1, x2))
-                 & (qy >= np.minimum(y1, y2)) & (qy <= np.maximum(y1, y2)))
+        np.abs(l1, out=l1)
+        np.abs(l2, out=l2)
+        l1 += l2
+        l1 *= _ORIENT_BOUND
+        sure = np.abs(det) > l1
         # a crossing of the ray going east from q: sure orientation decides; otherwise the bounding box
         east = np.where(sure, (det > 0) == (y2 > y1), qx < np.minimum(x1, x2))
-        crossings = np.bincount(p, weights=straddle & east, minlength=len(c))
-        unsure = np.bincount(p, weights=~sure & inbox, minlength=len(c)) > 0
-        res = (crossings.astype(np.int64) % 2) == 1
+        crossings = np.bincount(pk[east], minlength=len(c))
+        res = (crossings & 1) == 1
+        unsure = np.zeros(len(c), dtype=bool)
+        u = np.flatnonzero(~sure)
+        if len(u):  # within rounding of the edge's line: on the edge if in its x range (y is, by step 1)
+            ux = qx[u]
+            near = (ux >= np.minimum(x1[u], x2[u])) & (ux <= np.maximum(x1[u], x2[u]))
+            unsure[pk[u[near]]] = True
+        if len(pt):
+            tx = px[pt]
+            ax, bx = vx[et], vx[et + 1]
+            unsure[pt[(tx >= np.minimum(ax, bx)) & (tx <= np.maximum(ax, bx))]] = True
         if unsure.any():  # on or within rounding of an edge: GEOS decides (covers = interior or boundary)
             u = np.flatnonzero(unsure)
             res[u] = shapely.intersects_xy(self._geoms[c[u]], px[u], py[u])
