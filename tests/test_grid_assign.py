@@ -220,3 +220,76 @@ def test_exact_path_agrees_with_geos_on_partial_cells(layout):
     ours = idx._covers(c, px, py)
     geos = shapely.intersects_xy(cells.geometry.values[c], px, py)
     assert (ours == geos).all()
+
+
+def odd_cells():
+    """Hand-made cells of every shape the index treats differently, on a 100 m lattice at (0, 0)."""
+    sq = shapely.box(0, 0, 100, 100)  # whole square, counter-clockwise
+    cw = shapely.Polygon([(100, 0), (100, 100), (200, 100), (200, 0)])  # whole square, clockwise, other start
+    extra = shapely.Polygon([(200, 0), (250, 0), (300, 0), (300, 100), (200, 100)])  # square + collinear vertex
+    holed = shapely.Polygon(shapely.box(300, 0, 400, 100).exterior.coords, [shapely.box(330, 30, 370, 70).exterior.coords])
+    plug = shapely.box(330, 30, 370, 70)  # fills the hole
+    multi = shapely.MultiPolygon([shapely.Polygon([(400, 0), (450, 0), (400, 100)]),
+                                  shapely.Polygon([(460, 100), (500, 100), (500, 20)])])
+    rect = shapely.box(500, 0, 600, 50)  # a rectangle inside a square
+    notched = shapely.Polygon([(600, 0), (700, 0), (700, 100), (600, 100), (600, 50), (650, 50), (600, 40)])
+    geoms = [sq, cw, extra, holed, plug, multi, rect, notched]
+    return gpd.GeoDataFrame({"code": [f"11010100100100{i}" for i in range(1, len(geoms) + 1)]}, geometry=geoms,
+                            crs=CRS)
+
+
+def test_odd_cell_shapes_equal_sjoin():
+    """Squares in either orientation, a square with a collinear vertex, holes, multi-polygons, notches."""
+    cells = odd_cells()
+    idx = CellIndex(cells, cell_size_m=100.0, origin=(0.0, 0.0))
+    assert idx._full.tolist() == [True, True, False, False, False, False, False, False]  # only true squares
+    rng = np.random.default_rng(5)
+    xy = np.vstack([np.column_stack([rng.uniform(-20, 720, 20_000), rng.uniform(-20, 120, 20_000)]),
+                    boundary_points(cells, rng, 300)])
+    res = assign_points(xy, idx, warn=False)
+    assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+    # the hole's points go to the plug, the multi-polygon's gap to nothing
+    assert assign_points(([350.0, 455.0], [50.0, 50.0]), idx, warn=False).codes.tolist() == [cells.code[4], None]
+
+
+def test_square_bounds_but_not_a_square_is_not_whole():
+    """A bow-tie and a degenerate ring with a lattice square as bounds and 5 vertices are not taken for squares."""
+    bow = shapely.Polygon([(0, 0), (100, 100), (100, 0), (0, 100), (0, 0)])
+    back = shapely.Polygon([(100, 0), (200, 0), (200, 100), (200, 0), (100, 100)])
+    cells = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[bow, back], crs=CRS)
+    idx = CellIndex(cells, cell_size_m=100.0, origin=(0.0, 0.0))
+    assert not idx._full.any()
+    # the bow-tie's side triangles are outside it (crossing numbers, as GEOS sees a point there)
+    res = assign_points(([50.0, 10.0], [10.0, 50.0]), idx, warn=False)
+    geos = shapely.intersects_xy(bow, [50.0, 10.0], [10.0, 50.0])
+    assert (res.cell >= 0).tolist() == geos.tolist()
+
+
+def test_threads_give_the_same_answer(layout):
+    """Blocks of points looked up in parallel give exactly the serial answer (and sjoin's on a sample)."""
+    _, cells = layout
+    rng = np.random.default_rng(21)
+    b = cells.total_bounds
+    n = 260_000
+    xy = np.vstack([np.column_stack([rng.uniform(b[0] - 50, b[2] + 50, n), rng.uniform(b[1] - 50, b[3] + 50, n)]),
+                    boundary_points(cells, rng, 2_000)])
+    serial = CellIndex(cells, threads=1).lookup(xy[:, 0], xy[:, 1])
+    par = CellIndex(cells, threads=2)
+    assert par.threads == 2
+    assert (par.lookup(xy[:, 0], xy[:, 1]) == serial).all()
+    sample = rng.choice(len(xy), 5_000, replace=False)
+    res = assign_points(xy[sample], CellIndex(cells, threads=1), warn=False)
+    assert_matches_sjoin(xy[sample, 0], xy[sample, 1], cells, res)
+
+
+def test_gridmap_threads_setting(monkeypatch):
+    from gridmap.errors import ValidationError
+    from gridmap.grid.assign import default_threads
+
+    monkeypatch.setenv("GRIDMAP_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("GRIDMAP_THREADS", "0")
+    assert default_threads() == 1
+    monkeypatch.setenv("GRIDMAP_THREADS", "many")
+    with pytest.raises(ValidationError, match="GRIDMAP_THREADS must be a whole number"):
+        default_threads()

@@ -73,9 +73,8 @@ _ORIENT_BOUND = 4.0 * np.finfo(float).eps
 _CHUNK = 1 << 17
 #: Exact point-in-polygon work is done in blocks of this many (point, edge) pairs.
 _PAIR_BLOCK = 4_000_000
-#: Work is split over threads only from this many points (lookups) or cells (building) on.
+#: Lookups are split over threads only from this many points on.
 _PARALLEL_MIN = 200_000
-_PARALLEL_MIN_CELLS = 50_000
 
 
 def default_threads() -> int:
@@ -115,33 +114,12 @@ def _pool(n: int) -> ThreadPoolExecutor:
         return _POOL
 
 
-def _split_map(func: Any, arr: np.ndarray, threads: int) -> np.ndarray:
-    """``func(arr)`` for an element-wise shapely function, on ``threads`` slices of ``arr`` at once."""
-    if threads <= 1 or len(arr) < _PARALLEL_MIN_CELLS:
-        return func(arr)
-    bounds = np.linspace(0, len(arr), threads + 1).astype(int)
-    parts = list(_pool(threads).map(func, [arr[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
-    return np.concatenate(parts)
-
-
 def _floor_exact(v: np.ndarray, origin: float, size: float) -> np.ndarray:
     """Lattice index (float) of coordinates, exact against the lattice lines ``origin + i * size`` as computed."""
     i = np.floor((v - origin) / size)
     i -= v < origin + i * size
     i += v >= origin + (i + 1) * size
     return i
-
-
-def _coordinates(geoms: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
-    """``shapely.get_coordinates(geoms, return_index=True)``, on slices of ``geoms`` in parallel."""
-    if threads <= 1 or len(geoms) < _PARALLEL_MIN_CELLS:
-        return shapely.get_coordinates(geoms, return_index=True)
-    cut = np.linspace(0, len(geoms), threads + 1).astype(int)
-    parts = list(_pool(threads).map(lambda ab: shapely.get_coordinates(geoms[ab[0]:ab[1]], return_index=True),
-                                    list(zip(cut[:-1], cut[1:]))))
-    xy = np.concatenate([p[0] for p in parts])
-    index = np.concatenate([p[1] + a for p, a in zip(parts, cut[:-1])])
-    return xy, index
 
 
 class UnassignedPointsWarning(UserWarning):
@@ -194,6 +172,13 @@ def _lattice_of(cells: gpd.GeoDataFrame, cell_size_m: float | None, origin: tupl
     return Lattice(cell_size_m=size, origin=org)
 
 
+def _numeric(col: pd.Series) -> np.ndarray:
+    """A column as float64 (NaN where it is no number), without a copy through pandas when it is numeric."""
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+
+
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(owner, value) for every integer in each inclusive range ``lo[i]..hi[i]`` (vectorised)."""
     lo = np.asarray(lo, dtype=np.int64)
@@ -221,7 +206,7 @@ class CellIndex:
         reach 60 per shared square (None): below that, testing the points of shared squares directly is cheaper
         than classifying their sub-squares. Answers are the same either way.
     threads : int or None, default None
-        Threads for building the index and for lookups of 200,000 points or more (numpy and shapely release the
+        Threads for lookups of 200,000 points or more (blocks of points at once: numpy and shapely release the
         GIL); None: :func:`default_threads` (``$GRIDMAP_THREADS``, else the usable CPUs, at most 8). Answers are
         the same for any number.
 
@@ -249,16 +234,15 @@ class CellIndex:
         self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
         geoms = np.asarray(cells.geometry.values, dtype=object)
         problems = []
-        missing = shapely.is_missing(geoms)
+        types = shapely.get_type_id(geoms)  # -1: missing
+        missing = types == -1
         for i in np.flatnonzero(missing):
             problems.append(Problem(cells.index[i], "geometry", "cell geometry is missing"))
-        types = np.where(missing, -1, _split_map(shapely.get_type_id, geoms, th))
         for i in np.flatnonzero(~missing & ~np.isin(types, [3, 6])):
             problems.append(Problem(cells.index[i], "geometry", "cell is not a polygon", geoms[i].geom_type))
         if problems:
             raise ValidationError("cells cannot be indexed", problems, fix="pass the polygons of the cells layer")
-        self.codes = (cells[code_column].to_numpy(dtype=object) if code_column in cells.columns
-                      else cells.index.to_numpy(dtype=object))
+        self._code_source = cells[code_column] if code_column in cells.columns else cells.index
         self.n_cells = n = len(geoms)
         self._geoms = geoms  # used read-only (never prepared: that would change the caller's objects)
         self.n_whole = self.n_shared = 0
@@ -271,24 +255,42 @@ class CellIndex:
             self._table = np.zeros(0, dtype=np.int64)
             return
         s, x0, y0 = lat.cell_size_m, lat.x0, lat.y0
-        b = _split_map(shapely.bounds, geoms, th)
-        empty = np.isnan(b[:, 0])
-        if empty.any():  # empty polygons cover nothing: keep them out of every range
-            b[empty] = [np.inf, np.inf, -np.inf, -np.inf]
+        # one pass over the geometries: every vertex (GEOS calls per geometry cost more than the numpy work below)
+        xy, vowner = shapely.get_coordinates(geoms, return_index=True)
+        vx, vy = xy[:, 0], xy[:, 1]  # strided views, no copies
+        vcount = np.bincount(vowner, minlength=n).astype(np.int64)
+        vstart = np.cumsum(vcount) - vcount
+        empty = vcount == 0  # empty polygons cover nothing: keep them out of every range
+        nz = np.flatnonzero(~empty)
+        b = np.empty((n, 4))
+        b[empty] = [np.inf, np.inf, -np.inf, -np.inf]
+        if len(nz):
+            at = vstart[nz]
+            b[nz, 0] = np.minimum.reduceat(vx, at)
+            b[nz, 1] = np.minimum.reduceat(vy, at)
+            b[nz, 2] = np.maximum.reduceat(vx, at)
+            b[nz, 3] = np.maximum.reduceat(vy, at)
         self._bounds = b
         ix_lo = _floor_exact(b[:, 0], x0, s)
         iy_lo = _floor_exact(b[:, 1], y0, s)
         ix_hi = _floor_exact(b[:, 2], x0, s)
         iy_hi = _floor_exact(b[:, 3], y0, s)
-        # cells that are exactly a lattice square
+        # cells that are exactly a lattice square: a polygon of 5 vertices (one ring, no hole) with the square as
+        # its bounds, whose 4 sides alternate between changing x and changing y (a rectangle: then the square)
         ok = ~empty
-        full = (ok & (types == 3) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
+        full = (ok & (types == 3) & (vcount == 5) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
                 & (b[:, 0] == x0 + ix_lo * s) & (b[:, 2] == x0 + (ix_lo + 1) * s)
                 & (b[:, 1] == y0 + iy_lo * s) & (b[:, 3] == y0 + (iy_lo + 1) * s))
-        full[full] = _split_map(shapely.get_num_coordinates, geoms[full], th) == 5
-        sq_area = (b[full, 2] - b[full, 0]) * (b[full, 3] - b[full, 1])
-        full[full] = np.abs(_split_map(shapely.area, geoms[full], th) - sq_area) <= 1e-9 * sq_area
+        fi = np.flatnonzero(full)
+        at = vstart[fi][:, None] + np.arange(5)
+        rx, ry = vx[at], vy[at]
+        cx = rx[:, 1:] != rx[:, :-1]
+        cy = ry[:, 1:] != ry[:, :-1]
+        del rx, ry, at
+        full[fi] = ((cx != cy).all(axis=1) & (cx[:, 0] != cx[:, 1]) & (cx[:, 1] != cx[:, 2])
+                    & (cx[:, 2] != cx[:, 3]))
         self._full = full
+        self._verts = (xy, vowner, vstart, vcount)
         for a in (ix_lo, iy_lo):
             a[empty] = 0
         for a in (ix_hi, iy_hi):
@@ -317,24 +319,23 @@ class CellIndex:
         e_x, px = _ranges(ix_lo[part], ix_hi[part])
         e_y, py = _ranges(iy_lo[part][e_x], iy_hi[part][e_x])
         pc, px = part[e_x][e_y], px[e_y]
-        # full cells reach the squares east, north and north-east of theirs with their boundary
-        fe = np.repeat(fidx, 3)
-        fx = np.repeat(ix_lo[fidx], 3) + np.tile([1, 0, 1], len(fidx))
-        fy = np.repeat(iy_lo[fidx], 3) + np.tile([0, 1, 1], len(fidx))
-        pc = np.concatenate([pc, fe])
-        pkey = np.concatenate([key_of(px, py), key_of(fx, fy)])
-        px = np.concatenate([px, fx])
-        py = np.concatenate([py, fy])
-        if whole is not None:
-            shared_pair = ~whole[pkey]
-        else:
-            shared_pair = ~np.isin(pkey, fkey)
-        pc, pkey, px, py = pc[shared_pair], pkey[shared_pair], px[shared_pair], py[shared_pair]
+        pkey = key_of(px, py)
+        keep = ~whole[pkey] if whole is not None else ~np.isin(pkey, fkey)
+        pc, pkey, px, py = [pc[keep]], [pkey[keep]], [px[keep]], [py[keep]]
+        # full cells reach the squares east, north and north-east of theirs with their boundary (those squares
+        # exist in the table: the full cell's bounds reach them); only the ones not whole themselves matter
+        for dx, dy in ((1, 0), (0, 1), (1, 1)):
+            k = fkey + (dy * nx + dx)
+            keep = np.flatnonzero(~whole[k] if whole is not None else ~np.isin(k, fkey))
+            pc.append(fidx[keep])
+            pkey.append(k[keep])
+            px.append(ix_lo[fidx[keep]] + dx)
+            py.append(iy_lo[fidx[keep]] + dy)
+        pc, pkey, px, py = (np.concatenate(v) for v in (pc, pkey, px, py))
         # candidates of a shared square: the cell whose own square it is (columns ix/iy) first, then frame order
         own = np.zeros(len(pc), dtype=bool)
         if "ix" in cells.columns and "iy" in cells.columns:
-            cix = pd.to_numeric(cells["ix"], errors="coerce").to_numpy(dtype=float)
-            ciy = pd.to_numeric(cells["iy"], errors="coerce").to_numpy(dtype=float)
+            cix, ciy = (_numeric(cells[c]) for c in ("ix", "iy"))
             own = (cix[pc] == px) & (ciy[pc] == py)
         # the candidates whose bounds reach into the open square (not just onto its west/south line): only they can
         # cover a point off the lattice lines, and they come before the others (a point on a lattice line goes to
@@ -370,6 +371,11 @@ class CellIndex:
         log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates, %d x %d sub-squares)",
                   n, self.n_whole, self.n_shared, self._width, self._sub, self._sub)
 
+    @functools.cached_property
+    def codes(self) -> np.ndarray:
+        """Cell code of each position (object array; the frame's index where it has no code column)."""
+        return self._code_source.to_numpy(dtype=object)
+
     # -- building -----------------------------------------------------------------------------------------------
     @staticmethod
     def _matrix(slot: np.ndarray, cell: np.ndarray, n_slot: int) -> np.ndarray:
@@ -382,49 +388,66 @@ class CellIndex:
         return m
 
     def _edges(self, part: np.ndarray, types: np.ndarray) -> None:
-        """Vertices of the cells that are not lattice squares, contiguous per cell and ring.
+        """Edges of the cells that are not lattice squares, as runs of vertices per cell.
 
-        Edge ``i`` runs from vertex ``i`` to vertex ``i + 1``; where a ring ends (the next vertex starts another
-        ring) the position is no edge, and its y range is empty (+inf .. -inf) so that no test ever meets it.
+        Edge ``i`` runs from vertex ``i`` to vertex ``i + 1``. A polygon without holes is one run of its own
+        vertices. Polygons with holes and multi-polygons get their rings appended after the vertices of all cells;
+        where one of their rings ends the position is no edge, and its y range is empty (+inf .. -inf) so that
+        no test ever meets it.
         """
         n = self.n_cells
-        geoms = self._geoms[part]
+        xy, vowner, vstart, vcount = self._verts
+        del self._verts
+        vx, vy = xy[:, 0], xy[:, 1]
+        # a polygon has holes iff its first vertex comes back before its last one (a ring closes early)
         simple = types == 3
-        simple[simple] = _split_map(shapely.get_num_interior_rings, geoms[simple], self.threads) == 0
-        xy, ring = _coordinates(geoms[simple], self.threads)
-        ring_cell = part[simple]
-        ring_ext = np.ones(len(ring_cell), dtype=bool)
-        if (~simple).any():
-            parts, pi = shapely.get_parts(geoms[~simple], return_index=True)
+        ps = part[simple]
+        owner, pos = _ranges(vstart[ps], vstart[ps] + vcount[ps] - 2)
+        first = vstart[ps][owner]
+        back = (vx[pos] == vx[first]) & (vy[pos] == vy[first])
+        back[pos == first] = False
+        simple[simple] = np.bincount(owner[back], minlength=len(ps)) == 0
+        del owner, pos, first, back
+        other = part[~simple]
+        self._estart = vstart.copy()
+        self._ecount = np.maximum(vcount - 1, 0)
+        n_main = len(xy)
+        ring_of = vowner  # the ring of every vertex: a cell id for the main runs (one ring each where used)
+        ring_cell = np.arange(n)
+        ring_ext = np.ones(n, dtype=bool)
+        if len(other):
+            parts, pi = shapely.get_parts(self._geoms[other], return_index=True)
             rings, ri = shapely.get_rings(parts, return_index=True)
             xy_c, ring_c = shapely.get_coordinates(rings, return_index=True)
-            ring_cell = np.concatenate([ring_cell, part[~simple][pi[ri]]])
-            ring_ext = np.concatenate([ring_ext, np.r_[True, ri[1:] != ri[:-1]] if len(ri) else np.zeros(0, bool)])
             xy = np.concatenate([xy, xy_c])
-            ring = np.concatenate([ring, ring_c + int(simple.sum())])
-        self._vx, self._vy = vx, vy = xy[:, 0], xy[:, 1]  # (strided views, no copies)
-        self._vring, self._ring_cell, self._ring_ext = ring, ring_cell, ring_ext
+            vx, vy = xy[:, 0], xy[:, 1]
+            cell_c = other[pi[ri]]
+            ring_of = np.concatenate([vowner, ring_c + n])
+            ring_cell = np.concatenate([ring_cell, cell_c])
+            ring_ext = np.concatenate([ring_ext, np.r_[True, ri[1:] != ri[:-1]] if len(ri) else np.zeros(0, bool)])
+            vcell = cell_c[ring_c]
+            head = np.flatnonzero(np.r_[True, vcell[1:] != vcell[:-1]]) if len(vcell) else np.zeros(0, np.int64)
+            self._estart[vcell[head]] = head + n_main
+            self._ecount[vcell[head]] = np.diff(np.r_[head, len(vcell)]) - 1
+        self._ecount[self._full] = 0  # whole squares are decided by their bounds
+        self._vx, self._vy = vx, vy
+        self._ring_of, self._ring_cell, self._ring_ext = ring_of, ring_cell, ring_ext
         self._ylo = np.minimum(vy[:-1], vy[1:])
         self._yhi = np.maximum(vy[:-1], vy[1:])
-        gap = ring[1:] != ring[:-1]
-        self._ylo[gap] = np.inf
-        self._yhi[gap] = -np.inf
-        vcell = ring_cell[ring]
-        self._estart = np.zeros(n, dtype=np.int64)
-        self._ecount = np.zeros(n, dtype=np.int64)
-        if len(vcell):
-            head = np.flatnonzero(np.r_[True, vcell[1:] != vcell[:-1]])
-            cells_ = vcell[head]
-            self._estart[cells_] = head
-            self._ecount[cells_] = np.diff(np.r_[head, len(vcell)]) - 1  # edges: vertices - 1 (ring gaps included)
+        if len(other):
+            gap = np.flatnonzero(ring_of[n_main + 1:] != ring_of[n_main:-1]) + n_main
+            self._ylo[gap] = np.inf
+            self._yhi[gap] = -np.inf
 
     @functools.cached_property
     def _edge_arrays(self) -> tuple[np.ndarray, ...]:
-        """(x1, y1, x2, y2, cell, left_inside) of every edge (for the sub-square level)."""
-        vx, vy, ring = self._vx, self._vy, self._vring
-        e = np.flatnonzero(ring[1:] == ring[:-1])
+        """(x1, y1, x2, y2, cell, left_inside) of every edge of the cells that are not squares (sub-square level)."""
+        vx, vy = self._vx, self._vy
+        cells_ = np.flatnonzero(self._ecount > 0)
+        _, e = _ranges(self._estart[cells_], self._estart[cells_] + self._ecount[cells_] - 1)
+        e = e[np.isfinite(self._ylo[e])]  # not the ends of rings
         x1, y1, x2, y2 = vx[e], vy[e], vx[e + 1], vy[e + 1]
-        ering = ring[e]
+        ering = self._ring_of[e]
         # ring orientation (shoelace about a local origin): the cell is on the left of an edge iff the ring is an
         # exterior ring turning counter-clockwise or an interior ring turning clockwise
         ox, oy = (float(vx[0]), float(vy[0])) if len(vx) else (0.0, 0.0)
