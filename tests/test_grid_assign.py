@@ -188,7 +188,9 @@ def test_sub_squares_are_classified_once_enough_points_came(layout):
     b = cells.total_bounds
     first = index.lookup(rng.uniform(b[0], b[2], 10), rng.uniform(b[1], b[3], 10))
     assert index._sub == 0 and len(first) == 10
-    n = 60 * index.n_shared
+    from gridmap.grid.assign import _SUB_AFTER
+
+    n = _SUB_AFTER * index.n_shared
     x, y = rng.uniform(b[0], b[2], n), rng.uniform(b[1], b[3], n)
     got = index.lookup(x, y)
     assert index._sub > 0
@@ -293,3 +295,22 @@ def test_gridmap_threads_setting(monkeypatch):
     monkeypatch.setenv("GRIDMAP_THREADS", "many")
     with pytest.raises(ValidationError, match="GRIDMAP_THREADS must be a whole number"):
         default_threads()
+
+
+def test_threaded_lookup_works_in_a_forked_child(layout):
+    """The thread pool of a parent that forks is not inherited half-dead: the child looks up in parallel too."""
+    import multiprocessing as mp
+
+    _, cells = layout
+    rng = np.random.default_rng(2)
+    b = cells.total_bounds
+    x, y = rng.uniform(b[0], b[2], 250_000), rng.uniform(b[1], b[3], 250_000)
+    idx = CellIndex(cells, threads=2)
+    expected = idx.lookup(x, y)  # the parent's pool now exists
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=lambda: q.put(idx.lookup(x, y).tolist() == expected.tolist()))
+    p.start()
+    ok = q.get(timeout=60)  # a dead inherited pool hangs: fail, do not wait forever
+    p.join(timeout=30)
+    assert ok and p.exitcode == 0
