@@ -140,3 +140,19 @@ def test_undo_after_cells_changed_needs_discard_cell_changes(tmp_path, capsys):
     assert not set(s.read("cells")["community_code"]) & set(new)
     assert code in set(s.read("cells")["community_code"])
     s.close()
+
+
+def test_propose_json_carries_the_search_record(tmp_path, capsys):
+    """--json shows how the search ran (seed, work budget and use, the safety net); the same seed, the same run."""
+    db = str(tmp_path / "t.sqlite")
+    code = _load(open_store(db), make_case(0))
+    runs = []
+    for _ in range(2):
+        assert main(["split", "propose", code, "--db", db, "--barrier-kinds", "river,rail", "--seed", "3",
+                     "--json"]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    search = runs[0][0]["search"]
+    assert search["seed"] == 3 and search["time_limit_hit"] is False
+    assert 0 < search["work_used"] <= search["work_budget"]
+    assert [r["search"] for r in runs[0]] == [r["search"] for r in runs[1]]
+    assert [r["metrics"] for r in runs[0]] == [r["metrics"] for r in runs[1]]

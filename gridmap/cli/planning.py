@@ -128,7 +128,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
             markdown_report(props, community_code=args.community, name=com["name"].iloc[0]), encoding="utf-8")
     if args.json:
         print_json([{"rank": p.rank, "k": p.k, "metrics": p.metrics, "explanation_zh": p.explanation_zh,
-                     "explanation_en": p.explanation_en,
+                     "explanation_en": p.explanation_en, "search": p.search,
                      "parts": p.parts.drop(columns=["geometry", "atoms"]).reset_index().to_dict("records")}
                     for p in props])
         return 0
