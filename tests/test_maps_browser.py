@@ -240,3 +240,22 @@ def test_district_cells_hover_and_search_by_code(browser, maps):
     tip, injected = r.evaluations["hit"]
     assert cell["code"] in tip and cell["community_code"] in tip and "10,000" in tip and injected == 0
     assert r.evaluations["cells"] == int(d["cells"]["code"].str.fullmatch(r"\d{15}").sum())
+
+
+def test_legend_collapses_on_small_screens(maps):
+    """On a phone-sized window the legend starts closed (the map stays visible) and its button opens it; on a
+    desktop window it starts open and the button closes it."""
+    _, files = maps
+    state = """(() => { const b = document.querySelector('.gm-legend-body');
+                        return getComputedStyle(b).display !== 'none'; })()"""
+    click = "document.querySelector('.gm-legend-toggle').click()"
+    for (w, h), first in (((390, 700), False), ((1280, 800), True)):
+        with Chromium(width=w, height=h) as b:
+            r = b.open(files["street"], evaluate={"before": state, "click": click, "after": state,
+                                                  "label": "document.querySelector('.gm-legend-toggle').innerText",
+                                                  "expanded": "document.querySelector('.gm-legend-toggle')"
+                                                              ".getAttribute('aria-expanded')"})
+        assert r.console_errors == []
+        assert r.evaluations["before"] is first and r.evaluations["after"] is (not first), (w, h, r.evaluations)
+        assert r.evaluations["label"] == "图例 legend"
+        assert r.evaluations["expanded"] == ("true" if not first else "false")

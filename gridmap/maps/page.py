@@ -42,6 +42,10 @@ RUNTIME_CSS = """
 .gm-legend i{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle;border:1px solid #555}
 .gm-legend .gm-ramp{display:inline-block;width:120px;height:10px;vertical-align:middle}
 .gm-legend .gm-note{color:#666;font-style:italic}
+.gm-legend-toggle{display:block;width:100%;margin:0 0 2px;padding:1px 4px;border:0;background:none;cursor:pointer;
+ font:bold 12px/1.45 sans-serif;text-align:left;color:#333}
+.gm-legend.gm-closed .gm-legend-body{display:none}
+@media (max-width:600px),(max-height:500px){.gm-legend:not(.gm-open) .gm-legend-body{display:none}}
 .gm-search{background:#fff;padding:4px}.gm-search input{width:170px;font-size:13px;padding:2px 4px}
 .gm-search-msg{font-size:12px;color:#b00020;max-width:200px}
 .gm-label{font:10px sans-serif;color:#333;white-space:nowrap;text-shadow:0 0 2px #fff,0 0 2px #fff;pointer-events:none}
@@ -155,8 +159,24 @@ var gridmap = (function () {
     return new C().addTo(map);
   }
   // html: built and escaped by gridmap in Python.
+  // Collapsible: open on large screens, closed on small ones (CSS media query), a button toggles either way.
   function legend(map, html) {
-    control(map, "bottomleft", function () { var d = L.DomUtil.create("div", "gm-legend"); d.innerHTML = html; return d; });
+    control(map, "bottomleft", function () {
+      var d = L.DomUtil.create("div", "gm-legend"), btn = L.DomUtil.create("button", "gm-legend-toggle", d);
+      var body = L.DomUtil.create("div", "gm-legend-body", d);
+      btn.type = "button"; btn.textContent = "\u56fe\u4f8b legend";  // 图例
+      body.innerHTML = html;
+      function shown() { return getComputedStyle(body).display !== "none"; }
+      function mark() { btn.setAttribute("aria-expanded", shown() ? "true" : "false"); }
+      btn.onclick = function () {
+        var open = !shown();
+        L.DomUtil[open ? "addClass" : "removeClass"](d, "gm-open");
+        L.DomUtil[open ? "removeClass" : "addClass"](d, "gm-closed");
+        mark();
+      };
+      setTimeout(mark, 0);
+      return d;
+    });
   }
   function overlayText(map, cls, s) { map.getContainer().appendChild(text("div", s, cls)); }
   function search(map, placeholder) {
