@@ -179,7 +179,8 @@ def write_report(store: Any, run: DemoRun, district: Any) -> Path:
             days = "" if pd.isna(r.days_to_detection) else f"{r.days_to_detection:.0f}"
             lines.append(f"| {r.id} | {r.kind} | {pd.Timestamp(r.onset).date().isoformat()} | "
                          f"{'是 yes' if r.detected else '否 no'} | {first} | {days} |")
-        lines += ["", f"预警地点 flagged places: {sc.flagged_places}，其中误报 false: {sc.false_places}"]
+        lines += ["", f"预警地点 flagged places: {sc.flagged_places}，其中误报 false: {sc.false_places}；"
+                      f"预警次数 alerts: {sc.n_alerts}，其中误报 false: {sc.false_alerts}"]
     if "warning" in run.files:
         lines += ["", "预警摘要 / Warning summary: [warning.md](warning.md)"]
     map_files = [p for k, p in run.files.items() if k.startswith("map/")]

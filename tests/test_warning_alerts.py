@@ -203,3 +203,19 @@ def test_scan_alerts_empty_window_is_a_clear_error():
     assert "--from" in str(ei.value)
     with pytest.raises(ValidationError, match="step_days"):
         scan_alerts(d.complaints, d.cells, start="2024-02-01", end="2024-02-10", step_days=0)
+
+
+def test_false_alerts_are_counted_per_alert_as_well_as_per_place():
+    """A true place's alert outside the anomaly's window is a false alert, though the place is a true place."""
+    alerts = pd.DataFrame({"flagged_at": pd.to_datetime(["2025-06-10", "2025-03-01", "2025-06-17", "2025-06-10"]),
+                           "unit": ["a", "a", "a", "far"],
+                           "x": [100.0, 100.0, 100.0, 9000.0], "y": [100.0, 100.0, 100.0, 9000.0]})
+    anomalies = pd.DataFrame({"id": [1], "onset": pd.to_datetime(["2025-06-05"]), "end": pd.to_datetime(["2025-06-20"]),
+                              "x": [110.0], "y": [90.0], "radius_m": [150.0]})
+    s = score_anomalies(alerts, anomalies)
+    assert (s.flagged_places, s.false_places, s.false_alert_share) == (2, 1, 0.5)  # 'far' only
+    assert (s.n_alerts, s.false_alerts, s.false_alert_share_alerts) == (4, 2, 0.5)  # 'far' and a's March alert
+    assert s.alerts["true_alert"].tolist() == [True, False, True, False]
+    assert "2/4 alerts" in s.summary()
+    empty = score_anomalies(alerts.iloc[:0], anomalies)
+    assert (empty.n_alerts, empty.false_alerts, empty.false_alert_share_alerts) == (0, 0, 0.0)

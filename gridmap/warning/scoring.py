@@ -8,7 +8,8 @@ false alerts and the days from onset to the first flag of each anomaly.
 An alert *matches* an anomaly when its place (cell centre) lies within ``radius_m + slack_m`` of the anomaly
 centre and it was raised on or after the onset (and no later than ``end + grace_days`` if the anomaly ends).
 A *false alert* is a flagged place (unit) that matches no anomaly at any time; the false-alert share is
-false places / all flagged places.
+false places / all flagged places. The same counted per alert (a place flagged on several dates counts each
+time, and a true place's alerts outside every anomaly's window count as false) is ``false_alert_share_alerts``.
 
 Examples
 --------
@@ -20,6 +21,8 @@ Examples
 >>> s = score_anomalies(alerts, anomalies)
 >>> s.recall, s.false_alert_share, s.per_anomaly["days_to_detection"].tolist()
 (1.0, 0.5, [5.0])
+>>> s.false_alerts, s.n_alerts, s.false_alert_share_alerts
+(1, 2, 0.5)
 """
 
 from __future__ import annotations
@@ -50,6 +53,13 @@ class Score:
     false_places: int
     per_anomaly: pd.DataFrame
     alerts: pd.DataFrame
+    n_alerts: int = 0
+    false_alerts: int = 0
+
+    @property
+    def false_alert_share_alerts(self) -> float:
+        """False alerts / all alerts, counted per alert rather than per place (0 when there are none)."""
+        return self.false_alerts / self.n_alerts if self.n_alerts else 0.0
 
     @property
     def median_days(self) -> float:
@@ -58,7 +68,8 @@ class Score:
 
     def summary(self) -> str:
         return (f"recall {self.recall:.0%} ({self.detected}/{self.anomalies}), false alerts "
-                f"{self.false_alert_share:.0%} ({self.false_places}/{self.flagged_places} places), median "
+                f"{self.false_alert_share:.0%} ({self.false_places}/{self.flagged_places} places; "
+                f"{self.false_alerts}/{self.n_alerts} alerts), median "
                 f"{self.median_days:.0f} day(s) from onset to first flag")
 
 
@@ -107,7 +118,8 @@ def score_anomalies(alerts: pd.DataFrame, anomalies: pd.DataFrame, *, slack_m: f
     score = Score(recall=detected / len(an) if len(an) else float("nan"),
                   false_alert_share=len(false_units) / len(places) if places else 0.0,
                   detected=detected, anomalies=len(an), flagged_places=len(places), false_places=len(false_units),
-                  per_anomaly=per, alerts=al.assign(true_alert=match.any(axis=1) if len(al) else []))
+                  per_anomaly=per, alerts=al.assign(true_alert=match.any(axis=1) if len(al) else []),
+                  n_alerts=len(al), false_alerts=int((~match.any(axis=1)).sum()) if len(al) else 0)
     log.info("scoring: %s", score.summary())
     return score
 
