@@ -314,3 +314,35 @@ def test_threaded_lookup_works_in_a_forked_child(layout):
     ok = q.get(timeout=60)  # a dead inherited pool hangs: fail, do not wait forever
     p.join(timeout=30)
     assert ok and p.exitcode == 0
+
+
+def test_sparse_table_gives_the_dense_answer(layout, monkeypatch):
+    """Beyond _DENSE_LIMIT squares the coarse table is a sorted-key search: the same answers."""
+    import gridmap.grid.assign as A
+
+    _, cells = layout
+    rng = np.random.default_rng(8)
+    b = cells.total_bounds
+    xy = np.vstack([np.column_stack([rng.uniform(b[0] - 50, b[2] + 50, 30_000),
+                                     rng.uniform(b[1] - 50, b[3] + 50, 30_000)]), boundary_points(cells, rng, 500)])
+    dense = CellIndex(cells, subdivide=False)
+    monkeypatch.setattr(A, "_DENSE_LIMIT", 10)
+    sparse = CellIndex(cells, subdivide=False)
+    assert dense._dense and not sparse._dense
+    assert (sparse.lookup(xy[:, 0], xy[:, 1]) == dense.lookup(xy[:, 0], xy[:, 1])).all()
+
+
+def test_empty_and_missing_cell_geometries():
+    """An empty polygon covers nothing (no error); a missing geometry is a clear error naming the row."""
+    from gridmap.errors import ValidationError
+
+    cells = gpd.GeoDataFrame({"code": ["a", "b", "c"]},
+                             geometry=[shapely.box(0, 0, 100, 100), shapely.Polygon(), shapely.box(100, 0, 160, 100)],
+                             crs=CRS)
+    res = assign_points(([50.0, 130.0, 170.0], [50.0, 50.0, 50.0]), CellIndex(cells, cell_size_m=100.0), warn=False)
+    assert res.codes.tolist() == ["a", "c", None]
+    bad = cells.copy()
+    bad.loc[1, "geometry"] = None
+    with pytest.raises(ValidationError, match="cells cannot be indexed") as e:
+        CellIndex(bad)
+    assert "missing" in str(e.value) and "1" in str(e.value)
