@@ -213,3 +213,29 @@ def test_every_rejection_reason_of_a_row_is_kept():
     res = parse_complaints(raw)
     assert sorted(p.field for p in res.rejected) == ["lon/lat", "received_at", "text"]
     assert {p.row for p in res.rejected} == {0} and res.frame.index.tolist() == [1]
+
+
+def test_import_assigns_cells_through_the_lattice_index():
+    """Complaints get the cell assign_points gives (lattice index, exact; its tie rule on shared boundaries), which
+    covers the point by geopandas.sjoin; points on no cell are rejected, not dropped."""
+    from gridmap.grid import assign_points
+
+    cells = _cells_around()
+    rng = np.random.default_rng(4)
+    n = 3_000
+    lon = LON + rng.uniform(-0.0045, 0.0045, n)
+    lat = LAT + rng.uniform(-0.0035, 0.0035, n)
+    raw = pd.DataFrame({"工单编号": [str(i) for i in range(n)], "受理时间": "2024-07-01 08:00",
+                        "诉求内容": "路灯不亮", "诉求类别": "其他", "经度": lon, "纬度": lat})
+    res = parse_complaints(raw, cells=cells)
+    x, y = to_working_xy(lon, lat)
+    ref = assign_points((x, y), cells, warn=False)
+    got = dict(zip(res.frame["source_id"].astype(int), res.frame["cell_code"]))
+    expected = {i: c for i, c in enumerate(ref.codes) if c is not None}
+    assert got == expected
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=cells.crs)
+    j = gpd.sjoin(pts, cells[["code", "geometry"]], predicate="intersects", how="inner")
+    cover = j.groupby(level=0)["code"].agg(set)
+    assert all(c in cover[i] for i, c in got.items())
+    outside = {p.row for p in res.rejected if p.field == "geometry"}
+    assert outside == set(range(n)) - set(got) and len(outside) > 0

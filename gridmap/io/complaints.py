@@ -406,14 +406,22 @@ def _assign_cells(x: pd.Series, y: pd.Series, cells: gpd.GeoDataFrame) -> pd.Dat
     out = pd.DataFrame({"cell_code": None, "community_code": None, "street_code": None}, index=x.index, dtype=object)
     if len(x) == 0:
         return out
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), index=x.index, crs=cells.crs)
-    keep = [c for c in ("code", "community_code", "street_code") if c in cells.columns]
-    j = gpd.sjoin(pts, cells[keep + ["geometry"]], how="left", predicate="intersects")
-    j = j[~j.index.duplicated(keep="first")]
-    out["cell_code"] = j["code"].astype(object)
-    out["community_code"] = j["community_code"].astype(object) if "community_code" in j else None
-    if "street_code" in j:
-        out["street_code"] = j["street_code"].astype(object)
+    from gridmap.grid.assign import CellIndex
+
+    # the lattice index (the same answers as geopandas.sjoin(predicate="intersects"), with its deterministic rule
+    # for points on a boundary shared by several cells)
+    pos = CellIndex(cells).lookup(x.to_numpy(dtype=float), y.to_numpy(dtype=float))
+    hit = pos >= 0
+
+    def column(name: str) -> np.ndarray:
+        v = np.full(len(pos), None, dtype=object)
+        v[hit] = cells[name].to_numpy(dtype=object)[pos[hit]]
+        return v
+
+    out["cell_code"] = column("code")
+    out["community_code"] = column("community_code") if "community_code" in cells.columns else None
+    if "street_code" in cells.columns:
+        out["street_code"] = column("street_code")
     else:
         out["street_code"] = out["community_code"].map(lambda c: c[:9] if isinstance(c, str) else None)
     return out.where(out.notna(), None)
