@@ -47,7 +47,8 @@ def _common_parser() -> argparse.ArgumentParser:
                    help="database: a file path (SpatiaLite) or postgresql://... (PostGIS); default $GRIDMAP_DB "
                         "or ./gridmap.sqlite")
     g.add_argument("--crs", metavar="CRS", default=argparse.SUPPRESS,
-                   help="working CRS for a new store (default $GRIDMAP_CRS or EPSG:4548)")
+                   help="working CRS for a new store (default $GRIDMAP_CRS or EPSG:4548); an existing store keeps "
+                        "its own. The CRS of an input file is --src-crs")
     g.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log each operation (-vv: debug)")
     g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="no progress bars, warnings only")
