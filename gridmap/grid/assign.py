@@ -242,7 +242,7 @@ class CellIndex:
     def __init__(self, cells: gpd.GeoDataFrame, *, cell_size_m: float | None = None,
                  origin: tuple[float, float] | None = None, code_column: str = "code",
                  subdivide: bool | None = None, threads: int | None = None):
-        self.threads = th = default_threads() if threads is None else max(int(threads), 1)
+        self.threads = default_threads() if threads is None else max(int(threads), 1)
         self.crs: CRS = check_crs(cells, where="cells", metric=True)
         self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
         geoms = np.asarray(cells.geometry.values, dtype=object)
