@@ -63,6 +63,7 @@ def _cells(n_comm: int, bounds):
 
 def case_ours(n_comm: int, bounds, n: int) -> dict:
     from gridmap.grid import CellIndex, assign_points
+    from gridmap.grid.assign import default_threads
 
     cells = _cells(n_comm, bounds)
     x, y = _points(n, bounds)
@@ -87,7 +88,7 @@ def case_ours(n_comm: int, bounds, n: int) -> dict:
     t7 = time.perf_counter()
     assert (one.cell == again.cell).all()
     return {"seconds": t2 - t0, "build": t1 - t0, "lookup": t2 - t1, "codes": t3 - t2, "assigned": res.n_assigned,
-            "next": t5 - t4, "warm": t5b - t5, "warm_1": t7 - t6, "threads": CellIndex.__init__.__globals__["default_threads"](),
+            "next": t5 - t4, "warm": t5b - t5, "warm_1": t7 - t6, "threads": default_threads(),
             "cells": res.cell[:200_000], "n_codes": int(codes.notna().sum())}
 
 

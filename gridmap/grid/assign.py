@@ -81,7 +81,7 @@ _PARALLEL_MIN = 200_000
 
 
 def default_threads() -> int:
-    """Threads for large lookups and index builds: ``$GRIDMAP_THREADS``, else the CPUs this process may use (max 8).
+    """Threads for large lookups: ``$GRIDMAP_THREADS``, else the CPUs this process may use (max 8).
 
     numpy and shapely release the GIL in their array loops, so blocks of points run in parallel; results do not
     depend on the number of threads.
@@ -122,6 +122,8 @@ def _pool(n: int) -> ThreadPoolExecutor:
     global _POOL, _POOL_SIZE
     with _POOL_LOCK:
         if _POOL is None or _POOL_SIZE < n:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False)  # running blocks finish; new ones go to the larger pool
             _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gridmap")
             _POOL_SIZE = n
         return _POOL
@@ -183,13 +185,6 @@ def _lattice_of(cells: gpd.GeoDataFrame, cell_size_m: float | None, origin: tupl
     size = cell_size_m if cell_size_m is not None else meta.get("cell_size_m", 100.0)
     org = origin if origin is not None else tuple(meta.get("origin", (0.0, 0.0)))
     return Lattice(cell_size_m=size, origin=org)
-
-
-def _numeric(col: pd.Series) -> np.ndarray:
-    """A column as float64 (NaN where it is no number), without a copy through pandas when it is numeric."""
-    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
-        return col.to_numpy(dtype=float, na_value=np.nan)
-    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -303,7 +298,6 @@ class CellIndex:
         full[fi] = ((cx != cy).all(axis=1) & (cx[:, 0] != cx[:, 1]) & (cx[:, 1] != cx[:, 2])
                     & (cx[:, 2] != cx[:, 3]))
         self._full = full
-        self._verts = (xy, vowner, vstart, vcount)
         for a in (ix_lo, iy_lo):
             a[empty] = 0
         for a in (ix_hi, iy_hi):
@@ -348,7 +342,7 @@ class CellIndex:
         # candidates of a shared square: the cell whose own square it is (columns ix/iy) first, then frame order
         own = np.zeros(len(pc), dtype=bool)
         if "ix" in cells.columns and "iy" in cells.columns:
-            cix, ciy = (_numeric(cells[c]) for c in ("ix", "iy"))
+            cix, ciy = (pd.to_numeric(cells[c], errors="coerce").to_numpy(dtype=float) for c in ("ix", "iy"))
             own = (cix[pc] == px) & (ciy[pc] == py)
         # the candidates whose bounds reach into the open square (not just onto its west/south line): only they can
         # cover a point off the lattice lines, and they come before the others (a point on a lattice line goes to
@@ -375,7 +369,7 @@ class CellIndex:
             self._keys, self._vals = entries_key[o], entries_val[o]
         self.n_whole = len(fidx)
         self.n_shared = len(slot_keys)
-        self._edges(part, types[part])
+        self._edges(part, types[part], xy, vowner, vstart, vcount)
         self._slots = (slot_ix, slot_iy)
         self._subdivide_mode = subdivide
         self._looked_up = 0
@@ -400,7 +394,8 @@ class CellIndex:
         m[slot, np.arange(len(slot)) - start[slot]] = cell
         return m
 
-    def _edges(self, part: np.ndarray, types: np.ndarray) -> None:
+    def _edges(self, part: np.ndarray, types: np.ndarray, xy: np.ndarray, vowner: np.ndarray, vstart: np.ndarray,
+               vcount: np.ndarray) -> None:
         """Edges of the cells that are not lattice squares, as runs of vertices per cell.
 
         Edge ``i`` runs from vertex ``i`` to vertex ``i + 1``. A polygon without holes is one run of its own
@@ -409,8 +404,6 @@ class CellIndex:
         no test ever meets it.
         """
         n = self.n_cells
-        xy, vowner, vstart, vcount = self._verts
-        del self._verts
         vx, vy = xy[:, 0], xy[:, 1]
         # a polygon has holes iff its first vertex comes back before its last one (a ring closes early)
         simple = types == 3

@@ -53,8 +53,16 @@ class Score:
     false_places: int
     per_anomaly: pd.DataFrame
     alerts: pd.DataFrame
-    n_alerts: int = 0
-    false_alerts: int = 0
+
+    @property
+    def n_alerts(self) -> int:
+        """Alerts scored (rows of ``alerts``)."""
+        return len(self.alerts)
+
+    @property
+    def false_alerts(self) -> int:
+        """Alerts that match no anomaly (``alerts.true_alert`` False)."""
+        return int((~self.alerts["true_alert"].astype(bool)).sum()) if len(self.alerts) else 0
 
     @property
     def false_alert_share_alerts(self) -> float:
@@ -118,8 +126,7 @@ def score_anomalies(alerts: pd.DataFrame, anomalies: pd.DataFrame, *, slack_m: f
     score = Score(recall=detected / len(an) if len(an) else float("nan"),
                   false_alert_share=len(false_units) / len(places) if places else 0.0,
                   detected=detected, anomalies=len(an), flagged_places=len(places), false_places=len(false_units),
-                  per_anomaly=per, alerts=al.assign(true_alert=match.any(axis=1) if len(al) else []),
-                  n_alerts=len(al), false_alerts=int((~match.any(axis=1)).sum()) if len(al) else 0)
+                  per_anomaly=per, alerts=al.assign(true_alert=match.any(axis=1) if len(al) else []))
     log.info("scoring: %s", score.summary())
     return score
 
