@@ -32,7 +32,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sqlite3; sqlite3.C
 fi
 extras=postgis,excel
 [ "$mode" = "--test" ] && extras=dev
-hash=$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
+hash=$(cat setup.cfg pyproject.toml setup.py gridmap/grid/_kernel.c | sha256sum | cut -c1-16)
 stamp=".venv/.gridmap-installed-$hash-$extras"
 # the dev extras include postgis and excel: a test set-up also satisfies the demo (no reinstall when alternating)
 if [ ! -f "$stamp" ] && ! { [ "$extras" != dev ] && [ -f ".venv/.gridmap-installed-$hash-dev" ]; }; then

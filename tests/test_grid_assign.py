@@ -11,9 +11,17 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gridmap.errors import CRSError
 from gridmap.grid import CellIndex, UnassignedPointsWarning, assign_points, build_cells
+from gridmap.grid.assign import ENGINES
 from gridmap.grid.synthetic import voronoi_communities
 
 CRS = "EPSG:4548"
+_NO_KERNEL = pytest.mark.skipif("c" not in ENGINES, reason="the compiled kernel (gridmap/grid/_kernel.c) is not "
+                                                          "built: scripts/setup.sh builds it")
+#: Index variants that must all give sjoin's answers: numpy with and without the sub-square level, the kernel.
+MODES = [pytest.param({"engine": "numpy", "subdivide": True}, id="numpy-sub"),
+         pytest.param({"engine": "numpy", "subdivide": False}, id="numpy"),
+         pytest.param({"engine": "c"}, id="c", marks=_NO_KERNEL)]
+ENGINE_PARAMS = [pytest.param("numpy", id="numpy"), pytest.param("c", id="c", marks=_NO_KERNEL)]
 
 
 def sjoin_reference(x, y, cells):
@@ -64,17 +72,18 @@ def layout():
     return comm, build_cells(comm)
 
 
-@pytest.mark.parametrize("subdivide", [True, False])
-def test_equals_sjoin_random_and_boundary_points(layout, subdivide):
+@pytest.mark.parametrize("mode", MODES)
+def test_equals_sjoin_random_and_boundary_points(layout, mode):
     comm, cells = layout
     rng = np.random.default_rng(1)
     b = cells.total_bounds
     rand = np.column_stack([rng.uniform(b[0] - 200, b[2] + 200, 20_000), rng.uniform(b[1] - 200, b[3] + 200, 20_000)])
     xy = np.vstack([rand, boundary_points(cells, rng, 1500)])
-    index = CellIndex(cells, subdivide=subdivide)
+    index = CellIndex(cells, **mode)
+    assert index.engine == mode["engine"]
     with pytest.warns(UnassignedPointsWarning):
         res = assign_points(xy, index)
-    assert (index._sub > 0) == subdivide
+    assert (index._sub > 0) == bool(mode.get("subdivide"))
     assert res.n_unassigned > 0 and res.n_assigned > 0
     assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
@@ -131,24 +140,26 @@ def test_index_reuse_and_store_frame_without_attrs(layout):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=st.integers(1, 8), seed=st.integers(0, 5000), size=st.sampled_from([50.0, 100.0]), subdivide=st.booleans())
-def test_property_equals_sjoin(n, seed, size, subdivide):
+@given(n=st.integers(1, 8), seed=st.integers(0, 5000), size=st.sampled_from([50.0, 100.0]),
+       mode=st.sampled_from([{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]))
+def test_property_equals_sjoin(n, seed, size, mode):
     comm = voronoi_communities(n, bounds=(0, 0, 700, 600), seed=seed, wiggle_m=2.0)
     comm = comm[shapely.get_type_id(comm.geometry.values) == 3].reset_index(drop=True)
     cells = build_cells(comm, cell_size_m=size)
     rng = np.random.default_rng(seed)
     xy = np.vstack([np.column_stack([rng.uniform(-50, 750, 800), rng.uniform(-50, 650, 800)]),
                     boundary_points(cells, rng, 100)])
-    res = assign_points(xy, CellIndex(cells, subdivide=subdivide), warn=False)
+    res = assign_points(xy, CellIndex(cells, **mode), warn=False)
     assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
 
-def test_points_on_the_outer_boundary_are_assigned():
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_points_on_the_outer_boundary_are_assigned(engine):
     """The east and north edges of the gridded area belong to the cells there (covers), like sjoin says."""
     cells = build_cells(gpd.GeoDataFrame({"code": ["110101001001"]}, geometry=[shapely.box(0, 0, 200, 200)], crs=CRS))
     x = np.array([200.0, 150.0, 200.0, 0.0, 200.0 + 1e-9, 100.0])
     y = np.array([50.0, 200.0, 200.0, 0.0, 50.0, 200.0 + 1e-9])
-    res = assign_points((x, y), cells, warn=False)
+    res = assign_points((x, y), CellIndex(cells, engine=engine), warn=False)
     assert_matches_sjoin(x, y, cells, res)
     assert (res.cell[:4] >= 0).all() and (res.cell[4:] == -1).all()
 
@@ -164,8 +175,8 @@ def test_inexact_lattice_lines_and_their_neighbours(layout):
     xs = np.concatenate([on_x, np.nextafter(on_x, -np.inf), np.nextafter(on_x, np.inf)])
     ys = np.tile(rng.uniform(b[1], b[3], 400), 3)
     xy = np.vstack([np.column_stack([xs, ys]), boundary_points(cells, rng, 300)])
-    for subdivide in (True, False):
-        res = assign_points(xy, CellIndex(cells, subdivide=subdivide), warn=False)
+    for mode in [{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]:
+        res = assign_points(xy, CellIndex(cells, **mode), warn=False)
         assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
 
@@ -176,14 +187,15 @@ def test_overlapping_cells_still_give_a_covering_cell():
     cells = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[a, b], crs=CRS)
     rng = np.random.default_rng(2)
     xy = np.column_stack([rng.uniform(-5, 95, 5000), rng.uniform(-5, 85, 5000)])
-    for subdivide in (True, False):
-        res = assign_points(xy, CellIndex(cells, subdivide=subdivide), warn=False)
+    for mode in [{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]:
+        res = assign_points(xy, CellIndex(cells, **mode), warn=False)
         assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
 
 def test_sub_squares_are_classified_once_enough_points_came(layout):
+    """numpy engine: the sub-square level comes once it pays; the kernel never builds it unless asked."""
     _, cells = layout
-    index = CellIndex(cells)
+    index = CellIndex(cells, engine="numpy")
     rng = np.random.default_rng(4)
     b = cells.total_bounds
     first = index.lookup(rng.uniform(b[0], b[2], 10), rng.uniform(b[1], b[3], 10))
@@ -194,7 +206,10 @@ def test_sub_squares_are_classified_once_enough_points_came(layout):
     x, y = rng.uniform(b[0], b[2], n), rng.uniform(b[1], b[3], n)
     got = index.lookup(x, y)
     assert index._sub > 0
-    assert (got == CellIndex(cells, subdivide=False).lookup(x, y)).all()
+    assert (got == CellIndex(cells, subdivide=False, engine="numpy").lookup(x, y)).all()
+    if "c" in ENGINES:
+        kernel = CellIndex(cells, engine="c")
+        assert (kernel.lookup(x, y) == got).all() and kernel._sub == 0
 
 
 def test_index_leaves_the_callers_geometries_alone(layout):
@@ -240,10 +255,11 @@ def odd_cells():
                             crs=CRS)
 
 
-def test_odd_cell_shapes_equal_sjoin():
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_odd_cell_shapes_equal_sjoin(engine):
     """Squares in either orientation, a square with a collinear vertex, holes, multi-polygons, notches."""
     cells = odd_cells()
-    idx = CellIndex(cells, cell_size_m=100.0, origin=(0.0, 0.0))
+    idx = CellIndex(cells, cell_size_m=100.0, origin=(0.0, 0.0), engine=engine)
     assert idx._full.tolist() == [True, True, False, False, False, False, False, False]  # only true squares
     rng = np.random.default_rng(5)
     xy = np.vstack([np.column_stack([rng.uniform(-20, 720, 20_000), rng.uniform(-20, 120, 20_000)]),
@@ -254,12 +270,13 @@ def test_odd_cell_shapes_equal_sjoin():
     assert assign_points(([350.0, 455.0], [50.0, 50.0]), idx, warn=False).codes.tolist() == [cells.code[4], None]
 
 
-def test_square_bounds_but_not_a_square_is_not_whole():
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_square_bounds_but_not_a_square_is_not_whole(engine):
     """A bow-tie and a degenerate ring with a lattice square as bounds and 5 vertices are not taken for squares."""
     bow = shapely.Polygon([(0, 0), (100, 100), (100, 0), (0, 100), (0, 0)])
     back = shapely.Polygon([(100, 0), (200, 0), (200, 100), (200, 0), (100, 100)])
     cells = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[bow, back], crs=CRS)
-    idx = CellIndex(cells, cell_size_m=100.0, origin=(0.0, 0.0))
+    idx = CellIndex(cells, cell_size_m=100.0, origin=(0.0, 0.0), engine=engine)
     assert not idx._full.any()
     # the bow-tie's side triangles are outside it (crossing numbers, as GEOS sees a point there)
     res = assign_points(([50.0, 10.0], [10.0, 50.0]), idx, warn=False)
@@ -267,7 +284,8 @@ def test_square_bounds_but_not_a_square_is_not_whole():
     assert (res.cell >= 0).tolist() == geos.tolist()
 
 
-def test_threads_give_the_same_answer(layout):
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_threads_give_the_same_answer(layout, engine):
     """Blocks of points looked up in parallel give exactly the serial answer (and sjoin's on a sample)."""
     _, cells = layout
     rng = np.random.default_rng(21)
@@ -275,12 +293,12 @@ def test_threads_give_the_same_answer(layout):
     n = 260_000
     xy = np.vstack([np.column_stack([rng.uniform(b[0] - 50, b[2] + 50, n), rng.uniform(b[1] - 50, b[3] + 50, n)]),
                     boundary_points(cells, rng, 2_000)])
-    serial = CellIndex(cells, threads=1).lookup(xy[:, 0], xy[:, 1])
-    par = CellIndex(cells, threads=2)
+    serial = CellIndex(cells, threads=1, engine=engine).lookup(xy[:, 0], xy[:, 1])
+    par = CellIndex(cells, threads=2, engine=engine)
     assert par.threads == 2
     assert (par.lookup(xy[:, 0], xy[:, 1]) == serial).all()
     sample = rng.choice(len(xy), 5_000, replace=False)
-    res = assign_points(xy[sample], CellIndex(cells, threads=1), warn=False)
+    res = assign_points(xy[sample], CellIndex(cells, threads=1, engine=engine), warn=False)
     assert_matches_sjoin(xy[sample, 0], xy[sample, 1], cells, res)
 
 
@@ -297,7 +315,8 @@ def test_gridmap_threads_setting(monkeypatch):
         default_threads()
 
 
-def test_threaded_lookup_works_in_a_forked_child(layout):
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_threaded_lookup_works_in_a_forked_child(layout, engine):
     """The thread pool of a parent that forks is not inherited half-dead: the child looks up in parallel too."""
     import multiprocessing as mp
 
@@ -305,7 +324,7 @@ def test_threaded_lookup_works_in_a_forked_child(layout):
     rng = np.random.default_rng(2)
     b = cells.total_bounds
     x, y = rng.uniform(b[0], b[2], 250_000), rng.uniform(b[1], b[3], 250_000)
-    idx = CellIndex(cells, threads=2)
+    idx = CellIndex(cells, threads=2, engine=engine)
     expected = idx.lookup(x, y)  # the parent's pool now exists
     ctx = mp.get_context("fork")
     q = ctx.Queue()
@@ -316,7 +335,8 @@ def test_threaded_lookup_works_in_a_forked_child(layout):
     assert ok and p.exitcode == 0
 
 
-def test_sparse_table_gives_the_dense_answer(layout, monkeypatch):
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_sparse_table_gives_the_dense_answer(layout, monkeypatch, engine):
     """Beyond _DENSE_LIMIT squares the coarse table is a sorted-key search: the same answers."""
     import gridmap.grid.assign as A
 
@@ -325,24 +345,71 @@ def test_sparse_table_gives_the_dense_answer(layout, monkeypatch):
     b = cells.total_bounds
     xy = np.vstack([np.column_stack([rng.uniform(b[0] - 50, b[2] + 50, 30_000),
                                      rng.uniform(b[1] - 50, b[3] + 50, 30_000)]), boundary_points(cells, rng, 500)])
-    dense = CellIndex(cells, subdivide=False)
+    dense = CellIndex(cells, subdivide=False, engine="numpy")
     monkeypatch.setattr(A, "_DENSE_LIMIT", 10)
-    sparse = CellIndex(cells, subdivide=False)
+    sparse = CellIndex(cells, subdivide=False, engine=engine)
     assert dense._dense and not sparse._dense
     assert (sparse.lookup(xy[:, 0], xy[:, 1]) == dense.lookup(xy[:, 0], xy[:, 1])).all()
 
 
-def test_empty_and_missing_cell_geometries():
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_empty_and_missing_cell_geometries(engine):
     """An empty polygon covers nothing (no error); a missing geometry is a clear error naming the row."""
     from gridmap.errors import ValidationError
 
     cells = gpd.GeoDataFrame({"code": ["a", "b", "c"]},
                              geometry=[shapely.box(0, 0, 100, 100), shapely.Polygon(), shapely.box(100, 0, 160, 100)],
                              crs=CRS)
-    res = assign_points(([50.0, 130.0, 170.0], [50.0, 50.0, 50.0]), CellIndex(cells, cell_size_m=100.0), warn=False)
+    res = assign_points(([50.0, 130.0, 170.0], [50.0, 50.0, 50.0]), CellIndex(cells, cell_size_m=100.0, engine=engine),
+                        warn=False)
     assert res.codes.tolist() == ["a", "c", None]
     bad = cells.copy()
     bad.loc[1, "geometry"] = None
     with pytest.raises(ValidationError, match="cells cannot be indexed") as e:
-        CellIndex(bad)
+        CellIndex(bad, engine=engine)
     assert "missing" in str(e.value) and "1" in str(e.value)
+    nan = cells.copy()
+    nan.loc[2, "geometry"] = shapely.Polygon([(100, 0), (160, 0), (float("nan"), 100), (100, 100)])
+    with pytest.raises(ValidationError, match="NaN") as e:
+        CellIndex(nan, engine=engine)
+    assert "2" in str(e.value)
+
+
+def test_engine_choice_and_a_missing_kernel(monkeypatch):
+    """'auto' takes the kernel where it is built; asking for a kernel that is not there says how to get it."""
+    import gridmap.grid.assign as A
+    from gridmap.errors import ValidationError
+
+    cells = gpd.GeoDataFrame({"code": ["a"]}, geometry=[shapely.box(0, 0, 100, 100)], crs=CRS)
+    assert CellIndex(cells).engine == ENGINES[0]
+    with pytest.raises(ValidationError, match="unknown CellIndex engine"):
+        CellIndex(cells, engine="gpu")
+    monkeypatch.setattr(A, "_KERNEL", None)
+    assert CellIndex(cells).engine == "numpy"
+    with pytest.raises(ValidationError, match="compiled kernel of gridmap is not built") as e:
+        CellIndex(cells, engine="c")
+    assert "engine='numpy'" in str(e.value)
+
+
+@_NO_KERNEL
+def test_kernel_equals_numpy_and_defers_the_hard_points(layout, monkeypatch):
+    """The kernel's answers are the numpy path's, point for point; points on edges and lattice lines are deferred
+    to the numpy path (GEOS decides them), the others are not."""
+    _, cells = layout
+    rng = np.random.default_rng(31)
+    b = cells.total_bounds
+    rand = np.column_stack([rng.uniform(b[0] - 100, b[2] + 100, 200_000), rng.uniform(b[1] - 100, b[3] + 100, 200_000)])
+    hard = boundary_points(cells, rng, 3000)
+    kernel = CellIndex(cells, engine="c", threads=1)
+    numpy_ = CellIndex(cells, engine="numpy", subdivide=False, threads=1)
+    deferred = []
+    real = kernel._lookup_block
+    monkeypatch.setattr(kernel, "_lookup_block", lambda x, y, out: (deferred.append(len(x)), real(x, y, out)))
+    got = kernel.lookup(rand[:, 0], rand[:, 1])
+    assert sum(deferred) < 10  # random points: almost none need GEOS
+    assert (got == numpy_.lookup(rand[:, 0], rand[:, 1])).all()
+    deferred.clear()
+    got = kernel.lookup(hard[:, 0], hard[:, 1])
+    assert sum(deferred) > len(hard) // 3  # vertices, lattice lines, edge points
+    assert (got == numpy_.lookup(hard[:, 0], hard[:, 1])).all()

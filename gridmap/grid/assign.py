@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
@@ -55,7 +56,7 @@ from gridmap.crs import check_crs
 from gridmap.errors import CRSError, Problem, ValidationError, message
 from gridmap.grid.lattice import Lattice
 
-__all__ = ["CellIndex", "PointAssignment", "UnassignedPointsWarning", "assign_points"]
+__all__ = ["ENGINES", "CellIndex", "PointAssignment", "UnassignedPointsWarning", "assign_points"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,31 @@ _CHUNK = 1 << 17
 _PAIR_BLOCK = 4_000_000
 #: Lookups are split over threads only from this many points on.
 _PARALLEL_MIN = 200_000
+
+
+def _load_kernel() -> ctypes.CDLL | None:
+    """The compiled kernel (``gridmap/grid/_kernel.c``, built at install when a C compiler is there), or None."""
+    try:
+        from gridmap.grid import _kernel
+        lib = ctypes.CDLL(_kernel.__file__)  # a CDLL call releases the GIL: blocks of points run on threads
+    except (ImportError, OSError) as exc:
+        log.debug("compiled kernel not available (%s): using the numpy code path", exc)
+        return None
+    p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+    lib.gm_scan.restype = i64
+    lib.gm_scan.argtypes = [i64, p, p, p, p, f64, f64, f64, p, p, p, p]
+    lib.gm_pack.restype = i64
+    lib.gm_pack.argtypes = [i64, p, i64, p, p, p, p, p, p, p, p, p]
+    lib.gm_lookup.restype = i64
+    lib.gm_lookup.argtypes = [i64, p, p, f64, f64, f64, f64, i64, i64, i64, i64, p, p, p, i64, p, p, p, f64, p,
+                              p]
+    return lib
+
+
+_KERNEL = _load_kernel()
+#: Engines of CellIndex: the compiled kernel ('c') where it was built, else numpy; both give the same answers.
+ENGINES = ("c", "numpy") if _KERNEL is not None else ("numpy",)
+_DEFERRED = -3  # the kernel's answer for points it leaves to the numpy path (next to a lattice line or an edge)
 
 
 def default_threads() -> int:
@@ -217,6 +243,11 @@ class CellIndex:
         Threads for lookups of 200,000 points or more (blocks of points at once: numpy and shapely release the
         GIL); None: :func:`default_threads` (``$GRIDMAP_THREADS``, else the usable CPUs, at most 8). Answers are
         the same for any number.
+    engine : {'auto', 'c', 'numpy'}, default 'auto'
+        'c': the compiled kernel (``gridmap/grid/_kernel.c``, built at install when a C compiler is present) scans
+        the cells and runs the per-point steps 1 and 3 below in one pass, without the sub-square level; it leaves
+        points next to a lattice line or within rounding of an edge to the numpy path (GEOS decides those).
+        'numpy': vectorised numpy only. 'auto': 'c' where built (see :data:`ENGINES`). Answers are identical.
 
     Notes
     -----
@@ -236,7 +267,16 @@ class CellIndex:
 
     def __init__(self, cells: gpd.GeoDataFrame, *, cell_size_m: float | None = None,
                  origin: tuple[float, float] | None = None, code_column: str = "code",
-                 subdivide: bool | None = None, threads: int | None = None):
+                 subdivide: bool | None = None, threads: int | None = None, engine: str = "auto"):
+        if engine not in ("auto", *ENGINES, "numpy", "c"):
+            raise ValidationError("unknown CellIndex engine", [Problem(None, "engine", "not one of auto, c, numpy",
+                                                                       engine)], fix="use engine='auto'")
+        if engine == "c" and _KERNEL is None:
+            raise ValidationError("the compiled kernel of gridmap is not built",
+                                  [Problem(None, "engine", "gridmap.grid._kernel could not be loaded", engine)],
+                                  fix="reinstall gridmap with a C compiler present (scripts/setup.sh installs one), "
+                                      "or use engine='numpy'")
+        self.engine = ("c" if _KERNEL is not None else "numpy") if engine == "auto" else engine
         self.threads = default_threads() if threads is None else max(int(threads), 1)
         self.crs: CRS = check_crs(cells, where="cells", metric=True)
         self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
@@ -269,34 +309,54 @@ class CellIndex:
         vcount = np.bincount(vowner, minlength=n).astype(np.int64)
         vstart = np.cumsum(vcount) - vcount
         empty = vcount == 0  # empty polygons cover nothing: keep them out of every range
-        nz = np.flatnonzero(~empty)
-        b = np.empty((n, 4))
-        b[empty] = [np.inf, np.inf, -np.inf, -np.inf]
-        if len(nz):
-            at = vstart[nz]
-            b[nz, 0] = np.minimum.reduceat(vx, at)
-            b[nz, 1] = np.minimum.reduceat(vy, at)
-            b[nz, 2] = np.maximum.reduceat(vx, at)
-            b[nz, 3] = np.maximum.reduceat(vy, at)
-        self._bounds = b
-        ix_lo = _floor_exact(b[:, 0], x0, s)
-        iy_lo = _floor_exact(b[:, 1], y0, s)
-        ix_hi = _floor_exact(b[:, 2], x0, s)
-        iy_hi = _floor_exact(b[:, 3], y0, s)
-        # cells that are exactly a lattice square: a polygon of 5 vertices (one ring, no hole) with the square as
-        # its bounds, whose 4 sides alternate between changing x and changing y (a rectangle: then the square)
         ok = ~empty
-        full = (ok & (types == 3) & (vcount == 5) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
-                & (b[:, 0] == x0 + ix_lo * s) & (b[:, 2] == x0 + (ix_lo + 1) * s)
-                & (b[:, 1] == y0 + iy_lo * s) & (b[:, 3] == y0 + (iy_lo + 1) * s))
-        fi = np.flatnonzero(full)
-        at = vstart[fi][:, None] + np.arange(5)
-        rx, ry = vx[at], vy[at]
-        cx = rx[:, 1:] != rx[:, :-1]
-        cy = ry[:, 1:] != ry[:, :-1]
-        del rx, ry, at
-        full[fi] = ((cx != cy).all(axis=1) & (cx[:, 0] != cx[:, 1]) & (cx[:, 1] != cx[:, 2])
-                    & (cx[:, 2] != cx[:, 3]))
+        simple = None
+        if self.engine == "c":  # bounds, whole squares and holes in one compiled pass over the vertices
+            xy = np.ascontiguousarray(xy)
+            b = np.empty((n, 4))
+            full = np.empty(n, dtype=np.uint8)
+            simple = np.empty(n, dtype=np.uint8)
+            lb = np.empty((n, 4), dtype=np.int64)
+            _KERNEL.gm_scan(n, vstart.ctypes.data, vcount.ctypes.data, xy.ctypes.data,
+                            np.ascontiguousarray(types, dtype=np.int32).ctypes.data, x0, y0, s, b.ctypes.data,
+                            lb.ctypes.data, full.ctypes.data, simple.ctypes.data)
+            full, simple = full.view(bool), simple.view(bool)
+            vx, vy = xy[:, 0], xy[:, 1]
+            ix_lo, iy_lo, ix_hi, iy_hi = lb.T
+        else:
+            nz = np.flatnonzero(~empty)
+            b = np.empty((n, 4))
+            b[empty] = [np.inf, np.inf, -np.inf, -np.inf]
+            if len(nz):
+                at = vstart[nz]
+                b[nz, 0] = np.minimum.reduceat(vx, at)
+                b[nz, 1] = np.minimum.reduceat(vy, at)
+                b[nz, 2] = np.maximum.reduceat(vx, at)
+                b[nz, 3] = np.maximum.reduceat(vy, at)
+        self._bounds = b
+        bad = np.flatnonzero(np.isnan(b[:, 0]) | np.isnan(b[:, 1]))
+        if len(bad):
+            raise ValidationError("cells cannot be indexed: coordinates are NaN",
+                                  [Problem(cells.index[i], "geometry", "cell has a NaN coordinate") for i in bad],
+                                  fix="repair or drop those cells")
+        if simple is None:
+            ix_lo = _floor_exact(b[:, 0], x0, s)
+            iy_lo = _floor_exact(b[:, 1], y0, s)
+            ix_hi = _floor_exact(b[:, 2], x0, s)
+            iy_hi = _floor_exact(b[:, 3], y0, s)
+            # cells that are exactly a lattice square: a polygon of 5 vertices (one ring, no hole) with the square
+            # as its bounds, whose 4 sides alternate between changing x and changing y (a rectangle: the square)
+            full = (ok & (types == 3) & (vcount == 5) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
+                    & (b[:, 0] == x0 + ix_lo * s) & (b[:, 2] == x0 + (ix_lo + 1) * s)
+                    & (b[:, 1] == y0 + iy_lo * s) & (b[:, 3] == y0 + (iy_lo + 1) * s))
+            fi = np.flatnonzero(full)
+            at = vstart[fi][:, None] + np.arange(5)
+            rx, ry = vx[at], vy[at]
+            cx = rx[:, 1:] != rx[:, :-1]
+            cy = ry[:, 1:] != ry[:, :-1]
+            del rx, ry, at
+            full[fi] = ((cx != cy).all(axis=1) & (cx[:, 0] != cx[:, 1]) & (cx[:, 1] != cx[:, 2])
+                        & (cx[:, 2] != cx[:, 3]))
         self._full = full
         for a in (ix_lo, iy_lo):
             a[empty] = 0
@@ -369,12 +429,15 @@ class CellIndex:
             self._keys, self._vals = entries_key[o], entries_val[o]
         self.n_whole = len(fidx)
         self.n_shared = len(slot_keys)
-        self._edges(part, types[part], xy, vowner, vstart, vcount)
+        self._edges(part, types[part], xy, vowner, vstart, vcount, None if simple is None else simple[part])
         self._slots = (slot_ix, slot_iy)
-        self._subdivide_mode = subdivide
+        # the kernel tests points of shared squares directly, faster than the sub-square level pays back
+        self._subdivide_mode = False if subdivide is None and self.engine == "c" else subdivide
         self._looked_up = 0
         if self.n_shared and subdivide:
             self._subdivide(slot_ix, slot_iy)
+        if self.engine == "c":
+            self._kernel_args  # noqa: B018 (pack the shared squares now, not in the first lookup's threads)
         log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates, %d x %d sub-squares)",
                   n, self.n_whole, self.n_shared, self._width, self._sub, self._sub)
 
@@ -395,7 +458,7 @@ class CellIndex:
         return m
 
     def _edges(self, part: np.ndarray, types: np.ndarray, xy: np.ndarray, vowner: np.ndarray, vstart: np.ndarray,
-               vcount: np.ndarray) -> None:
+               vcount: np.ndarray, simple: np.ndarray | None = None) -> None:
         """Edges of the cells that are not lattice squares, as runs of vertices per cell.
 
         Edge ``i`` runs from vertex ``i`` to vertex ``i + 1``. A polygon without holes is one run of its own
@@ -406,14 +469,15 @@ class CellIndex:
         n = self.n_cells
         vx, vy = xy[:, 0], xy[:, 1]
         # a polygon has holes iff its first vertex comes back before its last one (a ring closes early)
-        simple = types == 3
-        ps = part[simple]
-        owner, pos = _ranges(vstart[ps], vstart[ps] + vcount[ps] - 2)
-        first = vstart[ps][owner]
-        back = (vx[pos] == vx[first]) & (vy[pos] == vy[first])
-        back[pos == first] = False
-        simple[simple] = np.bincount(owner[back], minlength=len(ps)) == 0
-        del owner, pos, first, back
+        if simple is None:
+            simple = types == 3
+            ps = part[simple]
+            owner, pos = _ranges(vstart[ps], vstart[ps] + vcount[ps] - 2)
+            first = vstart[ps][owner]
+            back = (vx[pos] == vx[first]) & (vy[pos] == vy[first])
+            back[pos == first] = False
+            simple[simple] = np.bincount(owner[back], minlength=len(ps)) == 0
+            del owner, pos, first, back
         other = part[~simple]
         self._estart = vstart.copy()
         self._ecount = np.maximum(vcount - 1, 0)
@@ -436,14 +500,21 @@ class CellIndex:
             self._estart[vcell[head]] = head + n_main
             self._ecount[vcell[head]] = np.diff(np.r_[head, len(vcell)]) - 1
         self._ecount[self._full] = 0  # whole squares are decided by their bounds
+        self._xy = xy
         self._vx, self._vy = vx, vy
         self._ring_of, self._ring_cell, self._ring_ext = ring_of, ring_cell, ring_ext
-        self._ylo = np.minimum(vy[:-1], vy[1:])
-        self._yhi = np.maximum(vy[:-1], vy[1:])
-        if len(other):
-            gap = np.flatnonzero(ring_of[n_main + 1:] != ring_of[n_main:-1]) + n_main
-            self._ylo[gap] = np.inf
-            self._yhi[gap] = -np.inf
+        self._n_main = n_main
+
+    @functools.cached_property
+    def _yrange(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ylo, yhi) of every edge; where one ring ends and the next begins +inf .. -inf (no test meets it)."""
+        vy, ring_of, n_main = self._vy, self._ring_of, self._n_main
+        ylo = np.minimum(vy[:-1], vy[1:])
+        yhi = np.maximum(vy[:-1], vy[1:])
+        gap = np.flatnonzero(ring_of[n_main + 1:] != ring_of[n_main:-1]) + n_main
+        ylo[gap] = np.inf
+        yhi[gap] = -np.inf
+        return ylo, yhi
 
     @functools.cached_property
     def _edge_arrays(self) -> tuple[np.ndarray, ...]:
@@ -451,7 +522,7 @@ class CellIndex:
         vx, vy = self._vx, self._vy
         cells_ = np.flatnonzero(self._ecount > 0)
         _, e = _ranges(self._estart[cells_], self._estart[cells_] + self._ecount[cells_] - 1)
-        e = e[np.isfinite(self._ylo[e])]  # not the ends of rings
+        e = e[np.isfinite(self._yrange[0][e])]  # not the ends of rings
         x1, y1, x2, y2 = vx[e], vy[e], vx[e + 1], vy[e + 1]
         ering = self._ring_of[e]
         # ring orientation (shoelace about a local origin): the cell is on the left of an edge iff the ring is an
@@ -598,16 +669,56 @@ class CellIndex:
             self._subdivide(*self._slots)
             self._subdivide_mode = True  # (built, or not possible: do not try again)
         starts = range(0, len(x), _CHUNK)
+        block = self._lookup_block
+        if self.engine == "c":
+            x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+            block = self._lookup_block_c
         if self.threads > 1 and len(x) >= _PARALLEL_MIN:
             # blocks write disjoint slices of out; the index is only read
-            done = _pool(self.threads).map(lambda a: self._lookup_block(x[a:a + _CHUNK], y[a:a + _CHUNK],
-                                                                        out[a:a + _CHUNK]), starts)
+            done = _pool(self.threads).map(lambda a: block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK]),
+                                           starts)
             for _ in done:  # re-raises a block's exception here
                 pass
         else:
             for a in starts:
-                self._lookup_block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK])
+                block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK])
         return out
+
+    @functools.cached_property
+    def _kernel_args(self) -> tuple:
+        """The kernel's fixed arguments: the table, and the shared squares' candidates packed (``gm_pack``)."""
+        lat = self.lattice
+        if self._dense:
+            table, keys, vals, n_keys = self._table, None, None, 0
+        else:
+            table, keys, vals, n_keys = None, self._keys, self._vals, len(self._keys)
+        cand = np.ascontiguousarray(self._cand_in, dtype=np.int64)
+        n_slot, width = cand.shape
+        off = np.zeros(n_slot + 1, dtype=np.int64)
+        count = np.zeros(n_slot, dtype=np.int64)
+        arrays = [np.ascontiguousarray(a) for a in (self._bounds, self._full.view(np.uint8), self._estart,
+                                                    self._ecount, self._xy, self._ring_of)]
+        args = (n_slot, cand.ctypes.data, width, *[a.ctypes.data for a in arrays], off.ctypes.data,
+                count.ctypes.data)
+        _KERNEL.gm_pack(*args, None)  # sizes
+        rec = np.empty(int(off[-1]))
+        if _KERNEL.gm_pack(*args, rec.ctypes.data):
+            raise RuntimeError("gridmap: the kernel packed a shared square to the wrong size (a bug: please report)")
+        self._kernel_keep = (table, keys, vals, off, count, rec)  # alive as long as the index
+        ptr = [None if a is None else a.ctypes.data for a in (table, keys, vals)]
+        return (lat.x0, lat.y0, lat.cell_size_m, _NEAR, self._ix0, self._iy0, self._nx, self._ny, *ptr, n_keys,
+                off.ctypes.data, count.ctypes.data, rec.ctypes.data, _ORIENT_BOUND)
+
+    def _lookup_block_c(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+        """A block through the compiled kernel; the points it defers go through the numpy path."""
+        scratch = np.empty(len(x), dtype=np.int64)
+        deferred = _KERNEL.gm_lookup(len(x), x.ctypes.data, y.ctypes.data, *self._kernel_args, out.ctypes.data,
+                                     scratch.ctypes.data)
+        if deferred:
+            d = np.flatnonzero(out == _DEFERRED)
+            got = np.empty(len(d), dtype=np.int64)
+            self._lookup_block(x[d], y[d], got)
+            out[d] = got
 
     def _lookup_block(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
         lat = self.lattice
@@ -727,8 +838,8 @@ class CellIndex:
         # 1. only edges the horizontal line through q meets can be crossed by its ray: ylo <= qy < yhi (the
         #    half-open rule counts a vertex once). Edges whose top is at qy (a top vertex, a horizontal edge on the
         #    line) are crossed by no ray but may hold q itself: their points go to GEOS when q is in their x range.
-        ylo = self._ylo[e]
-        yhi = self._yhi[e]
+        ylo = self._yrange[0][e]
+        yhi = self._yrange[1][e]
         top = np.flatnonzero(qy == yhi)
         straddle = ylo <= qy
         straddle &= qy < yhi
