@@ -376,6 +376,16 @@ def test_empty_and_missing_cell_geometries(engine):
     assert "2" in str(e.value)
 
 
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_two_cells_on_one_square_are_an_error(engine):
+    from gridmap.errors import ValidationError
+
+    cells = gpd.GeoDataFrame({"code": ["a", "b", "c"]}, geometry=[shapely.box(0, 0, 100, 100),
+                              shapely.box(100, 0, 200, 100), shapely.box(0, 0, 100, 100)], crs=CRS)
+    with pytest.raises(ValidationError, match="cells overlap"):
+        CellIndex(cells, cell_size_m=100.0, engine=engine)
+
+
 def test_engine_choice_and_a_missing_kernel(monkeypatch):
     """'auto' takes the kernel where it is built; asking for a kernel that is not there says how to get it."""
     import gridmap.grid.assign as A
@@ -403,6 +413,10 @@ def test_kernel_equals_numpy_and_defers_the_hard_points(layout, monkeypatch):
     hard = boundary_points(cells, rng, 3000)
     kernel = CellIndex(cells, engine="c", threads=1)
     numpy_ = CellIndex(cells, engine="numpy", subdivide=False, threads=1)
+    # the kernel builds the same index (table, shared squares, candidates in order, bounds, whole squares)
+    for name in ("_table", "_cand", "_cand_in", "_bounds", "_full", "_estart", "_ecount"):
+        assert np.array_equal(getattr(kernel, name), getattr(numpy_, name)), name
+    assert all(np.array_equal(a, b) for a, b in zip(kernel._slots, numpy_._slots))
     deferred = []
     real = kernel._lookup_block
     monkeypatch.setattr(kernel, "_lookup_block", lambda x, y, out: (deferred.append(len(x)), real(x, y, out)))

@@ -89,6 +89,126 @@ int64_t gm_scan(int64_t n, const int64_t *vstart, const int64_t *vcount, const d
     return n_nan;
 }
 
+/*
+ * Shared lattice squares and their candidate cells, on a dense table of nx * ny squares (CellIndex.__init__ does
+ * the same with numpy for a sparse table). Three steps, each a call:
+ *
+ * gm_slots_count: whole squares into table (table[key] = cell; returns -2 - cell for a cell whose square is
+ *   already taken: overlapping cells), then for every (cell, square) candidate pair counts, in table[key] =
+ *   -1 - count, the pairs of the squares that are not whole. Pairs: every square that the closed bounds of a cell
+ *   that is not a square reach, and the squares east, north and north-east of a whole square. Returns the number
+ *   of pairs.
+ * gm_slots_fill: numbers the shared squares in key order (table[key] = -2 - slot), lists each one's pairs sorted
+ *   as CellIndex orders candidates (own square first, then reaching into the open square, then frame order), and
+ *   returns the number of shared squares. start has n_pairs + 1 entries; out_w receives (widest, widest reaching).
+ * gm_slots_matrix: rows of candidates (all, and those reaching into the open square) padded with -1.
+ *
+ * lat: the cells' lattice bounds (gm_scan); own_x / own_y: the cells' own square (columns ix / iy, NaN where
+ * unknown) or NULL.
+ */
+#define PAIR_LOOP(BODY)                                                                                          \
+    for (int64_t c = 0; c < n; c++) {                                                                            \
+        const int64_t *la = lat + 4 * c;                                                                         \
+        if (la[2] < la[0] || la[3] < la[1]) continue; /* no vertex */                                           \
+        if (full[c]) {                                                                                           \
+            for (int d = 0; d < 3; d++) {                                                                        \
+                const int64_t px = la[0] + (d != 1), py = la[1] + (d != 0);                                      \
+                const int64_t key = (py - iy0) * nx + (px - ix0);                                                \
+                if (table[key] < 0) { BODY }                                                                     \
+            }                                                                                                    \
+        } else {                                                                                                 \
+            for (int64_t py = la[1]; py <= la[3]; py++)                                                          \
+                for (int64_t px = la[0]; px <= la[2]; px++) {                                                    \
+                    const int64_t key = (py - iy0) * nx + (px - ix0);                                            \
+                    if (table[key] < 0) { BODY }                                                                 \
+                }                                                                                                \
+        }                                                                                                        \
+    }
+
+int64_t gm_slots_count(int64_t n, const int64_t *lat, const uint8_t *full, int64_t ix0, int64_t iy0, int64_t nx,
+                       int64_t *table)
+{
+    for (int64_t c = 0; c < n; c++) {
+        if (!full[c]) continue;
+        const int64_t key = (lat[4 * c + 1] - iy0) * nx + (lat[4 * c] - ix0);
+        if (table[key] != -1) return -2 - c;
+        table[key] = c;
+    }
+    int64_t n_pairs = 0;
+    PAIR_LOOP(table[key] -= 1; n_pairs++;)
+    return n_pairs;
+}
+
+static inline int pair_before(int64_t ca, uint8_t fa, int64_t cb, uint8_t fb)
+{
+    /* flags: bit 1 own square, bit 0 reaches into the open square; more flags first, then lower cell */
+    return fa != fb ? fa > fb : ca < cb;
+}
+
+int64_t gm_slots_fill(int64_t n, const int64_t *lat, const uint8_t *full, const double *bounds, const double *own_x,
+                      const double *own_y, double x0, double y0, double s, int64_t ix0, int64_t iy0, int64_t nx,
+                      int64_t ny, int64_t *table, int64_t *slot_key, int64_t *start, int64_t *fill,
+                      int64_t *pair_cell, uint8_t *pair_flag, int64_t *out_w)
+{
+    int64_t n_slot = 0, at = 0;
+    for (int64_t key = 0; key < nx * ny; key++) {
+        const int64_t v = table[key];
+        if (v >= -1) continue;
+        slot_key[n_slot] = key;
+        start[n_slot] = at;
+        fill[n_slot] = 0;
+        at += -1 - v;
+        table[key] = -2 - n_slot;
+        n_slot++;
+    }
+    start[n_slot] = at;
+    PAIR_LOOP({
+        const int64_t v = table[key];
+        if (v <= -2) {
+            const int64_t j = -2 - v;
+            const double *b = bounds + 4 * c;
+            const int64_t *la = lat + 4 * c;
+            const int reach = (px < la[2] || b[2] > x0 + (double)la[2] * s)
+                              && (py < la[3] || b[3] > y0 + (double)la[3] * s);
+            const int own = own_x && own_x[c] == (double)px && own_y[c] == (double)py;
+            const uint8_t flag = (uint8_t)(2 * own + reach);
+            /* insertion into the slot's sorted run */
+            int64_t pos = start[j] + fill[j]++;
+            while (pos > start[j] && pair_before(c, flag, pair_cell[pos - 1], pair_flag[pos - 1])) {
+                pair_cell[pos] = pair_cell[pos - 1];
+                pair_flag[pos] = pair_flag[pos - 1];
+                pos--;
+            }
+            pair_cell[pos] = c;
+            pair_flag[pos] = flag;
+        }
+    })
+    int64_t w = 0, w_in = 0;
+    for (int64_t j = 0; j < n_slot; j++) {
+        int64_t k_in = 0;
+        for (int64_t q = start[j]; q < start[j + 1]; q++) k_in += pair_flag[q] & 1;
+        if (start[j + 1] - start[j] > w) w = start[j + 1] - start[j];
+        if (k_in > w_in) w_in = k_in;
+    }
+    out_w[0] = w;
+    out_w[1] = w_in;
+    return n_slot;
+}
+
+void gm_slots_matrix(int64_t n_slot, const int64_t *start, const int64_t *pair_cell, const uint8_t *pair_flag,
+                     int64_t w, int64_t w_in, int64_t *cand, int64_t *cand_in)
+{
+    for (int64_t j = 0; j < n_slot; j++) {
+        int64_t k = 0, k_in = 0;
+        for (int64_t q = start[j]; q < start[j + 1]; q++) {
+            cand[j * w + k++] = pair_cell[q];
+            if (pair_flag[q] & 1) cand_in[j * w_in + k_in++] = pair_cell[q];
+        }
+        for (; k < w; k++) cand[j * w + k] = -1;
+        for (; k_in < w_in; k_in++) cand_in[j * w_in + k_in] = -1;
+    }
+}
+
 /* Value of the lattice square with this key: the dense table, or a binary search of the sorted keys. */
 static inline int64_t square_value(int64_t key, const int64_t *table, const int64_t *keys, const int64_t *vals,
                                    int64_t n_keys)
@@ -108,13 +228,14 @@ static inline int64_t square_value(int64_t key, const int64_t *table, const int6
  * more than the arithmetic). For square j (row j of cand, -1 padded), from rec[off[j]], per candidate in order:
  *     cell, xmin, ymin, xmax, ymax, m, then m + 1 vertices (x, y): its edges run from vertex to vertex
  * with m = -1 for a whole lattice square (its bounds decide, no vertices). Where one ring of a cell ends and the
- * next begins (ring[e] != ring[e + 1]) a NaN vertex is put between them: no test meets an edge with a NaN end.
+ * next begins (ring[e] != ring[e + 1], only from vertex n_main on) a NaN vertex is put between them: no test
+ * meets an edge with a NaN end.
  * With rec == NULL only the sizes are computed: off[j + 1] = off[j] + size of square j (off[0] given).
  * Returns the number of squares whose run did not come out at its computed size (0: a check that cannot be off).
  */
 int64_t gm_pack(int64_t n_slot, const int64_t *cand, int64_t width, const double *bounds, const uint8_t *full,
-             const int64_t *estart, const int64_t *ecount, const double *xy, const int64_t *ring, int64_t *off,
-             int64_t *count, double *rec)
+                const int64_t *estart, const int64_t *ecount, const double *xy, const int64_t *ring, int64_t n_main,
+                int64_t *off, int64_t *count, double *rec)
 {
     int64_t wrong = 0;
     for (int64_t j = 0; j < n_slot; j++) {
@@ -133,8 +254,11 @@ int64_t gm_pack(int64_t n_slot, const int64_t *cand, int64_t width, const double
                 continue;
             }
             const int64_t a = estart[c], m = ecount[c];
+            /* rings after the first vertices of all cells only (n_main; before, one ring per cell) */
+            const int multi = a >= n_main;
             int64_t gaps = 0;
-            for (int64_t e = a; e < a + m; e++) gaps += ring[e] != ring[e + 1];
+            if (multi)
+                for (int64_t e = a; e < a + m; e++) gaps += ring[e] != ring[e + 1];
             const int64_t me = m + gaps;  /* a gap: (end, NaN) and (NaN, start) replace (end, start) */
             size += 6 + 2 * (me + (m > 0));
             if (!r) continue;
@@ -145,7 +269,7 @@ int64_t gm_pack(int64_t n_slot, const int64_t *cand, int64_t width, const double
             r[0] = xy[2 * a]; r[1] = xy[2 * a + 1];
             r += 2;
             for (int64_t e = a; e < a + m; e++) {
-                if (ring[e] != ring[e + 1]) { r[0] = r[1] = NAN; r += 2; }
+                if (multi && ring[e] != ring[e + 1]) { r[0] = r[1] = NAN; r += 2; }
                 r[0] = xy[2 * e + 2]; r[1] = xy[2 * e + 3];
                 r += 2;
             }

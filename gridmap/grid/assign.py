@@ -92,8 +92,14 @@ def _load_kernel() -> ctypes.CDLL | None:
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
     lib.gm_scan.restype = i64
     lib.gm_scan.argtypes = [i64, p, p, p, p, f64, f64, f64, p, p, p, p]
+    lib.gm_slots_count.restype = i64
+    lib.gm_slots_count.argtypes = [i64, p, p, i64, i64, i64, p]
+    lib.gm_slots_fill.restype = i64
+    lib.gm_slots_fill.argtypes = [i64, p, p, p, p, p, f64, f64, f64, i64, i64, i64, i64, p, p, p, p, p, p, p]
+    lib.gm_slots_matrix.restype = None
+    lib.gm_slots_matrix.argtypes = [i64, p, p, p, i64, i64, p, p]
     lib.gm_pack.restype = i64
-    lib.gm_pack.argtypes = [i64, p, i64, p, p, p, p, p, p, p, p, p]
+    lib.gm_pack.argtypes = [i64, p, i64, p, p, p, p, p, p, i64, p, p, p]
     lib.gm_lookup.restype = i64
     lib.gm_lookup.argtypes = [i64, p, p, f64, f64, f64, f64, i64, i64, i64, i64, p, p, p, i64, p, p, p, f64, p,
                               p]
@@ -366,6 +372,34 @@ class CellIndex:
         self._ix0, self._iy0 = int(ix_lo[ok].min()), int(iy_lo[ok].min())
         self._nx = int(ix_hi[ok].max()) - self._ix0 + 1
         self._ny = int(iy_hi[ok].max()) - self._iy0 + 1
+        own_x = own_y = None
+        if "ix" in cells.columns and "iy" in cells.columns:  # the cells' own squares: candidates there come first
+            own_x, own_y = (pd.to_numeric(cells[c], errors="coerce").to_numpy(dtype=float) for c in ("ix", "iy"))
+        if self.engine == "c" and self._nx * self._ny <= _DENSE_LIMIT:
+            slot_ix, slot_iy, n_full = self._slots_kernel(lb, full, b, own_x, own_y)
+        else:
+            slot_ix, slot_iy, n_full = self._slots_numpy(ix_lo, iy_lo, ix_hi, iy_hi, full, ok, b, own_x, own_y)
+        self.n_whole = n_full
+        self.n_shared = len(slot_ix)
+        part = np.flatnonzero(~full & ok)
+        self._edges(part, types[part], xy, vowner, vstart, vcount, None if simple is None else simple[part])
+        self._slots = (slot_ix, slot_iy)
+        # the kernel tests points of shared squares directly, faster than the sub-square level pays back
+        self._subdivide_mode = False if subdivide is None and self.engine == "c" else subdivide
+        self._looked_up = 0
+        if self.n_shared and subdivide:
+            self._subdivide(slot_ix, slot_iy)
+        if self.engine == "c":
+            self._kernel_args  # noqa: B018 (pack the shared squares now, not in the first lookup's threads)
+        log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates, %d x %d sub-squares)",
+                  n, self.n_whole, self.n_shared, self._width, self._sub, self._sub)
+
+    def _slots_numpy(self, ix_lo: np.ndarray, iy_lo: np.ndarray, ix_hi: np.ndarray, iy_hi: np.ndarray,
+                     full: np.ndarray, ok: np.ndarray, b: np.ndarray, own_x: np.ndarray | None,
+                     own_y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """The coarse table, the shared squares and their candidates (numpy; dense or sparse table)."""
+        lat = self.lattice
+        s, x0, y0 = lat.cell_size_m, lat.x0, lat.y0
         nx = self._nx
 
         def key_of(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
@@ -401,9 +435,8 @@ class CellIndex:
         pc, pkey, px, py = (np.concatenate(v) for v in (pc, pkey, px, py))
         # candidates of a shared square: the cell whose own square it is (columns ix/iy) first, then frame order
         own = np.zeros(len(pc), dtype=bool)
-        if "ix" in cells.columns and "iy" in cells.columns:
-            cix, ciy = (pd.to_numeric(cells[c], errors="coerce").to_numpy(dtype=float) for c in ("ix", "iy"))
-            own = (cix[pc] == px) & (ciy[pc] == py)
+        if own_x is not None:
+            own = (own_x[pc] == px) & (own_y[pc] == py)
         # the candidates whose bounds reach into the open square (not just onto its west/south line): only they can
         # cover a point off the lattice lines, and they come before the others (a point on a lattice line goes to
         # a cell of the square east / north of the line when one covers it)
@@ -427,19 +460,44 @@ class CellIndex:
         else:
             o = np.argsort(entries_key)
             self._keys, self._vals = entries_key[o], entries_val[o]
-        self.n_whole = len(fidx)
-        self.n_shared = len(slot_keys)
-        self._edges(part, types[part], xy, vowner, vstart, vcount, None if simple is None else simple[part])
-        self._slots = (slot_ix, slot_iy)
-        # the kernel tests points of shared squares directly, faster than the sub-square level pays back
-        self._subdivide_mode = False if subdivide is None and self.engine == "c" else subdivide
-        self._looked_up = 0
-        if self.n_shared and subdivide:
-            self._subdivide(slot_ix, slot_iy)
-        if self.engine == "c":
-            self._kernel_args  # noqa: B018 (pack the shared squares now, not in the first lookup's threads)
-        log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates, %d x %d sub-squares)",
-                  n, self.n_whole, self.n_shared, self._width, self._sub, self._sub)
+        return slot_ix, slot_iy, len(fidx)
+
+    def _slots_kernel(self, lb: np.ndarray, full: np.ndarray, b: np.ndarray, own_x: np.ndarray | None,
+                      own_y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """The same as :meth:`_slots_numpy` on a dense table, in three kernel calls (``gm_slots_*``)."""
+        lat = self.lattice
+        n, nx, ny = self.n_cells, self._nx, self._ny
+        lb = np.ascontiguousarray(lb, dtype=np.int64)
+        full8 = np.ascontiguousarray(full).view(np.uint8)
+        self._dense = True
+        self._table = table = np.full(nx * ny + 1, -1, dtype=np.int64)  # + a -1 sentinel
+        n_pairs = _KERNEL.gm_slots_count(n, lb.ctypes.data, full8.ctypes.data, self._ix0, self._iy0, nx,
+                                         table.ctypes.data)
+        if n_pairs < 0:
+            raise ValidationError("cells overlap: a lattice square is covered by more than one cell",
+                                  [Problem(None, "geometry", "overlapping cells")],
+                                  fix="rebuild the cells with gridmap.grid.build_cells")
+        slot_key = np.empty(n_pairs, dtype=np.int64)
+        start = np.empty(n_pairs + 1, dtype=np.int64)
+        fill = np.empty(n_pairs, dtype=np.int64)
+        pair_cell = np.empty(n_pairs, dtype=np.int64)
+        pair_flag = np.empty(n_pairs, dtype=np.uint8)
+        widths = np.zeros(2, dtype=np.int64)
+        own = [None, None] if own_x is None else [np.ascontiguousarray(a, dtype=float) for a in (own_x, own_y)]
+        bb = np.ascontiguousarray(b)
+        n_slot = _KERNEL.gm_slots_fill(n, lb.ctypes.data, full8.ctypes.data, bb.ctypes.data,
+                                       *[None if a is None else a.ctypes.data for a in own], lat.x0, lat.y0,
+                                       lat.cell_size_m, self._ix0, self._iy0, nx, ny, table.ctypes.data,
+                                       slot_key.ctypes.data, start.ctypes.data, fill.ctypes.data,
+                                       pair_cell.ctypes.data, pair_flag.ctypes.data, widths.ctypes.data)
+        w, w_in = (int(v) for v in widths)
+        self._cand = np.empty((n_slot, w), dtype=np.int64)
+        self._cand_in = np.empty((n_slot, w_in), dtype=np.int64)
+        _KERNEL.gm_slots_matrix(n_slot, start.ctypes.data, pair_cell.ctypes.data, pair_flag.ctypes.data, w, w_in,
+                                self._cand.ctypes.data, self._cand_in.ctypes.data)
+        self._width = w
+        slot_key = slot_key[:n_slot]
+        return slot_key % nx + self._ix0, slot_key // nx + self._iy0, int(np.count_nonzero(full))
 
     @functools.cached_property
     def codes(self) -> np.ndarray:
@@ -698,7 +756,7 @@ class CellIndex:
         count = np.zeros(n_slot, dtype=np.int64)
         arrays = [np.ascontiguousarray(a) for a in (self._bounds, self._full.view(np.uint8), self._estart,
                                                     self._ecount, self._xy, self._ring_of)]
-        args = (n_slot, cand.ctypes.data, width, *[a.ctypes.data for a in arrays], off.ctypes.data,
+        args = (n_slot, cand.ctypes.data, width, *[a.ctypes.data for a in arrays], self._n_main, off.ctypes.data,
                 count.ctypes.data)
         _KERNEL.gm_pack(*args, None)  # sizes
         rec = np.empty(int(off[-1]))
