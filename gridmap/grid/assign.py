@@ -14,13 +14,20 @@ dropped silently; a :class:`UnassignedPointsWarning` says how many).
 How it is fast
 --------------
 :class:`CellIndex` maps every lattice square met by a cell to either the one cell that *is* that square (a whole
-square: ``numpy.floor`` and one table lookup per point) or a *shared* square (clipped cells, merged slivers, the
-edge of the gridded area), split into 8 x 8 sub-squares whose cell is found once by counting boundary
-crossings along their rows (done when enough points have come to pay for it: ``CellIndex(subdivide=...)``). Only points in sub-squares a cell edge reaches, and points on lattice lines,
-get an exact point-in-polygon test: vectorised crossing numbers over the edges the point's horizontal line meets,
-with GEOS (``shapely.intersects_xy``) deciding points that lie on, or within rounding of, an edge. Nothing is
-approximated: answers equal ``geopandas.sjoin``. Large lookups run blocks of points on threads
-(``$GRIDMAP_THREADS``, default the usable CPUs); the answer does not depend on their number.
+square: one ``floor`` and one table lookup per point) or a *shared* square (clipped cells, merged slivers, the
+edge of the gridded area) with its few candidate cells. Only points in shared squares, and points on lattice lines,
+get an exact point-in-polygon test: crossing numbers over the edges the point's horizontal line meets, with GEOS
+(``shapely.intersects_xy``) deciding points that lie on, or within rounding of, an edge. Nothing is approximated:
+answers equal ``geopandas.sjoin``.
+
+Two engines give the same answers (tested against each other and against sjoin). ``c``, the default where it was
+built at install: a small C kernel (``gridmap/grid/_kernel.c``, called through ctypes) scans the cells' vertices,
+builds the table and the candidates, packs each shared square's candidates and edges into one run of memory, and
+looks points up in one pass, prefetching the runs ahead; it leaves points next to a lattice line or an edge to the
+numpy path. ``numpy``: the same steps vectorised, plus a sub-square level for shared squares (``8 x 8`` sub-squares
+whose cell is found once by counting boundary crossings along their rows) once enough points have come to pay for
+it. Large lookups run blocks of points on threads (``$GRIDMAP_THREADS``, default the usable CPUs); the answer does
+not depend on their number.
 
 Examples
 --------
@@ -37,6 +44,7 @@ Examples
 from __future__ import annotations
 
 import ctypes
+import enum
 import functools
 import logging
 import os
@@ -56,7 +64,7 @@ from gridmap.crs import check_crs
 from gridmap.errors import CRSError, Problem, ValidationError, message
 from gridmap.grid.lattice import Lattice
 
-__all__ = ["ENGINES", "CellIndex", "PointAssignment", "UnassignedPointsWarning", "assign_points"]
+__all__ = ["ENGINES", "CellIndex", "Engine", "PointAssignment", "UnassignedPointsWarning", "assign_points"]
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +115,33 @@ def _load_kernel() -> ctypes.CDLL | None:
 
 
 _KERNEL = _load_kernel()
-#: Engines of CellIndex: the compiled kernel ('c') where it was built, else numpy; both give the same answers.
+#: Engines of CellIndex on this install: the compiled kernel ('c') where it was built, and numpy.
 ENGINES = ("c", "numpy") if _KERNEL is not None else ("numpy",)
+
+
+class Engine(str, enum.Enum):
+    """How :class:`CellIndex` computes: ``auto`` (the kernel where built, else numpy), ``c``, ``numpy``."""
+
+    AUTO = "auto"
+    C = "c"
+    NUMPY = "numpy"
+
+    @classmethod
+    def parse(cls, value: "str | Engine") -> "Engine":
+        try:
+            engine = cls(value if isinstance(value, cls) else str(value).strip().lower())
+        except ValueError:
+            raise ValidationError("unknown CellIndex engine",
+                                  [Problem(None, "engine", "not one of " + ", ".join(m.value for m in cls), value)],
+                                  fix="use engine='auto'") from None
+        if engine is cls.C and _KERNEL is None:
+            raise ValidationError("the compiled kernel of gridmap is not built",
+                                  [Problem(None, "engine", "gridmap.grid._kernel could not be loaded", value)],
+                                  fix="reinstall gridmap with a C compiler and the Python headers present "
+                                      "(scripts/setup.sh installs them), or use engine='numpy'")
+        if engine is cls.AUTO:
+            engine = cls.C if _KERNEL is not None else cls.NUMPY
+        return engine
 _DEFERRED = -3  # the kernel's answer for points it leaves to the numpy path (next to a lattice line or an edge)
 
 
@@ -242,9 +275,10 @@ class CellIndex:
         or 100 m at (0, 0). Any lattice gives correct answers; the cells' own lattice gives the fastest.
     code_column : str, default 'code'
     subdivide : bool or None, default None
-        Build the sub-square level (2. below) at once (True), never (False), or when the points looked up so far
-        reach 200 per shared square (None): below that, testing the points of shared squares directly is cheaper
-        than classifying their sub-squares. Answers are the same either way.
+        Build the sub-square level (2. below) at once (True), never (False), or, on the numpy engine, when the
+        points looked up so far reach 200 per shared square (None): below that, testing the points of shared
+        squares directly is cheaper than classifying their sub-squares. The kernel never needs it (None: never).
+        Answers are the same either way.
     threads : int or None, default None
         Threads for lookups of 200,000 points or more (blocks of points at once: numpy and shapely release the
         GIL); None: :func:`default_threads` (``$GRIDMAP_THREADS``, else the usable CPUs, at most 8). Answers are
@@ -259,30 +293,26 @@ class CellIndex:
     -----
     Three levels, each exact:
 
-    1. A dense table over the lattice squares of the cells' extent. A square that *is* a cell (the cell's bounds
-       are the square and its area the square's) maps straight to that cell: ``numpy.floor`` and one lookup.
-    2. Every other square met by a cell (*shared*: clipped cells, merged slivers, the edge of the gridded area)
-       is divided into ``8 x 8`` sub-squares. A sub-square that no cell edge reaches lies inside one cell or
-       outside all of them; which one is found once, while indexing, by counting boundary crossings along its
-       row (pure numpy, no per-point work).
-    3. Points in sub-squares a cell edge reaches, and points on (or within 1e-9 squares of) lattice lines, are
-       tested against the few cells meeting their square: a vectorised crossing-number test whose floating-point
-       orientation is trusted only outside Shewchuk's error bound, with ``shapely.intersects_xy`` deciding the
-       rare uncertain cases (points on or next to an edge), so boundary points get GEOS's exact answer.
+    1. A dense table over the lattice squares of the cells' extent (a sorted-key search beyond 50 M squares). A
+       square that *is* a cell (a polygon of 5 vertices with the square as bounds and sides alternating between
+       x and y steps) maps straight to that cell: one ``floor`` and one lookup per point.
+    2. numpy engine only, once it pays: every other square met by a cell (*shared*: clipped cells, merged
+       slivers, the edge of the gridded area) is divided into ``8 x 8`` sub-squares. A sub-square that no cell
+       edge reaches lies inside one cell or outside all of them; which one is found once by counting boundary
+       crossings along its row.
+    3. Other points of shared squares, and points on (or within 1e-9 squares of) lattice lines, are tested
+       against the few cells meeting their square, in a fixed order (the cell whose own square it is first): a
+       crossing-number test whose floating-point orientation is trusted only outside Shewchuk's error bound, with
+       ``shapely.intersects_xy`` deciding the rare uncertain cases (points on or next to an edge), so boundary
+       points get GEOS's exact answer. The kernel does this per point in C over the square's packed candidates and
+       hands the uncertain points, and those next to lattice lines, to the numpy path.
     """
 
     def __init__(self, cells: gpd.GeoDataFrame, *, cell_size_m: float | None = None,
                  origin: tuple[float, float] | None = None, code_column: str = "code",
-                 subdivide: bool | None = None, threads: int | None = None, engine: str = "auto"):
-        if engine not in ("auto", *ENGINES, "numpy", "c"):
-            raise ValidationError("unknown CellIndex engine", [Problem(None, "engine", "not one of auto, c, numpy",
-                                                                       engine)], fix="use engine='auto'")
-        if engine == "c" and _KERNEL is None:
-            raise ValidationError("the compiled kernel of gridmap is not built",
-                                  [Problem(None, "engine", "gridmap.grid._kernel could not be loaded", engine)],
-                                  fix="reinstall gridmap with a C compiler present (scripts/setup.sh installs one), "
-                                      "or use engine='numpy'")
-        self.engine = ("c" if _KERNEL is not None else "numpy") if engine == "auto" else engine
+                 subdivide: bool | None = None, threads: int | None = None, engine: "str | Engine" = "auto"):
+        #: 'c' or 'numpy': the engine in use (never 'auto')
+        self.engine: str = Engine.parse(engine).value
         self.threads = default_threads() if threads is None else max(int(threads), 1)
         self.crs: CRS = check_crs(cells, where="cells", metric=True)
         self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
