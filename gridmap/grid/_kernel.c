@@ -26,6 +26,15 @@ static inline double floor_exact(double v, double origin, double size)
     return i;
 }
 
+/* Vertex runs of n cells from the cell of each of m vertices (sorted, as shapely.get_coordinates returns them). */
+void gm_runs(int64_t m, const int64_t *owner, int64_t n, int64_t *vstart, int64_t *vcount)
+{
+    for (int64_t i = 0; i < n; i++) vcount[i] = 0;
+    for (int64_t j = 0; j < m; j++) vcount[owner[j]]++;
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; i++) { vstart[i] = at; at += vcount[i]; }
+}
+
 /*
  * One pass over the cells' vertex runs (from shapely.get_coordinates): bounds, lattice bounds, whole squares, holes.
  *   bounds[4 i ..]: xmin ymin xmax ymax of cell i (+inf +inf -inf -inf when it has no vertex; NaN if one is NaN)

@@ -98,6 +98,8 @@ def _load_kernel() -> ctypes.CDLL | None:
         log.debug("compiled kernel not available (%s): using the numpy code path", exc)
         return None
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+    lib.gm_runs.restype = None
+    lib.gm_runs.argtypes = [i64, p, i64, p, p]
     lib.gm_scan.restype = i64
     lib.gm_scan.argtypes = [i64, p, p, p, p, f64, f64, f64, p, p, p, p]
     lib.gm_slots_count.restype = i64
@@ -224,11 +226,13 @@ class PointAssignment:
     cell: np.ndarray
     report: pd.DataFrame = field(repr=False)
     labels: pd.Index = field(repr=False, default_factory=lambda: pd.RangeIndex(0))
-    cell_codes: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=object))
+    #: the code of each cell position: an array, or a function giving it (called on the first access to ``codes``)
+    cell_codes: Any = field(repr=False, default_factory=lambda: np.zeros(0, dtype=object))
 
     @functools.cached_property
     def codes(self) -> pd.Series:
-        table = np.append(np.asarray(self.cell_codes, dtype=object), None)  # position -1 -> None
+        source = self.cell_codes() if callable(self.cell_codes) else self.cell_codes
+        table = np.append(np.asarray(source, dtype=object), None)  # position -1 -> None
         return pd.Series(table[self.cell], index=self.labels, name="cell_code", dtype=object, copy=False)
 
     @property
@@ -342,8 +346,13 @@ class CellIndex:
         # one pass over the geometries: every vertex (GEOS calls per geometry cost more than the numpy work below)
         xy, vowner = shapely.get_coordinates(geoms, return_index=True)
         vx, vy = xy[:, 0], xy[:, 1]  # strided views, no copies
-        vcount = np.bincount(vowner, minlength=n).astype(np.int64)
-        vstart = np.cumsum(vcount) - vcount
+        if self.engine == "c":
+            vowner = np.ascontiguousarray(vowner, dtype=np.int64)
+            vstart, vcount = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+            _KERNEL.gm_runs(len(vowner), vowner.ctypes.data, n, vstart.ctypes.data, vcount.ctypes.data)
+        else:
+            vcount = np.bincount(vowner, minlength=n).astype(np.int64)
+            vstart = np.cumsum(vcount) - vcount
         empty = vcount == 0  # empty polygons cover nothing: keep them out of every range
         ok = ~empty
         simple = None
@@ -393,12 +402,12 @@ class CellIndex:
             del rx, ry, at
             full[fi] = ((cx != cy).all(axis=1) & (cx[:, 0] != cx[:, 1]) & (cx[:, 1] != cx[:, 2])
                         & (cx[:, 2] != cx[:, 3]))
+            for a in (ix_lo, iy_lo):
+                a[empty] = 0
+            for a in (ix_hi, iy_hi):
+                a[empty] = -1
+            ix_lo, iy_lo, ix_hi, iy_hi = (a.astype(np.int64) for a in (ix_lo, iy_lo, ix_hi, iy_hi))
         self._full = full
-        for a in (ix_lo, iy_lo):
-            a[empty] = 0
-        for a in (ix_hi, iy_hi):
-            a[empty] = -1
-        ix_lo, iy_lo, ix_hi, iy_hi = (a.astype(np.int64) for a in (ix_lo, iy_lo, ix_hi, iy_hi))
         self._ix0, self._iy0 = int(ix_lo[ok].min()), int(iy_lo[ok].min())
         self._nx = int(ix_hi[ok].max()) - self._ix0 + 1
         self._ny = int(iy_hi[ok].max()) - self._iy0 + 1
@@ -1040,4 +1049,4 @@ def assign_points(points: Any, cells: "gpd.GeoDataFrame | CellIndex", *, cell_si
             warnings.warn(f"{len(none)} of {len(cell)} point(s) are on no cell ({int(nan.sum())} without "
                           "coordinates); see PointAssignment.report", UnassignedPointsWarning, stacklevel=2)
     log.info("assigned %d points to cells, %d on no cell", len(cell) - len(none), len(none))
-    return PointAssignment(cell=cell, report=report, labels=labels, cell_codes=index.codes)
+    return PointAssignment(cell=cell, report=report, labels=labels, cell_codes=lambda: index.codes)
