@@ -85,6 +85,8 @@ _ORIENT_BOUND = 4.0 * np.finfo(float).eps
 _CHUNK = 1 << 17
 #: Exact point-in-polygon work is done in blocks of this many (point, edge) pairs.
 _PAIR_BLOCK = 4_000_000
+#: From this many cells on, their geometry types are read on a thread while their vertices are read.
+_OVERLAP_MIN = 20_000
 #: Lookups are split over threads only from this many points on.
 _PARALLEL_MIN = 200_000
 
@@ -322,7 +324,14 @@ class CellIndex:
         self.lattice = lat = _lattice_of(cells, cell_size_m, origin)
         geoms = np.asarray(cells.geometry.values, dtype=object)
         problems = []
-        types = shapely.get_type_id(geoms)  # -1: missing
+        # the geometry types (GEOS without the GIL) on a thread while shapely.get_coordinates (with it) runs below
+        types_job = (_pool(self.threads).submit(shapely.get_type_id, geoms)
+                     if self.threads > 1 and len(geoms) >= _OVERLAP_MIN else None)
+        try:
+            coords = shapely.get_coordinates(geoms, return_index=True)
+        except TypeError:  # not geometries: the type check says which
+            coords = None
+        types = types_job.result() if types_job is not None else shapely.get_type_id(geoms)  # -1: missing
         missing = types == -1
         for i in np.flatnonzero(missing):
             problems.append(Problem(cells.index[i], "geometry", "cell geometry is missing"))
@@ -343,8 +352,8 @@ class CellIndex:
             self._table = np.zeros(0, dtype=np.int64)
             return
         s, x0, y0 = lat.cell_size_m, lat.x0, lat.y0
-        # one pass over the geometries: every vertex (GEOS calls per geometry cost more than the numpy work below)
-        xy, vowner = shapely.get_coordinates(geoms, return_index=True)
+        # one pass over the geometries (above): every vertex (GEOS calls per geometry cost more than the work below)
+        xy, vowner = coords
         vx, vy = xy[:, 0], xy[:, 1]  # strided views, no copies
         if self.engine == "c":
             vowner = np.ascontiguousarray(vowner, dtype=np.int64)
