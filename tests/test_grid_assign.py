@@ -377,6 +377,22 @@ def test_empty_and_missing_cell_geometries(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_index_survives_pickling(layout, engine):
+    """A pickled index (e.g. sent to a worker process) looks up the same; the kernel's pointers are not carried."""
+    import pickle
+
+    _, cells = layout
+    idx = CellIndex(cells, engine=engine)
+    rng = np.random.default_rng(12)
+    b = cells.total_bounds
+    x, y = rng.uniform(b[0], b[2], 20_000), rng.uniform(b[1], b[3], 20_000)
+    expected = idx.lookup(x, y)
+    again = pickle.loads(pickle.dumps(idx))
+    assert "_kernel_args" not in again.__dict__
+    assert (again.lookup(x, y) == expected).all()
+
+
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_two_cells_on_one_square_are_an_error(engine):
     from gridmap.errors import ValidationError
 

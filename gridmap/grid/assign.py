@@ -790,6 +790,13 @@ class CellIndex:
                 block(x[a:a + _CHUNK], y[a:a + _CHUNK], out[a:a + _CHUNK])
         return out
 
+    def __getstate__(self) -> dict:
+        """Pickled without the kernel's raw pointers (valid in this process only): rebuilt on the first lookup."""
+        state = self.__dict__.copy()
+        state.pop("_kernel_args", None)
+        state.pop("_kernel_keep", None)
+        return state
+
     @functools.cached_property
     def _kernel_args(self) -> tuple:
         """The kernel's fixed arguments: the table, and the shared squares' candidates packed (``gm_pack``)."""
