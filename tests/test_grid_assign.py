@@ -371,9 +371,13 @@ def test_empty_and_missing_cell_geometries(engine):
     assert "missing" in str(e.value) and "1" in str(e.value)
     nan = cells.copy()
     nan.loc[2, "geometry"] = shapely.Polygon([(100, 0), (160, 0), (float("nan"), 100), (100, 100)])
-    with pytest.raises(ValidationError, match="NaN") as e:
+    with pytest.raises(ValidationError, match="NaN or infinite") as e:
         CellIndex(nan, engine=engine)
     assert "2" in str(e.value)
+    inf = cells.copy()
+    inf.loc[0, "geometry"] = shapely.Polygon([(0, 0), (100, 0), (float("inf"), 100), (0, 100)])
+    with pytest.raises(ValidationError, match="NaN or infinite"):
+        CellIndex(inf, engine=engine)
 
 
 @pytest.mark.parametrize("engine", ENGINE_PARAMS)

@@ -37,12 +37,13 @@ void gm_runs(int64_t m, const int64_t *owner, int64_t n, int64_t *vstart, int64_
 
 /*
  * One pass over the cells' vertex runs (from shapely.get_coordinates): bounds, lattice bounds, whole squares, holes.
- *   bounds[4 i ..]: xmin ymin xmax ymax of cell i (+inf +inf -inf -inf when it has no vertex; NaN if one is NaN)
- *   lat[4 i ..]:    floor_exact of those (0 0 -1 -1 when it has no vertex or a NaN bound)
+ *   bounds[4 i ..]: xmin ymin xmax ymax of cell i (+inf +inf -inf -inf when it has no vertex; NaN when a
+ *                   coordinate is NaN or infinite)
+ *   lat[4 i ..]:    floor_exact of those (0 0 -1 -1 when it has no vertex or NaN bounds)
  *   full[i]:   1 if cell i is exactly a lattice square: a polygon (type 3) of 5 vertices with the square as its
  *              bounds, whose 4 sides alternate between changing x and changing y
  *   simple[i]: 1 if cell i is a polygon whose first vertex does not come back before its last (no hole)
- * Returns the number of cells with a NaN coordinate.
+ * Returns the number of cells with a NaN or infinite coordinate.
  */
 int64_t gm_scan(int64_t n, const int64_t *vstart, const int64_t *vcount, const double *xy, const int32_t *types,
                 double x0, double y0, double s, double *bounds, int64_t *lat, uint8_t *full, uint8_t *simple)
@@ -54,7 +55,7 @@ int64_t gm_scan(int64_t n, const int64_t *vstart, const int64_t *vcount, const d
         int nan = 0;
         for (const double *v = xy + 2 * a, *end = xy + 2 * (a + m); v < end; v += 2) {
             const double vx = v[0], vy = v[1];
-            nan |= (vx != vx) | (vy != vy);
+            nan |= !isfinite(vx) | !isfinite(vy);
             xmin = vx < xmin ? vx : xmin;
             xmax = vx > xmax ? vx : xmax;
             ymin = vy < ymin ? vy : ymin;

@@ -388,11 +388,11 @@ class CellIndex:
                 b[nz, 2] = np.maximum.reduceat(vx, at)
                 b[nz, 3] = np.maximum.reduceat(vy, at)
         self._bounds = b
-        bad = np.flatnonzero(np.isnan(b[:, 0]) | np.isnan(b[:, 1]))
+        bad = np.flatnonzero(ok & ~np.isfinite(b).all(axis=1))
         if len(bad):
-            raise ValidationError("cells cannot be indexed: coordinates are NaN",
-                                  [Problem(cells.index[i], "geometry", "cell has a NaN coordinate") for i in bad],
-                                  fix="repair or drop those cells")
+            raise ValidationError("cells cannot be indexed: coordinates are NaN or infinite",
+                                  [Problem(cells.index[i], "geometry", "cell has a NaN or infinite coordinate")
+                                   for i in bad], fix="repair or drop those cells")
         if simple is None:
             ix_lo = _floor_exact(b[:, 0], x0, s)
             iy_lo = _floor_exact(b[:, 1], y0, s)
