@@ -423,6 +423,17 @@ def test_engine_choice_and_a_missing_kernel(monkeypatch):
 
 
 @_NO_KERNEL
+def test_a_stale_kernel_build_is_refused(monkeypatch):
+    """A kernel built from another version of _kernel.c would be called with the wrong arguments: not loaded."""
+    import gridmap.grid.assign as A
+
+    assert A._load_kernel() is not None
+    monkeypatch.setattr(A, "_ABI", A._ABI + 1)
+    with pytest.warns(RuntimeWarning, match="stale build"):
+        assert A._load_kernel() is None
+
+
+@_NO_KERNEL
 def test_kernel_equals_numpy_and_defers_the_hard_points(layout, monkeypatch):
     """The kernel's answers are the numpy path's, point for point; points on edges and lattice lines are deferred
     to the numpy path (GEOS decides them), the others are not."""

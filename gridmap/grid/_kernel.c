@@ -17,6 +17,10 @@
 
 #define DEFERRED (-3)
 
+/* The version of these functions' signatures and meanings: assign.py refuses a build that does not match (a stale
+ * build would be called with the wrong arguments). Raise it with every such change, here and in assign._ABI. */
+int64_t gm_abi(void) { return 1; }
+
 /* Lattice index of v, exact against the lattice lines origin + i * size as computed (assign._floor_exact). */
 static inline double floor_exact(double v, double origin, double size)
 {

@@ -91,13 +91,24 @@ _OVERLAP_MIN = 20_000
 _PARALLEL_MIN = 200_000
 
 
+#: Version of the kernel's function signatures this module calls (``gm_abi`` in ``_kernel.c``).
+_ABI = 1
+
+
 def _load_kernel() -> ctypes.CDLL | None:
     """The compiled kernel (``gridmap/grid/_kernel.c``, built at install when a C compiler is there), or None."""
     try:
         from gridmap.grid import _kernel
         lib = ctypes.CDLL(_kernel.__file__)  # a CDLL call releases the GIL: blocks of points run on threads
-    except (ImportError, OSError) as exc:
+        lib.gm_abi.restype = ctypes.c_int64
+        abi = lib.gm_abi()
+    except (ImportError, OSError, AttributeError) as exc:
         log.debug("compiled kernel not available (%s): using the numpy code path", exc)
+        return None
+    if abi != _ABI:
+        warnings.warn(f"gridmap: the compiled kernel {_kernel.__file__} is a stale build (version {abi}, this "
+                      f"gridmap needs {_ABI}): using the slower numpy engine; rebuild with scripts/setup.sh or "
+                      "pip install -e .", RuntimeWarning, stacklevel=2)
         return None
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
     lib.gm_runs.restype = None
