@@ -130,3 +130,14 @@ def test_existing_cells_without_replace_raise_in_the_api(store):
     build_store_cells(store)
     with pytest.raises(StoreError, match="replace"):
         build_store_cells(store)
+
+
+def test_version_says_whether_the_kernel_is_built(capsys):
+    from gridmap.grid.assign import ENGINES
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gridmap ")
+    assert ("kernel: compiled" in out) == ("c" in ENGINES)
