@@ -153,6 +153,36 @@ def test_property_equals_sjoin(n, seed, size, mode):
     assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(2, 12), seed=st.integers(0, 10_000), size=st.sampled_from([40.0, 100.0, 250.0]),
+       holes=st.integers(0, 3), multi=st.booleans())
+def test_property_arbitrary_polygons_equal_sjoin(n, seed, size, holes, multi):
+    """Cells that are not lattice cells at all (Voronoi polygons over many squares, some with holes, two joined into
+    a multi-polygon, a gap left where a hole is not plugged): every engine gives sjoin's covering cell."""
+    comm = voronoi_communities(n, bounds=(0, 0, 900, 700), seed=seed, wiggle_m=3.0)
+    geoms = list(comm.geometry.values)
+    rng = np.random.default_rng(seed)
+    for h in range(holes):  # a hole in one cell, plugged by a cell of its own every other time
+        i = int(rng.integers(len(geoms)))
+        c = shapely.get_coordinates(shapely.point_on_surface(geoms[i]))[0]
+        hole = shapely.buffer(shapely.Point(c), float(rng.uniform(3, 60)), quad_segs=3)
+        hole = shapely.intersection(hole, geoms[i])
+        if hole.is_empty or hole.geom_type != "Polygon":
+            continue
+        geoms[i] = shapely.difference(geoms[i], hole)
+        if h % 2 == 0:
+            geoms.append(hole)
+    if multi and len(geoms) >= 3:
+        geoms[0] = shapely.union(geoms[0], geoms.pop(2))  # adjacent or not: a polygon or a multi-polygon
+    cells = gpd.GeoDataFrame({"code": [f"c{i}" for i in range(len(geoms))]}, geometry=geoms, crs=CRS)
+    cells = cells[~cells.geometry.is_empty].reset_index(drop=True)
+    xy = np.vstack([np.column_stack([rng.uniform(-30, 930, 1500), rng.uniform(-30, 730, 1500)]),
+                    boundary_points(cells, rng, 150)])
+    for mode in [{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]:
+        res = assign_points(xy, CellIndex(cells, cell_size_m=size, origin=(0.0, 0.0), **mode), warn=False)
+        assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
+
+
 @pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_points_on_the_outer_boundary_are_assigned(engine):
     """The east and north edges of the gridded area belong to the cells there (covers), like sjoin says."""
