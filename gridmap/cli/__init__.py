@@ -62,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="gridmap: 网格化城市管理 — unit grids, city components, community size and splits, "
                     "12345 complaint early warning, offline HTML maps.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    import importlib.util
+    from gridmap.grid.assign import ENGINES  # (loaded by the command modules anyway)
 
-    kernel = "compiled" if importlib.util.find_spec("gridmap.grid._kernel") else "not built: numpy engine"
+    kernel = "compiled" if "c" in ENGINES else "not built: numpy engine"
     parser.add_argument("--version", action="version",
                         version=f"gridmap {__version__} (point-to-cell kernel: {kernel})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
