@@ -19,7 +19,7 @@
 
 /* The version of these functions' signatures and meanings: assign.py refuses a build that does not match (a stale
  * build would be called with the wrong arguments). Raise it with every such change, here and in assign._ABI. */
-int64_t gm_abi(void) { return 1; }
+int64_t gm_abi(void) { return 2; }
 
 /* Lattice index of v, exact against the lattice lines origin + i * size as computed (assign._floor_exact). */
 static inline double floor_exact(double v, double origin, double size)
@@ -47,12 +47,10 @@ void gm_runs(int64_t m, const int64_t *owner, int64_t n, int64_t *vstart, int64_
  *   full[i]:   1 if cell i is exactly a lattice square: a polygon (type 3) of 5 vertices with the square as its
  *              bounds, whose 4 sides alternate between changing x and changing y
  *   simple[i]: 1 if cell i is a polygon whose first vertex does not come back before its last (no hole)
- * Returns the number of cells with a NaN or infinite coordinate.
  */
-int64_t gm_scan(int64_t n, const int64_t *vstart, const int64_t *vcount, const double *xy, const int32_t *types,
-                double x0, double y0, double s, double *bounds, int64_t *lat, uint8_t *full, uint8_t *simple)
+void gm_scan(int64_t n, const int64_t *vstart, const int64_t *vcount, const double *xy, const int32_t *types,
+             double x0, double y0, double s, double *bounds, int64_t *lat, uint8_t *full, uint8_t *simple)
 {
-    int64_t n_nan = 0;
     for (int64_t i = 0; i < n; i++) {
         const int64_t a = vstart[i], m = vcount[i];
         double xmin = INFINITY, ymin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
@@ -65,7 +63,7 @@ int64_t gm_scan(int64_t n, const int64_t *vstart, const int64_t *vcount, const d
             ymin = vy < ymin ? vy : ymin;
             ymax = vy > ymax ? vy : ymax;
         }
-        if (nan) { xmin = ymin = xmax = ymax = NAN; n_nan++; }
+        if (nan) xmin = ymin = xmax = ymax = NAN;
         double *bo = bounds + 4 * i;
         bo[0] = xmin; bo[1] = ymin; bo[2] = xmax; bo[3] = ymax;
         int64_t *la = lat + 4 * i;
@@ -100,7 +98,6 @@ int64_t gm_scan(int64_t n, const int64_t *vstart, const int64_t *vcount, const d
         }
         simple[i] = simp;
     }
-    return n_nan;
 }
 
 /*
@@ -181,7 +178,6 @@ int64_t gm_slots_fill(int64_t n, const int64_t *lat, const uint8_t *full, const 
         if (v <= -2) {
             const int64_t j = -2 - v;
             const double *b = bounds + 4 * c;
-            const int64_t *la = lat + 4 * c;
             const int reach = (px < la[2] || b[2] > x0 + (double)la[2] * s)
                               && (py < la[3] || b[3] > y0 + (double)la[3] * s);
             const int own = own_x && own_x[c] == (double)px && own_y[c] == (double)py;

@@ -92,7 +92,9 @@ _PARALLEL_MIN = 200_000
 
 
 #: Version of the kernel's function signatures this module calls (``gm_abi`` in ``_kernel.c``).
-_ABI = 1
+_ABI = 2
+#: The kernel's answer for points it leaves to the numpy path (next to a lattice line or an edge).
+_DEFERRED = -3
 
 
 def _load_kernel() -> ctypes.CDLL | None:
@@ -113,7 +115,7 @@ def _load_kernel() -> ctypes.CDLL | None:
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
     lib.gm_runs.restype = None
     lib.gm_runs.argtypes = [i64, p, i64, p, p]
-    lib.gm_scan.restype = i64
+    lib.gm_scan.restype = None
     lib.gm_scan.argtypes = [i64, p, p, p, p, f64, f64, f64, p, p, p, p]
     lib.gm_slots_count.restype = i64
     lib.gm_slots_count.argtypes = [i64, p, p, i64, i64, i64, p]
@@ -157,7 +159,6 @@ class Engine(str, enum.Enum):
         if engine is cls.AUTO:
             engine = cls.C if _KERNEL is not None else cls.NUMPY
         return engine
-_DEFERRED = -3  # the kernel's answer for points it leaves to the numpy path (next to a lattice line or an edge)
 
 
 def default_threads() -> int:
@@ -215,6 +216,12 @@ def _floor_exact(v: np.ndarray, origin: float, size: float) -> np.ndarray:
     i -= v < origin + i * size
     i += v >= origin + (i + 1) * size
     return i
+
+
+def _overlap_error() -> ValidationError:
+    return ValidationError("cells overlap: a lattice square is covered by more than one cell",
+                           [Problem(None, "geometry", "overlapping cells")],
+                           fix="rebuild the cells with gridmap.grid.build_cells")
 
 
 class UnassignedPointsWarning(UserWarning):
@@ -338,10 +345,7 @@ class CellIndex:
         # the geometry types (GEOS without the GIL) on a thread while shapely.get_coordinates (with it) runs below
         types_job = (_pool(self.threads).submit(shapely.get_type_id, geoms)
                      if self.threads > 1 and len(geoms) >= _OVERLAP_MIN else None)
-        try:
-            coords = shapely.get_coordinates(geoms, return_index=True)
-        except TypeError:  # not geometries: the type check says which
-            coords = None
+        coords = shapely.get_coordinates(geoms, return_index=True)
         types = types_job.result() if types_job is not None else shapely.get_type_id(geoms)  # -1: missing
         missing = types == -1
         for i in np.flatnonzero(missing):
@@ -365,53 +369,40 @@ class CellIndex:
         s, x0, y0 = lat.cell_size_m, lat.x0, lat.y0
         # one pass over the geometries (above): every vertex (GEOS calls per geometry cost more than the work below)
         xy, vowner = coords
-        vx, vy = xy[:, 0], xy[:, 1]  # strided views, no copies
-        if self.engine == "c":
+        if self.engine == "c":  # vertex runs, bounds, lattice bounds, whole squares and holes in compiled passes
+            xy = np.ascontiguousarray(xy)
             vowner = np.ascontiguousarray(vowner, dtype=np.int64)
             vstart, vcount = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
             _KERNEL.gm_runs(len(vowner), vowner.ctypes.data, n, vstart.ctypes.data, vcount.ctypes.data)
-        else:
-            vcount = np.bincount(vowner, minlength=n).astype(np.int64)
-            vstart = np.cumsum(vcount) - vcount
-        empty = vcount == 0  # empty polygons cover nothing: keep them out of every range
-        ok = ~empty
-        simple = None
-        if self.engine == "c":  # bounds, whole squares and holes in one compiled pass over the vertices
-            xy = np.ascontiguousarray(xy)
             b = np.empty((n, 4))
-            full = np.empty(n, dtype=np.uint8)
-            simple = np.empty(n, dtype=np.uint8)
             lb = np.empty((n, 4), dtype=np.int64)
+            full, simple = np.empty(n, dtype=np.uint8), np.empty(n, dtype=np.uint8)
             _KERNEL.gm_scan(n, vstart.ctypes.data, vcount.ctypes.data, xy.ctypes.data,
                             np.ascontiguousarray(types, dtype=np.int32).ctypes.data, x0, y0, s, b.ctypes.data,
                             lb.ctypes.data, full.ctypes.data, simple.ctypes.data)
             full, simple = full.view(bool), simple.view(bool)
-            vx, vy = xy[:, 0], xy[:, 1]
             ix_lo, iy_lo, ix_hi, iy_hi = lb.T
         else:
-            nz = np.flatnonzero(~empty)
+            simple = None  # (holes: found in _edges)
+            vx, vy = xy[:, 0], xy[:, 1]  # strided views, no copies
+            vcount = np.bincount(vowner, minlength=n).astype(np.int64)
+            vstart = np.cumsum(vcount) - vcount
+            nz = np.flatnonzero(vcount)
             b = np.empty((n, 4))
-            b[empty] = [np.inf, np.inf, -np.inf, -np.inf]
+            b[vcount == 0] = [np.inf, np.inf, -np.inf, -np.inf]  # empty polygons: kept out of every range
             if len(nz):
                 at = vstart[nz]
                 b[nz, 0] = np.minimum.reduceat(vx, at)
                 b[nz, 1] = np.minimum.reduceat(vy, at)
                 b[nz, 2] = np.maximum.reduceat(vx, at)
                 b[nz, 3] = np.maximum.reduceat(vy, at)
-        self._bounds = b
-        bad = np.flatnonzero(ok & ~np.isfinite(b).all(axis=1))
-        if len(bad):
-            raise ValidationError("cells cannot be indexed: coordinates are NaN or infinite",
-                                  [Problem(cells.index[i], "geometry", "cell has a NaN or infinite coordinate")
-                                   for i in bad], fix="repair or drop those cells")
-        if simple is None:
             ix_lo = _floor_exact(b[:, 0], x0, s)
             iy_lo = _floor_exact(b[:, 1], y0, s)
             ix_hi = _floor_exact(b[:, 2], x0, s)
             iy_hi = _floor_exact(b[:, 3], y0, s)
             # cells that are exactly a lattice square: a polygon of 5 vertices (one ring, no hole) with the square
             # as its bounds, whose 4 sides alternate between changing x and changing y (a rectangle: the square)
-            full = (ok & (types == 3) & (vcount == 5) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
+            full = ((types == 3) & (vcount == 5) & (ix_hi == ix_lo + 1) & (iy_hi == iy_lo + 1)
                     & (b[:, 0] == x0 + ix_lo * s) & (b[:, 2] == x0 + (ix_lo + 1) * s)
                     & (b[:, 1] == y0 + iy_lo * s) & (b[:, 3] == y0 + (iy_lo + 1) * s))
             fi = np.flatnonzero(full)
@@ -423,10 +414,17 @@ class CellIndex:
             full[fi] = ((cx != cy).all(axis=1) & (cx[:, 0] != cx[:, 1]) & (cx[:, 1] != cx[:, 2])
                         & (cx[:, 2] != cx[:, 3]))
             for a in (ix_lo, iy_lo):
-                a[empty] = 0
+                a[vcount == 0] = 0
             for a in (ix_hi, iy_hi):
-                a[empty] = -1
+                a[vcount == 0] = -1
             ix_lo, iy_lo, ix_hi, iy_hi = (a.astype(np.int64) for a in (ix_lo, iy_lo, ix_hi, iy_hi))
+        ok = vcount > 0
+        self._bounds = b
+        bad = np.flatnonzero(ok & ~np.isfinite(b).all(axis=1))
+        if len(bad):
+            raise ValidationError("cells cannot be indexed: coordinates are NaN or infinite",
+                                  [Problem(cells.index[i], "geometry", "cell has a NaN or infinite coordinate")
+                                   for i in bad], fix="repair or drop those cells")
         self._full = full
         self._ix0, self._iy0 = int(ix_lo[ok].min()), int(iy_lo[ok].min())
         self._nx = int(ix_hi[ok].max()) - self._ix0 + 1
@@ -449,7 +447,7 @@ class CellIndex:
         if self.n_shared and subdivide:
             self._subdivide(slot_ix, slot_iy)
         if self.engine == "c":
-            self._kernel_args  # noqa: B018 (pack the shared squares now, not in the first lookup's threads)
+            self._pack()
         log.debug("cell index: %d cells, %d whole squares, %d shared squares (max %d candidates, %d x %d sub-squares)",
                   n, self.n_whole, self.n_shared, self._width, self._sub, self._sub)
 
@@ -470,9 +468,7 @@ class CellIndex:
         if whole is not None:
             whole[fkey] = True
         if (int(whole.sum()) if whole is not None else len(np.unique(fkey))) != len(fkey):
-            raise ValidationError("cells overlap: a lattice square is covered by more than one cell",
-                                  [Problem(None, "geometry", "overlapping cells")],
-                                  fix="rebuild the cells with gridmap.grid.build_cells")
+            raise _overlap_error()
         # candidate (cell, square) pairs for shared squares: every square a cell's closed bounds reach
         # (floor of min .. floor of max, so points on a lattice line find the cells west/south of it too)
         part = np.flatnonzero(~full & ok)
@@ -533,9 +529,7 @@ class CellIndex:
         n_pairs = _KERNEL.gm_slots_count(n, lb.ctypes.data, full8.ctypes.data, self._ix0, self._iy0, nx,
                                          table.ctypes.data)
         if n_pairs < 0:
-            raise ValidationError("cells overlap: a lattice square is covered by more than one cell",
-                                  [Problem(None, "geometry", "overlapping cells")],
-                                  fix="rebuild the cells with gridmap.grid.build_cells")
+            raise _overlap_error()
         slot_key = np.empty(n_pairs, dtype=np.int64)
         start = np.empty(n_pairs + 1, dtype=np.int64)
         fill = np.empty(n_pairs, dtype=np.int64)
@@ -789,6 +783,8 @@ class CellIndex:
         block = self._lookup_block
         if self.engine == "c":
             x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+            if "_kernel_args" not in self.__dict__:  # (an unpickled index)
+                self._pack()
             block = self._lookup_block_c
         if self.threads > 1 and len(x) >= _PARALLEL_MIN:
             # blocks write disjoint slices of out; the index is only read
@@ -802,15 +798,19 @@ class CellIndex:
         return out
 
     def __getstate__(self) -> dict:
-        """Pickled without the kernel's raw pointers (valid in this process only): rebuilt on the first lookup."""
+        """Pickled without the kernel's raw pointers (valid in this process only): packed again on first lookup."""
         state = self.__dict__.copy()
         state.pop("_kernel_args", None)
         state.pop("_kernel_keep", None)
         return state
 
-    @functools.cached_property
-    def _kernel_args(self) -> tuple:
-        """The kernel's fixed arguments: the table, and the shared squares' candidates packed (``gm_pack``)."""
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.engine == "c" and _KERNEL is None:  # unpickled where the kernel is not built: same answers
+            self.engine = "numpy"
+
+    def _pack(self) -> None:
+        """Set the kernel's fixed arguments: the table, and the shared squares' candidates packed (``gm_pack``)."""
         lat = self.lattice
         if self._dense:
             table, keys, vals, n_keys = self._table, None, None, 0
@@ -830,8 +830,8 @@ class CellIndex:
             raise RuntimeError("gridmap: the kernel packed a shared square to the wrong size (a bug: please report)")
         self._kernel_keep = (table, keys, vals, off, count, rec)  # alive as long as the index
         ptr = [None if a is None else a.ctypes.data for a in (table, keys, vals)]
-        return (lat.x0, lat.y0, lat.cell_size_m, _NEAR, self._ix0, self._iy0, self._nx, self._ny, *ptr, n_keys,
-                off.ctypes.data, count.ctypes.data, rec.ctypes.data, _ORIENT_BOUND)
+        self._kernel_args = (lat.x0, lat.y0, lat.cell_size_m, _NEAR, self._ix0, self._iy0, self._nx, self._ny, *ptr,
+                             n_keys, off.ctypes.data, count.ctypes.data, rec.ctypes.data, _ORIENT_BOUND)
 
     def _lookup_block_c(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
         """A block through the compiled kernel; the points it defers go through the numpy path."""
