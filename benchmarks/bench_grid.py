@@ -88,7 +88,6 @@ def case_ours(n_comm: int, bounds, n: int, engine: str = "auto") -> dict:
     t7 = time.perf_counter()
     assert (one.cell == again.cell).all()
     return {"seconds": t2 - t0, "build": t1 - t0, "lookup": t2 - t1, "codes": t3 - t2, "assigned": res.n_assigned,
-            "engine": idx.engine,
             "next": t5 - t4, "warm": t5b - t5, "warm_1": t7 - t6, "threads": default_threads(),
             "cells": res.cell[:200_000], "n_codes": int(codes.notna().sum())}
 
@@ -260,15 +259,14 @@ def main() -> int:
               f"{'sjoin pts/s':>12} {'ratio':>7} {'+codes s':>9} {'ratio w/ codes':>15} "
               f"{'ours MiB':>9} {'sjoin MiB':>10}  agree")
         steady, verdicts = [], []
+        layer_codes = _cells(n_comm, bounds)["code"].to_numpy(dtype=object)  # codes of our positions (agreement)
         for n in sizes:
             o, dt_o, rss_o = run_case(case_ours, n_comm, bounds, n)
             m = min(n, sj_cap)
             s, dt_s, rss_s = run_case(case_sjoin, n_comm, bounds, n, m)
             scaled = dt_s * n / m
             k = min(len(o["cells"]), len(s["codes"]))
-            cells = _cells(n_comm, bounds)
-            ours_codes = np.where(o["cells"][:k] >= 0, cells["code"].to_numpy(dtype=object)[np.maximum(o["cells"][:k], 0)],
-                                  None)
+            ours_codes = np.where(o["cells"][:k] >= 0, layer_codes[np.maximum(o["cells"][:k], 0)], None)
             theirs = s["codes"][:k]
             agree = np.mean([(a_ == b_) or (a_ is None and not isinstance(b_, str)) for a_, b_ in zip(ours_codes, theirs)])
             note = "" if m == n else f"  (sjoin on {m:,} points, time scaled x{n / m:g})"
