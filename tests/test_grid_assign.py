@@ -22,6 +22,8 @@ MODES = [pytest.param({"engine": "numpy", "subdivide": True}, id="numpy-sub"),
          pytest.param({"engine": "numpy", "subdivide": False}, id="numpy"),
          pytest.param({"engine": "c"}, id="c", marks=_NO_KERNEL)]
 ENGINE_PARAMS = [pytest.param("numpy", id="numpy"), pytest.param("c", id="c", marks=_NO_KERNEL)]
+#: Every engine of this install, with and without the sub-square level (for loops inside one test).
+ALL_MODES = [{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]
 
 
 def sjoin_reference(x, y, cells):
@@ -141,7 +143,7 @@ def test_index_reuse_and_store_frame_without_attrs(layout):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(1, 8), seed=st.integers(0, 5000), size=st.sampled_from([50.0, 100.0]),
-       mode=st.sampled_from([{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]))
+       mode=st.sampled_from(ALL_MODES))
 def test_property_equals_sjoin(n, seed, size, mode):
     comm = voronoi_communities(n, bounds=(0, 0, 700, 600), seed=seed, wiggle_m=2.0)
     comm = comm[shapely.get_type_id(comm.geometry.values) == 3].reset_index(drop=True)
@@ -179,7 +181,7 @@ def test_property_arbitrary_polygons_equal_sjoin(n, seed, size, holes, multi):
     xy = np.vstack([np.column_stack([rng.uniform(-30, 930, 1500), rng.uniform(-30, 730, 1500)]),
                     boundary_points(cells, rng, 150)])
     ref = sjoin_reference(xy[:, 0], xy[:, 1], cells)
-    for mode in [{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]:
+    for mode in ALL_MODES:
         res = assign_points(xy, CellIndex(cells, cell_size_m=size, origin=(0.0, 0.0), **mode), warn=False)
         assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res, ref)
 
@@ -206,7 +208,7 @@ def test_inexact_lattice_lines_and_their_neighbours(layout):
     xs = np.concatenate([on_x, np.nextafter(on_x, -np.inf), np.nextafter(on_x, np.inf)])
     ys = np.tile(rng.uniform(b[1], b[3], 400), 3)
     xy = np.vstack([np.column_stack([xs, ys]), boundary_points(cells, rng, 300)])
-    for mode in [{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]:
+    for mode in ALL_MODES:
         res = assign_points(xy, CellIndex(cells, **mode), warn=False)
         assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
@@ -218,7 +220,7 @@ def test_overlapping_cells_still_give_a_covering_cell():
     cells = gpd.GeoDataFrame({"code": ["a", "b"]}, geometry=[a, b], crs=CRS)
     rng = np.random.default_rng(2)
     xy = np.column_stack([rng.uniform(-5, 95, 5000), rng.uniform(-5, 85, 5000)])
-    for mode in [{"engine": e, "subdivide": sub} for e in ENGINES for sub in (True, False)]:
+    for mode in ALL_MODES:
         res = assign_points(xy, CellIndex(cells, **mode), warn=False)
         assert_matches_sjoin(xy[:, 0], xy[:, 1], cells, res)
 
