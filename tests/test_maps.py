@@ -58,7 +58,7 @@ def maps_dir(tmp_path_factory, small):
         write_map(street_map("110101001", **lay, privacy="internal"), out / "internal.html")
         write_map(street_map("110101001", **lay, basemap="gaode", offline=False), out / "online-gaode.html")
         write_map(street_map("110101001", **lay, basemap="tianditu", tianditu_key="0123456789abcdef",
-                             offline=False), out / "online-tianditu.html")
+                             embed_key=True, offline=False), out / "online-tianditu.html")
         write_map(build_map(proposals=small["proposals"], communities=small["communities"]),
                   out / "proposals.html")
     return out
@@ -144,8 +144,7 @@ def test_wrong_crs_raises(small):
 def test_empty_layers(small):
     with pytest.warns(EmptyLayerWarning, match="alerts"):
         m = build_map(communities=small["communities"], alerts=small["alerts"].iloc[:0])
-    assert "no data: alerts" in json.loads(re.search(r"gridmap\.legend\([^,]+, (\".*?\")\);",
-                                                     m.get_root().render()).group(1))
+    assert "no data: alerts" in page_spec(m.get_root().render())["legend"]
     with pytest.warns(EmptyLayerWarning), pytest.raises(ValidationError, match="nothing to draw"):
         build_map(communities=small["communities"].iloc[:0])
     with pytest.raises(ValidationError, match="nothing to draw"):
@@ -223,8 +222,20 @@ def test_png_encoder_round_trip():
 
 
 # --- privacy ----------------------------------------------------------------------------------------------
+def page_data(html: str) -> dict:
+    """The page's JSON data block: every data-derived value of a map is there, under the key its script names."""
+    return json.loads(re.search(r'<script type="application/json" id="gridmap-data">(.*?)</script>', html,
+                                re.S).group(1))
+
+
+def page_spec(html: str) -> dict:
+    """The spec of the page-level runtime call ``gridmap.page(map, ...)`` (legend, title, compare, init)."""
+    return page_data(html)[re.search(r'gridmap\.page\(\w+, gridmap\.data\("(\w+)"\)\);', html).group(1)]
+
+
 def _specs(html: str, fn: str) -> list[dict]:
-    return [json.loads(m) for m in re.findall(rf"gridmap\.{fn}\((\{{.*?\}})\);", html)]
+    data = page_data(html)
+    return [data[k] for k in re.findall(rf'gridmap\.{fn}\(gridmap\.data\("(\w+)"\)\)', html)]
 
 
 def test_shared_hotspots_suppress_small_counts(small):
@@ -269,9 +280,11 @@ class _Tags(HTMLParser):
         super().__init__()
         self.urls: list[str] = []
         self.scripts = 0
+        self.data_blocks = 0
 
     def handle_starttag(self, tag, attrs):
-        self.scripts += tag == "script"
+        self.scripts += tag == "script" and ("type", "application/json") not in attrs
+        self.data_blocks += tag == "script" and ("type", "application/json") in attrs
         self.urls += [v for k, v in attrs if k in ("src", "href", "action", "poster", "srcset", "data") and v]
 
 
@@ -316,6 +329,7 @@ def test_every_map_file_is_offline_and_has_no_raw_payload(maps_dir):
         tags = _Tags()
         tags.feed(html)
         assert tags.scripts == 4, f.name  # vendor, runtime, folium's two: nothing injected by data
+        assert tags.data_blocks == 1, f.name  # the data, as JSON that does not execute
 
 
 def test_street_map_alone_is_written_as_one_file(tmp_path, small):
@@ -339,7 +353,7 @@ def test_sizes_at_full_scale(tmp_path):
 def test_proposals_side_by_side_can_be_turned_off(small):
     lay = dict(proposals=small["proposals"], communities=small["communities"])
     html = build_map(**lay).get_root().render()
-    (spec,) = [json.loads(m) for m in re.findall(r"gridmap\.compare\([^,]+, (\{.*?\})\);", html)]
+    spec = page_spec(html)["compare"]
     assert [p["title"].split("：")[0] for p in spec["panels"]] == ["方案 proposal A", "方案 proposal B"]
     assert spec["current"] is not None and len(spec["current"]["f"]) == 1    # the parent community
-    assert "gridmap.compare(" not in build_map(**lay, compare_proposals=False).get_root().render()
+    assert "compare" not in page_spec(build_map(**lay, compare_proposals=False).get_root().render())

@@ -22,7 +22,7 @@ from gridmap.maps import AssetsMissingError, check_assets
 from gridmap.maps.sample import PAYLOADS, PII, sample_layers
 from gridmap.store import open_store
 
-from test_maps import ROOT, external_urls  # tests/ is on sys.path
+from test_maps import ROOT, external_urls, page_data  # tests/ is on sys.path
 
 STREET = "110101002"
 
@@ -101,13 +101,14 @@ def _check_page(path: Path, *, internal: bool = False) -> str:
 
 
 def overlay_names(html: str) -> list[str]:
-    """Names of the toggleable layers in the page's layer control."""
-    block = re.search(r"overlays :  \{(.*?)\}", html, re.S).group(1)
-    return [json.loads(k) for k in re.findall(r'^\s*("(?:[^"\\]|\\.)*") :', block, re.M)]
+    """Names of the toggleable layers in the page's layer control (built by the runtime from the page data)."""
+    (spec,) = _specs(html, "layerControl")
+    return [name for _, name, overlay in spec["layers"] if overlay]
 
 
 def _specs(html: str, fn: str) -> list[dict]:
-    return [json.loads(m) for m in re.findall(rf"gridmap\.{fn}\((\{{.*?\}})\);", html)]
+    data = page_data(html)
+    return [data[k] for k in re.findall(rf'gridmap\.{fn}\((?:\w+, )*(?:\{{[^}}]*\}}, )?gridmap\.data\("(\w+)"\)\)', html)]
 
 
 def test_map_command_over_the_store(store_url, tmp_path, capsys, layers):

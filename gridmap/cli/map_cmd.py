@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                "  gridmap map --community 110101001001 --proposals plans/110101001001.gpkg -o split.html\n"
                "  gridmap map --street 110101001 --privacy internal -o internal.html\n"
                "  gridmap map --basemap gaode --online -o gaode.html   # overlays shifted to GCJ-02\n"
+               "  gridmap map --basemap tianditu --online --tianditu-key KEY --embed-key -o tdt.html\n"
                "Run scripts/fetch_assets.sh once after set-up (it installs the map scripts from npm).")
     p.add_argument("-o", "--output", type=Path, default=Path("map.html"), help="HTML file to write")
     area = p.add_mutually_exclusive_group()
@@ -50,6 +51,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--basemap", choices=["none", "osm", "tianditu", "gaode"], default="none")
     p.add_argument("--tianditu-key", default=os.environ.get("GRIDMAP_TIANDITU_KEY"),
                    help="Tianditu key (tk); default $GRIDMAP_TIANDITU_KEY")
+    p.add_argument("--embed-key", action="store_true",
+                   help="allow the Tianditu key into a shared map (anyone with the file can read it; the page and "
+                        "this command then warn)")
     p.add_argument("--online", action="store_true", help="allow an online basemap (tiles load when viewed)")
     p.add_argument("--min-count", type=int, default=3, help="hide areas with fewer complaints (shared maps)")
     p.add_argument("--title", help="title shown on the map")
@@ -126,7 +130,7 @@ def cmd_map(args: Any) -> int:
     if "proposals" in files:
         frames["proposals"] = files["proposals"]
     opts = dict(privacy=args.privacy, basemap=args.basemap, tianditu_key=args.tianditu_key,
-                offline=not args.online, min_count=args.min_count)
+                embed_key=args.embed_key, offline=not args.online, min_count=args.min_count)
     if args.title:
         opts["title"] = args.title
     with warnings.catch_warnings(record=True) as caught:

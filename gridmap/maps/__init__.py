@@ -23,7 +23,8 @@ Examples
 """
 
 from gridmap.maps.basemaps import Basemap, tile_url_templates
-from gridmap.maps.build import EmptyLayerWarning, Scale, build_map, community_map, district_map, street_map
+from gridmap.maps.build import (EmptyLayerWarning, KeyEmbeddedWarning, Scale, build_map, community_map, district_map,
+                                street_map)
 from gridmap.maps.frames import emerging_cells, warning_layers
 from gridmap.maps.bundle import AssetsMissingError, check_assets
 from gridmap.maps.layers import SizeClass, size_class
@@ -35,6 +36,6 @@ __all__ = [
     "build_map", "district_map", "street_map", "community_map", "write_map", "to_html",
     "warning_layers", "emerging_cells",
     "DensityGrid", "Privacy", "Basemap", "Scale", "SizeClass", "size_class",
-    "EmptyLayerWarning", "AssetsMissingError", "check_assets", "tile_url_templates",
+    "EmptyLayerWarning", "KeyEmbeddedWarning", "AssetsMissingError", "check_assets", "tile_url_templates",
     "scrub_pii", "escape_html", "js_json", "DEFAULT_MIN_COUNT",
 ]

@@ -34,11 +34,11 @@ from gridmap.maps import layers as L
 from gridmap.maps.basemaps import Basemap, tile_specs
 from gridmap.maps.display import Display
 from gridmap.maps.frames import canonical_alerts, canonical_hotspots, canonical_proposals
-from gridmap.maps.page import ScriptControl
+from gridmap.maps.page import LayerControl, ScriptControl, ScriptLayer, page_figure
 from gridmap.maps.raster import DensityGrid
-from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html as esc, js_json
+from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html as esc
 
-__all__ = ["Scale", "EmptyLayerWarning", "build_map", "district_map", "street_map", "community_map", "LAYER_NAMES"]
+__all__ = ["Scale", "EmptyLayerWarning", "KeyEmbeddedWarning", "build_map", "district_map", "street_map", "community_map", "LAYER_NAMES"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ class Scale(str, enum.Enum):
 
 class EmptyLayerWarning(UserWarning):
     """An optional map layer was given but has no rows; it is left out of the map."""
+
+
+class KeyEmbeddedWarning(UserWarning):
+    """The map carries a basemap key (Tianditu ``tk``) in its HTML: anyone with the file can read it."""
+
+
+KEY_WARNING = ("the map carries your Tianditu key (tk) in its HTML: anyone who gets the file can read and reuse "
+               "it; share it only with people who may use your key")
+KEY_NOTE = "此图含天地图密钥，勿外传 — this file contains a Tianditu key (tk): do not share it"
 
 
 def _checked_frames(frames: Mapping[str, Any]) -> tuple[dict[str, gpd.GeoDataFrame], Any, list[str]]:
@@ -114,7 +123,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
               alerts: gpd.GeoDataFrame | None = None, proposals: gpd.GeoDataFrame | None = None,
               complaints: gpd.GeoDataFrame | None = None,
               privacy: "str | Privacy" = Privacy.SHARED, basemap: "str | Basemap" = Basemap.NONE,
-              tianditu_key: str | None = None, offline: bool = True, title: str = "",
+              tianditu_key: str | None = None, embed_key: bool = False, offline: bool = True, title: str = "",
               scale: "str | Scale" = Scale.STREET, min_count: int = DEFAULT_MIN_COUNT,
               max_cells: int = 12_000, cell_labels: bool | None = None,
               density_cell_m: float = 50.0, density_bandwidth_m: float = 150.0,
@@ -136,6 +145,9 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     privacy : 'shared' (default) or 'internal'
     basemap : 'none' (default, offline), 'osm', 'tianditu' (needs ``tianditu_key``) or 'gaode' (overlays are
         shifted into GCJ-02). Online basemaps need ``offline=False``.
+    embed_key : the Tianditu key ends up in the page (tiles are requested with it). A shared map refuses to
+        carry it unless ``embed_key=True``; a page that carries a key says so in its legend, and a
+        :class:`KeyEmbeddedWarning` is issued.
     scale : 'district', 'street' (default) or 'community': simplification and cell drawing.
     min_count : cells/areas with fewer complaints are hidden on shared maps (default 3).
     compare_proposals : with split proposals, also show them side by side: the map narrows to the left and a
@@ -155,6 +167,16 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
         raise ValidationError(message(f"basemap {basemap.value!r} loads tiles from the internet",
                                       where="build_map(basemap=...)", got="offline=True",
                                       fix="use basemap='none' for offline maps, or pass offline=False"))
+    tiles = tile_specs(basemap, tianditu_key=tianditu_key)
+    keyed = basemap is Basemap.TIANDITU
+    if keyed and privacy is Privacy.SHARED and not embed_key:
+        raise ValidationError(message(
+            "a shared map would carry your Tianditu key (tk) in its HTML, where anyone who gets the file can "
+            "read and reuse it", where="build_map(basemap='tianditu', privacy='shared')", got="embed_key=False",
+            fix="pass embed_key=True (CLI: --embed-key) to write it anyway (the page then says so), make an "
+                "internal map, or use basemap='none' / 'osm'"))
+    if keyed:
+        warnings.warn(KEY_WARNING, KeyEmbeddedWarning, stacklevel=2)
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,
                                               components=components, hotspots=hotspots, alerts=alerts,
                                               proposals=proposals, complaints=complaints))
@@ -187,15 +209,16 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     # Without tiles folium does not pass maxZoom to the map, and MarkerCluster needs it.
     m.options["maxZoom"] = 19
     m.options["minZoom"] = 5
+    page_figure(m)
     m._gridmap_privacy = privacy  # noqa: SLF001 (read by tests and the CLI)
     csp_img = ["data:"]
-    for i, t in enumerate(tile_specs(basemap, tianditu_key=tianditu_key)):
-        folium.TileLayer(tiles=t.url, attr=t.attribution, name=esc(t.name), subdomains=t.subdomains,
-                         max_zoom=t.max_zoom, overlay=i > 0, control=True).add_to(m)
+    for i, t in enumerate(tiles):
+        ScriptLayer("tiles", {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains,
+                              "maxZoom": t.max_zoom}, name=esc(t.name), overlay=i > 0).add_to(m)
         host = ".".join("*" if "{s}" in part or "{" in part else part for part in urlsplit(t.url).netloc.split("."))
         csp_img.append(f"https://{host}")
-    m._gridmap_csp = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src "
-                      + " ".join(dict.fromkeys(csp_img)))
+    m._gridmap_img_src = tuple(dict.fromkeys(csp_img))  # noqa: SLF001 (read by to_html for the policy)
+    m._gridmap_key_embedded = keyed  # noqa: SLF001
 
     legend: list[str] = []
     outs: list[L.LayerOut] = []
@@ -233,23 +256,25 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     if basemap.gcj02:
         legend.append("<div class='gm-note'>" + esc("叠加图层已转换为 GCJ-02 以配合高德底图 overlays shifted to GCJ-02")
                       + "</div>")
+    if keyed:
+        legend.append("<div class='gm-note'>" + esc(KEY_NOTE) + "</div>")
     n_layers = sum(len(o.layers) for o in outs)
-    folium.LayerControl(collapsed=n_layers > 12, position="topright").add_to(m)
+    LayerControl(collapsed=n_layers > 12, position="topright").add_to(m)
 
-    js = [f"gridmap.legend(__MAP__, {js_json(''.join(legend))});"]
+    # Everything page-level is data for the runtime's gridmap.page (in the page's JSON block).
+    spec: dict[str, Any] = {"legend": "".join(legend)}
     if title:
-        js.append(f"gridmap.overlayText(__MAP__, 'gm-title', {js_json(str(title))});")
+        spec["title"] = str(title)
     if privacy is Privacy.INTERNAL:
-        js.append("gridmap.overlayText(__MAP__, 'gm-banner', "
-                  f"{js_json('内部资料 · 请勿外传 — INTERNAL USE ONLY, do not share')});")
+        spec["banner"] = "内部资料 · 请勿外传 — INTERNAL USE ONLY, do not share"
     if "components" in frames or "cells" in frames:
-        js.append(f"gridmap.search(__MAP__, {js_json('编码搜索 search code')});")
+        spec["search"] = "编码搜索 search code"
     compare = next((o.extra["compare"] for o in outs if "compare" in o.extra), None)
     if compare is not None and compare_proposals:
         compare["bounds"] = display.bounds_latlon(tuple(frames["proposals"].total_bounds))
-        js.append(f"gridmap.compare(__MAP__, {js_json(compare)});")
-    js.append(f"gridmap.init(__MAP__, {js_json({'bounds': bounds, 'labelZoom': 17 if labels else 0})});")
-    ScriptControl("\n".join(js)).add_to(m)
+        spec["compare"] = compare
+    spec["init"] = {"bounds": bounds, "labelZoom": 17 if labels else 0}
+    ScriptControl(spec).add_to(m)
     log.info("map built: %d layers, scale %s, privacy %s, basemap %s", sum(len(o.layers) for o in outs),
              scale.value, privacy.value, basemap.value)
     return m

@@ -2,8 +2,9 @@
 
 Builders take frames that have already been checked (CRS, non-empty) by :mod:`gridmap.maps.build`; every
 string they put on the page goes through :func:`~gridmap.maps.safety.escape_html` (and free text through
-:func:`~gridmap.maps.safety.scrub_pii`), and every data structure through
-:func:`~gridmap.maps.safety.js_json`.
+:func:`~gridmap.maps.safety.scrub_pii`). Each layer is a :class:`~gridmap.maps.page.ScriptLayer`: a runtime
+function name and a spec that goes into the page's JSON data block (written with
+:func:`~gridmap.maps.safety.js_json`), never into template or script source.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from gridmap.errors import Problem, ValidationError
 from gridmap.maps.display import Display
 from gridmap.maps.page import ScriptLayer
 from gridmap.maps.raster import RAMP, DensityGrid, colorize, png_data_uri, warp_to_mercator
-from gridmap.maps.safety import Privacy, escape_html as esc, js_json, scrub_pii
+from gridmap.maps.safety import Privacy, escape_html as esc, scrub_pii
 
 __all__ = ["SizeClass", "size_class", "LayerOut", "communities_layer", "cells_layer", "components_layers",
            "density_layer", "hotspots_layer", "alerts_layer", "proposal_layers", "streets_layer",
@@ -146,11 +146,11 @@ def communities_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
                        ("户数 households", _fmt_int(row.get("households"))),
                        ("规模 size", cls.label if cls else "未知 unknown"))
         feats.append([order.index(cls) if cls else len(order), tip, enc, str(row.get("code") or "") or None])
-    js = f"gridmap.areas({js_json({'styles': styles, 'f': feats})})"
+    spec = {"styles": styles, "f": feats}
     legend = "<h4>社区规模 community size</h4>" + "".join(_swatch(c.color, c.label) for c in order)
     counts = pd.Series([c.value for c in classes if c]).value_counts()
     log.info("communities layer: %d communities (%s)", len(frame), dict(counts))
-    return LayerOut([ScriptLayer(js, name=esc("社区 communities"))], legend)
+    return LayerOut([ScriptLayer("areas", spec, name=esc("社区 communities"))], legend)
 
 
 def streets_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
@@ -158,8 +158,7 @@ def streets_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
     style = {"color": "#222", "weight": 3, "fill": False, "dashArray": "6 4"}
     feats = [[0, _tooltip(("街道 street", row.get("name")), ("代码 code", row.get("code"))), enc, None]
              for (_, row), enc in zip(frame.iterrows(), display.encode_areas(frame.geometry.values))]
-    js = f"gridmap.areas({js_json({'styles': [style], 'f': feats})})"
-    return LayerOut([ScriptLayer(js, name=esc("街道边界 streets"))],
+    return LayerOut([ScriptLayer("areas", {"styles": [style], "f": feats}, name=esc("街道边界 streets"))],
                     '<h4>街道 streets</h4><div><i style="border:2px dashed #222;background:transparent"></i>'
                     + esc("街道边界 street boundary") + "</div>")
 
@@ -194,7 +193,7 @@ def cells_layer(frame: gpd.GeoDataFrame, display: Display, *, max_cells: int, la
     legend = ("<h4>单元网格 unit cells</h4><div><i style='border:1px solid #3366cc;background:transparent'></i>"
               + esc(f"{len(frame):,} 个网格 cells（悬停看编码 hover for code）") + "</div>")
     log.info("cells layer: %d cells", len(frame))
-    return LayerOut([ScriptLayer(f"gridmap.cells({js_json(spec)})", name=esc("单元网格 cells"), show=show)], legend)
+    return LayerOut([ScriptLayer("cells", spec, name=esc("单元网格 cells"), show=show)], legend)
 
 
 #: Major component classes (CJ/T 214-2007) with colours.
@@ -225,8 +224,7 @@ def components_layers(frame: gpd.GeoDataFrame, display: Display, *, show: bool =
         spec = {"pts": display.encode_points(xs[sel], ys[sel]), "cls": cls,
                 "codes": [str(c) for c in code[sel]], "classes": classes, "color": color}
         n = int(sel.sum())
-        out.layers.append(ScriptLayer(f"gridmap.points({js_json(spec)})",
-                                      name=esc(f"部件 {label}（{n:,}）"), show=show))
+        out.layers.append(ScriptLayer("points", spec, name=esc(f"部件 {label}（{n:,}）"), show=show))
         out.legend += _swatch(color, f"{mj} {label} · {n:,}")
     log.info("components layer: %d components in %d major classes", len(frame), len(out.layers))
     return out
@@ -256,9 +254,8 @@ def density_layer(grid: DensityGrid, display: Display, *, privacy: Privacy, min_
               f"0–{esc(f'{vmax:,.0f}')} {esc(g.unit)}</div>")
     if note:
         legend += f"<div class='gm-note'>{esc(note)}</div>"
-    layer = folium.raster_layers.ImageOverlay(image=png_data_uri(img), bounds=bounds, opacity=0.75,
-                                              name=esc("诉求密度 complaint density"), interactive=False,
-                                              zindex=2)
+    layer = ScriptLayer("imageOverlay", {"url": png_data_uri(img), "bounds": bounds, "opacity": 0.75, "zIndex": 2},
+                        name=esc("诉求密度 complaint density"))
     log.info("density layer: lattice %s -> image %s", g.values.shape, img.shape[:2])
     return LayerOut([layer], legend)
 
@@ -274,14 +271,14 @@ _HOTSPOT_COLORS = {
 
 
 def _area_or_point_layer(frame: gpd.GeoDataFrame, display: Display, *, keys: list[int], tips: list[str],
-                         styles: list[dict]) -> str:
-    """JS for polygons (areas) or points (drawn as 50 m squares around the point) of a small layer."""
+                         styles: list[dict]) -> dict[str, Any]:
+    """``gridmap.areas`` spec for polygons (areas) or points (drawn as 50 m squares around the point) of a small layer."""
     geoms = frame.geometry.values
     pts = shapely.get_type_id(geoms) == 0
     if pts.any():
         geoms = np.where(pts, shapely.buffer(geoms, 25, cap_style="square"), geoms)
     feats = [[k, t, enc, None] for k, t, enc in zip(keys, tips, display.encode_areas(geoms))]
-    return f"gridmap.areas({js_json({'styles': styles, 'f': feats})})"
+    return {"styles": styles, "f": feats}
 
 
 def _suppress(frame: gpd.GeoDataFrame, *, privacy: Privacy, min_count: int, what: str) -> gpd.GeoDataFrame:
@@ -315,9 +312,9 @@ def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privac
     if not len(frame):
         return LayerOut([], legend + "<div class='gm-note'>" + esc(
             f"少于 {min_count} 件的热点不显示 hot spots with fewer than {min_count} complaints hidden") + "</div>")
-    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in keys], tips=tips, styles=styles)
+    spec = _area_or_point_layer(frame, display, keys=[order.index(k) for k in keys], tips=tips, styles=styles)
     log.info("hotspots layer: %d cells", len(frame))
-    return LayerOut([ScriptLayer(js, name=esc(f"热点与新兴类别 hot spots ({len(frame)})"))], legend)
+    return LayerOut([ScriptLayer("areas", spec, name=esc(f"热点与新兴类别 hot spots ({len(frame)})"))], legend)
 
 
 _UNIT_LABEL = {"cell": "网格 cell", "community": "社区 community", "street": "街道 street"}
@@ -349,9 +346,9 @@ def alerts_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy,
     if not len(frame):
         return LayerOut([], legend + "<div class='gm-note'>" + esc(
             f"少于 {min_count} 件的预警不显示 alerts with fewer than {min_count} complaints hidden") + "</div>")
-    js = _area_or_point_layer(frame, display, keys=[order.index(k) for k in keys], tips=tips, styles=styles)
+    spec = _area_or_point_layer(frame, display, keys=[order.index(k) for k in keys], tips=tips, styles=styles)
     log.info("alerts layer: %d alerts", len(frame))
-    return LayerOut([ScriptLayer(js, name=esc(f"预警 alerts ({len(frame)})"))], legend)
+    return LayerOut([ScriptLayer("areas", spec, name=esc(f"预警 alerts ({len(frame)})"))], legend)
 
 
 _PROPOSAL_PALETTE = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628")
@@ -381,8 +378,7 @@ def proposal_layers(frame: gpd.GeoDataFrame, display: Display, *,
                               ("户数 households", _fmt_int(r.get("households")))), enc, None]
                  for (_, r), enc in zip(now.iterrows(), display.encode_areas(now.geometry.values))]
         current_spec = {"styles": [style], "f": feats}
-        out.layers.append(ScriptLayer(f"gridmap.areas({js_json(current_spec)})",
-                                      name=esc("现状边界 current boundary")))
+        out.layers.append(ScriptLayer("areas", current_spec, name=esc("现状边界 current boundary")))
         out.legend += "<div><i style='border:3px solid #000;background:transparent'></i>" + esc(
             "现状边界 current boundary") + "</div>"
     keys = parts["proposal"].fillna("?").astype(str)
@@ -398,8 +394,8 @@ def proposal_layers(frame: gpd.GeoDataFrame, display: Display, *,
                                    ("原社区 from", r.get("parent_code"))), enc, None]
                  for j, ((_, r), enc) in enumerate(zip(sub.iterrows(), display.encode_areas(sub.geometry.values)))]
         spec = {"styles": styles, "f": feats}
-        out.layers.append(ScriptLayer(f"gridmap.areas({js_json(spec)})",
-                                      name=esc(f"方案 proposal {key}（{len(sub)} 个社区）"), show=(i == 0)))
+        out.layers.append(ScriptLayer("areas", spec, name=esc(f"方案 proposal {key}（{len(sub)} 个社区）"),
+                                      show=(i == 0)))
         out.legend += _swatch(color, f"方案 proposal {key}")
         hh = "/".join(f"{int(h):,}" for h in sub["households"] if not _missing(h))
         panels.append({"title": f"方案 proposal {key}：{len(sub)} 个社区 parts" + (f"，户数 households {hh}" if hh else ""),
@@ -423,7 +419,7 @@ def complaints_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
             "classes": [[scrub_pii(c) or "未分类 uncategorised", _MINOR_PALETTE[i % len(_MINOR_PALETTE)]]
                         for i, c in enumerate(cats)],
             "color": "#b00020", "search": False}
-    return LayerOut([ScriptLayer(f"gridmap.points({js_json(spec)})",
-                                 name=esc(f"诉求明细（内部）complaints, internal ({len(frame):,})"), show=False)],
+    return LayerOut([ScriptLayer("points", spec, name=esc(f"诉求明细（内部）complaints, internal ({len(frame):,})"),
+                                 show=False)],
                     "<h4>诉求明细 complaints</h4><div class='gm-note'>"
                     + esc("内部资料：个人信息已遮盖 internal: phone/ID masked") + "</div>")

@@ -8,6 +8,8 @@ or stylesheet.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import re
@@ -15,15 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import folium
-from branca.element import Element, MacroElement
-from jinja2 import Template
+from branca.element import Element, Figure, MacroElement
+from folium.elements import ElementAddToElement
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gridmap.errors import GridmapError, message
 from gridmap.maps.bundle import inline_head
+from gridmap.maps.safety import js_json
 
-__all__ = ["ScriptLayer", "ScriptControl", "to_html", "write_map", "RUNTIME_JS", "RUNTIME_CSS"]
+__all__ = ["ScriptLayer", "ScriptControl", "LayerControl", "PageFigure", "page_figure", "to_html", "write_map",
+           "content_security_policy", "RUNTIME_JS", "RUNTIME_CSS", "DATA_ID"]
 
 log = logging.getLogger(__name__)
+
+#: id of the page's JSON data block.
+DATA_ID = "gridmap-data"
 
 #: Resources folium elements may ask for that the bundle provides (name in folium's default_js/css lists).
 _BUNDLED = {"leaflet", "leaflet_css", "markerclusterjs", "markerclustercss", "markerclusterdefaultcss"}
@@ -61,7 +69,16 @@ RUNTIME_CSS = """
 RUNTIME_JS = r"""
 var gridmap = (function () {
   "use strict";
-  var S = 1e5, index = {};
+  var S = 1e5, index = {}, store = null;
+  // Every data-derived value of the page is in one JSON block (not executable); scripts name keys only.
+  function data(key) {
+    if (store === null) {
+      var el = document.getElementById("gridmap-data");
+      store = el ? JSON.parse(el.textContent) : {};
+    }
+    if (!(key in store)) throw new Error("gridmap: no page data for " + key);
+    return store[key];
+  }
   function ring(a) {
     var out = new Array(a.length / 2), la = 0, lo = 0;
     for (var i = 0, j = 0; i < a.length; i += 2, j++) { la += a[i]; lo += a[i + 1]; out[j] = [la / S, lo / S]; }
@@ -234,6 +251,32 @@ var gridmap = (function () {
     minis.forEach(function (m) { m.invalidateSize(false); m.fitBounds(spec.bounds, {animate: false, padding: [8, 8]}); });
     return minis;
   }
+  // Online basemap tiles: {url, attribution, subdomains, maxZoom} (fixed templates; a key only if embedded).
+  function tiles(spec) {
+    return L.tileLayer(spec.url, {attribution: spec.attribution, subdomains: spec.subdomains, maxZoom: spec.maxZoom,
+      maxNativeZoom: spec.maxZoom});
+  }
+  // Density image: {url: PNG data URI, bounds, opacity, zIndex}.
+  function imageOverlay(spec) {
+    return L.imageOverlay(spec.url, spec.bounds, {opacity: spec.opacity, interactive: false, zIndex: spec.zIndex});
+  }
+  // The layer control: vars maps element names to layers; spec.layers = [[name, label, overlay]] (labels are
+  // escaped HTML: Leaflet sets them with innerHTML).
+  function layerControl(map, vars, spec) {
+    var base = {}, over = {};
+    spec.layers.forEach(function (l) { (l[2] ? over : base)[l[1]] = vars[l[0]]; });
+    return L.control.layers(base, over, {position: spec.position, collapsed: spec.collapsed, autoZIndex: true})
+      .addTo(map);
+  }
+  // Everything page-level, from one spec: legend, title, banner, search, comparison panels, initial view.
+  function page(map, spec) {
+    legend(map, spec.legend);
+    if (spec.title) overlayText(map, "gm-title", spec.title);
+    if (spec.banner) overlayText(map, "gm-banner", spec.banner);
+    if (spec.search) search(map, spec.search);
+    if (spec.compare) compare(map, spec.compare);
+    init(map, spec.init);
+  }
   function init(map, opts) {
     if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
     if (opts.labelZoom) {
@@ -243,35 +286,163 @@ var gridmap = (function () {
     if (opts.bounds) map.fitBounds(opts.bounds, {animate: false});
     window.gridmapReady = true;
   }
-  return {ring: ring, areas: areas, cells: cells, points: points, compare: compare, legend: legend, overlayText: overlayText, search: search,
-          init: init, index: index};
+  return {data: data, ring: ring, areas: areas, cells: cells, points: points, tiles: tiles, imageOverlay: imageOverlay,
+          layerControl: layerControl, compare: compare, legend: legend, overlayText: overlayText, search: search,
+          page: page, init: init, index: index};
 })();
 """
 
 
+#: Runtime functions a :class:`ScriptLayer` may call (each takes its spec from the page data).
+LAYER_FUNCTIONS = frozenset({"areas", "cells", "points", "tiles", "imageOverlay"})
+
+# The few templates gridmap itself gives branca. They print identifiers only (element names made by
+# :func:`_number_elements`, and fixed runtime function names): every data-derived value goes into the page
+# data (one JSON block, read by the runtime), never into template output, because branca compiles each
+# element's output as a new Jinja2 template. They run in a sandbox with no globals, so even a template
+# that reached data could not call into Python.
+_ENV = ImmutableSandboxedEnvironment(autoescape=True)
+_ENV.globals.clear()
+
+_LAYER_TEMPLATE = _ENV.from_string(
+    "{% macro script(this, kwargs) %}var {{ this.get_name() }} = gridmap.{{ this.fn }}"
+    "(gridmap.data({{ this.get_name()|tojson }}));{% endmacro %}")
+_CONTROL_TEMPLATE = _ENV.from_string(
+    "{% macro script(this, kwargs) %}gridmap.page({{ this.parent_name }}, "
+    "gridmap.data({{ this.get_name()|tojson }}));{% endmacro %}")
+_LAYER_CONTROL_TEMPLATE = _ENV.from_string(
+    "{% macro script(this, kwargs) %}var {{ this.get_name() }} = gridmap.layerControl({{ this.parent_name }}, "
+    "{{ '{' }}{% for v in this.layer_vars %}{{ v|tojson }}: {{ v }}{% if not loop.last %}, {% endif %}"
+    "{% endfor %}{{ '}' }}, gridmap.data({{ this.get_name()|tojson }}));{% endmacro %}")
+
+def _page_data(element: Any) -> dict[str, Any]:
+    root = element.get_root()
+    if not isinstance(root, PageFigure):
+        raise GridmapError(message(f"{type(element).__name__} must be rendered in a gridmap page",
+                                   got=type(root).__name__, fix="write maps with gridmap.maps.write_map / to_html"))
+    return root.data
+
+
 class ScriptLayer(folium.map.Layer):
-    """A layer whose Leaflet object is built by a JavaScript expression (shown in the layer control)."""
+    """A layer built by the runtime function ``gridmap.<fn>`` from ``spec`` (shown in the layer control).
 
-    _template = Template("{% macro script(this, kwargs) %}var {{ this.get_name() }} = {{ this.js }};"
-                         "{% endmacro %}")
+    ``spec`` (any JSON value) goes into the page data; the script only names the function and the key.
+    """
 
-    def __init__(self, js: str, *, name: str, show: bool = True, overlay: bool = True, control: bool = True):
+    _template = _LAYER_TEMPLATE
+
+    def __init__(self, fn: str, spec: Any, *, name: str, show: bool = True, overlay: bool = True,
+                 control: bool = True):
+        if fn not in LAYER_FUNCTIONS:
+            raise GridmapError(message("unknown map layer function", got=repr(fn),
+                                       fix="use one of " + ", ".join(sorted(LAYER_FUNCTIONS))))
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         self._name = "GridmapLayer"
-        self.js = js
+        self.fn = fn
+        self.spec = spec
+
+    def render(self, **kwargs: Any) -> None:
+        _page_data(self)[self.get_name()] = self.spec
+        super().render(**kwargs)
 
 
 class ScriptControl(MacroElement):
-    """JavaScript run after the map exists; ``__MAP__`` in ``js`` is replaced by the map variable."""
+    """The page-level runtime call ``gridmap.page(map, spec)``: legend, title, banner, search, comparison
+    panels and the initial view, all from ``spec`` (in the page data)."""
 
-    _template = Template("{% macro script(this, kwargs) %}"
-                         "{{ this.js.replace('__MAP__', this._parent.get_name()) }}{% endmacro %}")
+    _template = _CONTROL_TEMPLATE
 
-    def __init__(self, js: str):
+    def __init__(self, spec: dict[str, Any]):
         super().__init__()
         self._name = "GridmapScript"
-        self.js = js
+        self.spec = spec
 
+    @property
+    def parent_name(self) -> str:
+        return self._parent.get_name()
+
+    def render(self, **kwargs: Any) -> None:
+        _page_data(self)[self.get_name()] = self.spec
+        super().render(**kwargs)
+
+
+class LayerControl(MacroElement):
+    """Leaflet's layer control, built by the runtime (``gridmap.layerControl``): the script lists the layer
+    variables only; their names (which may carry data: class labels, proposal keys) are in the page data."""
+
+    _template = _LAYER_CONTROL_TEMPLATE
+
+    def __init__(self, *, position: str = "topright", collapsed: bool = True):
+        super().__init__()
+        self._name = "GridmapLayerControl"
+        self.options = {"position": position, "collapsed": bool(collapsed)}
+        self.layer_vars: list[str] = []
+
+    @property
+    def parent_name(self) -> str:
+        return self._parent.get_name()
+
+    def render(self, **kwargs: Any) -> None:
+        layers = [item for item in self._parent._children.values()
+                  if isinstance(item, folium.map.Layer) and item.control]
+        self.layer_vars = [item.get_name() for item in layers]
+        _page_data(self)[self.get_name()] = {
+            **self.options, "layers": [[item.get_name(), str(item.layer_name), bool(item.overlay)] for item in layers]}
+        super().render(**kwargs)
+
+
+class PageFigure(Figure):
+    """The page of a gridmap map: branca's figure, rendered with deterministic element names and with every
+    data-derived value in one ``<script type="application/json" id="gridmap-data">`` block.
+
+    The block is built with :func:`~gridmap.maps.safety.js_json` and inserted after branca has rendered the
+    page (plain string operations), so data never meets a template engine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, Any] = {}
+
+    def _reset(self) -> None:
+        """Start from an empty header/html/script (branca fills them while rendering) and number the
+        elements 0, 1, 2 ... in tree order, so the same map renders to the same bytes every time."""
+        self.header, self.html, self.script = Element(), Element(), Element()
+        for part in (self.header, self.html, self.script):
+            part._parent = self
+        self.header.add_child(Element('<meta http-equiv="content-type" content="text/html; charset=UTF-8" />'),
+                              name="meta_http")
+        self.data = {}
+        stack, order = [self], []
+        while stack:
+            el = stack.pop()
+            # Drop what a previous render attached (folium's "addTo" helpers); render adds it again.
+            for key, child in list(el._children.items()):
+                if isinstance(child, ElementAddToElement):
+                    del el._children[key]
+            order.append(el)
+            stack.extend(reversed(list(el._children.values())))
+        for i, el in enumerate(order):
+            el._id = str(i)
+
+    def render(self, **kwargs: Any) -> str:
+        self._reset()
+        page = super().render(**kwargs)
+        i = page.find("<body>")
+        if i < 0:
+            raise GridmapError("branca rendered a page without <body>")
+        i += len("<body>")
+        block = f'\n<script type="application/json" id="{DATA_ID}">{js_json(self.data)}</script>\n'
+        return page[:i] + block + page[i:]
+
+
+def page_figure(m: folium.Map) -> PageFigure:
+    """Put ``m`` in a :class:`PageFigure` (once) and return it."""
+    root = m.get_root()
+    if isinstance(root, PageFigure):
+        return root
+    fig = PageFigure()
+    fig.add_child(m, name="map")
+    return fig
 
 def _strip_cdn_resources(element: Any) -> None:
     """Empty folium's CDN lists on every element, after checking the bundle provides what is needed."""
@@ -296,10 +467,45 @@ def _strip_cdn_resources(element: Any) -> None:
 _EXTERNAL_TAG_RE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*['\"]?(?:https?:)?//", re.I)
 
 
+_SCRIPT_RE = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.I | re.S)
+_JSON_TYPE_RE = re.compile(r"""\btype\s*=\s*["']?application/json["']?""", re.I)
+# An inline event handler attribute or a javascript: URL in markup (outside script and style bodies).
+_INLINE_CODE_RE = re.compile(r"<[a-z][^>]*?\s(?:on[a-z]+\s*=|(?:href|src|action)\s*=\s*[\"']?\s*javascript:)", re.I)
+_BODIES_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+
+
+def script_hashes(page: str) -> list[str]:
+    """CSP source expressions (``'sha256-...'``) of every executable inline ``<script>`` of ``page``, in order
+    (JSON data blocks are not executed and need none)."""
+    out = []
+    for attrs, body in _SCRIPT_RE.findall(page):
+        if _JSON_TYPE_RE.search(attrs):
+            continue
+        if re.search(r"\bsrc\s*=", attrs, re.I):
+            raise GridmapError(message("the page has an external script", got=attrs.strip()[:120],
+                                       fix="report this: gridmap pages inline every script"))
+        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
+        out.append(f"'sha256-{digest}'")
+    return list(dict.fromkeys(out))
+
+
+def content_security_policy(page: str, *, img_src: tuple[str, ...] = ("data:",)) -> str:
+    """The page's policy: nothing from the network but images from ``img_src``; scripts only the page's own
+    inline scripts, by hash (no ``'unsafe-inline'``, no ``eval``); inline styles allowed (Leaflet positions
+    everything with them)."""
+    return ("default-src 'none'; script-src " + " ".join(script_hashes(page)) + "; style-src 'unsafe-inline'; "
+            "img-src " + " ".join(dict.fromkeys(img_src)) + "; base-uri 'none'; form-action 'none'")
+
+
 def to_html(m: folium.Map) -> str:
-    """The complete, self-contained HTML of ``m``."""
+    """The complete, self-contained HTML of ``m``, with a strict Content-Security-Policy.
+
+    Branca renders the page once (its templates see element names only, see :class:`PageFigure`); then the
+    vendor bundle, the runtime and the policy (sha256 hashes of each inline script of the final page) are
+    inserted by string operations.
+    """
     _strip_cdn_resources(m)
-    page = m.get_root().render()
+    page = page_figure(m).render()
     if _EXTERNAL_TAG_RE.search(page):
         raise GridmapError(message("the rendered page still references an external script or stylesheet",
                                    got=_EXTERNAL_TAG_RE.search(page).group(0)[:120],
@@ -310,12 +516,16 @@ def to_html(m: folium.Map) -> str:
     if i < 0:
         raise GridmapError("folium rendered a page without <head>")
     i += len("<head>")
-    # Tell the browser the page itself may load nothing from the network (images only as data: URIs);
-    # maps with an online basemap get their tile hosts added by the builder.
-    csp = getattr(m, "_gridmap_csp", None) or ("default-src 'none'; script-src 'unsafe-inline'; "
-                                               "style-src 'unsafe-inline'; img-src data:")
-    meta = f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
-    return page[:i] + "\n<meta charset=\"utf-8\">\n" + meta + head + page[i:]
+    page = page[:i] + head + page[i:]
+    bad = _INLINE_CODE_RE.search(_BODIES_RE.sub("", page))
+    if bad:
+        raise GridmapError(message("the page has an inline event handler or javascript: URL", got=bad.group(0)[:120],
+                                   fix="report this: the strict policy would block it"))
+    # Tell the browser the page itself may load nothing from the network (images only as data: URIs; maps
+    # with an online basemap add their tile hosts) and may run only its own scripts, by hash.
+    csp = content_security_policy(page, img_src=tuple(getattr(m, "_gridmap_img_src", ("data:",))))
+    meta = f'\n<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+    return page[:i] + meta + page[i:]
 
 
 def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
