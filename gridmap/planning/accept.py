@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap.markdown import escape_markdown
 from gridmap.errors import InfeasibleError, NotFoundError, Problem, ValidationError, message
 from gridmap.grid import CELL_COLUMNS, assemble_cells
 from gridmap.store.schema import LAYERS
@@ -157,9 +158,10 @@ class AcceptResult:
 
     def markdown(self) -> str:
         s = self.summary
-        lines = [f"# 社区拆分变更 / split accepted: {self.old_code}", "",
-                 f"- 原社区 {self.old_code} 标为历史（active=False） / old community kept as history",
-                 f"- 新社区 / new communities: {', '.join(self.new_codes)}",
+        old = escape_markdown(self.old_code)
+        lines = [f"# 社区拆分变更 / split accepted: {old}", "",
+                 f"- 原社区 {old} 标为历史（active=False） / old community kept as history",
+                 f"- 新社区 / new communities: {', '.join(map(escape_markdown, self.new_codes))}",
                  f"- 网格重新编码 / cells re-coded: {s.get('cells_before', 0)} → {s.get('cells_after', 0)}",
                  f"- 小区改属 / compounds re-assigned: {s.get('compounds', 0)}",
                  f"- 部件改属 / components re-assigned: {s.get('components', 0)}",

@@ -9,6 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from gridmap.markdown import escape_markdown
 from gridmap.planning.atoms import as_geometry
 
 __all__ = ["proposals_frame", "write_proposals", "markdown_report", "proposals_table"]
@@ -60,8 +61,8 @@ def write_proposals(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "
 
 def markdown_report(proposals: Sequence, *, community_code: str | None = None, name: str | None = None) -> str:
     """A Markdown report for one community, Chinese with English alongside."""
-    code = community_code or (proposals[0].community_code if proposals else "")
-    title = f"{name} ({code})" if name else code
+    code = escape_markdown(community_code or (proposals[0].community_code if proposals else ""))
+    title = f"{escape_markdown(name)} ({code})" if name else code   # names come from imported files: text only
     if not proposals:
         return f"# 社区拆分方案 / split proposals: {title}\n\n无方案 / no proposal\n"
     p0 = proposals[0]
@@ -79,7 +80,7 @@ def markdown_report(proposals: Sequence, *, community_code: str | None = None, n
         lines += [f"## 方案 {p.rank} / proposal {p.rank}", "", p.explanation_zh, "", p.explanation_en, "",
                   "| 部分 part | 户数 households | 面积 area (ha) | 紧凑度 compactness |", "|---|---:|---:|---:|"]
         for pid, r in p.parts.iterrows():
-            lines.append(f"| {pid} | {int(r['households']):,} | {r['area_m2'] / 1e4:.1f} | {r['compactness']:.2f} |")
+            lines.append(f"| {escape_markdown(pid)} | {int(r['households']):,} | {r['area_m2'] / 1e4:.1f} | {r['compactness']:.2f} |")
         m = p.metrics
         lines += ["", f"均衡度 balance CV {m['balance_cv']:.3f} · 最大偏差 max deviation {100 * m['max_deviation']:.0f}% · "
                   f"新边界 new boundary {m['new_boundary_m']:,.0f} m（沿道路 along roads "

@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
+from gridmap.markdown import escape_markdown
 from gridmap.warning._lattice import localise_cells
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
@@ -477,11 +478,17 @@ def _md_table(frame: pd.DataFrame, columns: dict[str, str], limit: int) -> str:
         cells = []
         for c in columns:
             v = r.get(c)
-            if isinstance(v, float):
+            # Numbers and dates as gridmap formats them; every other value (codes, names, categories,
+            # addresses from the data) as escaped text, so it cannot become markup.
+            if isinstance(v, (float, np.floating)):
                 v = "∞" if np.isinf(v) else ("" if np.isnan(v) else f"{v:.3g}")
             elif isinstance(v, pd.Timestamp):
                 v = v.strftime("%Y-%m-%d")
-            cells.append("" if v is None else str(v).replace("|", "/"))
+            elif isinstance(v, (bool, np.bool_, int, np.integer)):
+                v = str(v)
+            else:
+                v = escape_markdown(v)
+            cells.append("" if v is None else v)
         rows.append("| " + " | ".join(cells) + " |")
     more = f"\n… 另有 {len(frame) - limit} 条 (and {len(frame) - limit} more)\n" if len(frame) > limit else "\n"
     return head + "\n".join(rows) + "\n" + more
@@ -532,11 +539,11 @@ def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
             _md_table(hs, {"unit": "网格 cell", "kind_zh": "类型", "kind": "pattern", "final_z": "末期 z",
                            "total": "期间诉求 total"}, limit)]))
     if report.keywords and len(kw):
-        sections.append((f"关键词监测 Keyword watch：{'、'.join(report.keywords)}", [
+        sections.append((f"关键词监测 Keyword watch：{'、'.join(map(escape_markdown, report.keywords))}", [
             _md_table(kw, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
                            "expected": "期望 expected", "q": "q 值"}, limit)]))
     if report.keywords and len(report.recheck):
-        sections.append((f"汛前回头看清单 Pre-season re-check list（{'、'.join(report.keywords)}）", [
+        sections.append((f"汛前回头看清单 Pre-season re-check list（{'、'.join(map(escape_markdown, report.keywords))}）", [
             "优先级 A：仍有未办结诉求；B：反复诉求（2 次及以上）；C：曾诉求且已解决。建议在雨季（6–8 月）前逐户上门"
             "复查并登记整改结果。\n",
             _md_table(report.recheck, {"priority": "优先级", "place": "地点 place", "complaints": "诉求数",
@@ -546,7 +553,7 @@ def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
         num = _ZH_NUMBERS[k] if k < len(_ZH_NUMBERS) else str(k + 1)
         out += [f"## {num}、{title}\n", *body]
     if report.notes:
-        out += ["## 说明 Notes\n"] + [f"- {n}\n" for n in report.notes]
+        out += ["## 说明 Notes\n"] + [f"- {escape_markdown(n)}\n" for n in report.notes]
     out.append("\n方法：本期计数与同期（往年同日期）基线比较，条件二项检验并按 Benjamini–Hochberg 控制错误发现率；"
                "时空聚集为时空置换扫描（每周评估前 7 天，各点位与自身以往占比比较，精确检验，每次评估的误报概率受控）；"
                "热点为 Getis-Ord Gi*（queen 邻域，含自身）与 Mann–Kendall 趋势。\n")
