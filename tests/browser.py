@@ -31,6 +31,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          # Belt and braces: even if a page tried, no host name resolves.
          "--host-resolver-rules=MAP * ~NOTFOUND"]
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:", "chrome-error:")
+_CSP_PROBE = """window.__gmCsp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__gmCsp.push(e.violatedDirective + " " + (e.blockedURI || "") + " " + (e.sample || ""));
+});"""
 
 
 def available() -> bool:
@@ -45,6 +49,8 @@ class PageResult:
     console_errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    #: Content-Security-Policy violations the page reported (``securitypolicyviolation`` events).
+    csp_violations: list[str] = field(default_factory=list)
     screenshot_png: bytes = b""
     evaluations: dict[str, Any] = field(default_factory=dict)
 
@@ -160,6 +166,8 @@ class Chromium:
         try:
             for dom in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
                 self.send(dom, session=session)
+            # Record every CSP violation (scripts added through the protocol are not subject to the page's CSP).
+            self.send("Page.addScriptToEvaluateOnNewDocument", {"source": _CSP_PROBE}, session=session)
             self.send("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
                                                              "deviceScaleFactor": 1, "mobile": False},
                       session=session)
@@ -180,6 +188,7 @@ class Chromium:
             result = PageResult(str(url), t_load, t_ready)
             for key, expr in (evaluate or {}).items():
                 result.evaluations[key] = self.evaluate(session, expr, await_promise=True)
+            result.csp_violations = list(self.evaluate(session, "window.__gmCsp || []") or [])
             if screenshot:
                 shot = self.send("Page.captureScreenshot", {"format": "png"}, session=session)
                 result.screenshot_png = base64.b64decode(shot["data"])

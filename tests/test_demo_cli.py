@@ -102,3 +102,61 @@ def test_demo_maps_render_in_chromium(demo):
             assert all(u.startswith("file:") or u.startswith("data:") for u in page.requests), page.requests[:5]
             ok, stats = not_blank(page.screenshot_png)
             assert ok, (p.name, stats)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not available(), reason="needs headless Chromium (/usr/bin/chromium)")
+def test_demo_maps_run_under_the_strict_policy(demo, tmp_path):
+    """Every kind of map over the demo store (district, a street, internal, split proposals, locate) loads in
+    Chromium under its strict policy (scripts by sha256 hash only, no 'unsafe-inline'): no CSP violation, no
+    error, and the map drew its layers."""
+    db, out, _ = demo
+    con = sqlite3.connect(db)
+    big = [c for (c,) in con.execute("SELECT code FROM communities WHERE households > 3000 ORDER BY households DESC")]
+    street = con.execute("SELECT code FROM streets ORDER BY code").fetchone()[0]
+    component = con.execute("SELECT code FROM components ORDER BY code").fetchone()[0]
+    con.close()
+
+    def gridmap(*argv: object) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gridmap", "--db", str(db), *map(str, argv)],
+                              capture_output=True, text=True, timeout=600)
+
+    r = gridmap("map", "--street", street, "--privacy", "internal", "-o", tmp_path / "internal.html")
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = gridmap("locate", component, "--html", tmp_path / "locate.html")
+    assert r.returncode == 0, r.stderr[-2000:]
+    for code in big:                               # the first oversized community the planner can split
+        if gridmap("split", "propose", code, "--out", tmp_path / "plans").returncode == 0:
+            break
+    else:
+        pytest.fail(f"no oversized demo community could be split: {big}")
+    r = gridmap("map", "--community", code, "--proposals", tmp_path / "plans" / f"{code}.gpkg",
+                "-o", tmp_path / "split.html")
+    assert r.returncode == 0, r.stderr[-2000:]
+    pages = {"district": out / "maps" / "district.html", "street": out / "maps" / f"street_{street}.html",
+             "internal": tmp_path / "internal.html", "split": tmp_path / "split.html",
+             "locate": tmp_path / "locate.html"}
+    stats = """(() => {
+        const m = Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map)
+                                     .map(k => window[k])[0];
+        let layers = 0, drawn = 0;
+        m.eachLayer(l => { layers++; if (l instanceof L.Path || l instanceof L.ImageOverlay) drawn++; });
+        return {ready: window.gridmapReady === true, layers: layers, drawn: drawn,
+                panels: document.querySelectorAll('.gm-panel').length,
+                banner: document.querySelectorAll('.gm-banner').length};
+    })()"""
+    with Chromium() as browser:
+        for kind, path in pages.items():
+            html = path.read_text(encoding="utf-8")
+            csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
+            assert "'unsafe-inline'" not in re.search(r"script-src ([^;]*)", csp).group(1), kind
+            page = browser.open(path, evaluate={"stats": stats})
+            assert page.csp_violations == [] and page.console_errors == [], (kind, page.csp_violations,
+                                                                              page.console_errors)
+            assert page.external_requests == [], (kind, page.external_requests[:3])
+            s = page.evaluations["stats"]
+            assert s["ready"] and s["drawn"] > 0, (kind, s)
+            assert (s["banner"] == 1) is (kind == "internal"), (kind, s)
+            assert (s["panels"] > 1) is (kind == "split"), (kind, s)
+            ok, shot = not_blank(page.screenshot_png)
+            assert ok, (kind, shot)

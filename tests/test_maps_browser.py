@@ -259,3 +259,44 @@ def test_legend_collapses_on_small_screens(maps):
         assert r.evaluations["before"] is first and r.evaluations["after"] is (not first), (w, h, r.evaluations)
         assert r.evaluations["label"] == "图例 legend"
         assert r.evaluations["expanded"] == ("true" if not first else "false")
+
+
+# --- the strict Content-Security-Policy (issue 19) ------------------------------------------------------------
+_MAP_STATS = """(() => {
+    const m = Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map).map(k => window[k])[0];
+    let layers = 0; m.eachLayer(() => layers++);
+    return {ready: window.gridmapReady === true, layers: layers,
+            controls: document.querySelectorAll('.leaflet-control-layers-selector').length,
+            legend: !!document.querySelector('.gm-legend')};
+})()"""
+
+
+@pytest.mark.parametrize("kind", ["street", "district", "community", "internal", "proposals"])
+def test_maps_run_under_the_strict_policy(browser, maps, kind):
+    """Every script of the page is allowed by its hash (no 'unsafe-inline'): no violation, no error, drawn."""
+    import re
+
+    _, files = maps
+    html = files[kind].read_text(encoding="utf-8")
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
+    script_src = re.search(r"script-src ([^;]*)", csp).group(1).split()
+    assert script_src and all(s.startswith("'sha256-") for s in script_src), script_src
+    r = browser.open(files[kind], evaluate={"stats": _MAP_STATS})
+    assert r.csp_violations == [] and r.console_errors == [], (r.csp_violations[:3], r.console_errors[:3])
+    stats = r.evaluations["stats"]
+    assert stats["ready"] and stats["legend"] and stats["layers"] > 1 and stats["controls"] >= 1, stats
+
+
+def test_an_injected_script_is_blocked(browser, maps, tmp_path):
+    """The probe sees violations: a script and an inline handler slipped into a written page do not run."""
+    _, files = maps
+    html = files["street"].read_text(encoding="utf-8")
+    bad = html.replace("<body>", "<body>\n<script>window.gmInjected = 1;</script>"
+                                 "<img src=\"data:,x\" onerror=\"window.gmHandler = 1\">", 1)
+    path = tmp_path / "injected.html"
+    path.write_text(bad, encoding="utf-8")
+    r = browser.open(path, evaluate={"ran": "[window.gmInjected === 1, window.gmHandler === 1]",
+                                     "stats": _MAP_STATS})
+    assert r.evaluations["ran"] == [False, False]
+    assert len(r.csp_violations) >= 2 and all("script-src" in v for v in r.csp_violations), r.csp_violations
+    assert r.evaluations["stats"]["ready"]            # the page's own scripts still run
