@@ -428,3 +428,33 @@ def test_cli_refuses_the_key_without_embed_key_and_warns_with_it(store_url, tmp_
     assert rc == 0 and "warning:" in err and "Tianditu key" in err
     html = (tmp_path / "keyed.html").read_text(encoding="utf-8")
     assert KEY in html and "密钥" in html
+
+
+# --- Markdown reports: names as text -------------------------------------------------------------------------
+MD_PAYLOADS = ["<img src=x onerror=alert(1)>", "[x](javascript:alert(1))", "<script>alert(2)</script>",
+               "![i](http://x/y.png)", "**bold** _em_ `code`", "a | b", "# heading\n- item", "<http://x.example>",
+               "{{ 'gm' ~ 'evaluated' }}", "&lt;b&gt;"]
+
+
+@pytest.mark.parametrize("payload", MD_PAYLOADS)
+def test_markdown_reports_show_names_as_text(payload):
+    """The split report (community name) and the accept summary (codes) render as text in markdown-it-py: no
+    element, link or image from data (the warning summary's addresses and keywords: the CLI test above)."""
+    from markdown_it import MarkdownIt
+
+    from gridmap.markdown import escape_markdown
+    from gridmap.planning.accept import AcceptResult
+    from gridmap.planning.report import markdown_report
+
+    def render(md: str) -> tuple[set, str]:
+        out = MarkdownIt("commonmark").enable("table").render(md)
+        return set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", out)), htmlmod.unescape(re.sub(r"<[^>]+>", "", out))
+
+    flat = " ".join(payload.splitlines())
+    tags, text = render(f"名称 {escape_markdown(payload)} 结束")
+    assert tags == {"p"} and f"名称 {flat} 结束" in text
+    tags, text = render(markdown_report([], community_code="110101001001", name=payload))
+    assert tags <= {"h1", "p"} and flat in text
+    res = AcceptResult(old_code=payload, new_codes=[payload, "110101001099"], before={}, diff=pd.DataFrame())
+    tags, text = render(res.markdown())
+    assert tags <= {"h1", "ul", "li"} and text.count(flat) == 3

@@ -1,9 +1,20 @@
 """The page: gridmap's inline runtime, script-backed layers and controls, and the single-file writer.
 
-:func:`to_html` renders a folium map, removes every CDN ``<script>``/``<link>`` folium would add, and inlines
-Leaflet, Leaflet.markercluster (:mod:`gridmap.maps.bundle`) and the small gridmap runtime below, so the file
-opens from ``file://`` with no network. It refuses to write a page that still references an external script
-or stylesheet.
+Data never meets a template engine. Branca turns the output of every element's template into a new Jinja2
+template and renders it again, so a name like ``{{ lipsum.__globals__.os.popen('id').read() }}`` in an element's
+output would run. gridmap's elements therefore print identifiers only (``gridmap.areas(gridmap.data("k"))``);
+every data-derived value (geometry, tooltips, layer names, legend, title, comparison panels, tile URLs) goes into
+one ``<script type="application/json" id="gridmap-data">`` block, written with
+:func:`~gridmap.maps.safety.js_json` and inserted after branca has rendered the page (:class:`PageFigure`), and
+the runtime (``gridmap.data(key)``) reads it. gridmap's own templates run in a sandboxed Jinja2 environment with
+no globals. Element names are numbered in tree order, so the same map gives the same bytes.
+
+:func:`to_html` removes every CDN ``<script>``/``<link>`` folium would add, inlines Leaflet,
+Leaflet.markercluster (:mod:`gridmap.maps.bundle`) and the runtime below, so the file opens from ``file://``
+with no network, and sets a strict Content-Security-Policy: ``default-src 'none'``, scripts only by the sha256
+hash of each inline script of the final page (no ``'unsafe-inline'``, no ``eval``), images only as ``data:``
+URIs (plus the tile hosts of an online basemap). It refuses to write a page that references an external
+script or stylesheet, or has an inline event handler or a ``javascript:`` URL.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from gridmap.maps.bundle import inline_head
 from gridmap.maps.safety import js_json
 
 __all__ = ["ScriptLayer", "ScriptControl", "LayerControl", "PageFigure", "page_figure", "to_html", "write_map",
-           "content_security_policy", "RUNTIME_JS", "RUNTIME_CSS", "DATA_ID"]
+           "content_security_policy", "script_hashes", "RUNTIME_JS", "RUNTIME_CSS", "DATA_ID"]
 
 log = logging.getLogger(__name__)
 
@@ -296,8 +307,8 @@ var gridmap = (function () {
 #: Runtime functions a :class:`ScriptLayer` may call (each takes its spec from the page data).
 LAYER_FUNCTIONS = frozenset({"areas", "cells", "points", "tiles", "imageOverlay"})
 
-# The few templates gridmap itself gives branca. They print identifiers only (element names made by
-# :func:`_number_elements`, and fixed runtime function names): every data-derived value goes into the page
+# The few templates gridmap itself gives branca. They print identifiers only (element names numbered by
+# PageFigure, and fixed runtime function names): every data-derived value goes into the page
 # data (one JSON block, read by the runtime), never into template output, because branca compiles each
 # element's output as a new Jinja2 template. They run in a sandbox with no globals, so even a template
 # that reached data could not call into Python.
@@ -314,6 +325,7 @@ _LAYER_CONTROL_TEMPLATE = _ENV.from_string(
     "{% macro script(this, kwargs) %}var {{ this.get_name() }} = gridmap.layerControl({{ this.parent_name }}, "
     "{{ '{' }}{% for v in this.layer_vars %}{{ v|tojson }}: {{ v }}{% if not loop.last %}, {% endif %}"
     "{% endfor %}{{ '}' }}, gridmap.data({{ this.get_name()|tojson }}));{% endmacro %}")
+
 
 def _page_data(element: Any) -> dict[str, Any]:
     root = element.get_root()
