@@ -28,12 +28,14 @@ How a text is read
    11-15 digits      a mobile ``1[3-9]`` + 9 digits, optionally after ``86``, ``0086`` or a dialled ``0``; or a
                      landline: ``0`` + area code (``10``, ``2x`` or three digits ``3xx``-``9xx``), or ``86`` /
                      ``0086`` + the area code without its ``0``, then a 7-8 digit number starting 2-9: masked.
+                     A mobile may be grouped any way (``1 3 8 1 2 ...``); a landline in several groups must keep
+                     its area code in one group (``2025-06-01 6512 3456`` is a date and a number, not ``0601``).
    15 digits         (not a phone) digits 7-9 in ``001``-``099`` (a 街道 street code): a unit-cell code
                      (DB11/T 2157), kept. Otherwise digits 7-12 a valid date ``19YYMMDD``: a 15-digit (first
                      generation) ID number, masked. The two overlap only for "birth years" 1900-1909, which no
                      living holder of a 15-digit ID has; cell codes of towns and townships (street ``100``-
                      ``399``) can look like a 15-digit ID and ARE masked when they appear in free text.
-   10 digits         a landline with its area code (``010`` + 7 digits): masked.
+   10 digits         a landline with its area code (``0`` + 2-digit area code + 7 digits): masked.
    8 digits          a landline without area code (starting 2-9), written as one group or as 4 + 4 (``6512
                      3456``): masked, except a valid date ``YYYYMMDD`` (1900-2099) and an amount (8 digits then
                      ``.`` and 1-2 decimals, or after a decimal point). 8-digit component codes start with ``0``.
@@ -132,10 +134,12 @@ _SEP = r"[ \-./()\[\]+_]"
 _CHUNK_RE = re.compile(rf"[0-9](?:{_SEP}{{0,3}}[0-9]){{7,}}")
 _PIECE_RE = re.compile(r"[0-9]+")
 _MOBILE_D = re.compile(r"(?:0086|86|0)?1[3-9][0-9]{9}")
-_LANDLINE_D = re.compile(r"(?:0|0086|86)(?:10|2[0-9]|[3-9][0-9]{2})[2-9][0-9]{6,7}")
+_LANDLINE_D = re.compile(r"(0086|86)?(0?)(?:10|2[0-9]|[3-9][0-9]{2})[2-9][0-9]{6,7}")
 _COMPONENT_D = re.compile(r"[1-9][0-9]{5}0[1-6][0-9]{2,3}[0-9]{6}")
 _MOBILE_WINDOW = re.compile(r"(?=(1[3-9][0-9]{9}))")
 _EXTENSION_RE = re.compile(r"[ \-./()]{0,3}(?:转|分机|ext\.?|x|#)[ :.]{0,2}[0-9]{1,6}(?![0-9])", re.I)
+#: The check character of an ID after its digits: at once, or after separators when no letter follows.
+_X_AFTER = re.compile(rf"[Xx]|{_SEP}{{1,3}}[Xx](?![A-Za-z])")
 _AMOUNT_AFTER = re.compile(r"\.[0-9]{1,2}(?![0-9])")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -197,7 +201,7 @@ def classify(d: str, *, x_after: bool = False) -> str | None:
         return ID if _id18_date(d) else (KEEP if _COMPONENT_D.fullmatch(d) else None)
     if n == 16:
         return KEEP if _COMPONENT_D.fullmatch(d) else None
-    if 10 <= n <= 15 and (_MOBILE_D.fullmatch(d) or _LANDLINE_D.fullmatch(d)):
+    if 10 <= n <= 15 and (_MOBILE_D.fullmatch(d) or _landline(d) is not None):
         return PHONE
     if n == 15:
         if d[6] == "0" and d[6:9] != "000":
@@ -205,6 +209,24 @@ def classify(d: str, *, x_after: bool = False) -> str | None:
         if d[0] != "0" and valid_date(1900 + int(d[6:8]), int(d[8:10]), int(d[10:12])):
             return ID
     return None
+
+
+def _landline(d: str) -> int | None:
+    """If ``d`` is a landline with its area code: where the area code ends (``0``/``86``/``0086`` included)."""
+    m = _LANDLINE_D.fullmatch(d)
+    if m is None or (m.group(1) is None and not m.group(2)):      # neither 86/0086 nor the trunk 0
+        return None
+    return m.end(2) + (2 if d[m.end(2)] in "12" else 3)         # 10 and 2x: two digits; others three
+
+
+def _split_area_code(d: str, cuts: list[int]) -> bool:
+    """A landline written in several groups whose area code is cut (``06-01 6512 3456`` is a date and a
+    number, not area code ``0601``): only a cut between ``86``/``0086`` and the area code is allowed."""
+    end = _landline(d)
+    if end is None:
+        return False
+    prefix = 4 if d.startswith("0086") else 2 if d.startswith("86") else 0
+    return any(0 < c < end and c != prefix for c in cuts)
 
 
 def _bare_landline(d: str) -> bool:
@@ -228,20 +250,26 @@ def _chunk_spans(norm: str, start: int, end: int) -> list[tuple[int, int, str]]:
     """Masked spans ``(a, b, kind)`` in normalised coordinates for the chunk ``norm[start:end]``."""
     pieces = [(m.start(), m.end()) for m in _PIECE_RE.finditer(norm, start, end)]
     last = len(pieces) - 1
-    x_end = end < len(norm) and norm[end] in "Xx"
+    xm = _X_AFTER.match(norm, end)
+    x_end = xm is not None
     spans: list[tuple[int, int, str]] = []
     for i, (a, b) in enumerate(pieces):
         if b - a > 18:                     # a single very long group
-            spans.extend((a + s, a + e, k) for s, e, k in _long_run(norm[a:b], i == last and x_end))
+            spans.extend((a + s, _x_end(a + e, b, xm), k) for s, e, k in _long_run(norm[a:b], i == last and x_end))
             continue
         d = ""
+        cuts: list[int] = []
         for j in range(i, last + 1):
             pa, pb = pieces[j]
+            if j > i:
+                cuts.append(len(d))
             d += norm[pa:pb]
             if len(d) > 18:
                 break
             x_after = j == last and x_end
             kind = classify(d, x_after=x_after)
+            if kind == PHONE and cuts and not _MOBILE_D.fullmatch(d) and _split_area_code(d, cuts):
+                kind = None
             if kind is None and len(d) == 8 and _bare_landline(d) and (
                     (j == i and not _is_amount(norm, a, b)) or (j == i + 1 and b - a == 4)):
                 kind = PHONE
@@ -249,10 +277,15 @@ def _chunk_spans(norm: str, start: int, end: int) -> list[tuple[int, int, str]]:
                 if kind == KEEP:
                     break                  # a code kept whole: no span starts inside it
                 if kind is None and len(d) >= 12:
-                    spans.extend((a + s, a + e, k) for s, e, k in _long_run(d, x_after))
+                    spans.extend((a + s, _x_end(a + e, b, xm), k) for s, e, k in _long_run(d, x_after))
             if kind in (PHONE, ID):
-                spans.append((a, pb + (1 if kind == ID and x_after and len(d) == 17 else 0), kind))
+                spans.append((a, xm.end() if kind == ID and x_after and len(d) == 17 else pb, kind))
     return spans
+
+
+def _x_end(e: int, b: int, xm: re.Match[str] | None) -> int:
+    """A long-run window ending one past its digits (on the ``X``) ends after the ``X`` and what precedes it."""
+    return xm.end() if xm is not None and e == b + 1 else e
 
 
 def _is_amount(norm: str, a: int, b: int) -> bool:
@@ -265,7 +298,9 @@ def _extend(norm: str, a: int, b: int, kind: str) -> tuple[int, int]:
     """A phone's mask takes in a ``+`` / opening bracket just before it and an extension after it."""
     if kind != PHONE:
         return a, b
-    while a > 0 and (norm[a - 1] == "+" or (norm[a - 1] == "(" and ")" in norm[a:b] and "(" not in norm[a:b])):
+    inner = norm[a:b]
+    closed = (")" in inner or "]" in inner) and "(" not in inner and "[" not in inner
+    while a > 0 and (norm[a - 1] == "+" or (norm[a - 1] in "([" and closed)):
         a -= 1
     m = _EXTENSION_RE.match(norm, b)
     return a, (m.end() if m else b)
