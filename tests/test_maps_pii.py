@@ -330,7 +330,8 @@ def gen_negative(rng: random.Random) -> str:
     kinds = [
         f"{y}-{m:02d}-{d:02d}", f"{y}/{m}/{d}", f"{y}.{m:02d}.{d:02d}", f"{y}年{m}月{d}日", f"{y}{m:02d}{d:02d}",
         f"{y}-{m:02d}-{d:02d} {hh:02d}:{mm:02d}", f"{y}-{m:02d}-{d:02d} {hh:02d}:{mm:02d}:{ss:02d}",
-        f"{y}-{m:02d}-{d:02d}至{y}-{m:02d}-{d:02d}", f"{hh}:{mm:02d}",
+        f"{y}-{m:02d}-{d:02d}至{y}-{m:02d}-{d:02d}", f"{hh}:{mm:02d}", f"{y - rng.randint(1, 30)}-{y}年",
+        f"{y - rng.randint(1, 30)} {y}",
         f"{amount:,}.{rng.randint(0, 99):02d} 元", f"¥{amount:,}", f"{amount} 元", f"{amount / 100:.2f}元",
         f"{rng.randint(10_000_000, 99_999_999)}.{rng.randint(0, 99):02d} 元", f"{rng.uniform(0, 100):.1f}%",
         f"部件 01{rng.randint(1, 13):02d}{rng.randint(1, 9999):04d}", f"0{rng.randint(1, 6)}{rng.randint(1, 99):02d}"
@@ -356,6 +357,8 @@ def test_negative_corpus_is_unchanged():
     # Documented masks (see gridmap.maps._pii): in doubt, free text is masked.
     ("网格 110112101201015", "网格 [身份证号]"),        # a town's cell code that reads as a 15-digit ID (1910-12-01)
     ("金额 23456789 元", "金额 [电话] 元"),             # 8 digits from 2-9 without decimals: a local landline
+    ("2单元 2203 2204 两户", "2单元 [电话] 两户"),        # 4 + 4 digits from 2-9 (room numbers here): a landline
+    ("夜间 2200-0600 施工", "夜间 [电话] 施工"),          # ... and times without colons
     ("社区 130102001001", "社区 [电话]1"),             # a 12-digit code starting 13-19: a mobile glued to a digit
     ("订单 20250601138123456789", "订单 20250601[电话]9"),  # a long run: its mobile-like window
     ("110105194912310022", "[身份证号]"),               # an 18-digit ID with a wrong check digit (a typo): masked

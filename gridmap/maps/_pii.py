@@ -37,8 +37,10 @@ How a text is read
                      ``399``) can look like a 15-digit ID and ARE masked when they appear in free text.
    10 digits         a landline with its area code (``0`` + 2-digit area code + 7 digits): masked.
    8 digits          a landline without area code (starting 2-9), written as one group or as 4 + 4 (``6512
-                     3456``): masked, except a valid date ``YYYYMMDD`` (1900-2099) and an amount (8 digits then
-                     ``.`` and 1-2 decimals, or after a decimal point). 8-digit component codes start with ``0``.
+                     3456``): masked, except a valid date ``YYYYMMDD`` (1900-2099), a range of years
+                     (``2019-2025``) and an amount (8 digits then ``.`` and 1-2 decimals, or after a decimal
+                     point). 8-digit component codes start with ``0``. Other 4 + 4 pairs are masked (room numbers
+                     ``2203 2204`` and times without colons ``2200-0600`` among them: in doubt, mask).
    ================  =========================================================================================
 
 4. **Long runs** (a single group of 12 or more digits that none of the rules above kept or masked): every 18-digit
@@ -236,6 +238,11 @@ def _bare_landline(d: str) -> bool:
     return not (d[:2] in ("19", "20") and valid_date(int(d[:4]), int(d[4:6]), int(d[6:8])))
 
 
+def _years(d: str) -> bool:
+    """4 + 4 digits that are two years 1900-2099 (``2019-2025``): a range of years, not a number."""
+    return d[:2] in ("19", "20") and d[4:6] in ("19", "20")
+
+
 def _long_run(d: str, x_after: bool) -> list[tuple[int, int, str]]:
     """Masks inside a single group of 12 or more digits: IDs with a valid check digit, then mobile windows.
 
@@ -271,7 +278,7 @@ def _chunk_spans(norm: str, start: int, end: int) -> list[tuple[int, int, str]]:
             if kind == PHONE and cuts and not _MOBILE_D.fullmatch(d) and _split_area_code(d, cuts):
                 kind = None
             if kind is None and len(d) == 8 and _bare_landline(d) and (
-                    (j == i and not _is_amount(norm, a, b)) or (j == i + 1 and b - a == 4)):
+                    (j == i and not _is_amount(norm, a, b)) or (j == i + 1 and b - a == 4 and not _years(d))):
                 kind = PHONE
             if j == i:
                 if kind == KEEP:
