@@ -29,8 +29,9 @@ How a text is read
                      landline: ``0`` + area code (``10``, ``2x`` or three digits ``3xx``-``9xx``), or ``86`` /
                      ``0086`` + the area code without its ``0``, then a 7-8 digit number starting 2-9: masked.
                      A mobile may be grouped any way (``1 3 8 1 2 ...``), and a group ``86`` / ``0086`` / ``0``
-                     just before it is masked with it (``楼号86 138...`` loses its ``86``: in doubt, mask); a landline in several groups must keep
-                     its area code in one group (``2025-06-01 6512 3456`` is a date and a number, not ``0601``).
+                     just before it is masked with it (``楼号86 138...`` loses its ``86``: in doubt, mask). A
+                     landline in several groups must keep its area code in one group (``2025-06-01 6512 3456``
+                     is a date and a number, not area code ``0601``).
    15 digits         (not a phone) digits 7-9 in ``001``-``099`` (a 街道 street code): a unit-cell code
                      (DB11/T 2157), kept. Otherwise digits 7-12 a valid date ``19YYMMDD``: a 15-digit (first
                      generation) ID number, masked. The two overlap only for "birth years" 1900-1909, which no
