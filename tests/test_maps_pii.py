@@ -190,7 +190,8 @@ def gen_landline(rng: random.Random) -> Planted:
     n = 8 if len(area) == 3 else rng.choice([7, 8])
     sub = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
     style = _digits_style(rng)
-    sub_r = _join([_render_digits(g, style, rng) for g in _group(sub, rng, fixed=[[4, 4] if n == 8 else [3, 4], [n]])], rng)
+    layouts = [[4, 4] if n == 8 else [3, 4], [n]]
+    sub_r = _join([_render_digits(g, style, rng) for g in _group(sub, rng, fixed=layouts)], rng)
     form = rng.randrange(5)
     if form == 0:
         area_r = "(" + _render_digits(area, style, rng) + ")" + rng.choice(["", " "])
