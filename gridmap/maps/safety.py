@@ -6,8 +6,9 @@ text) and then through :func:`js_json` (so nothing inside a ``<script>`` block c
 
 Maps made for sharing (:attr:`Privacy.SHARED`, the default) never carry individual complaints: complaint
 layers are aggregated to cells and cells with fewer than ``min_count`` complaints (default 3) are dropped.
-Free text that must appear (alert messages, category names) is passed through :func:`scrub_pii`, which
-masks mainland mobile numbers, landlines and 18-digit resident ID numbers in both modes.
+Free text that must appear (alert messages, category names; complaint texts on internal maps) is passed through
+:func:`scrub_pii`, which masks mainland mobile numbers, landlines and 18- and 15-digit resident ID numbers in
+both modes, also when written in full-width digits, Chinese numerals or with separators.
 
 Examples
 --------
@@ -17,6 +18,8 @@ Examples
 '{"t":"\\\\u003c/script\\\\u003e\\\\u003c!--"}'
 >>> scrub_pii("王先生 13812345678，身份证 11010519491231002X，座机 010-65123456")
 '王先生 [电话]，身份证 [身份证号]，座机 [电话]'
+>>> scrub_pii("电话１３８１２３４５６７８ 或 幺三八 幺二三四 五六七八")
+'电话[电话] 或 [电话]'
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import ValidationError, message, Problem
+from gridmap.maps._pii import find_pii
 
 __all__ = ["Privacy", "DEFAULT_MIN_COUNT", "escape_html", "js_json", "scrub_pii", "suppress_small_counts"]
 
@@ -74,31 +78,41 @@ def js_json(value: Any) -> str:
     return _JS_RE.sub(lambda m: _JS_ESCAPES[m.group(0)], text)
 
 
-# 18-digit resident ID: 6-digit area, birth date 18xx-20xx, 3-digit sequence, check digit (digit or X).
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-                    r"(?![0-9A-Za-z])")
-# Mainland mobile: 11 digits starting 13-19, optional +86/0086 prefix and separators inside (138 1234 5678).
-_MOBILE_RE = re.compile(r"(?<!\d)(?:(?:\+|00)86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)")
-# Landline: area code 0xx / 0xxx (optionally in brackets), then a 7-8 digit number; or a bare 8-digit
-# Beijing-style number starting 2-9 (6512 3456 / 65123456); optional extension.
-_LANDLINE_RE = re.compile(r"(?<!\d)(?:\(?0\d{2,3}\)?[\s-]?)[2-9]\d{2,3}[\s-]?\d{4}(?:[\s-]?(?:转|ext\.?|x)\s?\d{1,5})?(?!\d)"
-                          r"|(?<!\d)[2-9]\d{3}[\s-]?\d{4}(?!\d)")
-
-
 def scrub_pii(text: Any, *, phone: str = "[电话]", id_number: str = "[身份证号]") -> str:
-    """Mask phone numbers (mobile and landline) and 18-digit ID numbers in free text.
+    """Mask phone numbers (mobile and landline) and resident ID numbers (18 and 15 digits) in free text.
 
-    ID numbers are masked first (an ID contains digit runs that look like phone numbers).
+    Numbers are found however they are written: full-width digits (``１３８``), Chinese numerals read as
+    spoken digits (``一三八``, ``幺``, ``两``), separators between digit groups (spaces of any kind, ``.``, dashes,
+    ``/``, brackets), ``+86`` / ``0086`` / ``86`` prefixes, area codes and extensions. The search runs on a
+    normalised copy (NFKC plus numerals); each masked span is cut out of the ORIGINAL text, the rest of the
+    text is returned unchanged. The exact rules (which runs are read as IDs, as cell or component codes, as dates
+    or amounts) are listed in :mod:`gridmap.maps._pii`; in doubt, free text is masked. Code fields shown on
+    their own (cell and component codes) do not go through this function.
+
     ``None``/NaN give ``''``. The result is plain text: escape it before putting it in HTML.
 
     >>> scrub_pii("call +86 138-1234-5678 or (010)6512 3456 转 8")
     'call [电话] or [电话]'
+    >>> scrub_pii("电话１３８１２３４５６７８，或 138.1234.5678，一三八 一二三四 五六七八")
+    '电话[电话]，或 [电话]，[电话]'
+    >>> scrub_pii("老身份证 110105491231002，新 110105 19491231 002X")
+    '老身份证 [身份证号]，新 [身份证号]'
+    >>> scrub_pii("2025-06-01 付 1,234.56 元；部件 01010023，网格 110101001001001，东四北大街123号")
+    '2025-06-01 付 1,234.56 元；部件 01010023，网格 110101001001001，东四北大街123号'
     """
     if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
         return ""
-    out = _ID_RE.sub(id_number, str(text))
-    out = _MOBILE_RE.sub(phone, out)
-    return _LANDLINE_RE.sub(phone, out)
+    text = str(text)
+    spans = find_pii(text)
+    if not spans:
+        return text
+    parts: list[str] = []
+    at = 0
+    for s in spans:
+        parts += [text[at:s.start], id_number if s.kind == "id" else phone]
+        at = s.end
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def suppress_small_counts(counts: pd.Series, *, min_count: int = DEFAULT_MIN_COUNT) -> pd.Series:
