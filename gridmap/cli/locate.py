@@ -191,7 +191,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 #: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
 _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair"}
+                       "repair": "--repair", "allow_implausible": "--allow-implausible"}
 
 
 def run_component_import(args: argparse.Namespace) -> int:
