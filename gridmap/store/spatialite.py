@@ -115,7 +115,8 @@ def _begin_immediate(raw: sqlite3.Connection, path: str, timeout_s: float) -> No
         except sqlite3.OperationalError as exc:
             if not _is_locked(exc):
                 raise
-        log.warning("another process is writing to %s; waiting up to %.0f s for it to finish…", path, timeout_s)
+        log.warning("another import is running on this store (%s): another process is writing to it; waiting up "
+                    "to %.0f s for it to finish…", path, timeout_s)
         raw.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
         start = time.monotonic()
         try:
