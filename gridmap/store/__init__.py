@@ -8,7 +8,14 @@ Writes are strict and atomic: :meth:`Store.write` validates the whole frame firs
 type and validity, duplicate keys inside the frame and against the store) and raises one
 :class:`~gridmap.errors.ValidationError` listing every bad row, writing nothing; otherwise it writes all rows in
 one transaction using the backend's bulk path (executemany into SpatiaLite, COPY into PostGIS). Per-row
-rejection (keep the good rows, report the bad) is the importer's job (:mod:`gridmap.io`).
+rejection (keep the good rows, report the bad) is the importer's job (:mod:`gridmap.io`). Integer columns are
+range-checked (64-bit counts, 32-bit others) so that nothing wraps on either backend.
+
+Several processes may share a store: writers (:meth:`Store.transaction`, and :meth:`Store.write` /
+:meth:`Store.clear` / :meth:`Store.delete` without a connection) run one at a time, and a writer that has to wait
+says "another import is running on this store" and gives up with a :class:`~gridmap.errors.StoreError` after
+``lock_timeout_s``; readers never wait for a writer (PostGIS: advisory lock, no index dropped during a load;
+SpatiaLite: WAL mode).
 
 Examples
 --------
