@@ -188,9 +188,10 @@ class Store:
         """Release every connection (call before pyogrio I/O on the same file in long sessions).
 
         A SpatiaLite file is checkpointed first: its write-ahead log is folded into the main file, so the closed
-        ``.sqlite`` file is complete on its own (to copy, compare or open read-only).
+        ``.sqlite`` file is complete on its own (to copy, compare or open read-only). The store stays usable: a
+        later read or write opens new connections.
         """
-        self._finalizer()
+        self._backend.close_engine(self.engine)
 
     def __enter__(self) -> "Store":
         return self
