@@ -413,6 +413,13 @@ def test_spatialite_store_is_wal_and_complete_on_disk_once_closed(tmp_path):
     shutil.copyfile(path, copy)  # the main file only
     with sqlite3.connect(copy) as raw:
         assert raw.execute("SELECT count(*) FROM streets").fetchone()[0] == 1
+    # a closed store stays usable, and closing it again checkpoints again
+    s.write("districts", gpd.GeoDataFrame({"code": ["110198"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=CRS))
+    s.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+    shutil.copyfile(path, copy)
+    with sqlite3.connect(copy) as raw:
+        assert raw.execute("SELECT count(*) FROM districts").fetchone()[0] == 2
     # a CLI import never calls close(): the process end still checkpoints
     csv = tmp_path / "sq.gpkg"
     _communities([1500], side_m=400.0).astype({"households": "int64"}).to_file(csv, driver="GPKG", engine="pyogrio")

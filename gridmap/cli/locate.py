@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Import city components from CSV (lon/lat or x/y), GeoJSON, GeoPackage or "
                                    "Shapefile: each gets its unit cell, community, street and, if it has no "
-                                   "code, the next free serial of its class. One transaction.",
+                                   "code, the lowest free serial of its class (the report says how many remain). One transaction.",
                        epilog="Examples:\n  gridmap import-components covers.csv --lonlat gcj02 --rejects bad.csv\n"
                               "  gridmap import-components bj.shp --map class_code=BJLX,code=BJBM")
     p.add_argument("file", type=Path)
