@@ -31,8 +31,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import text
 
-from gridmap.codes import (Catalog, UnknownClassError, default_catalog, next_free_serials, parse_any_component_code,
-                           parse_component_code)
+from gridmap.codes import (MAX_SERIAL, Catalog, UnknownClassError, default_catalog, free_serial_count,
+                           next_free_serials, parse_any_component_code, parse_component_code)
 from gridmap.codes.areal import check_digits, check_district_code
 from gridmap.crs import LonLatSystem, check_crs, to_working_xy
 from gridmap.errors import CapacityError, CodeError, NotFoundError, Problem, ValidationError, message
@@ -56,9 +56,20 @@ _FIELDS = ["code", "district_code", "national_id", "class_code", "major", "seria
 
 @dataclass
 class ComponentImportResult(ImportResult):
-    """:class:`~gridmap.io.ImportResult` plus the codes given to components that had none."""
+    """:class:`~gridmap.io.ImportResult` plus the codes given to components that had none, and how many serials
+    remain in each class the import touched (``serials_left``: district_code, class_code, used, left)."""
 
     new_codes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "code", "national_id"]))
+    serials_left: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["district_code", "class_code", "used", "left"]))
+
+    def __str__(self) -> str:
+        s = super().__str__()
+        if len(self.serials_left):
+            after = "would remain" if self.dry_run else "remain"
+            s += f"\nserials that {after} per class (of {MAX_SERIAL:,}): " + ", ".join(
+                f"{r.district_code}/{r.class_code} {r.left:,}" for r in self.serials_left.itertuples())
+        return s
 
 
 # -- import ----------------------------------------------------------------------------------------------
@@ -76,7 +87,7 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                       lonlat: "str | LonLatSystem | None" = None, crs: Any = None, file_layer: str | None = None,
                       encoding: str | None = None, mapping: dict[str, str] | None = None,
                       district_code: str | None = None, catalog: Catalog | None = None, on_error: str = "reject",
-                      outside: str = "reject", reuse_gaps: bool = False, dry_run: bool = False,
+                      outside: str = "reject", reuse_gaps: bool = True, dry_run: bool = False,
                       same_point_m: float = 0.01) -> ComponentImportResult:
     """Import components, assigning cell / community / street and codes; one transaction.
 
@@ -92,7 +103,9 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     district_code : district of components given 8-digit codes when no cell tells it.
     on_error : 'reject' (default: write the good rows, report the others) or 'abort' (write nothing if any is bad).
     outside : 'reject' (default) components on no unit cell, or 'keep' them without a cell.
-    reuse_gaps : give new components freed serials (default: continue after the highest serial).
+    reuse_gaps : give new components the lowest free serials of their class (default), so gaps below the highest
+        serial (freed numbers, or one component coded 9999) are used; ``False`` continues after the highest
+        serial and fails once 9999 is used. The result's ``serials_left`` says how many remain per class.
     dry_run : check, assign and report everything, write nothing (``would_write`` says how many would be written).
     same_point_m : a component of the same class as another (in the input or already stored) within this distance
         is a duplicate and rejected (default 0.01 m).
@@ -264,10 +277,19 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     result.would_write = len(keep) if dry_run else 0
     result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
     kept = [(lab, c) for lab, c in new_rows if lab in keep.index]
+    touched = []
+    pairs = sorted({(d, c) for d, c in zip(f["district_code"], f["class_code"])
+                    if isinstance(d, str) and isinstance(c, str) and c in cat.classes})
+    for d, c in pairs:
+        codes = existing.get(d, set()) | set(keep.loc[keep["district_code"] == d, "code"])
+        left = free_serial_count(codes, c, catalog=cat)
+        touched.append({"district_code": d, "class_code": c, "used": MAX_SERIAL - left, "left": left})
+    result.serials_left = pd.DataFrame(touched, columns=["district_code", "class_code", "used", "left"])
     result.new_codes = pd.DataFrame({"row": [lab for lab, _ in kept], "code": [c for _, c in kept],
                                      "national_id": [keep.at[lab, "national_id"] for lab, _ in kept]})
-    log.info("imported components from %s: %d written (%d newly coded), %d rejected", where, written, len(kept),
-             len(result.rejected))
+    log.info("imported components from %s: %d written (%d newly coded), %d rejected; serials left: %s", where,
+             written, len(kept), len(result.rejected),
+             ", ".join(f"{r['class_code']} {r['left']}" for r in touched) or "-")
     return result
 
 

@@ -83,18 +83,18 @@ def test_import_assigns_cells_codes_and_rejects_with_reasons(seeded, tmp_path):
     assert "unknown status" in reasons[8]
     assert reasons[9].startswith("duplicate: same class")
     stored = store.read("components").set_index("code")
-    # the new 0101 gets the serial after the highest of its class (7 in the same input)
-    assert sorted(stored.index) == ["01010007", "01010008", "06010001"]
-    assert stored.loc["01010008", "national_id"] == "1101010101000008"
+    # the new 0101 gets the lowest free serial of its class (issue 19: gaps below the highest, 7, are reused)
+    assert sorted(stored.index) == ["01010001", "01010007", "06010001"]
+    assert stored.loc["01010001", "national_id"] == "1101010101000001"
     assert stored.loc["01010007", "status"] == "破损"
-    assert stored.loc["06010001", "name"] == "路灯A" and stored.loc["01010008", "name"] == "上水井盖"
+    assert stored.loc["06010001", "name"] == "路灯A" and stored.loc["01010001", "name"] == "上水井盖"
     cells = store.read("cells")
     for code, row in stored.iterrows():
         cell = cells[cells["code"] == row["cell_code"]].geometry.iloc[0]
         assert cell.covers(row.geometry)
         assert row["community_code"] == row["cell_code"][:12] and row["street_code"] == row["cell_code"][:9]
         assert row["district_code"] == "110101"
-    assert sorted(res.new_codes["code"]) == ["01010008", "06010001"]
+    assert sorted(res.new_codes["code"]) == ["01010001", "06010001"]
     # re-import: every coded row is now a duplicate of the store, nothing new is written twice
     again = import_components(store, stored.reset_index()[["code", "geometry"]].set_crs(CRS, allow_override=True))
     assert again.written == 0 and {p.reason for p in again.rejected} == {"code already in the store"}
@@ -161,7 +161,7 @@ def test_import_geojson_wgs84(seeded, tmp_path):
     path = tmp_path / "c.geojson"
     g.to_crs("EPSG:4326").to_file(path, driver="GeoJSON", engine="pyogrio")
     res = import_components(store, path)
-    assert res.written == 2 and sorted(store.read("components")["code"]) == ["02030050", "02030051"]
+    assert res.written == 2 and sorted(store.read("components")["code"]) == ["02030001", "02030050"]
 
 
 @pytest.fixture
@@ -320,10 +320,10 @@ def test_national_id_with_overflowing_serial_is_rejected_with_reason(seeded, tmp
     assert res.written == 1 and store.read("components")["code"].tolist() == ["01019999"]
     (prob,) = res.rejected
     assert prob.row == 0 and prob.field == "code" and "exceeds 9,999" in prob.reason
-    # and the next new component of that class cannot be numbered past 9,999: a reported rejection too
+    # and 9999 does not block the class (issue 19): the next new component gets the lowest free serial
     more = import_components(store, components_csv(tmp_path, [{"lon": p[0] + 1e-4, "lat": p[1],
                                                                "class_code": "0101"}]), lonlat="wgs84")
-    assert more.written == 0 and "only 0 remain" in more.rejected[0].reason
+    assert more.written == 1 and more.new_codes["code"].tolist() == ["01010001"]
 
 
 def test_lookup_frame_fast_path_equals_plain_constructor(located, monkeypatch):

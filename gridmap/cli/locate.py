@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Import city components from CSV (lon/lat or x/y), GeoJSON, GeoPackage or "
                                    "Shapefile: each gets its unit cell, community, street and, if it has no "
-                                   "code, the next free serial of its class. One transaction.",
+                                   "code, the lowest free serial of its class (the report says how many remain). One transaction.",
                        epilog="Examples:\n  gridmap import-components covers.csv --lonlat gcj02 --rejects bad.csv\n"
                               "  gridmap import-components bj.shp --map class_code=BJLX,code=BJBM")
     p.add_argument("file", type=Path)
@@ -191,7 +191,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 #: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
 _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair"}
+                       "repair": "--repair", "allow_implausible": "--allow-implausible"}
 
 
 def run_component_import(args: argparse.Namespace) -> int:

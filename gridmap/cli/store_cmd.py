@@ -68,6 +68,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--unknown-category", choices=["other", "reject"],
                    help="complaints: a category not in the catalog becomes 其他 with a warning (other, default) "
                         "or rejects the row (reject)")
+    p.add_argument("--allow-implausible", action="store_true",
+                   help="communities/compounds: keep rows whose households or population are implausible (more "
+                        "than 100,000 households in a community, or 60,000 a km² of its area ...) with a warning "
+                        "instead of rejecting them")
     p.add_argument("--dry-run", action="store_true", help="check everything and report; write nothing")
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
@@ -142,7 +146,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                 table_sheet=args.table_sheet, join_on=args.join_on, table_key=args.table_key,
                 table_mapping=parse_mapping(args.table_map), district=args.district,
                 assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
-                boundary=args.boundary, snap_m=args.snap_m, max_sliver_m2=args.max_sliver_m2)
+                boundary=args.boundary, snap_m=args.snap_m, max_sliver_m2=args.max_sliver_m2,
+                allow_implausible=args.allow_implausible)
     print(res)
     if args.rejects:
         res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
@@ -156,7 +161,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 _NOT_FOR_COMPLAINTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
                        "repair": "--repair", "assign_codes": "--assign-codes", "district": "--district",
-                       "file_layer": "--file-layer", "src_crs": "--src-crs", "abort_on_error": "--abort-on-error"}
+                       "file_layer": "--file-layer", "src_crs": "--src-crs", "abort_on_error": "--abort-on-error",
+                       "allow_implausible": "--allow-implausible"}
 
 
 def run_complaint_import(args: argparse.Namespace) -> int:

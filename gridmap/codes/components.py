@@ -20,6 +20,8 @@ Traceback (most recent call last):
 gridmap.errors.CapacityError: serial 10000 does not fit the 4-digit serial of an 8-digit component code (at class 0101); got 10000. Fix: serials run 0001-9999 per class and district: reuse free serials (next_free_serials(..., reuse_gaps=True)) or use the 16-digit national identifier
 >>> next_free_serials(["01010001", "01010002", "01020001"], "0101", 2)
 [3, 4]
+>>> next_free_serials(["01019999"], "0101", 2, reuse_gaps=True), free_serial_count(["01019999"], "0101")
+([1, 2], 9998)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "format_component_code",
     "to_national_id",
     "next_free_serials",
+    "free_serial_count",
 ]
 
 #: Largest serial of an 8-digit component code (per class and district).
@@ -153,16 +156,8 @@ def to_national_id(code8: str, district_code: str) -> str:
     return parse_component_code(code8, check_class=False).national_id(district_code)
 
 
-def next_free_serials(existing: Iterable[object], class_code: str, n: int, *, reuse_gaps: bool = False,
-                      catalog: Catalog | None = None) -> list[int]:
-    """The next ``n`` free serials of ``class_code`` given the codes (or serials) already used in a district.
-
-    ``existing`` holds 8-digit codes of any class (those of other classes are ignored) or integer serials of
-    this class. By default new serials continue after the highest used one, so numbers of removed components are
-    never handed out again; ``reuse_gaps=True`` fills gaps (lowest first). Running past 9,999 raises
-    :class:`CapacityError` naming the class and how many are left.
-    """
-    cls = (catalog or default_catalog()).check(class_code)
+def _used_serials(existing: Iterable[object], cls: str) -> list[int]:
+    """Serials of class ``cls`` in ``existing`` (8-digit codes, 16-digit identifiers or integer serials)."""
     used: list[int] = []
     for v in existing:
         if isinstance(v, (int, np.integer)):
@@ -173,6 +168,38 @@ def next_free_serials(existing: Iterable[object], class_code: str, n: int, *, re
         elif isinstance(v, str) and len(v) == 16 and v.isdigit() and v.isascii():
             if v[6:10] == cls:
                 used.append(int(v[10:]))
+    return used
+
+
+def _taken(used: list[int]) -> np.ndarray:
+    taken = np.zeros(MAX_SERIAL + 1, dtype=bool)
+    arr = np.asarray([u for u in used if 0 < u <= MAX_SERIAL], dtype=np.int64)
+    taken[arr] = True
+    taken[0] = True
+    return taken
+
+
+def free_serial_count(existing: Iterable[object], class_code: str, *, catalog: Catalog | None = None) -> int:
+    """How many serials (of 9,999) of ``class_code`` are still free, given the codes already used in a district.
+
+    ``existing`` as in :func:`next_free_serials`.
+    """
+    cls = (catalog or default_catalog()).check(class_code)
+    return int((~_taken(_used_serials(existing, cls))).sum())
+
+
+def next_free_serials(existing: Iterable[object], class_code: str, n: int, *, reuse_gaps: bool = False,
+                      catalog: Catalog | None = None) -> list[int]:
+    """The next ``n`` free serials of ``class_code`` given the codes (or serials) already used in a district.
+
+    ``existing`` holds 8-digit codes of any class (those of other classes are ignored) or integer serials of
+    this class. By default new serials continue after the highest used one; ``reuse_gaps=True`` (what
+    :func:`gridmap.components.import_components` uses) gives the lowest free serials first, so one component
+    numbered 9999 does not block its class. Running out raises :class:`CapacityError` naming the class and how
+    many are left.
+    """
+    cls = (catalog or default_catalog()).check(class_code)
+    used = _used_serials(existing, cls)
     n = int(n)
     if n <= 0:
         return []
@@ -185,13 +212,11 @@ def next_free_serials(existing: Iterable[object], class_code: str, n: int, *, re
                                         where=f"class {cls}", got=n,
                                         fix="allow reuse of freed serials (reuse_gaps=True) or split the class"))
         return list(range(top + 1, top + n + 1))
-    taken = np.zeros(MAX_SERIAL + 1, dtype=bool)
-    arr = np.asarray([u for u in used if 0 < u <= MAX_SERIAL], dtype=np.int64)
-    taken[arr] = True
-    taken[0] = True
-    free = np.flatnonzero(~taken)
+    free = np.flatnonzero(~_taken(used))
     if len(free) < n:
-        raise CapacityError(message(f"class {cls} has only {len(free)} free serial(s) left, {n} needed",
-                                    where=f"class {cls}", got=n,
-                                    fix="8-digit codes hold 9,999 per class and district: split the class"))
+        raise CapacityError(message(f"class {cls} has only {len(free)} free serial(s) left, {n} needed "
+                                    "(8-digit codes hold 9,999 per class and district, and every other serial is "
+                                    "used)", where=f"class {cls}", got=n,
+                                    fix="8-digit codes hold 9,999 per class and district: use the 16-digit national "
+                                        "identifier, or retire and delete components of this class first"))
     return free[:n].tolist()

@@ -34,7 +34,7 @@ import pandas as pd
 
 from gridmap.crs import LonLatSystem, check_crs, check_lonlat_order, lonlat_to_wgs84, parse_crs
 from gridmap.errors import CRSError, Problem, ValidationError, message
-from gridmap.io.validate import check_rows
+from gridmap.io.validate import check_rows, implausible_rows
 
 __all__ = ["ImportResult", "TopologyMode", "read_vector", "prepare", "import_frame", "import_file",
            "import_outline"]
@@ -268,7 +268,8 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
                  table_mapping: dict[str, str] | None = None, district: str | None = None,
                  assign_codes: bool = False, row_band_m: float = 500.0,
                  topology: str | TopologyMode = TopologyMode.OFF, boundary: Any = None,
-                 snap_m: float = 0.5, max_sliver_m2: float | None = None) -> ImportResult:
+                 snap_m: float = 0.5, max_sliver_m2: float | None = None, allow_implausible: bool = False,
+                 limits: Any = None) -> ImportResult:
     """Import a GeoDataFrame into ``store``: good rows written in one transaction, bad rows reported.
 
     ``on_error='reject'`` (default) writes the good rows and reports the rest; ``'abort'`` writes nothing if any
@@ -287,6 +288,11 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
     boundary : outline for the topology check: a shapely geometry, a GeoDataFrame, ``'parent'`` (the stored
         streets of communities, districts of streets) or a file path.
     snap_m, max_sliver_m2 : repair options (:func:`gridmap.io.topology.repair_topology`).
+    allow_implausible : keep rows whose household or population counts are implausible (per community or
+        compound, or per km² of its area: :data:`gridmap.io.validate.PLAUSIBILITY`), each with a warning,
+        instead of rejecting them. Counts that are not whole numbers, negative or beyond 64 bits are always
+        rejected.
+    limits : :class:`gridmap.io.validate.PlausibilityLimits` for this layer instead of the defaults.
     """
     from gridmap.io.admin_codes import ASSIGNMENT_RULE, assign_codes as _assign, check_hierarchy, fill_parent_codes
     from gridmap.io.coordinates import zone_warnings
@@ -337,6 +343,16 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
                                           [Problem(None, "geometry", "; ".join(result.topology.lines(5)))],
                                           fix="raise --snap-m, drop --max-sliver-m2, or fix the large gaps by hand")
         good, problems = prepare(layer, f, crs=store.crs, where=where)
+        implausible = implausible_rows(layer, good, limits=limits)
+        if allow_implausible:
+            for p in implausible:
+                w = f"row {p.row}, {p.field}: {p.reason}; kept because implausible values were allowed"
+                result.warnings.append(w)
+                log.warning("%s: %s", where, w)
+        else:
+            problems += [Problem(p.row, p.field, p.reason + "; check the digits and units, or import with "
+                                 "--allow-implausible (allow_implausible=True) if it is real", p.value)
+                         for p in implausible]
         parent = CODE_DIGITS.get(layer, (None, None, None, None))[2]
         known = None
         if parent is not None:

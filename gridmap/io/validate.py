@@ -9,6 +9,7 @@ from __future__ import annotations
 import decimal
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +18,11 @@ import shapely
 
 from gridmap.errors import Problem
 
-__all__ = ["CODE_DIGITS", "normalise_code", "check_rows"]
+__all__ = ["CODE_DIGITS", "COUNT_MAX", "PlausibilityLimits", "PLAUSIBILITY", "normalise_code", "check_rows",
+           "whole_count", "implausible_rows"]
+
+#: Largest count a store holds (64-bit signed integer, BIGINT on PostGIS): beyond it a value would overflow.
+COUNT_MAX = 2 ** 63 - 1
 
 #: layer -> (code column, number of digits, parent column, parent digits) for the hierarchical codes.
 CODE_DIGITS: dict[str, tuple[str, int, str | None, int | None]] = {
@@ -85,6 +90,125 @@ def _code_problems(frame: pd.DataFrame, col: str, digits: int, label: str) -> li
     return out
 
 
+def whole_count(value: object) -> tuple[int | None, str | None]:
+    """A household or population count as an exact int, or the reason it cannot be one.
+
+    Accepts ints, integral floats and text ('3000000000', '1e12', '12.0'); never rounds through a float, so
+    3,000,000,000 and 10**12 stay exact. Missing values give ``(None, None)``.
+
+    >>> whole_count("3000000000"), whole_count(1e12), whole_count(None)
+    ((3000000000, None), (1000000000000, None), (None, None))
+    >>> whole_count(12.5)[1], whole_count(-3)[1]
+    ('must be a whole number', 'must not be negative')
+    >>> whole_count(2 ** 70)[1]
+    'too large: beyond the 64-bit range a store holds (9,223,372,036,854,775,807); it would overflow'
+    """
+    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and np.isnan(value)):
+        return None, None
+    if isinstance(value, (bool, np.bool_)):
+        return None, "must be a whole number"
+    if isinstance(value, (int, np.integer)):
+        n = int(value)
+    elif isinstance(value, (float, np.floating)):
+        if not np.isfinite(value) or not float(value).is_integer():
+            return None, "must be a whole number"
+        n = int(value)
+    else:
+        text = unicodedata.normalize("NFKC", str(value)).strip()
+        try:
+            d = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            return None, "must be a whole number"
+        if not d.is_finite() or d != d.to_integral_value():
+            return None, "must be a whole number"
+        n = int(d)
+    if n < 0:
+        return None, "must not be negative"
+    if n > COUNT_MAX:
+        return None, f"too large: beyond the 64-bit range a store holds ({COUNT_MAX:,}); it would overflow"
+    return n, None
+
+
+@dataclass(frozen=True)
+class PlausibilityLimits:
+    """Upper bounds beyond which a household or population count is taken for a data error (a digit or unit
+    slip), not a real place. Settings, not laws: pass your own to ``import_frame(..., limits=)``.
+
+    Default bounds and where they come from (``/work/shared/reference/standards.md``):
+
+    * **communities**: Beijing's standard is 1,000-3,000 households a community, 超大社区 above 5,000; in 2020 the
+      largest of 3,231 communities were split at that size. Dongcheng, the densest district, holds about
+      709,000 residents on 41.84 km² (≈ 16,900 a km², ≈ 7,300 households a km² at the census mean of 2.31
+      persons a household). Bounds (convention): **100,000 households** (20 × the super-large threshold),
+      **250,000 residents** (above the 150,000 the street-office standard allows a whole street), **60,000
+      households a km²** and **150,000 residents a km²** (about 8-9 × Dongcheng's mean density, beyond the
+      densest real blocks: a 40 m × 40 m community cannot hold more than 96 households).
+    * **compounds** (小区 and single buildings, whose footprint may be all the area they have): a 100-storey
+      tower covering its whole plot with 50 m² homes holds 2,000,000 homes a km² of footprint; bounds
+      (convention): **2,000,000 households a km²**, **6,000,000 residents a km²** (dormitories), **20,000
+      households** and **60,000 residents** in one compound.
+    """
+
+    max_households: int
+    max_population: int
+    max_households_per_km2: float
+    max_population_per_km2: float
+
+
+#: Default limits per layer (see :class:`PlausibilityLimits` for the sources).
+PLAUSIBILITY: dict[str, PlausibilityLimits] = {
+    "communities": PlausibilityLimits(max_households=100_000, max_population=250_000,
+                                      max_households_per_km2=60_000, max_population_per_km2=150_000),
+    "compounds": PlausibilityLimits(max_households=20_000, max_population=60_000,
+                                    max_households_per_km2=2_000_000, max_population_per_km2=6_000_000),
+}
+
+
+def implausible_rows(layer: str, frame: gpd.GeoDataFrame, *,
+                     limits: PlausibilityLimits | None = None) -> list[Problem]:
+    """One problem per implausible count of ``frame`` (communities and compounds; other layers: none).
+
+    The importer rejects these rows, or keeps them with a warning when asked to (``allow_implausible``).
+
+    ``frame`` is in a metric CRS (the store's); counts are those :func:`check_rows` made exact. A row is
+    implausible when its households or population exceed the per-feature bound, or the bound per km² of the
+    feature's own area.
+
+    >>> import shapely
+    >>> f = gpd.GeoDataFrame({"households": [3_000_000_000, 1000, 1500]},
+    ...                      geometry=[shapely.box(0, 0, 40, 40)] * 2 + [shapely.box(0, 0, 500, 500)], crs=4548)
+    >>> for p in implausible_rows("communities", f):
+    ...     print(p.row, p.reason)
+    0 implausible: 3,000,000,000 households in one community (more than 100,000)
+    1 implausible: 625,000 households per km² on 0.0016 km² (more than 60,000/km²)
+    """
+    lim = limits if limits is not None else PLAUSIBILITY.get(layer)
+    if lim is None or len(frame) == 0:
+        return []
+    singular = {"communities": "community", "compounds": "compound"}.get(layer, layer)
+    metric = frame.crs is not None and frame.crs.is_projected
+    area_km2 = np.full(len(frame), np.nan)
+    if metric:
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        ok = ~shapely.is_missing(geoms)
+        area_km2[ok] = shapely.area(geoms[ok]) / 1e6
+    out: list[Problem] = []
+    for col, cap, dens, unit in (("households", lim.max_households, lim.max_households_per_km2, "households"),
+                                 ("population", lim.max_population, lim.max_population_per_km2, "residents")):
+        if col not in frame.columns:
+            continue
+        for i, (idx, v) in enumerate(frame[col].items()):
+            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+                continue
+            n, a = int(v), area_km2[i]
+            if n > cap:
+                out.append(Problem(idx, col, f"implausible: {n:,} {unit} in one {singular} (more than {cap:,})", v))
+            elif n > 0 and np.isfinite(a) and a > 0 and n / a > dens:
+                out.append(Problem(idx, col, f"implausible: {n / a:,.0f} {unit} per km² on {a:.2g} km² "
+                                   f"(more than {dens:,.0f}/km²)", v))
+    return out
+
+
 def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Normalise codes and numbers of ``frame`` (a copy) and return it with the problems of its bad rows."""
     f = frame.copy()
@@ -102,19 +226,21 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
                 if c and p and c.isdigit() and p.isdigit() and len(c) == digits and len(p) == pdigits \
                         and not c.startswith(p):
                     problems.append(Problem(idx, col, f"code does not start with its {parent} {p}", c))
+    unreadable: set = set()
     for col in ("households", "population"):
         if col in f.columns:
-            num = pd.to_numeric(f[col], errors="coerce")
-            raw_na = f[col].isna()
-            for idx in f.index[num.isna() & ~raw_na]:
-                problems.append(Problem(idx, col, "must be a whole number", f.at[idx, col]))
-            for idx in f.index[(num < 0).fillna(False)]:
-                problems.append(Problem(idx, col, "must not be negative", f.at[idx, col]))
-            for idx in f.index[num.notna() & (num % 1 != 0)]:
-                problems.append(Problem(idx, col, "must be a whole number", f.at[idx, col]))
-            f[col] = num.round().astype("Int64")
+            counts = []
+            for idx, v in f[col].items():
+                n, reason = whole_count(v)
+                if reason is not None:
+                    problems.append(Problem(idx, col, reason, v))
+                    unreadable.add((idx, col))
+                counts.append(n)
+            f[col] = pd.array(counts, dtype="Int64")
     if layer == "communities" and "households" in f.columns:
         for idx in f.index[f["households"].isna()]:
+            if (idx, "households") in unreadable:
+                continue
             problems.append(Problem(idx, "households", "households are missing (needed for size flags and splits)"))
     elif layer == "communities":
         for idx in f.index:

@@ -8,7 +8,14 @@ Writes are strict and atomic: :meth:`Store.write` validates the whole frame firs
 type and validity, duplicate keys inside the frame and against the store) and raises one
 :class:`~gridmap.errors.ValidationError` listing every bad row, writing nothing; otherwise it writes all rows in
 one transaction using the backend's bulk path (executemany into SpatiaLite, COPY into PostGIS). Per-row
-rejection (keep the good rows, report the bad) is the importer's job (:mod:`gridmap.io`).
+rejection (keep the good rows, report the bad) is the importer's job (:mod:`gridmap.io`). Integer columns are
+range-checked (64-bit counts, 32-bit others) so that nothing wraps on either backend.
+
+Several processes may share a store: writers (:meth:`Store.transaction`, and :meth:`Store.write` /
+:meth:`Store.clear` / :meth:`Store.delete` without a connection) run one at a time, and a writer that has to wait
+says "another import is running on this store" and gives up with a :class:`~gridmap.errors.StoreError` after
+``lock_timeout_s``; readers never wait for a writer (PostGIS: advisory lock, no index dropped during a load;
+SpatiaLite: WAL mode).
 
 Examples
 --------
@@ -27,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +45,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Table, select, text
+from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Float, Integer, Table, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gridmap.crs import check_crs, working_crs
@@ -45,13 +53,18 @@ from gridmap.errors import CRSError, Problem, StoreError, ValidationError, messa
 from gridmap.store import migrations
 from gridmap.store.schema import LAYERS, SCHEMA_VERSION, build_metadata, layer_spec
 
-__all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB"]
+__all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB", "DEFAULT_LOCK_TIMEOUT_S"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "gridmap.sqlite"
-#: Loads of at least this many rows drop the spatial index and rebuild it once afterwards.
+#: Loads of at least this many rows drop the spatial index and rebuild it once afterwards (SpatiaLite only: on
+#: PostGIS dropping an index takes an ACCESS EXCLUSIVE lock that every reader would wait on).
 BULK_INDEX_REBUILD_ROWS = 20_000
+#: How long a writer waits for another writer of the same store before giving up with a clear error (seconds);
+#: ``$GRIDMAP_LOCK_TIMEOUT_S`` or ``open_store(..., lock_timeout_s=)`` override it. On SpatiaLite it is also the
+#: busy timeout of every connection.
+DEFAULT_LOCK_TIMEOUT_S = 30.0
 
 _MULTI = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "MULTILINESTRING": ("LineString", "MultiLineString"),
           "POINT": ("Point",)}
@@ -89,30 +102,49 @@ def _backend_for(url: str) -> ModuleType:
 class Store:
     """A gridmap database. Create with :func:`open_store`."""
 
-    def __init__(self, url: str | os.PathLike | None = None, *, crs: Any = None):
+    def __init__(self, url: str | os.PathLike | None = None, *, crs: Any = None,
+                 lock_timeout_s: float | None = None):
         self.url = resolve_url(url)
+        self.lock_timeout_s = _lock_timeout(lock_timeout_s)
         self._backend = _backend_for(self.url)
-        self.engine = self._backend.make_engine(self.url)
+        self.engine = self._backend.make_engine(self.url, lock_timeout_s=self.lock_timeout_s)
+        # a store dropped without close() still releases its connections (SQLite checkpoints its WAL on the last)
+        self._finalizer = weakref.finalize(self, self._backend.close_engine, self.engine)
         requested = working_crs(crs) if crs is not None else None
         try:
-            with self.engine.begin() as conn:
-                self.srid = self._init(conn, requested)
+            with self.engine.begin() as conn:  # a reader: an up-to-date store is opened without any write lock
+                self.srid = self._init(conn, requested, write=False)
+            if self.srid is None:  # new or older store: create / migrate as the one writer
+                with self.transaction() as conn:
+                    self.srid = self._init(conn, requested, write=True)
         except OperationalError as exc:
-            self.engine.dispose()
+            self._finalizer()
             raise StoreError(message("cannot open the database", got=f"{self.safe_url}: {exc.orig}",
                                      fix="check the path or URL, that the server runs, and your permissions")) from exc
+        except BaseException:
+            self._finalizer()
+            raise
         self.crs = CRS.from_epsg(self.srid)
         self.metadata = build_metadata(self.srid)
         log.info("opened %s store %s (EPSG:%d, schema v%d)", self.backend, self.safe_url, self.srid, SCHEMA_VERSION)
 
     # -- setup -------------------------------------------------------------------------------------------
 
-    def _init(self, conn: Connection, requested: CRS | None) -> int:
-        if self._backend.NAME == "postgis":
+    def _init(self, conn: Connection, requested: CRS | None, *, write: bool) -> int | None:
+        """The store's SRID, creating or migrating the schema when ``write``; without ``write`` None when that
+        is needed (so opening an up-to-date store never waits for a writer)."""
+        if self._backend.NAME == "postgis" and write:
             self._backend.ensure_postgis(conn)
         probe = build_metadata(4326)  # only gridmap_meta is read here; its layout does not depend on the SRID
         stored = None
-        if migrations.current_version(conn, probe) > 0:
+        version = migrations.current_version(conn, probe)
+        target = migrations.SCHEMA_VERSION
+        if not write and (version != target or (self._backend.NAME == "postgis"
+                                                 and not self._backend.has_postgis(conn))):
+            if version > target:  # refused with its own message below, without taking the write lock
+                migrations.upgrade(conn, build_metadata(4326), srid=4326)
+            return None
+        if version > 0:
             meta = probe.tables["gridmap_meta"]
             row = conn.execute(select(meta.c.value).where(meta.c.key == "srid")).first()
             stored = int(row[0]) if row else None
@@ -131,7 +163,8 @@ class Store:
                                            "systems given as WKT are converted on import"))
         if self._backend.NAME == "spatialite":
             self._backend.ensure_srid(conn, srid)
-        migrations.upgrade(conn, build_metadata(srid), srid=srid)
+        if write:
+            migrations.upgrade(conn, build_metadata(srid), srid=srid)
         return srid
 
     @property
@@ -152,8 +185,13 @@ class Store:
         return self.metadata.tables[layer]
 
     def close(self) -> None:
-        """Release every connection (call before pyogrio I/O on the same file in long sessions)."""
-        self.engine.dispose()
+        """Release every connection (call before pyogrio I/O on the same file in long sessions).
+
+        A SpatiaLite file is checkpointed first: its write-ahead log is folded into the main file, so the closed
+        ``.sqlite`` file is complete on its own (to copy, compare or open read-only). The store stays usable: a
+        later read or write opens new connections.
+        """
+        self._backend.close_engine(self.engine)
 
     def __enter__(self) -> "Store":
         return self
@@ -166,9 +204,18 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction for several writes: ``with store.transaction() as tx: store.write(..., connection=tx)``."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One write transaction: ``with store.transaction() as tx: store.write(..., connection=tx)``.
+
+        Writers of one store run one at a time, readers never wait for them: on PostGIS a transaction-level
+        advisory lock (``pg_advisory_xact_lock``, one per schema), on SpatiaLite ``BEGIN IMMEDIATE`` in WAL mode.
+        A writer that finds another at work says so (a warning in the log: "another import is running on this
+        store; waiting …") and waits up to ``lock_timeout_s``, then raises :class:`~gridmap.errors.StoreError`.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(gridmap_write=True)
+            with conn.begin():
+                self._backend.lock_writers(conn, timeout_s=self.lock_timeout_s, where=self.safe_url)
+                yield conn
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -263,7 +310,7 @@ class Store:
         """
         if mode not in ("append", "replace"):
             raise ValueError(message("mode must be 'append' or 'replace'", got=repr(mode)))
-        with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
+        with (contextlib.nullcontext(connection) if connection is not None else self.transaction()) as conn:
             columns, (values, geoms), problems = self._prepare(layer, frame, mode=mode, connection=conn)
             if problems:
                 raise ValidationError(f"{len(problems)} problem(s) in the {layer} frame; nothing was written",
@@ -274,7 +321,7 @@ class Store:
                 conn.execute(t.delete())
             n = len(geoms)
             if n:
-                rebuild = n >= BULK_INDEX_REBUILD_ROWS
+                rebuild = n >= BULK_INDEX_REBUILD_ROWS and self._backend.REBUILD_INDEXES
                 try:
                     if rebuild:  # b-trees built once after the load beat row-by-row maintenance (same transaction)
                         btrees = [i for i in t.indexes if "geom" not in i.columns]
@@ -292,7 +339,7 @@ class Store:
 
     def clear(self, layers: Sequence[str], *, connection: Connection | None = None) -> None:
         """Empty the given layers (one transaction)."""
-        with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
+        with (contextlib.nullcontext(connection) if connection is not None else self.transaction()) as conn:
             for layer in layers:
                 conn.execute(self.table(layer).delete())
 
@@ -305,7 +352,7 @@ class Store:
         for col, value in where.items():
             c = t.columns[col]
             cond.append(c.in_([_py(v) for v in value]) if isinstance(value, (list, tuple, set)) else c == _py(value))
-        with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
+        with (contextlib.nullcontext(connection) if connection is not None else self.transaction()) as conn:
             return conn.execute(t.delete().where(*cond)).rowcount
 
     def _prepare(self, layer: str, frame: gpd.GeoDataFrame, *, mode: str,
@@ -330,7 +377,8 @@ class Store:
         for c in present:
             converted, bad = _to_sql(frame[c.name], c.type)
             for i in np.flatnonzero(bad):
-                problems.append(Problem(labels[i], c.name, f"not a valid {_type_name(c.type)}", frame[c.name].iloc[i]))
+                problems.append(Problem(labels[i], c.name, _bad_value_reason(frame[c.name].iloc[i], c.type),
+                                        frame[c.name].iloc[i]))
             if not c.nullable and c.server_default is None:
                 for i in np.flatnonzero(pd.isna(frame[c.name]).to_numpy() & ~bad):
                     problems.append(Problem(labels[i], c.name, "value is required"))
@@ -384,9 +432,25 @@ class Store:
             return {tuple(str(v) for v in r) for r in conn.execute(text(f'SELECT {cols} FROM "{layer}"'))}
 
 
-def open_store(url: str | os.PathLike | None = None, *, crs: Any = None) -> Store:
-    """Open (creating and migrating as needed) the store at ``url`` (path, ``sqlite:///``, ``postgresql://``)."""
-    return Store(url, crs=crs)
+def open_store(url: str | os.PathLike | None = None, *, crs: Any = None, lock_timeout_s: float | None = None) -> Store:
+    """Open (creating and migrating as needed) the store at ``url`` (path, ``sqlite:///``, ``postgresql://``).
+
+    ``lock_timeout_s``: how long a write waits for another writer of the store (default
+    ``$GRIDMAP_LOCK_TIMEOUT_S`` or :data:`DEFAULT_LOCK_TIMEOUT_S`).
+    """
+    return Store(url, crs=crs, lock_timeout_s=lock_timeout_s)
+
+
+def _lock_timeout(value: float | None) -> float:
+    raw: Any = value if value is not None else os.environ.get("GRIDMAP_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S)
+    try:
+        out = float(raw)
+    except (TypeError, ValueError):
+        out = float("nan")
+    if not np.isfinite(out) or out < 0:
+        raise StoreError(message("the lock timeout must be a number of seconds (0 or more)", got=repr(raw),
+                                 where="lock_timeout_s / $GRIDMAP_LOCK_TIMEOUT_S", fix="e.g. 30"))
+    return out
 
 
 # -- value conversion ------------------------------------------------------------------------------------
@@ -399,8 +463,54 @@ def _py(v: Any) -> Any:
 
 
 def _type_name(t: Any) -> str:
-    return {Integer: "whole number", Float: "number", Boolean: "true/false", DateTime: "date and time",
-            Date: "date"}.get(type(t), "text")
+    for kind, name in ((Integer, "whole number"), (Float, "number"), (Boolean, "true/false"),
+                       (DateTime, "date and time"), (Date, "date")):
+        if isinstance(t, kind):
+            return name
+    return "text"
+
+
+#: Inclusive range of each integer column type (the same on both backends: PostGIS int4/int8; SQLite holds
+#: 64 bits but a 32-bit column is kept to what its PostGIS twin can hold).
+def _int_range(t: Any) -> tuple[int, int]:
+    return (-(2 ** 63), 2 ** 63 - 1) if isinstance(t, BigInteger) else (-(2 ** 31), 2 ** 31 - 1)
+
+
+def _bad_value_reason(value: Any, t: Any) -> str:
+    if isinstance(t, Integer):
+        n = _exact_int(value)
+        if n is not None:
+            lo, hi = _int_range(t)
+            bits = 64 if isinstance(t, BigInteger) else 32
+            return (f"out of range for a {bits}-bit whole number ({lo:,} to {hi:,}); it would wrap or overflow "
+                    "in the database")
+    return f"not a valid {_type_name(t)}"
+
+
+def _exact_int(v: Any) -> int | None:
+    """``v`` as an exact Python int (ints, integral floats and decimals, digit strings like '3000000000',
+    '1e12', '12.0'), None if it is not a whole number. Never goes through a float for ints or text."""
+    import decimal
+    import unicodedata
+
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return int(v) if np.isfinite(v) and float(v).is_integer() else None
+    if isinstance(v, decimal.Decimal):
+        d = v
+    elif isinstance(v, str):
+        try:
+            d = decimal.Decimal(unicodedata.normalize("NFKC", v).strip())
+        except decimal.InvalidOperation:
+            return None
+    else:
+        return None
+    if not d.is_finite() or d != d.to_integral_value():
+        return None
+    return int(d)
 
 
 def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
@@ -411,17 +521,14 @@ def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
         out = [None if m else mapping.get(v.lower() if isinstance(v, str) else v) for v, m in zip(s.tolist(), na)]
         bad = np.array([(o is None) and not m for o, m in zip(out, na)], dtype=bool)
         return out, bad
-    if isinstance(t, (Integer, Float)):
+    if isinstance(t, Integer):
+        return _to_sql_int(s, na, *_int_range(t))
+    if isinstance(t, Float):
         num = pd.to_numeric(s, errors="coerce")
         bad = num.isna().to_numpy() & ~na
         arr = num.to_numpy(dtype=float, na_value=np.nan)
         nan = np.isnan(arr)
-        if isinstance(t, Integer):
-            filled = np.where(nan, 0.0, arr)
-            bad |= ~np.isclose(filled, np.round(filled))
-            out = np.round(filled).astype(np.int64).astype(object)
-        else:
-            out = arr.astype(object)
+        out = arr.astype(object)
         out[nan] = None
         return out.tolist(), bad
     if isinstance(t, (DateTime, Date)):
@@ -437,6 +544,30 @@ def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
         return [None if pd.isna(v) else v for v in txt.tolist()], bad
     vals = [None if m else str(v) for v, m in zip(s.tolist(), na)]
     return vals, np.zeros(len(s), dtype=bool)
+
+
+def _to_sql_int(s: pd.Series, na: np.ndarray, lo: int, hi: int) -> tuple[list[Any], np.ndarray]:
+    """Whole numbers exactly (no float detour for big ints), with entries outside ``lo..hi`` marked bad."""
+    dtype = s.dtype
+    if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_unsigned_integer_dtype(dtype) \
+            and np.dtype(getattr(dtype, "numpy_dtype", dtype)).itemsize <= 8:
+        arr = s.to_numpy(dtype=np.int64, na_value=0)
+        bad = ((arr < lo) | (arr > hi)) & ~na
+        out = arr.astype(object)
+    elif pd.api.types.is_float_dtype(dtype):
+        arr = s.to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(arr)
+        whole = finite & (arr == np.round(arr))
+        # float(2**63) == 2**63: compare against the bounds as floats, strictly above hi
+        inside = whole & (arr >= float(lo)) & (arr < float(hi) + 1.0)
+        bad = ~inside & ~na
+        out = np.where(inside, arr, 0.0).astype(np.int64).astype(object)
+    else:
+        ints = [None if m else _exact_int(v) for v, m in zip(s.tolist(), na)]
+        bad = np.array([(i is None or not lo <= i <= hi) and not m for i, m in zip(ints, na)], dtype=bool)
+        out = np.array(ints, dtype=object) if len(ints) else np.array([], dtype=object)
+    out[na | bad] = None
+    return out.tolist(), bad
 
 
 def _from_sql(s: pd.Series, t: Any) -> pd.Series:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Connection, MetaData, select
+from sqlalchemy import Connection, MetaData, select, text
 
 from gridmap.errors import StoreError, message
-from gridmap.store.schema import SCHEMA_VERSION
+from gridmap.store.schema import COUNT_COLUMNS, SCHEMA_VERSION
 
 __all__ = ["MIGRATIONS", "current_version", "upgrade"]
 
@@ -31,8 +31,29 @@ def _v1_create_all(conn: Connection, md: MetaData) -> None:
     md.create_all(conn)
 
 
+def _v2_counts_bigint(conn: Connection, md: MetaData) -> None:
+    """Household and population counts as 64-bit integers.
+
+    PostGIS stores of version 1 hold them as ``integer`` (int4), which wrapped 3,000,000,000 households to
+    -1,294,967,296 (issue 19): widen them to ``bigint`` (every stored value survives: int4 fits in int8).
+    SQLite integers are 64-bit whatever the declared type, so on SpatiaLite the step changes nothing; the
+    version still advances.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for table, columns in COUNT_COLUMNS.items():
+        have = dict(conn.execute(text(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = :t"), {"t": table}).fetchall())
+        narrow = [c for c in columns if have.get(c) in ("integer", "smallint")]
+        if narrow:
+            conn.execute(text(f'ALTER TABLE "{table}" '
+                              + ", ".join(f'ALTER COLUMN "{c}" TYPE bigint' for c in narrow)))
+            log.info("widened %s.%s to bigint", table, ", ".join(narrow))
+
+
 #: version -> step that brings version-1 up to version. Version 1 creates everything.
-MIGRATIONS: dict[int, Callable[[Connection, MetaData], None]] = {1: _v1_create_all}
+MIGRATIONS: dict[int, Callable[[Connection, MetaData], None]] = {1: _v1_create_all, 2: _v2_counts_bigint}
 
 
 def current_version(conn: Connection, md: MetaData) -> int:

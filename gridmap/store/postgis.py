@@ -1,9 +1,19 @@
-"""PostGIS backend: the production store, chosen by a ``postgresql://`` URL. Bulk loads use COPY."""
+"""PostGIS backend: the production store, chosen by a ``postgresql://`` URL. Bulk loads use COPY.
+
+Concurrent writers (issue 19): bulk loads keep every index (dropping one inside the transaction takes an ACCESS
+EXCLUSIVE lock that every reader, even ``gridmap info``, waits on until commit, and two loads that drop indexes
+deadlock), so a load only takes ROW EXCLUSIVE locks and readers go on reading the last committed state. Writers
+of one store (one schema) are serialised by a transaction-level advisory lock: a second writer logs "another
+import is running on this store; waiting …" and waits up to the store's lock timeout, then fails with a
+:class:`~gridmap.errors.StoreError`.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,11 +21,19 @@ import numpy as np
 import shapely
 
 from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from gridmap.errors import StoreError, message
 
 NAME = "postgis"
 AS_BINARY = "ST_AsBinary"
+#: Never drop indexes for a big load (ACCESS EXCLUSIVE: readers would wait): COPY maintains them.
+REBUILD_INDEXES = False
+
+log = logging.getLogger(__name__)
+
+#: The advisory-lock key of a store: one per database schema (a test's schema, or ``public``).
+_LOCK_KEY = "hashtextextended('gridmap writer ' || current_schema(), 0)"
 
 
 def normalise_url(url: str) -> str:
@@ -25,13 +43,46 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, lock_timeout_s: float = 30.0) -> Engine:
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
         raise StoreError(message("PostGIS needs the psycopg driver", got="not installed",
                                  fix="pip install 'gridmap[postgis]'")) from exc
     return create_engine(normalise_url(url), pool_pre_ping=True)
+
+
+def close_engine(engine: Engine) -> None:
+    engine.dispose()
+
+
+def has_postgis(conn: Connection) -> bool:
+    return bool(conn.execute(text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")).scalar())
+
+
+def lock_writers(conn: Connection, *, timeout_s: float, where: str) -> None:
+    """Take the store's writer lock for this transaction (released at commit or rollback).
+
+    Free: taken at once. Held by another writer: a warning says so and the wait lasts up to ``timeout_s``
+    (``lock_timeout``); past it, a :class:`StoreError`.
+    """
+    if conn.execute(text(f"SELECT pg_try_advisory_xact_lock({_LOCK_KEY})")).scalar():
+        return
+    log.warning("another import is running on this store (%s); waiting up to %.0f s for it to finish…", where,
+                timeout_s)
+    start = time.monotonic()
+    conn.execute(text(f"SET LOCAL lock_timeout = '{max(int(timeout_s * 1000), 1)}ms'"))
+    try:
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise StoreError(message("another import is still running on this store; nothing was written",
+                                 where=where, got=f"waited {time.monotonic() - start:.0f} s for its lock",
+                                 fix="try again when it finishes, or wait longer with $GRIDMAP_LOCK_TIMEOUT_S / "
+                                     "open_store(..., lock_timeout_s=)")) from exc
+    conn.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+    log.info("the other import finished after %.1f s; writing", time.monotonic() - start)
 
 
 def ensure_postgis(conn: Connection) -> None:
@@ -110,6 +161,9 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
                 geoms: np.ndarray, srid: int, *, rebuild_index: bool) -> None:
     """COPY ... FROM STDIN, streamed in chunks so encoding overlaps the server.
 
+    Indexes stay in place whatever the size (``rebuild_index`` is ignored here, see the module docstring): the
+    load takes no lock a reader waits on.
+
     Two encodings, each where it is faster (measured in benchmarks/bench_store.py, same run): points go as CSV
     with hex EWKB (the C csv writer handles a million small rows faster than per-row binary COPY); polygons and
     lines go as binary COPY with raw EWKB bytes, received by the geometry column's type (their hex WKB is large:
@@ -119,9 +173,6 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
 
     cols = ", ".join(f'"{c}"' for c in (*columns, "geom"))
     cur = conn.connection.driver_connection.cursor()
-    idx = f"idx_{table.name}_geom"
-    if rebuild_index:
-        cur.execute(f'DROP INDEX IF EXISTS "{idx}"')
     n = len(geoms)
     points = bool(n) and bool((shapely.get_type_id(geoms) == 0).all())
     # QueuedLibpqWriter sends each chunk from a worker thread (libpq releases the GIL), so encoding chunk k+1
@@ -146,9 +197,7 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
                 stop = min(start + COPY_CHUNK_ROWS, n)
                 for row in zip(*(col[start:stop] for col in values), _ewkb(geoms[start:stop], srid)):
                     copy.write_row(row)
-    if rebuild_index:
-        cur.execute(f'CREATE INDEX IF NOT EXISTS "{idx}" ON "{table.name}" USING gist (geom)')
-    cur.execute(f'ANALYZE "{table.name}"')
+    cur.execute(f'ANALYZE "{table.name}"')  # SHARE UPDATE EXCLUSIVE: readers and writers of rows go on
 
 
 def bbox_clause(table: Table, bbox: tuple[float, float, float, float], srid: int) -> tuple[str, dict]:

@@ -32,13 +32,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Table, Text,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Table, Text,
                         UniqueConstraint)
 
-__all__ = ["SCHEMA_VERSION", "LAYERS", "LayerSpec", "build_metadata", "layer_spec"]
+__all__ = ["SCHEMA_VERSION", "COUNT_COLUMNS", "LAYERS", "LayerSpec", "build_metadata", "layer_spec"]
 
 #: Version of the table layout. Bump it and add a step to ``gridmap.store.migrations`` when it changes.
-SCHEMA_VERSION = 1
+#: 2: household and population counts are 64-bit (BIGINT) on PostGIS (issue 19: 3,000,000,000 wrapped in int4).
+SCHEMA_VERSION = 2
+
+#: Count columns stored as 64-bit integers (layer -> columns); migration step 2 widens them on PostGIS.
+COUNT_COLUMNS: dict[str, tuple[str, ...]] = {"communities": ("households", "population"),
+                                             "compounds": ("households", "population")}
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,8 @@ def build_metadata(srid: int) -> MetaData:
           Column("code", Text, nullable=False, unique=True, index=True),
           Column("street_code", Text, nullable=False, index=True),
           Column("name", Text),
-          Column("households", Integer),
-          Column("population", Integer),
+          Column("households", BigInteger),
+          Column("population", BigInteger),
           Column("active", Boolean, nullable=False, default=True, server_default="1"),
           Column("retired_at", DateTime),
           Column("parent_code", Text),
@@ -117,8 +122,8 @@ def build_metadata(srid: int) -> MetaData:
           Column("community_code", Text, index=True),
           Column("name", Text),
           Column("kind", Text, nullable=False, default="compound", server_default="compound"),
-          Column("households", Integer),
-          Column("population", Integer),
+          Column("households", BigInteger),
+          Column("population", BigInteger),
           Column("indivisible", Boolean, nullable=False, default=True, server_default="1"),
           _geom(g["compounds"], srid))
     Table("roads", md,

@@ -5,12 +5,21 @@ Pitfalls handled here (see machine notes): extension loading needs a sqlite3 bui
 0.07 s instead of 10 s); SpatiaLite never uses its R*Tree by itself, so box queries go through the
 ``SpatialIndex`` virtual table; and pyogrio crashes the interpreter if it is first imported while a
 SpatiaLite connection is open, so it is imported here, before any connection exists.
+
+Several processes may use one file at once (issue 19): file stores run in WAL mode, so readers never wait for a
+writer and a writer never waits for readers; writers take the write lock when they begin (``BEGIN IMMEDIATE``)
+and wait for one another up to the store's lock timeout (also every connection's busy timeout), then fail with
+a :class:`~gridmap.errors.StoreError` naming the file instead of SQLite's bare "database is locked". Closing
+the store checkpoints the log into the main file (``PRAGMA wal_checkpoint(TRUNCATE)``) so that a closed
+``.sqlite`` file is complete by itself; GDAL/pyogrio read WAL files as they read any other.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,14 +29,20 @@ import pyogrio  # noqa: F401  -- must be imported before the first SpatiaLite co
 import shapely
 from geoalchemy2.admin.dialects.sqlite import load_spatialite
 from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.exc import DBAPIError
 
 from gridmap.errors import StoreError, message
 
 NAME = "spatialite"
 AS_BINARY = "AsBinary"
+#: Big loads drop the R*Tree and b-tree indexes inside their transaction and rebuild them once (WAL readers keep
+#: reading the last committed state meanwhile, so nobody waits).
+REBUILD_INDEXES = True
+
+log = logging.getLogger(__name__)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, lock_timeout_s: float = 30.0) -> Engine:
     if not hasattr(sqlite3.Connection, "enable_load_extension"):
         raise StoreError(message(
             "this Python's sqlite3 cannot load extensions, so SpatiaLite is unavailable",
@@ -41,10 +56,19 @@ def make_engine(url: str) -> Engine:
         if not parent.is_dir():
             raise StoreError(message("the folder for the database file does not exist", got=str(parent),
                                      fix="create it first or choose another --db path"))
-    engine = create_engine(url)
+    in_memory = not path or path == ":memory:"
+    # the busy timeout: how long any statement waits for a lock held by another connection
+    engine = create_engine(url, connect_args={"timeout": float(lock_timeout_s)})
 
     @event.listens_for(engine, "connect")
     def _load(dbapi_conn: Any, _record: Any) -> None:
+        if not in_memory:
+            # WAL: readers and the one writer do not block each other; persistent in the file (a no-op when it is
+            # already WAL). Set before SpatiaLite initialises a new file, so the metadata tables are written once.
+            try:
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                raise _locked_error(path, exc) if _is_locked(exc) else exc
         try:
             load_spatialite(dbapi_conn, transaction=True)
         except sqlite3.OperationalError as exc:  # missing mod_spatialite
@@ -60,9 +84,66 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        if conn.get_execution_options().get("gridmap_write"):
+            _begin_immediate(conn.connection.driver_connection, path, float(lock_timeout_s))
+        else:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _locked_error(path: str, exc: Exception, waited_s: float | None = None) -> StoreError:
+    waited = f" (waited {waited_s:.0f} s)" if waited_s is not None else ""
+    return StoreError(message(f"another process is writing to {path}; try again when it finishes{waited}",
+                              got=str(exc), where=path,
+                              fix="wait for the other import to end, or raise the wait with "
+                                  "$GRIDMAP_LOCK_TIMEOUT_S / open_store(..., lock_timeout_s=)"))
+
+
+def _begin_immediate(raw: sqlite3.Connection, path: str, timeout_s: float) -> None:
+    """Take the write lock at BEGIN: try at once; if another writer holds it, say so and wait up to timeout_s."""
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+        log.warning("another import is running on this store (%s): another process is writing to it; waiting up "
+                    "to %.0f s for it to finish…", path, timeout_s)
+        raw.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+        start = time.monotonic()
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                raise _locked_error(path, exc, time.monotonic() - start) from exc
+            raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+
+
+def lock_writers(conn: Connection, *, timeout_s: float, where: str) -> None:
+    """Nothing to do: a write transaction on SpatiaLite already holds the write lock (``BEGIN IMMEDIATE``)."""
+
+
+def close_engine(engine: Engine) -> None:
+    """Fold the write-ahead log into the main file, then close every connection (the last close removes the
+    -wal file). A checkpoint that another process blocks is left to that process's own close."""
+    path = engine.url.database or ""
+    if path and path != ":memory:" and Path(path).exists():
+        try:
+            with engine.connect() as conn:
+                conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except (sqlite3.Error, DBAPIError, StoreError) as exc:  # closing must not fail: the log stays valid
+            log.debug("checkpoint of %s skipped: %s", path, exc)
+    engine.dispose()
 
 
 def ensure_srid(conn: Connection, srid: int) -> None:
