@@ -7,6 +7,7 @@ import argparse
 import datetime as _dt
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,11 +95,17 @@ def progress_bar(args: Any, desc: str, *, unit: str = "step") -> Iterator[Callab
     from tqdm import tqdm
 
     bar: Any = None
+    try:
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        width = 0
+    # a terminal that reports no size (0x0: `script`, some CI ptys) makes tqdm draw nothing: assume 80x24
+    size: dict[str, Any] = {"dynamic_ncols": True} if width > 0 else {"ncols": 80, "nrows": 24}
 
     def update(done: int, total: int, label: str = "") -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+            bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, **size)
         if bar.total != total:
             bar.total = total
         bar.set_postfix_str(label, refresh=False)

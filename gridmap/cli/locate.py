@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from gridmap.cli._common import (DeprecatedAlias, add_json_option, import_summary, open_store_from, print_json,
                                  print_table)
 
@@ -88,7 +90,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _record(row: Any, store: Any) -> dict[str, Any]:
     def val(k: str) -> Any:
         v = row.get(k)
-        return None if v is None or (isinstance(v, float) and v != v) else v
+        return None if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)) else v  # NaN, NaT, pd.NA
 
     return {
         "code": val("code"), "national_id": val("national_id"), "class_code": val("class_code"),

@@ -238,7 +238,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     export_format(args.output)  # an unknown extension is refused before the store is opened
     store = open_store_from(args)
     layers = [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
-    with progress_bar(args, "export", unit="layer") as progress:
+    with progress_bar(args, "export") as progress:
         res = export_layers(store, args.output, layers=layers, progress=progress)
     if args.json:
         print_json(res.to_dict())
