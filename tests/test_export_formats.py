@@ -187,3 +187,23 @@ def test_uppercase_extension_and_unknown_layer(filled, tmp_path):
     assert pyogrio.read_info(out)["driver"] == "GeoJSON"
     r = gridmap("--db", url, "export", str(tmp_path / "x.gpkg"), "--layers", "comunities")
     assert r.returncode == 2 and "unknown layer" in r.stderr and "communities" in r.stderr
+
+
+@pytest.mark.parametrize("ext", [".gpkg", ".geojson", ".fgb", ".parquet", ".csv"])
+def test_export_replaces_an_existing_file_whole(filled, tmp_path, ext):
+    """A second export to the same name gives exactly what was asked for the second time: no stale layers left in
+    an old GeoPackage, no "file exists" failure from the CSV driver, no temporary file left beside it."""
+    url = filled[0]
+    (tmp_path / "exports").mkdir()
+    out = tmp_path / "exports" / f"out{ext}"
+    for layer in ("components", "communities"):
+        r = gridmap("--db", url, "export", str(out), "--layers", layer)
+        assert r.returncode == 0, r.stderr
+    if ext == ".parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(out).num_rows == 2 and "households" in pq.read_table(out).column_names
+    else:
+        assert [row[0] for row in pyogrio.list_layers(out)] in (["communities"], ["out"])
+        assert pyogrio.read_info(out)["features"] == 2
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]

@@ -15,6 +15,7 @@ are in, and every tool that opens a CRS-less CSV (QGIS, Excel add-ins, ``ogr2ogr
 written in EPSG:4326 too. CSV is UTF-8 with a byte-order mark (``WRITE_BOM``) so that Excel in a Chinese locale
 shows the names instead of mojibake; GDAL and pandas (``encoding='utf-8-sig'``) read it unchanged.
 
+An existing file of that name is replaced whole (written beside it, then renamed over it), never appended to.
 A single-layer format given several layers is refused (name one with ``layers=``), as is an extension that is
 not in :data:`EXPORT_FORMATS`: the file's name always tells what is inside it.
 
@@ -60,7 +61,7 @@ def write_geojson(frames: dict[str, gpd.GeoDataFrame], path: Path, *,
     ((name, frame),) = frames.items()
     if on_layer:
         on_layer(name)
-    frame.to_crs("EPSG:4326").to_file(path, driver="GeoJSON", engine="pyogrio",
+    frame.to_crs("EPSG:4326").to_file(path, layer=name, driver="GeoJSON", engine="pyogrio",
                                        geometry_type=_geometry_type(frame, name),
                                        layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": "7"})
 
@@ -89,7 +90,7 @@ def write_csv(frames: dict[str, gpd.GeoDataFrame], path: Path, *,
     ((name, frame),) = frames.items()
     if on_layer:
         on_layer(name)
-    frame.to_crs("EPSG:4326").to_file(path, driver="CSV", engine="pyogrio",
+    frame.to_crs("EPSG:4326").to_file(path, layer=name, driver="CSV", engine="pyogrio",
                                        geometry_type=_geometry_type(frame, name),
                                        layer_options={"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"})
 
@@ -213,7 +214,14 @@ def export_layers(store: Any, path: str | os.PathLike, *, layers: list[str] | No
             progress(len(chosen) + written, total, f"write {name}")
         written += 1
 
-    fmt.writer(frames, path, on_layer=on_layer)
+    # written beside the target, then renamed over it: an existing file is replaced whole (no stale layers left
+    # in an old GeoPackage, no "file exists" from the CSV driver), and a failed write leaves the old file as it was
+    tmp = path.with_name(f".{path.stem}.part-{os.getpid()}{path.suffix}")
+    try:
+        fmt.writer(frames, tmp, on_layer=on_layer)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     if progress:
         progress(total, total, "done")
     res = ExportResult(path, fmt.name, fmt.driver, fmt.crs or f"EPSG:{store.srid}",
