@@ -237,7 +237,7 @@ def test_split_propose_shows_progress(demo_db, tmp_path):
         if code_ == 0:
             break
     assert code_ == 0, term[-2000:]
-    assert "split" in BAR.findall(term) and "search part" in term, term[-2000:]
+    assert "split" in BAR.findall(term), term[-2000:]  # (labels of fast steps may be skipped: tqdm redraws <= 10/s)
 
 
 def test_library_calls_draw_no_progress(demo_db, capfd):
