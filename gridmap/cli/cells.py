@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
 
-from gridmap.cli._common import open_store_from, print_json
+from gridmap.cli._common import add_json_option, open_store_from, print_json, progress_bar
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("cells", parents=[common], help="unit cells (万米单元网格): build them from the communities",
-                       description="Unit cells (万米单元网格) of the stored communities.")
+                       description="Unit cells (万米单元网格) of the stored communities.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Examples:\n  gridmap cells build\n  gridmap cells build --replace --cell-size-m 50")
     cells_sub = p.add_subparsers(dest="cells_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])  # `gridmap cells` alone: its help
     b = cells_sub.add_parser(
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     b.add_argument("--no-reassign", dest="reassign", action="store_false",
                    help="leave the cell codes of stored components and complaints as they are")
     b.add_argument("--dry-run", action="store_true", help="build and check everything, report, write nothing")
-    b.add_argument("--json", action="store_true", help="machine-readable summary")
+    add_json_option(b, "the build summary")
     b.set_defaults(func=cmd_build)
 
 
@@ -59,27 +59,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     from gridmap.cells import build_store_cells
 
     store = open_store_from(args)
-    bar: Any = None
-
-    def progress(done: int, total: int, label: str) -> None:
-        nonlocal bar
-        if args.quiet or args.json or not sys.stderr.isatty():
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="step", desc="cells", file=sys.stderr, leave=False)
-        bar.set_postfix_str(label)
-        bar.update(done - bar.n)
-
-    try:
+    with progress_bar(args, "cells") as progress:
         res = build_store_cells(store, cell_size_m=args.cell_size_m, origin=_origin(args.origin),
                                 sliver_share=args.sliver_share, allow_overflow=args.allow_overflow,
                                 replace=args.replace, reassign=args.reassign, dry_run=args.dry_run,
                                 progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
     if args.json:
         print_json({"cells": res.cells, "communities": res.communities, "streets": res.streets,
                     "cell_size_m": res.cell_size_m, "origin": list(res.origin), "replaced": res.replaced,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gridmap.cli._common import open_store_from
+from gridmap.cli._common import add_json_option, import_summary, open_store_from, print_json
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--out", type=Path, default=Path("gridmap-out"), help="output folder (default ./gridmap-out)")
     p.add_argument("--scale", type=float, default=1.0, help="size of the district: 1.0 full, 0.05 for a quick run")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the documented demo seed)")
+    add_json_option(p, "a summary: the store, each import's counts and the files written")
     p.set_defaults(func=cmd_demo)
 
 
@@ -37,6 +38,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store = open_store_from(args)
     show = (lambda name: print(f"· {name} ...", file=sys.stderr, flush=True)) if not args.quiet else None
     run = run_demo(store, args.out, scale=args.scale, seed=args.seed, progress=show)
+    if args.json:
+        print_json({"store": store.safe_url, "imports": {k: import_summary(r) for k, r in run.imports.items()},
+                    "files": {k: str(v) for k, v in run.files.items()}})
+        return 0
     print(f"demo built into {store.safe_url}")
     for k, r in run.imports.items():
         print(f"  {r}")

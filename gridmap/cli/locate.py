@@ -6,7 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gridmap.cli._common import open_store_from, print_json, print_table
+import pandas as pd
+
+from gridmap.cli._common import (DeprecatedAlias, add_json_option, import_summary, open_store_from, print_json,
+                                 print_table)
 
 _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
          "lon", "lat"]
@@ -23,29 +26,38 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("code", help="8-digit code (class 4 + serial 4) in the default district, or 16-digit identifier")
     p.add_argument("--district", metavar="CODE", help="district of an 8-digit code (default: the store's only "
                                                       "district or $GRIDMAP_DISTRICT)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_option(p, "the component record")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write an offline map centred on the component")
     p.set_defaults(func=cmd_locate)
 
     p = sub.add_parser("nearest", parents=[common], help="the k components nearest to a lon/lat",
-                       description="The k city components nearest to a point given in lon/lat.")
-    p.add_argument("--lon", type=float, required=True)
-    p.add_argument("--lat", type=float, required=True)
+                       description="The k city components nearest to a point given in lon/lat.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Examples:\n"
+                              "  gridmap nearest --lon 116.4075 --lat 39.9040\n"
+                              "  gridmap nearest --lon 116.4138 --lat 39.9053 --lonlat gcj02 --class 0101 -k 3 --json")
+    p.add_argument("--lon", type=float, required=True, help="longitude of the point in degrees (east), e.g. 116.4075")
+    p.add_argument("--lat", type=float, required=True, help="latitude of the point in degrees (north), e.g. 39.9040")
     p.add_argument("--lonlat", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
                    help="system of --lon/--lat (Amap/Gaode: gcj02, Baidu: bd09)")
     p.add_argument("--class", dest="class_code", metavar="CLASS", help="class (0101) or major class (01)")
     p.add_argument("-k", type=int, default=5, help="how many (default 5)")
-    p.add_argument("--json", action="store_true")
+    add_json_option(p, "the components with their distance in metres")
     p.set_defaults(func=cmd_nearest)
 
     p = sub.add_parser("components", parents=[common], help="search components by class, box and status",
-                       description="List stored components by class and area, or the component catalog.")
+                       description="List stored components by class and area, or the component catalog.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Examples:\n"
+                              "  gridmap components --class 0101 --status 破损\n"
+                              "  gridmap components --bbox 446000,4418000,447000,4419000 --limit 50 --json\n"
+                              "  gridmap components --classes                 # the component catalog")
     p.add_argument("--class", dest="class_code", metavar="CLASS", help="class (0101) or major class (01)")
     p.add_argument("--bbox", metavar="XMIN,YMIN,XMAX,YMAX", help="box in the working CRS")
     p.add_argument("--status", help="完好, 破损, 丢失, 废弃, 移除 (or intact, damaged, missing, abandoned, removed)")
     p.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
     p.add_argument("--classes", action="store_true", help="list the component catalog instead")
-    p.add_argument("--json", action="store_true")
+    add_json_option(p, "the components (or the catalog)")
     p.set_defaults(func=cmd_components)
 
     p = sub.add_parser("import-components", parents=[common],
@@ -56,24 +68,29 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "code, the lowest free serial of its class (the report says how many remain). One transaction.",
                        epilog="Examples:\n  gridmap import-components covers.csv --lonlat gcj02 --rejects bad.csv\n"
                               "  gridmap import-components bj.shp --map class_code=BJLX,code=BJBM")
-    p.add_argument("file", type=Path)
-    p.add_argument("--lonlat", choices=["wgs84", "cgcs2000", "gcj02", "bd09"])
+    p.add_argument("file", type=Path, help="CSV (lon/lat or x/y columns), GeoJSON, GeoPackage or Shapefile")
+    p.add_argument("--lonlat", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
+                   help="system of lon/lat input (Amap/Gaode: gcj02, Baidu: bd09; converted to WGS 84)")
     p.add_argument("--src-crs", dest="src_crs", metavar="CRS", help="CRS of x/y input or of a file without one")
-    p.add_argument("--file-layer")
-    p.add_argument("--encoding")
-    p.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml")
-    p.add_argument("--district", metavar="CODE")
+    p.add_argument("--file-layer", help="layer inside a GeoPackage with several")
+    p.add_argument("--encoding", help="attribute encoding, e.g. GBK (default: .cpg, else detected UTF-8/GBK)")
+    p.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml",
+                   help="field mapping, e.g. class_code=BJLX,code=BJBM, or a TOML file with a [fields] table")
+    p.add_argument("--district", metavar="CODE", help="6-digit district of 8-digit codes when no cell tells it")
     p.add_argument("--keep-outside", action="store_true", help="keep components on no cell (without a cell code)")
-    p.add_argument("--abort-on-error", action="store_true")
+    p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
     p.add_argument("--dry-run", action="store_true", help="check and report everything; write nothing")
-    p.add_argument("--rejects", type=Path, metavar="CSV")
+    p.add_argument("--rejects", type=Path, metavar="CSV",
+                   help="write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
+    p.add_argument("--report", dest="rejects", type=Path, action=DeprecatedAlias, new="--rejects")
+    add_json_option(p, "the import summary (counts, rejections grouped by reason, new codes)")
     p.set_defaults(func=cmd_import)
 
 
 def _record(row: Any, store: Any) -> dict[str, Any]:
     def val(k: str) -> Any:
         v = row.get(k)
-        return None if v is None or (isinstance(v, float) and v != v) else v
+        return None if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)) else v  # NaN, NaT, pd.NA
 
     return {
         "code": val("code"), "national_id": val("national_id"), "class_code": val("class_code"),
@@ -210,10 +227,15 @@ def run_component_import(args: argparse.Namespace) -> int:
                             outside="keep" if getattr(args, "keep_outside", False) else "reject",
                             on_error="abort" if args.abort_on_error else "reject",
                             dry_run=getattr(args, "dry_run", False))
-    print(res)
-    if len(res.new_codes):
-        print(f"{len(res.new_codes)} component(s) got new codes")
+    as_json = getattr(args, "json", False)
+    if not as_json:
+        print(res)
+        if len(res.new_codes):
+            print(f"{len(res.new_codes)} component(s) got new codes")
     if args.rejects:
         res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
-        print(f"rejection report: {args.rejects}")
+        if not as_json:
+            print(f"rejection report: {args.rejects}")
+    if as_json:
+        print_json({**import_summary(res), "rejects_file": args.rejects})
     return 0 if not res.rejected else 1

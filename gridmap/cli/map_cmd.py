@@ -47,8 +47,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="hot spots and alerts from a file (gridmap warn --geojson FILE, or any vector file)")
     w.add_argument("--proposals", metavar="FILE", type=Path,
                    help="split proposals from a file (gridmap split propose CODE --out DIR writes DIR/CODE.gpkg)")
-    p.add_argument("--privacy", choices=["shared", "internal"], default="shared")
-    p.add_argument("--basemap", choices=["none", "osm", "tianditu", "gaode"], default="none")
+    p.add_argument("--privacy", choices=["shared", "internal"], default="shared",
+                   help="shared (default): aggregated complaint density only, areas under --min-count hidden; "
+                        "internal: also complaint categories and text, marked 内部资料 (not for publication)")
+    p.add_argument("--basemap", choices=["none", "osm", "tianditu", "gaode"], default="none",
+                   help="background tiles (need --online; default none: the map works with no network). gaode "
+                        "tiles are GCJ-02 and the overlays are shifted to match; tianditu needs --tianditu-key")
     p.add_argument("--tianditu-key", default=os.environ.get("GRIDMAP_TIANDITU_KEY"),
                    help="Tianditu key (tk); default $GRIDMAP_TIANDITU_KEY")
     p.add_argument("--embed-key", action="store_true",
@@ -79,9 +83,8 @@ def _read_file(path: Path, *, option: str, crs: Any) -> Any:
 
 
 def cmd_map(args: Any) -> int:
-    from gridmap.cli._common import open_store_from
+    from gridmap.cli._common import progress_bar
     from gridmap.errors import ValidationError, message
-    from gridmap.maps import EmptyLayerWarning, community_map, district_map, street_map, warning_layers, write_map
 
     if bool(args.warn_from) != bool(args.warn_to):
         raise ValidationError(message("--warn-from and --warn-to go together", got=f"--warn-from {args.warn_from} "
@@ -89,6 +92,25 @@ def cmd_map(args: Any) -> int:
                                       "2025-06-01 --warn-to 2025-06-15"))
     if args.keywords and not args.warn_from:
         raise ValidationError(message("--keywords needs --warn-from/--warn-to", got=f"--keywords {args.keywords}"))
+    if args.basemap != "none" and not args.online:
+        raise ValidationError(message(f"--basemap {args.basemap} loads tiles from the internet when the map is viewed",
+                                      got=f"--basemap {args.basemap} without --online",
+                                      fix=f"add --online (gridmap map --basemap {args.basemap} --online ...), or "
+                                          "leave out --basemap for a map that needs no network"))
+    with progress_bar(args, "map") as progress:
+        return _build_and_write(args, progress)
+
+
+def _build_and_write(args: Any, progress: Any) -> int:
+    from gridmap.cli._common import open_store_from
+    from gridmap.errors import ValidationError, message
+    from gridmap.maps import EmptyLayerWarning, community_map, district_map, street_map, warning_layers, write_map
+
+    def step(done: int, label: str) -> None:
+        if progress:
+            progress(done, 4, label)
+
+    step(0, "read layers")
     store = open_store_from(args)
     files = {k: _read_file(getattr(args, k), option=f"--{k}", crs=store.crs)
              for k in ("alerts", "proposals") if getattr(args, k)}
@@ -112,6 +134,7 @@ def cmd_map(args: Any) -> int:
     if args.warn_from:
         from gridmap.warning.alerts import early_warning
 
+        step(1, "early warning")
         allc = store.read("complaints")
         if len(allc) == 0:
             raise ValidationError(message("--warn-from: the store has no complaints", where=store.safe_url,
@@ -133,6 +156,7 @@ def cmd_map(args: Any) -> int:
                 embed_key=args.embed_key, offline=not args.online, min_count=args.min_count)
     if args.title:
         opts["title"] = args.title
+    step(2, "build the map")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if args.street:
@@ -144,7 +168,9 @@ def cmd_map(args: Any) -> int:
     for wmsg in caught:
         if issubclass(wmsg.category, (UserWarning, EmptyLayerWarning)):
             print(f"warning: {wmsg.message}", file=sys.stderr)
+    step(3, "write HTML")
     path = write_map(m, args.output)
+    step(4, "done")
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {m._gridmap_privacy.value} map)")  # noqa: SLF001
     return 0
 

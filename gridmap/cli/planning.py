@@ -5,43 +5,80 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gridmap.cli._common import open_store_from, print_json, print_table
+from gridmap.cli._common import add_json_option, open_store_from, print_json, print_table, progress_bar
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("communities", parents=[common], help="community size flags and the street-office standard",
-                       description="社区规模：按户数分类（1,000–3,000 户标准），街道办设置标准检查。")
+                       description="社区规模：按户数分类（1,000–3,000 户标准），街道办设置标准检查。 Community size "
+                                   "by households (1,000-3,000 per community) and the street-office standard.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Examples:\n  gridmap communities flag --list\n  gridmap communities streets --json")
     s = p.add_subparsers(dest="communities_command", metavar="SUBCOMMAND")
-    f = s.add_parser("flag", parents=[common], help="classify communities by households; table by street")
-    f.add_argument("--floor", type=int, default=1000)
+    f = s.add_parser("flag", parents=[common], help="classify communities by households; table by street",
+                     description="Classify every active community by households: 偏小 below --floor, 标准 up to "
+                                 "--adjust, 需调整 above it, 超大社区 above --super-large; a table per street.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="Examples:\n  gridmap communities flag --list\n"
+                            "  gridmap communities flag --adjust 3500 --super-large 6000 --json")
+    f.add_argument("--floor", type=int, default=1000, help="below this: 偏小 small (default 1000)")
     f.add_argument("--adjust", type=int, default=3000, help="above this: 需调整 (default 3000)")
     f.add_argument("--super-large", type=int, default=5000, help="above this: 超大社区 (default 5000)")
     f.add_argument("--list", action="store_true", help="also list every oversized community")
-    f.add_argument("--json", action="store_true")
+    add_json_option(f, "the table by street and the oversized communities")
     f.set_defaults(func=cmd_flag)
-    st = s.add_parser("streets", parents=[common], help="check streets against the street-office standard")
+    st = s.add_parser("streets", parents=[common], help="check streets against the street-office standard",
+                      description="Check every street's area and resident population against Beijing's 2021 "
+                                  "street-office standard for its zone.",
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="Examples:\n  gridmap communities streets\n  gridmap communities streets --zone core --json")
     st.add_argument("--zone", help="core (东城/西城), inner, other; default from the street's zone or district")
-    st.add_argument("--json", action="store_true")
+    add_json_option(st, "the check of every street")
     st.set_defaults(func=cmd_streets)
 
     p = sub.add_parser("split", parents=[common], help="split proposals for an oversized community",
-                       description="超大社区拆分方案：生成、接受、撤销。")
+                       description="超大社区拆分方案：生成、接受、撤销。 Split proposals for an oversized community: "
+                                   "propose, accept, undo.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Examples:\n"
+                              "  gridmap split propose 110199001003 --out proposals/\n"
+                              "  gridmap split accept 110199001003 --rank 2\n"
+                              "  gridmap split undo 110199001003")
     s = p.add_subparsers(dest="split_command", metavar="SUBCOMMAND")
     pr = s.add_parser("propose", parents=[common], help="ranked split proposals for one community",
-                      epilog="Example: gridmap split propose 110199001003 --out proposals/")
-    pr.add_argument("community")
+                      description="Ranked proposals to split one community into parts of --floor to --ceiling "
+                                  "households along compounds, roads and barriers, each explained in Chinese and "
+                                  "English. Deterministic for a given --seed.",
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="Examples:\n"
+                             "  gridmap split propose 110199001003 --out proposals/\n"
+                             "  gridmap split propose 110199001003 --floor 1200 --ceiling 2800 --alternatives 5 --json")
+    pr.add_argument("community", help="12-digit code of the community to split")
     _solver_args(pr)
     pr.add_argument("--out", type=Path, help="folder for <code>.gpkg, <code>.geojson and <code>.md")
-    pr.add_argument("--json", action="store_true")
+    add_json_option(pr, "the ranked proposals")
     pr.set_defaults(func=cmd_propose)
-    ac = s.add_parser("accept", parents=[common], help="accept proposal RANK: new communities, cells re-coded")
-    ac.add_argument("community")
-    ac.add_argument("--rank", type=int, default=1)
+    ac = s.add_parser("accept", parents=[common], help="accept proposal RANK: new communities, cells re-coded",
+                      description="Accept one proposal (recomputed with the same options, so give the options you "
+                                  "proposed with): the community is retired, its parts become new communities, "
+                                  "cells are re-coded; an undo journal is written.",
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="Examples:\n"
+                             "  gridmap split accept 110199001003             # the best-ranked proposal\n"
+                             "  gridmap split accept 110199001003 --rank 2 --journal journal/")
+    ac.add_argument("community", help="12-digit code of the community to split")
+    ac.add_argument("--rank", type=int, default=1,
+                    help="which proposal to accept, as ranked by `gridmap split propose` (default 1, the best)")
     _solver_args(ac)
     ac.add_argument("--journal", type=Path, default=Path("gridmap-journal"), help="folder for the undo journal")
     ac.set_defaults(func=cmd_accept)
-    un = s.add_parser("undo", parents=[common], help="undo the last accepted split of a community")
-    un.add_argument("community")
+    un = s.add_parser("undo", parents=[common], help="undo the last accepted split of a community",
+                      description="Restore the community and cells as they were before the last accepted split, "
+                                  "from the undo journal.",
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="Examples:\n  gridmap split undo 110199001003\n"
+                             "  gridmap split undo 110199001003 --journal journal/ --discard-cell-changes")
+    un.add_argument("community", help="12-digit code of the community whose split is undone")
     un.add_argument("--journal", type=Path, default=Path("gridmap-journal"), help="folder of the undo journal")
     un.add_argument("--discard-cell-changes", action="store_true",
                     help="restore the old cells even if cells of the new communities changed since the accept "
@@ -50,10 +87,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _solver_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--floor", type=int, default=1000)
-    p.add_argument("--ceiling", type=int, default=3000)
-    p.add_argument("--alternatives", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--floor", type=int, default=1000, help="fewest households in a new community (default 1000)")
+    p.add_argument("--ceiling", type=int, default=3000, help="most households in a new community (default 3000)")
+    p.add_argument("--alternatives", type=int, default=3, help="how many ranked proposals to look for (default 3)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the search (default 0; the same seed gives the same proposals)")
     p.add_argument("--barrier-kinds", default="river,rail,main",
                    help="road kinds adjacency may not cross (default river,rail,main)")
 
@@ -94,8 +132,15 @@ def cmd_streets(args: argparse.Namespace) -> int:
 
 
 def _propose(args: argparse.Namespace, store):
+    with progress_bar(args, "split") as progress:
+        return _propose_steps(args, store, progress)
+
+
+def _propose_steps(args: argparse.Namespace, store, progress):
     from gridmap.planning import build_atoms, propose_splits
 
+    if progress:
+        progress(0, 4, "read layers")
     com = store.read("communities", where={"code": args.community})
     if com.empty:
         from gridmap.errors import NotFoundError
@@ -108,10 +153,13 @@ def _propose(args: argparse.Namespace, store):
     roads = roads[roads.intersects(g)]
     kinds = [k.strip() for k in args.barrier_kinds.split(",") if k.strip()]
     bars = roads[roads["kind"].isin(kinds)]
+    if progress:
+        progress(1, 4, "build atoms")
     atoms = build_atoms(com, cmp, cells=cells if len(cells) else None, barriers=bars)
     props = propose_splits(com, atoms, floor=args.floor, ceiling=args.ceiling, barriers=bars, roads=roads,
                            cells=cells if len(cells) else None, n_alternatives=args.alternatives, seed=args.seed,
-                           community_code=args.community)
+                           community_code=args.community,
+                           progress=(lambda d, t, label: progress(2 + d, 2 + t, label)) if progress else None)
     return com, props
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gridmap.cli._common import open_store_from, parse_mapping, print_json, print_table
+from gridmap.cli._common import (DeprecatedAlias, add_json_option, import_summary, open_store_from, parse_mapping,
+                                 print_json, print_table, progress_bar)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("info", parents=[common], help="layers, feature counts, CRS and backend of the store",
                        description="Show what the store holds: every layer with its feature count, the working "
-                                   "CRS and the backend.")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+                                   "CRS and the backend.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Examples:\n"
+                              "  gridmap info\n"
+                              "  gridmap --db postgresql://u@127.0.0.1/gm info --json")
+    add_json_option(p, "the store, CRS and feature counts")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser(
@@ -75,15 +80,33 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--dry-run", action="store_true", help="check everything and report; write nothing")
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
-    p.add_argument("--rejects", type=Path, metavar="CSV", help="write the rejection report to this CSV")
+    p.add_argument("--rejects", type=Path, metavar="CSV",
+                   help="write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
+    p.add_argument("--report", dest="rejects", type=Path, action=DeprecatedAlias, new="--rejects")
+    add_json_option(p, "the import summary (counts, rejections grouped by reason)")
     p.add_argument("--topology-report", type=Path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("export", parents=[common], help="write layers to a GeoPackage for QGIS",
-                       description="Export layers of the store to a GeoPackage (one table per layer, EPSG of the "
-                                   "store).")
-    p.add_argument("gpkg", type=Path)
-    p.add_argument("--layers", help="comma-separated layers (default: all non-empty)")
+    p = sub.add_parser(
+        "export", parents=[common], help="write layers to GeoPackage, GeoJSON, FlatGeobuf, GeoParquet or CSV",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Export layers of the store to the format the output file's extension names: .gpkg "
+                    "(GeoPackage 1.3, every layer as a table, working CRS), .geojson (one layer, EPSG:4326 as RFC "
+                    "7946 requires), .fgb (FlatGeobuf, one layer, working CRS), .parquet/.geoparquet (GeoParquet, "
+                    "one layer, working CRS), .csv (one layer, WKT geometry in EPSG:4326, UTF-8 with BOM for "
+                    "Excel). Any other extension is refused; a one-layer format needs --layers NAME.",
+        epilog="Examples:\n"
+               "  gridmap export all.gpkg                              # every non-empty layer, for QGIS\n"
+               "  gridmap export comm.geojson --layers communities     # WGS 84 lon/lat (RFC 7946)\n"
+               "  gridmap export cells.fgb --layers cells\n"
+               "  gridmap export complaints.parquet --layers complaints\n"
+               "  gridmap export components.csv --layers components --json")
+    p.add_argument("output", type=Path, metavar="FILE",
+                   help="output file; its extension chooses the format (.gpkg, .geojson, .fgb, .parquet, "
+                        ".geoparquet, .csv)")
+    p.add_argument("--layers", metavar="L1,L2", help="comma-separated layers (default: all non-empty; exactly one "
+                                                      "for .geojson/.fgb/.parquet/.csv)")
+    add_json_option(p, "a summary of what was written")
     p.set_defaults(func=cmd_export)
 
 
@@ -148,13 +171,19 @@ def cmd_import(args: argparse.Namespace) -> int:
                 assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
                 boundary=args.boundary, snap_m=args.snap_m, max_sliver_m2=args.max_sliver_m2,
                 allow_implausible=args.allow_implausible)
-    print(res)
+    if not args.json:
+        print(res)
     if args.rejects:
         res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
-        print(f"rejection report: {args.rejects}")
+        if not args.json:
+            print(f"rejection report: {args.rejects}")
     if getattr(args, "topology_report", None) and res.topology is not None:
         res.topology.table().to_csv(args.topology_report, index=False, encoding="utf-8-sig")
-        print(f"topology report: {args.topology_report}")
+        if not args.json:
+            print(f"topology report: {args.topology_report}")
+    if args.json:
+        print_json({**import_summary(res), "rejects_file": args.rejects,
+                    "topology_report": getattr(args, "topology_report", None)})
     return 0 if not res.rejected else 1
 
 
@@ -186,25 +215,39 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         options["mapping"] = load_mapping(args.mapping)
     if getattr(args, "encoding", None):
         options["encoding"] = args.encoding
-    res = import_complaints(store, args.file, lonlat=args.lonlat or "wgs84",
-                            unknown_category=getattr(args, "unknown_category", None) or "other",
-                            dry_run=getattr(args, "dry_run", False), **options)
-    print(res)
-    if getattr(args, "dry_run", False):
+    with progress_bar(args, "complaints") as progress:
+        res = import_complaints(store, args.file, lonlat=args.lonlat or "wgs84",
+                                unknown_category=getattr(args, "unknown_category", None) or "other",
+                                dry_run=getattr(args, "dry_run", False), progress=progress, **options)
+    as_json = getattr(args, "json", False)
+    if not as_json:
+        print(res)
+    if getattr(args, "dry_run", False) and not as_json:
         print(f"dry run: {len(res.frame) - res.already_stored} complaint(s) would be written; nothing was written")
-    report = getattr(args, "rejects", None) or getattr(args, "report", None)
+    report = getattr(args, "rejects", None)
     if report:
         res.report.to_csv(report, index=False, encoding="utf-8-sig")
-        print(f"rejection report: {report}")
+        if not as_json:
+            print(f"rejection report: {report}")
+    if as_json:
+        summary = import_summary(res)
+        if getattr(args, "dry_run", False):
+            summary["dry_run"] = True
+            summary["would_write"] = len(res.frame) - res.already_stored
+        print_json({**summary, "rejects_file": report})
     return 0 if not res.rejected else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from gridmap.io.export import export_format, export_layers
+
+    export_format(args.output)  # an unknown extension is refused before the store is opened
     store = open_store_from(args)
-    counts = store.counts()
-    layers = args.layers.split(",") if args.layers else [k for k, v in counts.items() if v]
-    for layer in layers:
-        frame = store.read(layer)
-        frame.to_file(args.gpkg, layer=layer, engine="pyogrio", driver="GPKG")
-        print(f"{layer}: {len(frame)} features -> {args.gpkg}")
+    layers = [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
+    with progress_bar(args, "export") as progress:
+        res = export_layers(store, args.output, layers=layers, progress=progress)
+    if args.json:
+        print_json(res.to_dict())
+    else:
+        print(res)
     return 0

@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from gridmap.cli._common import open_store_from, print_json, print_table
+from gridmap.cli._common import (DeprecatedAlias, add_json_option, open_store_from, print_json, print_table,
+                                 progress_bar)
 
 __all__ = ["register"]
 
@@ -19,8 +20,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     "own baseline, space-time clusters (the weekly space-time scan, evaluated on --to and every 7 "
                     "days before it inside the window), emerging hot spots and keyword watch, plus the 回头看 "
                     "re-check list; a Markdown summary in Chinese.",
-        epilog="Example: gridmap warn --from 2024-05-01 --to 2024-06-01 --keywords 漏雨,渗水 --md report.md "
-               "--csv alerts.csv --recheck-csv recheck.csv --geojson alerts.geojson")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n"
+               "  gridmap warn --from 2024-05-01 --to 2024-06-01 --keywords 漏雨,渗水 --md report.md \\\n"
+               "      --csv alerts.csv --recheck-csv recheck.csv --geojson alerts.geojson\n"
+               "  gridmap warn --from 2025-06-01 --to 2025-06-15 --units cell --no-scan --json")
     p.add_argument("--from", dest="start", required=True, metavar="DATE", help="window start (inclusive)")
     p.add_argument("--to", dest="end", required=True, metavar="DATE", help="window end (exclusive)")
     p.add_argument("--keywords", metavar="K1,K2", help="keyword watch list and 回头看 keywords, e.g. 漏雨,渗水,屋顶")
@@ -30,7 +34,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="false-discovery rate of count jumps, keyword watch and hot spots (default 0.05; the "
                         "space-time scan keeps its own per-evaluation false-alarm rate, 0.002)")
     p.add_argument("--no-scan", dest="scan", action="store_false", help="skip the space-time scan")
-    p.add_argument("--json", action="store_true", help="print the alert table and the 回头看 list as JSON")
+    add_json_option(p, "the alert table and the 回头看 list")
     p.add_argument("--csv", metavar="FILE", help="write the alert table as CSV (UTF-8 with BOM)")
     p.add_argument("--recheck-csv", metavar="FILE",
                    help="write the 回头看 re-check list (needs --keywords) as CSV (UTF-8 with BOM)")
@@ -38,10 +42,25 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--md", metavar="FILE", help="write the Markdown summary")
     p.set_defaults(func=_warn)
 
-    c = subparsers.add_parser("complaints", parents=[common], help="12345 complaints: import")
+    c = subparsers.add_parser("complaints", parents=[common], help="12345 complaints: import",
+                              description="12345 complaints (接诉即办): import them with their cell, community, "
+                                          "street and catalog category.",
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog="Example:\n  gridmap complaints import calls.csv --lonlat gcj02 --rejects bad.csv")
     csub = c.add_subparsers(dest="complaints_command", metavar="ACTION")
-    i = csub.add_parser("import", parents=[common], help="import complaints (CSV, JSON/Open311, GeoJSON)")
-    i.add_argument("file")
+    i = csub.add_parser(
+        "import", parents=[common], help="import complaints (CSV, JSON/Open311, GeoJSON)",
+        description="Import complaints: each gets its unit cell, community and street from the stored cells (points "
+                    "outside every cell are rejected) and a catalog category; rows already stored (same "
+                    "source_id) are skipped, so re-importing a file adds nothing twice. Same as `gridmap import "
+                    "complaints FILE`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n"
+               "  gridmap complaints import calls.csv --lonlat gcj02 --rejects bad.csv\n"
+               "  gridmap complaints import 12345.csv --map source_id=编号,received_at=受理时间,lon=经度,lat=纬度 "
+               "--dry-run\n"
+               "  gridmap complaints import open311.json --json")
+    i.add_argument("file", help="CSV, JSON (a list, {\"requests\": [...]} or Open311 GeoReport v2) or GeoJSON file")
     i.add_argument("--lonlat", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
                    help="coordinate system of lon/lat: wgs84 (default), cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu)")
     i.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml",
@@ -50,7 +69,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("--unknown-category", choices=["other", "reject"], default="other",
                    help="a category not in the catalog: 其他 with a warning (other, default) or reject the row")
     i.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    i.add_argument("--report", metavar="FILE", help="write the rejection/warning report as CSV")
+    i.add_argument("--rejects", metavar="CSV", help="write the rejection report (rejected rows and warnings: row, "
+                                                     "field, reason, value, action) as CSV (UTF-8 with BOM)")
+    i.add_argument("--report", dest="rejects", action=DeprecatedAlias, new="--rejects")
+    add_json_option(i, "the import summary (counts, rejections grouped by reason)")
     i.set_defaults(func=_import)
     c.set_defaults(func=lambda args: (c.print_help(), 2)[1])
 
@@ -59,14 +81,17 @@ def _warn(args: argparse.Namespace) -> int:
     from gridmap.warning.alerts import early_warning
 
     store = open_store_from(args)
-    try:
-        complaints = store.read("complaints")
-        cells = store.read("cells") if store.count("cells") else None
-    finally:
-        store.close()  # before any GDAL/pyogrio I/O (machine notes, pitfall 3)
-    rep = early_warning(complaints, start=args.start, end=args.end, cells=cells, keywords=args.keywords,
-                        units=tuple(u.strip() for u in args.units.split(",") if u.strip()), alpha=args.alpha,
-                        categories=args.categories, scan=args.scan)
+    with progress_bar(args, "warn") as progress:
+        if progress:
+            progress(0, 1, "read complaints and cells")
+        try:
+            complaints = store.read("complaints")
+            cells = store.read("cells") if store.count("cells") else None
+        finally:
+            store.close()  # before any GDAL/pyogrio I/O (machine notes, pitfall 3)
+        rep = early_warning(complaints, start=args.start, end=args.end, cells=cells, keywords=args.keywords,
+                            units=tuple(u.strip() for u in args.units.split(",") if u.strip()), alpha=args.alpha,
+                            categories=args.categories, scan=args.scan, progress=progress)
     table = rep.alerts.drop(columns="geometry", errors="ignore")
     if args.csv:
         table.to_csv(args.csv, index=False, encoding="utf-8-sig")

@@ -41,6 +41,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -427,10 +428,14 @@ def _assign_cells(x: pd.Series, y: pd.Series, cells: gpd.GeoDataFrame) -> pd.Dat
     return out.where(out.notna(), None)
 
 
-def read_complaints(path: str | os.PathLike, *, encoding: str | None = None, **options: Any) -> ComplaintImport:
+def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
+                    progress: Callable[[int, int, str], None] | None = None, **options: Any) -> ComplaintImport:
     """Read a CSV, JSON (a list of records, ``{"requests": [...]}`` or Open311 GeoReport v2) or GeoJSON file and
-    :func:`parse_complaints` it (``options`` are passed on)."""
+    :func:`parse_complaints` it (``options`` are passed on). ``progress(done, total, label)``, if given, is called
+    before reading and before parsing (steps 1 and 2 of :func:`import_complaints`'s five)."""
     p = Path(path)
+    if progress:
+        progress(1, _STEPS, f"read {p.name}")
     if not p.exists():
         raise FileNotFoundError(message("complaints file not found", got=str(p)))
     suffix = p.suffix.lower()
@@ -467,25 +472,42 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None, **o
     else:
         raise ValidationError(message("unsupported complaints file type", got=p.suffix,
                                       fix="use .csv, .json (Open311) or .geojson"))
+    if progress:
+        progress(2, _STEPS, f"check and assign {len(raw):,} rows")
     return parse_complaints(raw, where=str(p), **options)
 
 
+#: Steps :func:`import_complaints` reports to its ``progress`` callback.
+_STEPS = 5
+
+
 def import_complaints(store: Any, source: "str | os.PathLike | pd.DataFrame", *, lonlat: str = "wgs84",
-                      use_cells: bool = True, dry_run: bool = False, **options: Any) -> ComplaintImport:
+                      use_cells: bool = True, dry_run: bool = False,
+                      progress: Callable[[int, int, str], None] | None = None, **options: Any) -> ComplaintImport:
     """Parse ``source`` (a file or a raw table) and write new complaints to ``store``; idempotent by source_id.
 
     Cells are read from the store (``use_cells``) to assign codes and reject points outside the district.
     Rows whose ``source_id`` is already stored are skipped and counted in ``already_stored``. ``dry_run``
-    parses, validates and counts everything but writes nothing (``written`` stays 0).
+    parses, validates and counts everything but writes nothing (``written`` stays 0). ``progress(done, total,
+    label)``, if given, is called at each of five steps (read cells, read the file, check and assign, compare
+    with the stored ids, write); the CLI draws a progress bar with it.
     """
     from gridmap.io import import_frame
 
+    if progress:
+        progress(0, _STEPS, "read cells")
     cells = None
     if use_cells and store.count("cells"):
         cells = store.read("cells", columns=["code", "community_code"])
     opts = {"lonlat": lonlat, "cells": cells, "crs": store.crs, **options}
-    res = read_complaints(source, **opts) if not isinstance(source, pd.DataFrame) else \
-        parse_complaints(source, **opts)
+    if isinstance(source, pd.DataFrame):
+        if progress:
+            progress(2, _STEPS, f"check and assign {len(source):,} rows")
+        res = parse_complaints(source, **opts)
+    else:
+        res = read_complaints(source, progress=progress, **opts)
+    if progress:
+        progress(3, _STEPS, "compare with stored complaints")
     stored = set(store.read("complaints", columns=["source_id"])["source_id"]) if store.count("complaints") else set()
     new = res.frame[~res.frame["source_id"].isin(stored)]
     res.already_stored = len(res.frame) - len(new)
@@ -493,10 +515,14 @@ def import_complaints(store: Any, source: "str | os.PathLike | pd.DataFrame", *,
         log.info("dry run of complaints from %s: %d would be written, %d already stored, %d rejected", res.where,
                  len(new), res.already_stored, len(res.rejected))
         return res
+    if progress:
+        progress(4, _STEPS, f"write {len(new):,} complaints")
     if len(new):
         out = import_frame(store, "complaints", new, on_error="reject", where=res.where)
         res.written = out.written
         res.rejected += out.rejected
+    if progress:
+        progress(_STEPS, _STEPS, "done")
     log.info("imported complaints from %s: %d written, %d already stored, %d rejected", res.where, res.written,
              res.already_stored, len(res.rejected))
     return res

@@ -52,7 +52,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -278,7 +278,8 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
                    extra_parts: int = 2, weights: Mapping[str, float] | None = None,
                    work_budget: int = DEFAULT_WORK_BUDGET, time_limit_s: float = 120.0,
                    exact_max_atoms: int = 16, min_shared_m: float = 2.0, attach_empty: bool = True,
-                   community_code: str | None = None) -> list[Proposal]:
+                   community_code: str | None = None,
+                   progress: Callable[[int, int, str], None] | None = None) -> list[Proposal]:
     """Ranked split proposals for one community; raises :class:`InfeasibleError` when none is valid.
 
     Parameters
@@ -306,6 +307,9 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
     attach_empty : land without households that a barrier cuts off (a river bank, a strip beyond the rail)
         joins the neighbouring atom across the barrier it shares most boundary with, instead of making the
         split infeasible. Parts with residents never cross a barrier.
+    progress : callable ``(done, total, label)``, optional
+        Called when the adjacency graph is built, before the search of each connected part and before ranking
+        (the CLI draws a progress bar with it); off by default.
     """
     t0 = time.perf_counter()
     check_crs(atoms, where="atoms", metric=True)
@@ -317,6 +321,8 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
         raise ValidationError("work_budget must be at least 1", [Problem(None, "work_budget", "< 1", work_budget)])
     check_atoms(atoms, community=community)
     wts = S.Weights(**{**DEFAULT_WEIGHTS, **(weights or {})})
+    if progress:
+        progress(0, 2, "adjacency graph")
     pb = _build(atoms, barriers=barriers, roads=roads, cells=cells, min_shared_m=min_shared_m,
                 attach_empty=attach_empty)
     g = pb.g
@@ -330,7 +336,10 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
     comps = S.components(g)
     per_comp: list[list[S.Partition]] = []
     exhaustive = True
-    for comp in comps:
+    steps = len(comps) + 2
+    for i, comp in enumerate(comps):
+        if progress:
+            progress(1 + i, steps, f"search part {i + 1}/{len(comps)} ({len(comp)} atoms)")
         wc = sum(g.w[v] for v in comp)
         if wc <= ceiling:
             per_comp.append([(frozenset(comp),)])
@@ -379,6 +388,8 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
         cands = sorted(cands, key=lambda c: (S.score(g, c, wts), _key(c)))
         per_comp.append(cands[:max(12, 4 * n_alternatives)])
     # combine the components' candidates into whole-community partitions
+    if progress:
+        progress(steps - 1, steps, "rank and explain")
     combos: list[S.Partition] = []
     limits = [len(c) for c in per_comp]
     for idx in itertools.islice(itertools.product(*[range(min(n, 6)) for n in limits]), 2000):
@@ -401,6 +412,8 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
                        range(g.n), floor, ceiling):
             raise AssertionError(f"internal error: invalid proposal for {where}")  # pragma: no cover
     props = _explain(props)
+    if progress:
+        progress(steps, steps, "done")
     log.info("%s: %d households -> %d proposal(s) (k=%s), %d work units, in %.2f s%s", where, total, len(props),
              ",".join(str(p.k) for p in props), budget.used, time.perf_counter() - t0,
              " (exhaustive)" if exhaustive else "")

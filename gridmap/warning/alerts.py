@@ -43,6 +43,7 @@ import enum
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -383,7 +384,8 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
                   keywords: Any = None, units: tuple[str, ...] = ("cell", "community"),
                   baseline: str = "auto", alpha: float = 0.05, min_count: int = 3, hot_spots: bool = True,
                   slices: int = 12, recheck_years: int = 2, categories: Any = None, scan: bool = True,
-                  scan_options: dict[str, Any] | None = None) -> WarningReport:
+                  scan_options: dict[str, Any] | None = None,
+                  progress: Callable[[int, int, str], None] | None = None) -> WarningReport:
     """Run every alert over ``[start, end)`` and return a :class:`WarningReport`.
 
     - count jumps per unit in ``units`` (all complaints, or ``categories``);
@@ -395,6 +397,8 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     - the 回头看 list of the ``recheck_years`` years before ``start`` for ``keywords``.
 
     ``alpha`` is the false-discovery rate of the count jumps, keyword watch and hot spots.
+    ``progress(done, total, label)``, if given, is called before each of these steps (the CLI draws a progress
+    bar with it); off by default.
 
     The alert table has ``kind``, ``kind_zh``, ``unit_type``, ``unit`` and the statistics of each test; when
     ``cells`` (with geometry) are given it is a GeoDataFrame with the cell (or community-hull) geometry.
@@ -405,7 +409,17 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     kws = [k for k in re.split(r"[,，、\s]+", keywords)] if isinstance(keywords, str) else list(keywords or [])
     kws = [k for k in kws if k]
     fell_back = False
+    total = len(units) * (2 if kws else 1) + int(hot_spots) + int(scan) + int(bool(kws)) + 1
+    done = 0
+
+    def step(label: str) -> None:
+        nonlocal done
+        if progress:
+            progress(done, total, label)
+        done += 1
+
     for unit in units:
+        step(f"count jumps per {unit}")
         col = Unit.parse(unit).column
         if col not in complaints.columns or complaints[col].isna().all():
             notes.append(f"{unit}: complaints carry no {col}; not tested")
@@ -420,11 +434,13 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
                             "(not seasonality-aware)", t0.date())
                 fell_back = True
         if kws:
+            step(f"keyword watch per {unit}")
             k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
                             min_count=min_count, keywords=kws, categories=categories, adjust_total=False,
                             warn_fallback=False)
             parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
     if hot_spots:
+        step("emerging hot spots")
         if cells is None:
             notes.append("hot spots: no cells layer given; emerging hot-spot analysis skipped")
         else:
@@ -434,6 +450,7 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
             except ValidationError as exc:
                 notes.append(f"hot spots skipped: {str(exc).splitlines()[0]}")
     if scan:
+        step("space-time scan")
         if cells is None:
             notes.append("space-time scan: no cells layer given; skipped")
         else:
@@ -447,7 +464,9 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     alerts["kind_zh"] = alerts["kind"].map(lambda k: AlertKind(k).zh)
     recheck = pd.DataFrame(columns=RECHECK_COLUMNS)
     if kws:
+        step("回头看 re-check list")
         recheck = recheck_list(complaints, keywords=kws, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
+    step("alert geometry")
     cf = _cell_frame(cells)
     if cf is not None and "geometry" in cf.columns and len(alerts):
         import geopandas as gpd
@@ -463,6 +482,8 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
             else:
                 geoms.append(None)
         alerts = gpd.GeoDataFrame(alerts, geometry=gpd.GeoSeries(geoms, crs=cf.crs), crs=cf.crs)
+    if progress:
+        progress(total, total, "done")
     log.info("early warning [%s, %s): %d alert(s), %d re-check place(s)", t0.date(), t1.date(), len(alerts),
              len(recheck))
     return WarningReport(t0, t1, alerts, recheck, notes, kws)
