@@ -58,7 +58,7 @@ def _origin(text: str) -> tuple[float, float]:
 def cmd_build(args: argparse.Namespace) -> int:
     from gridmap.cells import build_store_cells
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="write")  # cells are cut from the stored communities
     bar: Any = None
 
     def progress(done: int, total: int, label: str) -> None:

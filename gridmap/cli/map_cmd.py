@@ -33,7 +33,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                "  gridmap map --street 110101001 --privacy internal -o internal.html\n"
                "  gridmap map --basemap gaode --online -o gaode.html   # overlays shifted to GCJ-02\n"
                "Run scripts/fetch_assets.sh once after set-up (it installs the map scripts from npm).")
-    p.add_argument("-o", "--output", type=Path, default=Path("map.html"), help="HTML file to write")
+    from gridmap.cli._outputs import add_overwrite, output_path
+
+    p.add_argument("-o", "--output", type=output_path, default=Path("map.html"),
+                   help="HTML file to write (a folder, e.g. maps/, gets map.html inside; created if missing)")
+    add_overwrite(p)
     area = p.add_mutually_exclusive_group()
     area.add_argument("--street", metavar="CODE", help="9-digit street code (or street name); default: district")
     area.add_argument("--community", metavar="CODE", help="12-digit community code (or community name)")
@@ -85,7 +89,12 @@ def cmd_map(args: Any) -> int:
                                       "2025-06-01 --warn-to 2025-06-15"))
     if args.keywords and not args.warn_from:
         raise ValidationError(message("--keywords needs --warn-from/--warn-to", got=f"--keywords {args.keywords}"))
-    store = open_store_from(args)
+    from gridmap.cli._outputs import resolve
+    from gridmap.outputs import atomic_output
+
+    store = open_store_from(args, mode="read")
+    target = resolve(args, args.output, store=store, inputs=(args.alerts, args.proposals), default_name="map.html",
+                     option="-o")
     files = {k: _read_file(getattr(args, k), option=f"--{k}", crs=store.crs)
              for k in ("alerts", "proposals") if getattr(args, k)}
     communities = store.read("communities", where={"active": True})
@@ -140,7 +149,9 @@ def cmd_map(args: Any) -> int:
     for wmsg in caught:
         if issubclass(wmsg.category, (UserWarning, EmptyLayerWarning)):
             print(f"warning: {wmsg.message}", file=sys.stderr)
-    path = write_map(m, args.output)
+    with atomic_output(target) as tmp:
+        write_map(m, tmp)
+    path = target
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {m._gridmap_privacy.value} map)")  # noqa: SLF001
     return 0
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gridmap.cli._common import open_store_from, parse_mapping, print_json, print_table
+from gridmap.cli._outputs import add_overwrite, output_path
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -71,20 +72,23 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--dry-run", action="store_true", help="check everything and report; write nothing")
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
-    p.add_argument("--rejects", type=Path, metavar="CSV", help="write the rejection report to this CSV")
-    p.add_argument("--topology-report", type=Path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
+    p.add_argument("--rejects", type=output_path, metavar="CSV", help="write the rejection report to this CSV")
+    p.add_argument("--topology-report", type=output_path, metavar="CSV",
+                   help="write the gaps/overlaps table to this CSV")
+    add_overwrite(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", parents=[common], help="write layers to a GeoPackage for QGIS",
                        description="Export layers of the store to a GeoPackage (one table per layer, EPSG of the "
                                    "store).")
-    p.add_argument("gpkg", type=Path)
+    p.add_argument("gpkg", type=output_path)
     p.add_argument("--layers", help="comma-separated layers (default: all non-empty)")
+    add_overwrite(p)
     p.set_defaults(func=cmd_export)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
     counts = store.counts()
     info = {"store": store.safe_url, "backend": store.backend, "crs": f"EPSG:{store.srid}", "layers": counts}
     if args.json:
@@ -121,7 +125,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     source_crs = args.src_crs
     try:
-        store = open_store_from(args)
+        store = open_store_from(args, mode="create")  # importing a base layer may start a new store
     except CRSError:
         if not args.crs or args.src_crs:
             raise
@@ -129,6 +133,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         store = open_store(args.db)  # --crs names the file's CRS, not the (existing) store's
         source_crs = args.crs
+    reports = _report_paths(args, store, inputs=(path, args.table, args.boundary))
     mode = "replace" if args.replace else "append"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the warnings are printed in the report below
@@ -144,13 +149,33 @@ def cmd_import(args: argparse.Namespace) -> int:
                 assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
                 boundary=args.boundary, snap_m=args.snap_m, max_sliver_m2=args.max_sliver_m2)
     print(res)
-    if args.rejects:
-        res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
-        print(f"rejection report: {args.rejects}")
-    if getattr(args, "topology_report", None) and res.topology is not None:
-        res.topology.table().to_csv(args.topology_report, index=False, encoding="utf-8-sig")
-        print(f"topology report: {args.topology_report}")
+    if "rejects" in reports:
+        _write_csv(res.rejected_frame, reports["rejects"])
+        print(f"rejection report: {reports['rejects']}")
+    if "topology_report" in reports and res.topology is not None:
+        _write_csv(res.topology.table(), reports["topology_report"])
+        print(f"topology report: {reports['topology_report']}")
     return 0 if not res.rejected else 1
+
+
+def _report_paths(args: argparse.Namespace, store, *, inputs: tuple = ()) -> dict[str, Path]:
+    """The CSV report files an import writes (checked before the import runs: never the store or an input)."""
+    from gridmap.cli._outputs import resolve
+
+    out: dict[str, Path] = {}
+    for key, option, default in (("rejects", "--rejects", "rejects.csv"), ("report", "--report", "report.csv"),
+                                 ("topology_report", "--topology-report", "topology.csv")):
+        value = getattr(args, key, None)
+        if value:
+            out[key] = resolve(args, value, store=store, inputs=inputs, default_name=default, option=option)
+    return out
+
+
+def _write_csv(frame, target: Path) -> None:
+    from gridmap.outputs import atomic_output
+
+    with atomic_output(target) as tmp:
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 _NOT_FOR_COMPLAINTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
@@ -174,7 +199,8 @@ def run_complaint_import(args: argparse.Namespace) -> int:
                    fix="complaints are lon/lat points (CSV, JSON/Open311, GeoJSON): declare their system with "
                        "--lonlat wgs84|gcj02|bd09 and map columns with --map; drop these options (see "
                        "`gridmap complaints import --help`)")
-    store = open_store_from(args)
+    store = open_store_from(args, mode="create")  # every import may start a store
+    reports = _report_paths(args, store, inputs=(getattr(args, "file", None), getattr(args, "mapping", None)))
     options: dict = {}
     if getattr(args, "mapping", None):
         options["mapping"] = load_mapping(args.mapping)
@@ -186,19 +212,27 @@ def run_complaint_import(args: argparse.Namespace) -> int:
     print(res)
     if getattr(args, "dry_run", False):
         print(f"dry run: {len(res.frame) - res.already_stored} complaint(s) would be written; nothing was written")
-    report = getattr(args, "rejects", None) or getattr(args, "report", None)
+    report = reports.get("rejects") or reports.get("report")
     if report:
-        res.report.to_csv(report, index=False, encoding="utf-8-sig")
+        _write_csv(res.report, report)
         print(f"rejection report: {report}")
     return 0 if not res.rejected else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    store = open_store_from(args)
+    from gridmap.cli._outputs import resolve
+    from gridmap.outputs import GRIDMAP_OUTPUT_KEY, atomic_output
+
+    store = open_store_from(args, mode="read")
+    target = resolve(args, args.gpkg, store=store, default_name="gridmap-export.gpkg", option="the export file")
     counts = store.counts()
     layers = args.layers.split(",") if args.layers else [k for k, v in counts.items() if v]
-    for layer in layers:
-        frame = store.read(layer)
-        frame.to_file(args.gpkg, layer=layer, engine="pyogrio", driver="GPKG")
-        print(f"{layer}: {len(frame)} features -> {args.gpkg}")
+    frames = {layer: store.read(layer) for layer in layers}
+    store.close()  # before GDAL/pyogrio I/O (machine notes, pitfall 3)
+    with atomic_output(target) as tmp:
+        for i, (layer, frame) in enumerate(frames.items()):
+            extra = {"dataset_metadata": {GRIDMAP_OUTPUT_KEY: "gridmap export"}} if i == 0 else {}
+            frame.to_file(tmp, layer=layer, engine="pyogrio", driver="GPKG", **extra)
+    for layer, frame in frames.items():
+        print(f"{layer}: {len(frame)} features -> {target}")
     return 0

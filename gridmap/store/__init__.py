@@ -38,14 +38,15 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Table, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from gridmap.crs import check_crs, working_crs
 from gridmap.errors import CRSError, Problem, StoreError, ValidationError, message
 from gridmap.store import migrations
+from gridmap.store.access import CREATE_HINT, OpenMode, check_sqlite_file, sqlite_path
 from gridmap.store.schema import LAYERS, SCHEMA_VERSION, build_metadata, layer_spec
 
-__all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB"]
+__all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB", "OpenMode"]
 
 log = logging.getLogger(__name__)
 
@@ -89,29 +90,60 @@ def _backend_for(url: str) -> ModuleType:
 class Store:
     """A gridmap database. Create with :func:`open_store`."""
 
-    def __init__(self, url: str | os.PathLike | None = None, *, crs: Any = None):
+    def __init__(self, url: str | os.PathLike | None = None, *, crs: Any = None, mode: str | OpenMode = "create"):
         self.url = resolve_url(url)
+        self.mode = OpenMode(mode)
         self._backend = _backend_for(self.url)
-        self.engine = self._backend.make_engine(self.url)
+        file = sqlite_path(self.url) if self._backend.NAME == "spatialite" else None
+        if file is not None:  # before the first connection, which would adopt or damage a foreign file
+            check_sqlite_file(file, mode=self.mode)
+        self.engine = self._backend.make_engine(self.url, read_only=self.read_only)
         requested = working_crs(crs) if crs is not None else None
         try:
             with self.engine.begin() as conn:
-                self.srid = self._init(conn, requested)
-        except OperationalError as exc:
+                self.srid = self._init_read_only(conn) if self.read_only else self._init(conn, requested)
+        except (OperationalError, DatabaseError) as exc:
             self.engine.dispose()
             raise StoreError(message("cannot open the database", got=f"{self.safe_url}: {exc.orig}",
                                      fix="check the path or URL, that the server runs, and your permissions")) from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.crs = CRS.from_epsg(self.srid)
         self.metadata = build_metadata(self.srid)
         log.info("opened %s store %s (EPSG:%d, schema v%d)", self.backend, self.safe_url, self.srid, SCHEMA_VERSION)
 
     # -- setup -------------------------------------------------------------------------------------------
 
+    def _init_read_only(self, conn: Connection) -> int:
+        """The stored SRID, checking (without writing) that this is a gridmap store at the current schema."""
+        probe = build_metadata(4326)
+        version = migrations.current_version(conn, probe)
+        if version == 0:
+            raise StoreError(message("the database holds no gridmap store (no gridmap_meta table)",
+                                     where=self.safe_url, fix=CREATE_HINT))
+        if version != migrations.SCHEMA_VERSION:
+            newer = version > migrations.SCHEMA_VERSION
+            raise StoreError(message(
+                "the store was written by a newer gridmap" if newer else "the store's schema is older than this "
+                "gridmap's, and a read-only command does not migrate it", where=self.safe_url,
+                got=f"schema version {version}, this gridmap uses {migrations.SCHEMA_VERSION}",
+                fix="upgrade gridmap" if newer else "run `gridmap migrate` (or any writing command) once"))
+        meta = probe.tables["gridmap_meta"]
+        row = conn.execute(select(meta.c.value).where(meta.c.key == "srid")).first()
+        if row is None:
+            raise StoreError(message("the store records no working CRS (gridmap_meta has no srid)",
+                                     where=self.safe_url, fix="run `gridmap check` and restore it from a backup"))
+        return int(row[0])
+
     def _init(self, conn: Connection, requested: CRS | None) -> int:
         if self._backend.NAME == "postgis":
             self._backend.ensure_postgis(conn)
         probe = build_metadata(4326)  # only gridmap_meta is read here; its layout does not depend on the SRID
         stored = None
+        if self.mode is OpenMode.WRITE and migrations.current_version(conn, probe) == 0:
+            raise StoreError(message("the database holds no gridmap store (no gridmap_meta table)",
+                                     where=self.safe_url, fix=CREATE_HINT))
         if migrations.current_version(conn, probe) > 0:
             meta = probe.tables["gridmap_meta"]
             row = conn.execute(select(meta.c.value).where(meta.c.key == "srid")).first()
@@ -133,6 +165,16 @@ class Store:
             self._backend.ensure_srid(conn, srid)
         migrations.upgrade(conn, build_metadata(srid), srid=srid)
         return srid
+
+    @property
+    def read_only(self) -> bool:
+        """True when the store was opened with ``mode='read'``: every write is refused."""
+        return self.mode is OpenMode.READ
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(message("the store was opened read-only", where=self.safe_url,
+                                     fix="open it with mode='write' to change it"))
 
     @property
     def backend(self) -> str:
@@ -167,6 +209,7 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction for several writes: ``with store.transaction() as tx: store.write(..., connection=tx)``."""
+        self._check_writable()
         with self.engine.begin() as conn:
             yield conn
 
@@ -263,6 +306,7 @@ class Store:
         """
         if mode not in ("append", "replace"):
             raise ValueError(message("mode must be 'append' or 'replace'", got=repr(mode)))
+        self._check_writable()
         with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
             columns, (values, geoms), problems = self._prepare(layer, frame, mode=mode, connection=conn)
             if problems:
@@ -292,6 +336,7 @@ class Store:
 
     def clear(self, layers: Sequence[str], *, connection: Connection | None = None) -> None:
         """Empty the given layers (one transaction)."""
+        self._check_writable()
         with (contextlib.nullcontext(connection) if connection is not None else self.engine.begin()) as conn:
             for layer in layers:
                 conn.execute(self.table(layer).delete())
@@ -301,6 +346,7 @@ class Store:
         t = self.table(layer)
         if not where:
             raise ValueError("delete needs a where= filter; use write(mode='replace') to empty a layer")
+        self._check_writable()
         cond = []
         for col, value in where.items():
             c = t.columns[col]
@@ -384,9 +430,15 @@ class Store:
             return {tuple(str(v) for v in r) for r in conn.execute(text(f'SELECT {cols} FROM "{layer}"'))}
 
 
-def open_store(url: str | os.PathLike | None = None, *, crs: Any = None) -> Store:
-    """Open (creating and migrating as needed) the store at ``url`` (path, ``sqlite:///``, ``postgresql://``)."""
-    return Store(url, crs=crs)
+def open_store(url: str | os.PathLike | None = None, *, crs: Any = None, mode: str | OpenMode = "create") -> Store:
+    """Open the store at ``url`` (path, ``sqlite:///``, ``postgresql://``).
+
+    ``mode`` (:class:`~gridmap.store.access.OpenMode`): ``'create'`` (default) creates a missing store and
+    migrates an old one; ``'write'`` needs an existing gridmap store (migrated if old); ``'read'`` needs an
+    existing store at the current schema and opens a read-only connection that cannot change it. A file that is
+    not a gridmap store (0 bytes, not SQLite, truncated, another program's database) is refused in every mode.
+    """
+    return Store(url, crs=crs, mode=mode)
 
 
 # -- value conversion ------------------------------------------------------------------------------------

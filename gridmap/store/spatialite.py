@@ -27,7 +27,8 @@ NAME = "spatialite"
 AS_BINARY = "AsBinary"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine that loads SpatiaLite on every connection; ``read_only`` opens the file with ``mode=ro``."""
     if not hasattr(sqlite3.Connection, "enable_load_extension"):
         raise StoreError(message(
             "this Python's sqlite3 cannot load extensions, so SpatiaLite is unavailable",
@@ -41,6 +42,10 @@ def make_engine(url: str) -> Engine:
         if not parent.is_dir():
             raise StoreError(message("the folder for the database file does not exist", got=str(parent),
                                      fix="create it first or choose another --db path"))
+    if read_only and path and path != ":memory:":
+        from gridmap.store.access import _uri_path
+
+        url = f"sqlite:///file:{_uri_path(Path(path))}?mode=ro&uri=true"
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
