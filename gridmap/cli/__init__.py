@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
     "gridmap.cli.planning",
+    "gridmap.cli.check",
 ]
 
 EPILOG = """\
