@@ -38,6 +38,10 @@ Examples:
 
 The store is chosen by --db or $GRIDMAP_DB: a file path (SpatiaLite, the default ./gridmap.sqlite)
 or a postgresql:// URL (PostGIS). The working CRS is EPSG:4548 unless --crs or $GRIDMAP_CRS says otherwise.
+Only demo and the imports create a missing store (others refuse it: add --create); read commands (info, check,
+locate, nearest, components, warn, map, export, communities, split propose) open it read-only. Outputs never
+overwrite the store; an input or a SQLite/GeoPackage file gridmap did not write needs --overwrite.
+Exit status: 0 done, 1 nothing done (an error message; rejected rows; check found problems), 2 usage error.
 """
 
 
