@@ -255,6 +255,23 @@ def test_read_only_store_on_import_is_a_message(db, tmp_path, capsys):
     assert fingerprint(str(db)) == before
 
 
+def test_read_only_postgis_session_on_import_is_a_message(small, tmp_path, capsys):
+    if not small.startswith("postgresql"):
+        pytest.skip("the SpatiaLite case is test_read_only_store_on_import_is_a_message")
+    from urllib.parse import quote
+
+    before = fingerprint(small)
+    read_only_url = small.replace("options=", "options=" + quote("-cdefault_transaction_read_only=on "), 1)
+    src = tmp_path / "roads.gpkg"
+    gpd.GeoDataFrame({"code": ["R1"], "name": ["路"], "kind": ["branch"]},
+                     geometry=[shapely.LineString([(450000, 4418000), (450500, 4418000)])], crs=4548).to_file(
+        src, driver="GPKG", engine="pyogrio")
+    rc, _, err = cli(capsys, "--db", read_only_url, "import", "roads", src)
+    assert rc == 1 and "read-only" in err and "Traceback" not in err, err
+    assert cli(capsys, "--db", read_only_url, "info")[0] == 0
+    assert fingerprint(small) == before
+
+
 def test_unwritable_export_folder_is_a_message(small, tmp_path, capsys):
     before = fingerprint(small)
     folder = tmp_path / "locked"

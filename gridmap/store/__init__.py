@@ -43,7 +43,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from gridmap.crs import check_crs, working_crs
 from gridmap.errors import CRSError, Problem, StoreError, ValidationError, message
 from gridmap.store import migrations
-from gridmap.store.access import CREATE_HINT, OpenMode, check_sqlite_file, sqlite_path
+from gridmap.store.access import CREATE_HINT, OpenMode, check_postgis_writable, check_sqlite_file, sqlite_path
 from gridmap.store.schema import LAYERS, SCHEMA_VERSION, build_metadata, layer_spec
 
 __all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB", "OpenMode"]
@@ -138,6 +138,7 @@ class Store:
 
     def _init(self, conn: Connection, requested: CRS | None) -> int:
         if self._backend.NAME == "postgis":
+            check_postgis_writable(conn, where=self.safe_url)
             self._backend.ensure_postgis(conn)
         probe = build_metadata(4326)  # only gridmap_meta is read here; its layout does not depend on the SRID
         stored = None

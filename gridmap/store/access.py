@@ -32,7 +32,7 @@ from pathlib import Path
 
 from gridmap.errors import StoreError, message
 
-__all__ = ["OpenMode", "check_sqlite_file", "sqlite_path", "CREATE_HINT"]
+__all__ = ["OpenMode", "check_sqlite_file", "check_postgis_writable", "sqlite_path", "CREATE_HINT"]
 
 
 class OpenMode(str, Enum):
@@ -142,6 +142,18 @@ def check_sqlite_file(path: str | os.PathLike, *, mode: str | OpenMode) -> None:
                                  where=where,
                                  fix="make it writable (chmod u+w, chattr -i) or work on a copy; read commands "
                                      "(info, map, export ...) work on it as it is"))
+
+
+def check_postgis_writable(conn, *, where: str) -> None:
+    """Refuse a PostGIS session whose transactions are read-only (a replica, ``default_transaction_read_only``)
+    before a writing command starts, instead of a driver traceback at its first write."""
+    from sqlalchemy import text
+
+    if conn.execute(text("SELECT current_setting('transaction_read_only')")).scalar() == "on":
+        raise StoreError(message("the database session is read-only, so this command cannot write the store",
+                                 where=where, got="transaction_read_only = on",
+                                 fix="connect to the primary server, or as a user whose sessions may write; read "
+                                     "commands (info, map, export ...) work as they are"))
 
 
 def _uri_path(path: Path) -> str:
