@@ -255,10 +255,12 @@ def test_read_only_store_on_import_is_a_message(db, tmp_path, capsys):
     assert fingerprint(str(db)) == before
 
 
-def test_read_only_postgis_session_on_import_is_a_message(small, tmp_path, capsys):
-    if not small.startswith("postgresql"):
-        pytest.skip("the SpatiaLite case is test_read_only_store_on_import_is_a_message")
+def test_read_only_postgis_session_on_import_is_a_message(postgis_url, tmp_path, capsys):
+    """The PostGIS analogue of a read-only store file: a session whose transactions are read-only."""
     from urllib.parse import quote
+
+    small_store(postgis_url)
+    small = postgis_url
 
     before = fingerprint(small)
     read_only_url = small.replace("options=", "options=" + quote("-cdefault_transaction_read_only=on "), 1)
