@@ -30,6 +30,7 @@ __all__ = [
     "NotFoundError",
     "StoreError",
     "InfeasibleError",
+    "OutputError",
     "message",
 ]
 
@@ -125,3 +126,7 @@ class InfeasibleError(GridmapError, ValueError):
             lines.append("Could be relaxed: " + "; ".join(self.relax))
         super().__init__("\n".join(lines))
 
+
+
+class OutputError(GridmapError, ValueError):
+    """An output path that must not be written (the store, an input, a foreign database) or cannot be."""

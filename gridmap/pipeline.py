@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from gridmap.io import ImportResult, import_file
+from gridmap.outputs import write_text_atomic
 
 __all__ = ["DemoRun", "run_demo", "BASE_LAYERS", "DEMO_DISTRICT"]
 
@@ -91,7 +92,7 @@ def run_demo(store: Any, out_dir: str | Path, *, scale: float = 1.0, seed: int |
     with _step(run, "early warning", progress):
         run.warning, run.score = _warning(store, district)
     if run.warning is not None:
-        (out / "warning.md").write_text(run.warning.markdown, encoding="utf-8")
+        write_text_atomic(out / "warning.md", run.warning.markdown)
         run.files["warning"] = out / "warning.md"
     if maps:
         with _step(run, "maps", progress):
@@ -192,5 +193,5 @@ def write_report(store: Any, run: DemoRun, district: Any) -> Path:
     if run.notes:
         lines += ["", "## 说明 / Notes", ""] + [f"- {n}" for n in run.notes]
     path = run.out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path

@@ -18,7 +18,8 @@ def run(*argv):
 
 
 def test_info_json_on_new_store(tmp_path, capsys):
-    assert main(["--db", str(tmp_path / "a.sqlite"), "info", "--json"]) == 0
+    # a missing store is made only when asked (--create); without it see tests/test_store_paths.py
+    assert main(["--db", str(tmp_path / "a.sqlite"), "--create", "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["backend"] == "spatialite" and info["crs"] == "EPSG:4548"
     assert info["layers"]["communities"] == 0
@@ -48,9 +49,9 @@ def test_import_errors_are_messages_not_tracebacks(tmp_path):
     assert r.returncode == 1 and "look swapped" in r.stdout and "0 accepted, 1 rejected" in r.stdout
     assert "Traceback" not in r.stderr
     r = run("--db", str(tmp_path / "a.sqlite"), "import", "communities", str(tmp_path / "x.csv"), "--map", "oops")
-    assert r.returncode == 2 and "OURS=THEIRS" in r.stderr
+    assert r.returncode == 1 and "OURS=THEIRS" in r.stderr  # exit codes: 1 nothing done, 2 argparse usage
     r = run("--db", str(tmp_path / "a.sqlite"), "import", "nosuchlayer", str(tmp_path / "x.csv"))
-    assert r.returncode == 2 and "unknown layer 'nosuchlayer'" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "unknown layer 'nosuchlayer'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_export_is_read_by_gdal(tmp_path):
@@ -109,14 +110,14 @@ def test_import_complaints_goes_through_the_complaint_import(tmp_path, store_url
     r = run(*argv)
     assert "3 already stored" in r.stdout  # re-import adds nothing twice
     r = run(*argv, "--table", str(src))
-    assert r.returncode == 2 and "--table cannot be used when importing complaints" in r.stderr
+    assert r.returncode == 1 and "--table cannot be used when importing complaints" in r.stderr
 
 
 def test_gridmap_db_environment_variable_chooses_the_store(tmp_path, store_url):
     import os
 
     env = {**os.environ, "GRIDMAP_DB": store_url}
-    r = subprocess.run([sys.executable, "-m", "gridmap", "info", "--json"], capture_output=True, text=True, env=env,
+    r = subprocess.run([sys.executable, "-m", "gridmap", "--create", "info", "--json"], capture_output=True, text=True, env=env,
                        cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)

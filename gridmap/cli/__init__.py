@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
     "gridmap.cli.planning",
+    "gridmap.cli.check",
 ]
 
 EPILOG = """\
@@ -37,6 +38,10 @@ Examples:
 
 The store is chosen by --db or $GRIDMAP_DB: a file path (SpatiaLite, the default ./gridmap.sqlite)
 or a postgresql:// URL (PostGIS). The working CRS is EPSG:4548 unless --crs or $GRIDMAP_CRS says otherwise.
+Only demo and the imports create a missing store (others refuse it: add --create); read commands (info, check,
+locate, nearest, components, warn, map, export, communities, split propose) open it read-only. Outputs never
+overwrite the store; an input or a SQLite/GeoPackage file gridmap did not write needs --overwrite.
+Exit status: 0 done, 1 nothing done (an error message; rejected rows; check found problems), 2 usage error.
 """
 
 
@@ -49,6 +54,9 @@ def _common_parser() -> argparse.ArgumentParser:
     g.add_argument("--crs", metavar="CRS", default=argparse.SUPPRESS,
                    help="working CRS for a new store (default $GRIDMAP_CRS or EPSG:4548); an existing store keeps "
                         "its own. The CRS of an input file is --src-crs")
+    g.add_argument("--create", action="store_true", default=argparse.SUPPRESS,
+                   help="create the store if --db does not exist (otherwise only demo and import create stores; "
+                        "a missing store is refused, so a mistyped path cannot make a new empty one)")
     g.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log each operation (-vv: debug)")
     g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="no progress bars, warnings only")
@@ -76,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for key, default in (("db", None), ("crs", None), ("verbose", 0), ("quiet", False)):
+    for key, default in (("db", None), ("crs", None), ("verbose", 0), ("quiet", False), ("create", False)):
         if not hasattr(args, key):
             setattr(args, key, default)
     level = logging.DEBUG if args.verbose >= 2 else logging.INFO if args.verbose == 1 else logging.WARNING
@@ -88,10 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GridmapError as exc:
         print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except OSError as exc:  # missing input file, unwritable output folder ...
         print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print("interrupted; nothing half-written is kept (imports are transactional)", file=sys.stderr)
         return 130

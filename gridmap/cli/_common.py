@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 
 
-def open_store_from(args: Any):
+def open_store_from(args: Any, *, mode: str = "write"):
+    """Open the store of ``--db`` for a command: ``mode`` 'read' (read-only, must exist), 'write' (must exist)
+    or 'create' (made if missing). ``--create`` makes a missing store first for any command."""
     from gridmap.store import open_store
 
-    return open_store(args.db, crs=args.crs)
+    if getattr(args, "create", False) and mode != "create":
+        open_store(args.db, crs=args.crs, mode="create").close()
+    return open_store(args.db, crs=args.crs, mode=mode)
 
 
 def jsonable(obj: Any) -> Any:

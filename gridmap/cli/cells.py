@@ -58,7 +58,7 @@ def _origin(text: str) -> tuple[float, float]:
 def cmd_build(args: argparse.Namespace) -> int:
     from gridmap.cells import build_store_cells
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="write")  # cells are cut from the stored communities
     with progress_bar(args, "cells") as progress:
         res = build_store_cells(store, cell_size_m=args.cell_size_m, origin=_origin(args.origin),
                                 sliver_share=args.sliver_share, allow_overflow=args.allow_overflow,

@@ -35,7 +35,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(message("--scale must be in (0, 2]", got=args.scale, fix="use 1.0 for full size, 0.05 for a quick run"),
               file=sys.stderr)
         return 2
-    store = open_store_from(args)
+    from gridmap.outputs import resolve_output_folder
+
+    store = open_store_from(args, mode="create")
+    resolve_output_folder(args.out, store=store, reserved=("input/", "maps/", "report.md", "warning.md"),
+                          option="--out")
     show = (lambda name: print(f"· {name} ...", file=sys.stderr, flush=True)) if not args.quiet else None
     run = run_demo(store, args.out, scale=args.scale, seed=args.seed, progress=show)
     if args.json:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from gridmap.cli._common import (DeprecatedAlias, add_json_option, import_summary, open_store_from, print_json,
                                  print_table)
+from gridmap.cli._outputs import add_overwrite, output_path
 
 _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
          "lon", "lat"]
@@ -27,7 +28,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--district", metavar="CODE", help="district of an 8-digit code (default: the store's only "
                                                       "district or $GRIDMAP_DISTRICT)")
     add_json_option(p, "the component record")
-    p.add_argument("--html", type=Path, metavar="FILE", help="also write an offline map centred on the component")
+    p.add_argument("--html", type=output_path, metavar="FILE",
+                   help="also write an offline map centred on the component")
+    add_overwrite(p)
     p.set_defaults(func=cmd_locate)
 
     p = sub.add_parser("nearest", parents=[common], help="the k components nearest to a lon/lat",
@@ -80,10 +83,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--keep-outside", action="store_true", help="keep components on no cell (without a cell code)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
     p.add_argument("--dry-run", action="store_true", help="check and report everything; write nothing")
-    p.add_argument("--rejects", type=Path, metavar="CSV",
+    p.add_argument("--rejects", type=output_path, metavar="CSV",
                    help="write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
-    p.add_argument("--report", dest="rejects", type=Path, action=DeprecatedAlias, new="--rejects")
+    p.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
     add_json_option(p, "the import summary (counts, rejections grouped by reason, new codes)")
+    add_overwrite(p)
     p.set_defaults(func=cmd_import)
 
 
@@ -111,7 +115,12 @@ def _record(row: Any, store: Any) -> dict[str, Any]:
 def cmd_locate(args: argparse.Namespace) -> int:
     from gridmap.components import locate
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
+    html = None
+    if args.html:
+        from gridmap.cli._outputs import resolve
+
+        html = resolve(args, args.html, store=store, default_name=f"{args.code}.html", option="--html")
     found = locate(store, args.code, district_code=args.district)
     rec = _record(found.iloc[0], store)
     if args.json:
@@ -129,8 +138,8 @@ def cmd_locate(args: argparse.Namespace) -> int:
                   ("养护单位 maintainer", rec["maintainer"])]
         for k, v in labels:
             print(f"{k:<22}{'' if v is None else v}")
-    if args.html:
-        path = _write_html(store, found, args.html)
+    if html is not None:
+        path = _write_html(store, found, html)
         if not args.json:
             print(f"map: {path}")
     return 0
@@ -148,13 +157,17 @@ def _write_html(store: Any, found: Any, path: Path) -> Path:
     row = found.iloc[0]
     m = build_map(components=around if len(around) else found, cells=cells if len(cells) else None,
                   scale="community", title=f"部件 {row['code']} {row.get('class_name') or ''}")
-    return write_map(m, path)
+    from gridmap.outputs import atomic_output
+
+    with atomic_output(path) as tmp:
+        write_map(m, tmp)
+    return path
 
 
 def cmd_nearest(args: argparse.Namespace) -> int:
     from gridmap.components import nearest_components
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
     near = nearest_components(store, args.lon, args.lat, k=args.k, class_code=args.class_code, lonlat=args.lonlat)
     if args.json:
         print_json([{**_record(r, store), "distance_m": round(float(r["distance_m"]), 2)} for _, r in near.iterrows()])
@@ -176,7 +189,7 @@ def cmd_components(args: argparse.Namespace) -> int:
         else:
             print_table(frame)
         return 0
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
     bbox = None
     if args.bbox:
         from gridmap.errors import Problem, ValidationError
@@ -220,7 +233,10 @@ def run_component_import(args: argparse.Namespace) -> int:
     reject_options(args, _NOT_FOR_COMPONENTS, what="components",
                    fix="components are points: each gets its cell, community, street and (if it has none) the "
                        "next free code of its class; drop these options (see `gridmap import-components --help`)")
-    store = open_store_from(args)
+    store = open_store_from(args, mode="create")  # every import may start a store
+    from gridmap.cli.store_cmd import _report_paths, _write_csv
+
+    reports = _report_paths(args, store, inputs=(args.file, args.mapping))
     res = import_components(store, args.file, lonlat=args.lonlat, crs=args.src_crs, file_layer=args.file_layer,
                             encoding=args.encoding, mapping=load_mapping(args.mapping) if args.mapping else None,
                             district_code=args.district,
@@ -232,10 +248,10 @@ def run_component_import(args: argparse.Namespace) -> int:
         print(res)
         if len(res.new_codes):
             print(f"{len(res.new_codes)} component(s) got new codes")
-    if args.rejects:
-        res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
+    if "rejects" in reports:
+        _write_csv(res.rejected_frame, reports["rejects"])
         if not as_json:
-            print(f"rejection report: {args.rejects}")
+            print(f"rejection report: {reports['rejects']}")
     if as_json:
-        print_json({**import_summary(res), "rejects_file": args.rejects})
+        print_json({**import_summary(res), "rejects_file": str(reports["rejects"]) if "rejects" in reports else None})
     return 0 if not res.rejected else 1

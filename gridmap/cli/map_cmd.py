@@ -34,7 +34,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                "  gridmap map --basemap gaode --online -o gaode.html   # overlays shifted to GCJ-02\n"
                "  gridmap map --basemap tianditu --online --tianditu-key KEY --embed-key -o tdt.html\n"
                "Run scripts/fetch_assets.sh once after set-up (it installs the map scripts from npm).")
-    p.add_argument("-o", "--output", type=Path, default=Path("map.html"), help="HTML file to write")
+    from gridmap.cli._outputs import add_overwrite, output_path
+
+    p.add_argument("-o", "--output", type=output_path, default=Path("map.html"),
+                   help="HTML file to write (a folder, e.g. maps/, gets map.html inside; created if missing)")
+    add_overwrite(p)
     area = p.add_mutually_exclusive_group()
     area.add_argument("--street", metavar="CODE", help="9-digit street code (or street name); default: district")
     area.add_argument("--community", metavar="CODE", help="12-digit community code (or community name)")
@@ -103,15 +107,19 @@ def cmd_map(args: Any) -> int:
 
 def _build_and_write(args: Any, progress: Any) -> int:
     from gridmap.cli._common import open_store_from
+    from gridmap.cli._outputs import resolve
     from gridmap.errors import ValidationError, message
     from gridmap.maps import EmptyLayerWarning, community_map, district_map, street_map, warning_layers, write_map
+    from gridmap.outputs import atomic_output
 
     def step(done: int, label: str) -> None:
         if progress:
             progress(done, 4, label)
 
     step(0, "read layers")
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
+    target = resolve(args, args.output, store=store, inputs=(args.alerts, args.proposals), default_name="map.html",
+                     option="-o")
     files = {k: _read_file(getattr(args, k), option=f"--{k}", crs=store.crs)
              for k in ("alerts", "proposals") if getattr(args, k)}
     communities = store.read("communities", where={"active": True})
@@ -169,7 +177,9 @@ def _build_and_write(args: Any, progress: Any) -> int:
         if issubclass(wmsg.category, (UserWarning, EmptyLayerWarning)):
             print(f"warning: {wmsg.message}", file=sys.stderr)
     step(3, "write HTML")
-    path = write_map(m, args.output)
+    with atomic_output(target) as tmp:
+        write_map(m, tmp)
+    path = target
     step(4, "done")
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {m._gridmap_privacy.value} map)")  # noqa: SLF001
     return 0

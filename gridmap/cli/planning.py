@@ -55,8 +55,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                              "  gridmap split propose 110199001003 --floor 1200 --ceiling 2800 --alternatives 5 --json")
     pr.add_argument("community", help="12-digit code of the community to split")
     _solver_args(pr)
-    pr.add_argument("--out", type=Path, help="folder for <code>.gpkg, <code>.geojson and <code>.md")
+    pr.add_argument("--out", type=Path, help="folder for <code>.gpkg, <code>.geojson and <code>.md (created if "
+                                             "missing)")
     add_json_option(pr, "the ranked proposals")
+    from gridmap.cli._outputs import add_overwrite
+
+    add_overwrite(pr)
     pr.set_defaults(func=cmd_propose)
     ac = s.add_parser("accept", parents=[common], help="accept proposal RANK: new communities, cells re-coded",
                       description="Accept one proposal (recomputed with the same options, so give the options you "
@@ -99,7 +103,7 @@ def _solver_args(p: argparse.ArgumentParser) -> None:
 def cmd_flag(args: argparse.Namespace) -> int:
     from gridmap.planning import flag_communities, summarize_flags
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
     c = store.read("communities")
     c = c[c["active"].fillna(True).astype(bool)]
     f = flag_communities(c, floor=args.floor, adjust=args.adjust, super_large=args.super_large)
@@ -120,7 +124,7 @@ def cmd_flag(args: argparse.Namespace) -> int:
 def cmd_streets(args: argparse.Namespace) -> int:
     from gridmap.planning import check_streets
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
     r = check_streets(store.read("streets"), store.read("communities"), zone=args.zone)
     cols = ["code", "name", "zone", "area_km2", "population", "ok", "reasons"]
     cols = [c for c in cols if c in r.columns]
@@ -166,14 +170,24 @@ def _propose_steps(args: argparse.Namespace, store, progress):
 def cmd_propose(args: argparse.Namespace) -> int:
     from gridmap.planning.report import markdown_report, proposals_frame, proposals_table, write_proposals
 
-    store = open_store_from(args)
+    from gridmap.cli._outputs import resolve
+    from gridmap.outputs import atomic_output, resolve_output_folder, write_text_atomic
+
+    store = open_store_from(args, mode="read")
+    targets = {}
+    if args.out:
+        folder = resolve_output_folder(args.out, store=store, option="--out")
+        targets = {ext: resolve(args, folder / f"{args.community}.{ext}", store=store, option="--out")
+                   for ext in ("gpkg", "geojson", "md")}
     com, props = _propose(args, store)
     if args.out:
         frame = proposals_frame(props, com, community_code=args.community)
-        write_proposals(frame, args.out / f"{args.community}.gpkg")
-        write_proposals(frame, args.out / f"{args.community}.geojson")
-        (args.out / f"{args.community}.md").write_text(
-            markdown_report(props, community_code=args.community, name=com["name"].iloc[0]), encoding="utf-8")
+        store.close()  # before GDAL/pyogrio I/O (machine notes, pitfall 3)
+        for ext in ("gpkg", "geojson"):
+            with atomic_output(targets[ext]) as tmp:
+                write_proposals(frame, tmp)
+        write_text_atomic(targets["md"],
+                          markdown_report(props, community_code=args.community, name=com["name"].iloc[0]))
     if args.json:
         print_json([{"rank": p.rank, "k": p.k, "metrics": p.metrics, "explanation_zh": p.explanation_zh,
                      "explanation_en": p.explanation_en, "search": p.search,
@@ -191,7 +205,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
 def cmd_accept(args: argparse.Namespace) -> int:
     from gridmap.planning.accept import accept_proposal
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="write")
     _, props = _propose(args, store)
     chosen = [p for p in props if p.rank == args.rank]
     if not chosen:
@@ -209,7 +223,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
 def cmd_undo(args: argparse.Namespace) -> int:
     from gridmap.planning.accept import undo_accept
 
-    store = open_store_from(args)
+    store = open_store_from(args, mode="write")
     path = args.journal / f"split-{args.community}.pkl"
     if not path.exists():
         from gridmap.errors import NotFoundError

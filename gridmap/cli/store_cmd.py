@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gridmap.cli._common import (DeprecatedAlias, add_json_option, import_summary, open_store_from, parse_mapping,
                                  print_json, print_table, progress_bar)
+from gridmap.cli._outputs import add_overwrite, output_path
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -80,11 +81,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--dry-run", action="store_true", help="check everything and report; write nothing")
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
-    p.add_argument("--rejects", type=Path, metavar="CSV",
+    p.add_argument("--rejects", type=output_path, metavar="CSV",
                    help="write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
-    p.add_argument("--report", dest="rejects", type=Path, action=DeprecatedAlias, new="--rejects")
+    p.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
     add_json_option(p, "the import summary (counts, rejections grouped by reason)")
-    p.add_argument("--topology-report", type=Path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
+    p.add_argument("--topology-report", type=output_path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
+    add_overwrite(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(
@@ -94,24 +96,27 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                     "(GeoPackage 1.3, every layer as a table, working CRS), .geojson (one layer, EPSG:4326 as RFC "
                     "7946 requires), .fgb (FlatGeobuf, one layer, working CRS), .parquet/.geoparquet (GeoParquet, "
                     "one layer, working CRS), .csv (one layer, WKT geometry in EPSG:4326, UTF-8 with BOM for "
-                    "Excel). Any other extension is refused; a one-layer format needs --layers NAME.",
+                    "Excel). Any other extension is refused; a one-layer format needs --layers NAME. The file is "
+                    "written beside its target and renamed over it; it is never the store, and a GeoPackage that "
+                    "gridmap did not write is replaced only with --overwrite.",
         epilog="Examples:\n"
                "  gridmap export all.gpkg                              # every non-empty layer, for QGIS\n"
                "  gridmap export comm.geojson --layers communities     # WGS 84 lon/lat (RFC 7946)\n"
                "  gridmap export cells.fgb --layers cells\n"
                "  gridmap export complaints.parquet --layers complaints\n"
                "  gridmap export components.csv --layers components --json")
-    p.add_argument("output", type=Path, metavar="FILE",
+    p.add_argument("output", type=output_path, metavar="FILE",
                    help="output file; its extension chooses the format (.gpkg, .geojson, .fgb, .parquet, "
-                        ".geoparquet, .csv)")
+                        ".geoparquet, .csv); a folder (ending in /) gets gridmap-export.gpkg inside")
     p.add_argument("--layers", metavar="L1,L2", help="comma-separated layers (default: all non-empty; exactly one "
                                                       "for .geojson/.fgb/.parquet/.csv)")
     add_json_option(p, "a summary of what was written")
+    add_overwrite(p)
     p.set_defaults(func=cmd_export)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    store = open_store_from(args)
+    store = open_store_from(args, mode="read")
     counts = store.counts()
     info = {"store": store.safe_url, "backend": store.backend, "crs": f"EPSG:{store.srid}", "layers": counts}
     if args.json:
@@ -148,7 +153,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     source_crs = args.src_crs
     try:
-        store = open_store_from(args)
+        store = open_store_from(args, mode="create")  # importing a base layer may start a new store
     except CRSError:
         if not args.crs or args.src_crs:
             raise
@@ -156,6 +161,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         store = open_store(args.db)  # --crs names the file's CRS, not the (existing) store's
         source_crs = args.crs
+    reports = _report_paths(args, store, inputs=(path, args.table, args.boundary))
     mode = "replace" if args.replace else "append"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the warnings are printed in the report below
@@ -173,18 +179,42 @@ def cmd_import(args: argparse.Namespace) -> int:
                 allow_implausible=args.allow_implausible)
     if not args.json:
         print(res)
-    if args.rejects:
-        res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
+    if "rejects" in reports:
+        _write_csv(res.rejected_frame, reports["rejects"])
         if not args.json:
-            print(f"rejection report: {args.rejects}")
-    if getattr(args, "topology_report", None) and res.topology is not None:
-        res.topology.table().to_csv(args.topology_report, index=False, encoding="utf-8-sig")
+            print(f"rejection report: {reports['rejects']}")
+    if "topology_report" in reports and res.topology is not None:
+        _write_csv(res.topology.table(), reports["topology_report"])
         if not args.json:
-            print(f"topology report: {args.topology_report}")
+            print(f"topology report: {reports['topology_report']}")
     if args.json:
-        print_json({**import_summary(res), "rejects_file": args.rejects,
-                    "topology_report": getattr(args, "topology_report", None)})
+        print_json({**import_summary(res), "rejects_file": _str_or_none(reports.get("rejects")),
+                    "topology_report": _str_or_none(reports.get("topology_report"))})
     return 0 if not res.rejected else 1
+
+
+def _report_paths(args: argparse.Namespace, store, *, inputs: tuple = ()) -> dict[str, Path]:
+    """The CSV report files an import writes (checked before the import runs: never the store or an input)."""
+    from gridmap.cli._outputs import resolve
+
+    out: dict[str, Path] = {}
+    for key, option, default in (("rejects", "--rejects", "rejects.csv"), ("report", "--report", "report.csv"),
+                                 ("topology_report", "--topology-report", "topology.csv")):
+        value = getattr(args, key, None)
+        if value:
+            out[key] = resolve(args, value, store=store, inputs=inputs, default_name=default, option=option)
+    return out
+
+
+def _str_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _write_csv(frame, target: Path) -> None:
+    from gridmap.outputs import atomic_output
+
+    with atomic_output(target) as tmp:
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 _NOT_FOR_COMPLAINTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
@@ -209,7 +239,8 @@ def run_complaint_import(args: argparse.Namespace) -> int:
                    fix="complaints are lon/lat points (CSV, JSON/Open311, GeoJSON): declare their system with "
                        "--lonlat wgs84|gcj02|bd09 and map columns with --map; drop these options (see "
                        "`gridmap complaints import --help`)")
-    store = open_store_from(args)
+    store = open_store_from(args, mode="create")  # every import may start a store
+    reports = _report_paths(args, store, inputs=(getattr(args, "file", None), getattr(args, "mapping", None)))
     options: dict = {}
     if getattr(args, "mapping", None):
         options["mapping"] = load_mapping(args.mapping)
@@ -224,9 +255,9 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         print(res)
     if getattr(args, "dry_run", False) and not as_json:
         print(f"dry run: {len(res.frame) - res.already_stored} complaint(s) would be written; nothing was written")
-    report = getattr(args, "rejects", None)
+    report = reports.get("rejects")
     if report:
-        res.report.to_csv(report, index=False, encoding="utf-8-sig")
+        _write_csv(res.report, report)
         if not as_json:
             print(f"rejection report: {report}")
     if as_json:
@@ -234,18 +265,21 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         if getattr(args, "dry_run", False):
             summary["dry_run"] = True
             summary["would_write"] = len(res.frame) - res.already_stored
-        print_json({**summary, "rejects_file": report})
+        print_json({**summary, "rejects_file": _str_or_none(report)})
     return 0 if not res.rejected else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from gridmap.cli._outputs import resolve
     from gridmap.io.export import export_format, export_layers
 
-    export_format(args.output)  # an unknown extension is refused before the store is opened
-    store = open_store_from(args)
+    if not (getattr(args.output, "folder_requested", False) or Path(args.output).is_dir()):
+        export_format(args.output)  # an unknown extension is refused before the store is opened
+    store = open_store_from(args, mode="read")
+    target = resolve(args, args.output, store=store, default_name="gridmap-export.gpkg", option="the export file")
     layers = [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
     with progress_bar(args, "export") as progress:
-        res = export_layers(store, args.output, layers=layers, progress=progress)
+        res = export_layers(store, target, layers=layers, progress=progress)
     if args.json:
         print_json(res.to_dict())
     else:

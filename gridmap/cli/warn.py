@@ -35,11 +35,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "space-time scan keeps its own per-evaluation false-alarm rate, 0.002)")
     p.add_argument("--no-scan", dest="scan", action="store_false", help="skip the space-time scan")
     add_json_option(p, "the alert table and the 回头看 list")
-    p.add_argument("--csv", metavar="FILE", help="write the alert table as CSV (UTF-8 with BOM)")
-    p.add_argument("--recheck-csv", metavar="FILE",
+    from gridmap.cli._outputs import add_overwrite, output_path
+
+    p.add_argument("--csv", metavar="FILE", type=output_path, help="write the alert table as CSV (UTF-8 with BOM)")
+    p.add_argument("--recheck-csv", metavar="FILE", type=output_path,
                    help="write the 回头看 re-check list (needs --keywords) as CSV (UTF-8 with BOM)")
-    p.add_argument("--geojson", metavar="FILE", help="write the alerts that have a geometry as GeoJSON (WGS 84)")
-    p.add_argument("--md", metavar="FILE", help="write the Markdown summary")
+    p.add_argument("--geojson", metavar="FILE", type=output_path,
+                   help="write the alerts that have a geometry as GeoJSON (WGS 84)")
+    p.add_argument("--md", metavar="FILE", type=output_path, help="write the Markdown summary")
+    add_overwrite(p)
     p.set_defaults(func=_warn)
 
     c = subparsers.add_parser("complaints", parents=[common], help="12345 complaints: import",
@@ -69,10 +73,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("--unknown-category", choices=["other", "reject"], default="other",
                    help="a category not in the catalog: 其他 with a warning (other, default) or reject the row")
     i.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    i.add_argument("--rejects", metavar="CSV", help="write the rejection report (rejected rows and warnings: row, "
-                                                     "field, reason, value, action) as CSV (UTF-8 with BOM)")
-    i.add_argument("--report", dest="rejects", action=DeprecatedAlias, new="--rejects")
+    i.add_argument("--rejects", metavar="CSV", type=output_path,
+                   help="write the rejection report (rejected rows and warnings: row, field, reason, value, action) "
+                        "as CSV (UTF-8 with BOM)")
+    i.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
     add_json_option(i, "the import summary (counts, rejections grouped by reason)")
+    add_overwrite(i)
     i.set_defaults(func=_import)
     c.set_defaults(func=lambda args: (c.print_help(), 2)[1])
 
@@ -80,7 +86,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def _warn(args: argparse.Namespace) -> int:
     from gridmap.warning.alerts import early_warning
 
-    store = open_store_from(args)
+    from gridmap.cli._outputs import resolve
+    from gridmap.outputs import atomic_output, write_text_atomic
+
+    store = open_store_from(args, mode="read")
+    targets = {key: resolve(args, getattr(args, key), store=store, default_name=name, option=option)
+               for key, option, name in (("csv", "--csv", "alerts.csv"), ("recheck_csv", "--recheck-csv", "recheck.csv"),
+                                         ("geojson", "--geojson", "alerts.geojson"), ("md", "--md", "warning.md"))
+               if getattr(args, key)}
     with progress_bar(args, "warn") as progress:
         if progress:
             progress(0, 1, "read complaints and cells")
@@ -93,25 +106,27 @@ def _warn(args: argparse.Namespace) -> int:
                             units=tuple(u.strip() for u in args.units.split(",") if u.strip()), alpha=args.alpha,
                             categories=args.categories, scan=args.scan, progress=progress)
     table = rep.alerts.drop(columns="geometry", errors="ignore")
-    if args.csv:
-        table.to_csv(args.csv, index=False, encoding="utf-8-sig")
-    if args.recheck_csv:
+    if "csv" in targets:
+        with atomic_output(targets["csv"]) as tmp:
+            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+    if "recheck_csv" in targets:
         if not rep.keywords:
             print("no --keywords: the 回头看 re-check list is empty", file=sys.stderr)
-        rep.recheck.to_csv(args.recheck_csv, index=False, encoding="utf-8-sig")
-    if args.geojson:
+        with atomic_output(targets["recheck_csv"]) as tmp:
+            rep.recheck.to_csv(tmp, index=False, encoding="utf-8-sig")
+    if "geojson" in targets:
         has = rep.alerts.geometry.notna() & ~rep.alerts.geometry.is_empty \
             if "geometry" in rep.alerts.columns and len(rep.alerts) else None
         if has is not None and has.any():
-            rep.alerts[has].to_crs("EPSG:4326").to_file(args.geojson, driver="GeoJSON")
+            with atomic_output(targets["geojson"]) as tmp:
+                rep.alerts[has].to_crs("EPSG:4326").to_file(tmp, driver="GeoJSON")
             if not has.all():
                 print(f"{int((~has).sum())} alert(s) without a geometry not written to {args.geojson}",
                       file=sys.stderr)
         else:
             print("no alert geometry to write (no cells in the store, or no alerts)", file=sys.stderr)
-    if args.md:
-        with open(args.md, "w", encoding="utf-8") as fh:
-            fh.write(rep.markdown)
+    if "md" in targets:
+        write_text_atomic(targets["md"], rep.markdown)
     if args.json:
         print_json({"from": str(rep.start.date()), "to": str(rep.end.date()), "notes": rep.notes,
                     "alerts": table.to_dict("records"), "recheck": rep.recheck.head(200).to_dict("records")})

@@ -37,6 +37,7 @@ from typing import Any
 import geopandas as gpd
 
 from gridmap.errors import Problem, ValidationError, message
+from gridmap.outputs import GRIDMAP_OUTPUT_KEY, atomic_output
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "ExportResult", "export_format", "export_layers", "write_gpkg",
            "write_geojson", "write_fgb", "write_parquet", "write_csv"]
@@ -51,8 +52,12 @@ def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path, *,
     for i, (name, frame) in enumerate(frames.items()):
         if on_layer:
             on_layer(name)
+        # the first table also marks the file as gridmap's output, so a later export may replace it without
+        # --overwrite (gridmap.outputs refuses to replace a GeoPackage that another program wrote)
+        first = {"dataset_options": {"VERSION": "1.3"},
+                 "dataset_metadata": {GRIDMAP_OUTPUT_KEY: "gridmap export"}} if i == 0 else {}
         frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", geometry_type=_geometry_type(frame, name),
-                      **({"dataset_options": {"VERSION": "1.3"}} if i == 0 else {}))
+                      **first)
 
 
 def write_geojson(frames: dict[str, gpd.GeoDataFrame], path: Path, *,
@@ -214,14 +219,11 @@ def export_layers(store: Any, path: str | os.PathLike, *, layers: list[str] | No
             progress(len(chosen) + written, total, f"write {name}")
         written += 1
 
-    # written beside the target, then renamed over it: an existing file is replaced whole (no stale layers left
-    # in an old GeoPackage, no "file exists" from the CSV driver), and a failed write leaves the old file as it was
-    tmp = path.with_name(f".{path.stem}.part-{os.getpid()}{path.suffix}")
-    try:
+    # written beside the target, then renamed over it (gridmap.outputs.atomic_output): an existing file is replaced
+    # whole (no stale layers left in an old GeoPackage, no "file exists" from the CSV driver), and a failed write
+    # leaves the old file as it was
+    with atomic_output(path) as tmp:
         fmt.writer(frames, tmp, on_layer=on_layer)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     if progress:
         progress(total, total, "done")
     res = ExportResult(path, fmt.name, fmt.driver, fmt.crs or f"EPSG:{store.srid}",

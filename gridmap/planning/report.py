@@ -54,7 +54,10 @@ def write_proposals(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "
     if path.suffix.lower() in (".geojson", ".json"):
         frame.to_crs(4326).to_file(path, driver="GeoJSON", engine="pyogrio")
     else:
-        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+        from gridmap.outputs import GRIDMAP_OUTPUT_KEY  # marks the file as gridmap's: it may replace it later
+
+        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio",
+                      dataset_metadata={GRIDMAP_OUTPUT_KEY: "split proposals"})
     log.info("wrote %d proposal parts to %s", len(frame), path)
     return path
 

@@ -46,14 +46,15 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Float, Integer, Table, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from gridmap.crs import check_crs, working_crs
 from gridmap.errors import CRSError, Problem, StoreError, ValidationError, message
 from gridmap.store import migrations
+from gridmap.store.access import CREATE_HINT, OpenMode, check_postgis_writable, check_sqlite_file, sqlite_path
 from gridmap.store.schema import LAYERS, SCHEMA_VERSION, build_metadata, layer_spec
 
-__all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB", "DEFAULT_LOCK_TIMEOUT_S"]
+__all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB", "DEFAULT_LOCK_TIMEOUT_S", "OpenMode"]
 
 log = logging.getLogger(__name__)
 
@@ -102,22 +103,30 @@ def _backend_for(url: str) -> ModuleType:
 class Store:
     """A gridmap database. Create with :func:`open_store`."""
 
-    def __init__(self, url: str | os.PathLike | None = None, *, crs: Any = None,
+    def __init__(self, url: str | os.PathLike | None = None, *, crs: Any = None, mode: str | OpenMode = "create",
                  lock_timeout_s: float | None = None):
         self.url = resolve_url(url)
+        self.mode = OpenMode(mode)
         self.lock_timeout_s = _lock_timeout(lock_timeout_s)
         self._backend = _backend_for(self.url)
-        self.engine = self._backend.make_engine(self.url, lock_timeout_s=self.lock_timeout_s)
+        file = sqlite_path(self.url) if self._backend.NAME == "spatialite" else None
+        if file is not None:  # before the first connection, which would adopt or damage a foreign file
+            check_sqlite_file(file, mode=self.mode)
+        self.engine = self._backend.make_engine(self.url, read_only=self.read_only, lock_timeout_s=self.lock_timeout_s)
         # a store dropped without close() still releases its connections (SQLite checkpoints its WAL on the last)
         self._finalizer = weakref.finalize(self, self._backend.close_engine, self.engine)
         requested = working_crs(crs) if crs is not None else None
         try:
-            with self.engine.begin() as conn:  # a reader: an up-to-date store is opened without any write lock
-                self.srid = self._init(conn, requested, write=False)
-            if self.srid is None:  # new or older store: create / migrate as the one writer
-                with self.transaction() as conn:
-                    self.srid = self._init(conn, requested, write=True)
-        except OperationalError as exc:
+            if self.read_only:
+                with self.engine.begin() as conn:
+                    self.srid = self._init_read_only(conn)
+            else:
+                with self.engine.begin() as conn:  # a reader: an up-to-date store is opened without any write lock
+                    self.srid = self._init(conn, requested, write=False)
+                if self.srid is None:  # new or older store: create / migrate as the one writer
+                    with self.transaction() as conn:
+                        self.srid = self._init(conn, requested, write=True)
+        except (OperationalError, DatabaseError) as exc:
             self._finalizer()
             raise StoreError(message("cannot open the database", got=f"{self.safe_url}: {exc.orig}",
                                      fix="check the path or URL, that the server runs, and your permissions")) from exc
@@ -130,15 +139,41 @@ class Store:
 
     # -- setup -------------------------------------------------------------------------------------------
 
+    def _init_read_only(self, conn: Connection) -> int:
+        """The stored SRID, checking (without writing) that this is a gridmap store at the current schema."""
+        probe = build_metadata(4326)
+        version = migrations.current_version(conn, probe)
+        if version == 0:
+            raise StoreError(message("the database holds no gridmap store (no gridmap_meta table)",
+                                     where=self.safe_url, fix=CREATE_HINT))
+        if version != migrations.SCHEMA_VERSION:
+            newer = version > migrations.SCHEMA_VERSION
+            raise StoreError(message(
+                "the store was written by a newer gridmap" if newer else "the store's schema is older than this "
+                "gridmap's, and a read-only command does not migrate it", where=self.safe_url,
+                got=f"schema version {version}, this gridmap uses {migrations.SCHEMA_VERSION}",
+                fix="upgrade gridmap" if newer else "run `gridmap migrate` (or any writing command) once"))
+        meta = probe.tables["gridmap_meta"]
+        row = conn.execute(select(meta.c.value).where(meta.c.key == "srid")).first()
+        if row is None:
+            raise StoreError(message("the store records no working CRS (gridmap_meta has no srid)",
+                                     where=self.safe_url, fix="run `gridmap check` and restore it from a backup"))
+        return int(row[0])
+
     def _init(self, conn: Connection, requested: CRS | None, *, write: bool) -> int | None:
         """The store's SRID, creating or migrating the schema when ``write``; without ``write`` None when that
         is needed (so opening an up-to-date store never waits for a writer)."""
-        if self._backend.NAME == "postgis" and write:
-            self._backend.ensure_postgis(conn)
+        if self._backend.NAME == "postgis":
+            check_postgis_writable(conn, where=self.safe_url)
+            if write:
+                self._backend.ensure_postgis(conn)
         probe = build_metadata(4326)  # only gridmap_meta is read here; its layout does not depend on the SRID
         stored = None
         version = migrations.current_version(conn, probe)
         target = migrations.SCHEMA_VERSION
+        if self.mode is OpenMode.WRITE and version == 0:
+            raise StoreError(message("the database holds no gridmap store (no gridmap_meta table)",
+                                     where=self.safe_url, fix=CREATE_HINT))
         if not write and (version != target or (self._backend.NAME == "postgis"
                                                  and not self._backend.has_postgis(conn))):
             if version > target:  # refused with its own message below, without taking the write lock
@@ -166,6 +201,16 @@ class Store:
         if write:
             migrations.upgrade(conn, build_metadata(srid), srid=srid)
         return srid
+
+    @property
+    def read_only(self) -> bool:
+        """True when the store was opened with ``mode='read'``: every write is refused."""
+        return self.mode is OpenMode.READ
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(message("the store was opened read-only", where=self.safe_url,
+                                     fix="open it with mode='write' to change it"))
 
     @property
     def backend(self) -> str:
@@ -210,7 +255,9 @@ class Store:
         advisory lock (``pg_advisory_xact_lock``, one per schema), on SpatiaLite ``BEGIN IMMEDIATE`` in WAL mode.
         A writer that finds another at work says so (a warning in the log: "another import is running on this
         store; waiting …") and waits up to ``lock_timeout_s``, then raises :class:`~gridmap.errors.StoreError`.
+        A store opened read-only refuses.
         """
+        self._check_writable()
         with self.engine.connect() as conn:
             conn.execution_options(gridmap_write=True)
             with conn.begin():
@@ -310,6 +357,7 @@ class Store:
         """
         if mode not in ("append", "replace"):
             raise ValueError(message("mode must be 'append' or 'replace'", got=repr(mode)))
+        self._check_writable()
         with (contextlib.nullcontext(connection) if connection is not None else self.transaction()) as conn:
             columns, (values, geoms), problems = self._prepare(layer, frame, mode=mode, connection=conn)
             if problems:
@@ -339,6 +387,7 @@ class Store:
 
     def clear(self, layers: Sequence[str], *, connection: Connection | None = None) -> None:
         """Empty the given layers (one transaction)."""
+        self._check_writable()
         with (contextlib.nullcontext(connection) if connection is not None else self.transaction()) as conn:
             for layer in layers:
                 conn.execute(self.table(layer).delete())
@@ -348,6 +397,7 @@ class Store:
         t = self.table(layer)
         if not where:
             raise ValueError("delete needs a where= filter; use write(mode='replace') to empty a layer")
+        self._check_writable()
         cond = []
         for col, value in where.items():
             c = t.columns[col]
@@ -432,13 +482,19 @@ class Store:
             return {tuple(str(v) for v in r) for r in conn.execute(text(f'SELECT {cols} FROM "{layer}"'))}
 
 
-def open_store(url: str | os.PathLike | None = None, *, crs: Any = None, lock_timeout_s: float | None = None) -> Store:
-    """Open (creating and migrating as needed) the store at ``url`` (path, ``sqlite:///``, ``postgresql://``).
+def open_store(url: str | os.PathLike | None = None, *, crs: Any = None, mode: str | OpenMode = "create",
+               lock_timeout_s: float | None = None) -> Store:
+    """Open the store at ``url`` (path, ``sqlite:///``, ``postgresql://``).
+
+    ``mode`` (:class:`~gridmap.store.access.OpenMode`): ``'create'`` (default) creates a missing store and
+    migrates an old one; ``'write'`` needs an existing gridmap store (migrated if old); ``'read'`` needs an
+    existing store at the current schema and opens a read-only connection that cannot change it. A file that is
+    not a gridmap store (0 bytes, not SQLite, truncated, another program's database) is refused in every mode.
 
     ``lock_timeout_s``: how long a write waits for another writer of the store (default
     ``$GRIDMAP_LOCK_TIMEOUT_S`` or :data:`DEFAULT_LOCK_TIMEOUT_S`).
     """
-    return Store(url, crs=crs, lock_timeout_s=lock_timeout_s)
+    return Store(url, crs=crs, mode=mode, lock_timeout_s=lock_timeout_s)
 
 
 def _lock_timeout(value: float | None) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from gridmap.errors import StoreError, message
@@ -43,13 +43,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, lock_timeout_s: float = 30.0) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, lock_timeout_s: float = 30.0) -> Engine:
+    """A psycopg engine; ``read_only`` makes every transaction of its sessions ``READ ONLY``
+    (``lock_timeout_s`` is used per write transaction, see :func:`lock_writers`)."""
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
         raise StoreError(message("PostGIS needs the psycopg driver", got="not installed",
                                  fix="pip install 'gridmap[postgis]'")) from exc
-    return create_engine(normalise_url(url), pool_pre_ping=True)
+    engine = create_engine(normalise_url(url), pool_pre_ping=True)
+    if read_only:
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_conn.commit()
+    return engine
 
 
 def close_engine(engine: Engine) -> None:

@@ -42,7 +42,9 @@ REBUILD_INDEXES = True
 log = logging.getLogger(__name__)
 
 
-def make_engine(url: str, *, lock_timeout_s: float = 30.0) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, lock_timeout_s: float = 30.0) -> Engine:
+    """An engine that loads SpatiaLite on every connection; ``read_only`` opens the file with ``mode=ro``;
+    ``lock_timeout_s`` is how long a statement waits for a lock another connection holds."""
     if not hasattr(sqlite3.Connection, "enable_load_extension"):
         raise StoreError(message(
             "this Python's sqlite3 cannot load extensions, so SpatiaLite is unavailable",
@@ -57,12 +59,16 @@ def make_engine(url: str, *, lock_timeout_s: float = 30.0) -> Engine:
             raise StoreError(message("the folder for the database file does not exist", got=str(parent),
                                      fix="create it first or choose another --db path"))
     in_memory = not path or path == ":memory:"
+    if read_only and not in_memory:
+        from gridmap.store.access import _uri_path
+
+        url = f"sqlite:///file:{_uri_path(Path(path))}?mode=ro&uri=true"
     # the busy timeout: how long any statement waits for a lock held by another connection
     engine = create_engine(url, connect_args={"timeout": float(lock_timeout_s)})
 
     @event.listens_for(engine, "connect")
     def _load(dbapi_conn: Any, _record: Any) -> None:
-        if not in_memory:
+        if not in_memory and not read_only:
             # WAL: readers and the one writer do not block each other; persistent in the file (a no-op when it is
             # already WAL). Set before SpatiaLite initialises a new file, so the metadata tables are written once.
             try:
