@@ -65,18 +65,18 @@ def is_sqlite_file(path: str | os.PathLike) -> bool:
 
 
 def _written_by_gridmap(path: Path) -> bool:
-    """A GeoPackage gridmap wrote (it carries the ``gridmap_output`` dataset metadata item)."""
+    """A GeoPackage gridmap wrote (a table's description in ``gpkg_contents`` starts ``gridmap_output:``)."""
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error:
         return False
     try:
-        rows = con.execute("SELECT metadata FROM gpkg_metadata").fetchall()
+        rows = con.execute("SELECT description FROM gpkg_contents").fetchall()
     except sqlite3.Error:
         return False
     finally:
         con.close()
-    return any(f'key="{GRIDMAP_OUTPUT_KEY}"' in (r[0] or "") for r in rows)
+    return any(str(r[0] or "").startswith(f"{GRIDMAP_OUTPUT_KEY}:") for r in rows)
 
 
 def store_files(store: Any) -> list[Path]:

@@ -334,8 +334,9 @@ def test_read_only_open_does_not_migrate(small, monkeypatch, capsys):
     from gridmap.store import migrations
 
     before = fingerprint(small)
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(migrations.MIGRATIONS, 2,
+    future = migrations.SCHEMA_VERSION + 1  # a schema newer than the store's
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", future)
+    monkeypatch.setitem(migrations.MIGRATIONS, future,
                         lambda conn, md: conn.execute(text("ALTER TABLE cells ADD COLUMN officer TEXT")))
     with pytest.raises(StoreError, match="gridmap migrate"):
         open_store(small, mode="read")
@@ -411,13 +412,15 @@ PATH_KINDS = ["store", "journal", "wal", "shm", "symlink", "dotdot", "folder", "
               "input", "new"]
 
 
-def _output_path(kind: str, db: Path, work: Path, inp: Path) -> Path | str:
+def _output_path(kind: str, db: Path, work: Path, inp: Path, suffix: str = ".out") -> Path | str:
+    """A generated output path; ``suffix`` is the extension of file names the command would write (``export``
+    writes the format its extension names, so it gets ``.gpkg``)."""
     if kind == "store":
         return db
     if kind in ("journal", "wal", "shm"):
         return Path(f"{db}-{kind}")
     if kind == "symlink":
-        link = work / "link.out"
+        link = work / f"link{suffix}"
         link.symlink_to(db)
         return link
     if kind == "dotdot":
@@ -431,10 +434,10 @@ def _output_path(kind: str, db: Path, work: Path, inp: Path) -> Path | str:
         return foreign_gpkg(work / "theirs.gpkg")
     if kind == "readonly-dir":
         (work / "locked").mkdir()
-        return work / "locked" / "out.file"
+        return work / "locked" / f"out{suffix}"
     if kind == "input":
         return inp
-    return work / "fresh.out"
+    return work / f"fresh{suffix}"
 
 
 @pytest.mark.parametrize("command", sorted(WRITERS))
@@ -448,7 +451,7 @@ def test_writing_commands_never_touch_the_store(command, kind, overwrite, db, tm
     s.read("communities").head(2).to_file(inp, driver="GPKG", engine="pyogrio")
     s.close()
     before_store = fingerprint(str(db))
-    target = _output_path(kind, db, work, inp)
+    target = _output_path(kind, db, work, inp, ".gpkg" if command == "export" else ".out")
     before_target = hashlib.sha256(Path(target).read_bytes()).hexdigest() if Path(target).is_file() else None
     head, option, tail = WRITERS[command]
     argv = ["--db", db, *[str(inp) if a == "{input}" else a for a in head]]

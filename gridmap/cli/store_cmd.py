@@ -273,10 +273,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from gridmap.cli._outputs import resolve
     from gridmap.io.export import export_format, export_layers
 
-    if not (getattr(args.output, "folder_requested", False) or Path(args.output).is_dir()):
-        export_format(args.output)  # an unknown extension is refused before the store is opened
     store = open_store_from(args, mode="read")
+    # never the store (nor an input, nor a foreign GeoPackage without --overwrite); then the format its name says
     target = resolve(args, args.output, store=store, default_name="gridmap-export.gpkg", option="the export file")
+    export_format(target)
     layers = [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
     with progress_bar(args, "export") as progress:
         res = export_layers(store, target, layers=layers, progress=progress)

@@ -54,8 +54,10 @@ def write_gpkg(frames: dict[str, gpd.GeoDataFrame], path: Path, *,
             on_layer(name)
         # the first table also marks the file as gridmap's output, so a later export may replace it without
         # --overwrite (gridmap.outputs refuses to replace a GeoPackage that another program wrote)
+        # (as the table's description in gpkg_contents: dataset metadata would make every GDAL reader write a
+        # .aux.xml file beside it)
         first = {"dataset_options": {"VERSION": "1.3"},
-                 "dataset_metadata": {GRIDMAP_OUTPUT_KEY: "gridmap export"}} if i == 0 else {}
+                 "layer_options": {"DESCRIPTION": f"{GRIDMAP_OUTPUT_KEY}: gridmap export"}} if i == 0 else {}
         frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio", geometry_type=_geometry_type(frame, name),
                       **first)
 

@@ -57,7 +57,7 @@ def write_proposals(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "
         from gridmap.outputs import GRIDMAP_OUTPUT_KEY  # marks the file as gridmap's: it may replace it later
 
         frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio",
-                      dataset_metadata={GRIDMAP_OUTPUT_KEY: "split proposals"})
+                      layer_options={"DESCRIPTION": f"{GRIDMAP_OUTPUT_KEY}: split proposals"})
     log.info("wrote %d proposal parts to %s", len(frame), path)
     return path
 

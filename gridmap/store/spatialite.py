@@ -68,13 +68,6 @@ def make_engine(url: str, *, read_only: bool = False, lock_timeout_s: float = 30
 
     @event.listens_for(engine, "connect")
     def _load(dbapi_conn: Any, _record: Any) -> None:
-        if not in_memory and not read_only:
-            # WAL: readers and the one writer do not block each other; persistent in the file (a no-op when it is
-            # already WAL). Set before SpatiaLite initialises a new file, so the metadata tables are written once.
-            try:
-                dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError as exc:
-                raise _locked_error(path, exc) if _is_locked(exc) else exc
         try:
             load_spatialite(dbapi_conn, transaction=True)
         except sqlite3.OperationalError as exc:  # missing mod_spatialite
@@ -111,8 +104,27 @@ def _locked_error(path: str, exc: Exception, waited_s: float | None = None) -> S
                                   "$GRIDMAP_LOCK_TIMEOUT_S / open_store(..., lock_timeout_s=)"))
 
 
+def _use_wal(raw: sqlite3.Connection, path: str, timeout_s: float) -> None:
+    """Switch a file store to WAL before its first write transaction (a no-op when it already is WAL).
+
+    WAL lets readers and the one writer work at once. It is switched on by the first write, not on connect, so a
+    command that opens the store for writing but is refused before it writes leaves the file byte for byte as it
+    was; :func:`close_engine` returns the file to a rollback journal when the last writer closes.
+    """
+    if not path or path == ":memory:":
+        return
+    if str(raw.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    raw.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+    try:
+        raw.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        raise _locked_error(path, exc) if _is_locked(exc) else exc
+
+
 def _begin_immediate(raw: sqlite3.Connection, path: str, timeout_s: float) -> None:
     """Take the write lock at BEGIN: try at once; if another writer holds it, say so and wait up to timeout_s."""
+    _use_wal(raw, path, timeout_s)
     raw.execute("PRAGMA busy_timeout=0")
     try:
         try:
@@ -140,13 +152,23 @@ def lock_writers(conn: Connection, *, timeout_s: float, where: str) -> None:
 
 
 def close_engine(engine: Engine) -> None:
-    """Fold the write-ahead log into the main file, then close every connection (the last close removes the
-    -wal file). A checkpoint that another process blocks is left to that process's own close."""
+    """Fold the write-ahead log into the main file, switch the file back to a rollback journal, then close every
+    connection (the last close removes the -wal file).
+
+    WAL is for while the store is in use (readers and the one writer do not block each other); at rest the file
+    is a plain SQLite database, so a read-only reader (``mode=ro``, a read-only medium, QGIS) creates no -wal or
+    -shm file beside it. When another process still has the store open the switch is skipped (it needs the only
+    connection) and is left to that process's own close; a checkpoint another process blocks likewise.
+    Read-only engines (``file:...?mode=ro`` URLs) change nothing.
+    """
     path = engine.url.database or ""
     if path and path != ":memory:" and Path(path).exists():
         try:
             with engine.connect() as conn:
-                conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                raw = conn.connection.driver_connection
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                raw.execute("PRAGMA busy_timeout=0")
+                raw.execute("PRAGMA journal_mode=DELETE")
         except (sqlite3.Error, DBAPIError, StoreError) as exc:  # closing must not fail: the log stays valid
             log.debug("checkpoint of %s skipped: %s", path, exc)
     engine.dispose()
