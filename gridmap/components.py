@@ -38,7 +38,7 @@ from gridmap.crs import LonLatSystem, check_crs, to_working_xy
 from gridmap.errors import CapacityError, CodeError, NotFoundError, Problem, ValidationError, message
 from gridmap.grid.assign import CellIndex
 from gridmap.io import ImportResult, read_vector
-from gridmap.io.validate import normalise_code
+from gridmap.io.validate import LOST_DIGITS, lost_digits, normalise_code
 
 __all__ = ["STATUSES", "ComponentImportResult", "import_components", "locate", "search_components",
            "nearest_components", "default_district"]
@@ -121,6 +121,9 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
             f[col] = pd.Series([None] * len(f), index=f.index, dtype=object)
     if district_code is not None:
         district_code = check_district_code(district_code)
+    for col in ("code", "national_id", "class_code", "district_code"):  # Excel's 1.10101E+15: never completed
+        for label in f.index[f[col].map(lost_digits).astype(bool).to_numpy()]:
+            _problem(bad, label, col, LOST_DIGITS, f.at[label, col])
     # geometry
     geoms = np.asarray(f.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms)
@@ -172,7 +175,7 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
         for label in f.index[norm == "?"]:
             _problem(bad, label, "status", "unknown status (完好, 破损, 丢失, 废弃, 移除)", f.at[label, "status"])
         f["status"] = norm.where(norm != "?", None)
-    result = ComponentImportResult("components")
+    result = ComponentImportResult("components", read=len(f))
     with store.transaction() as conn:
         # cells: read only those under the components, assign
         ok = [lab for lab in f.index if lab not in bad]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gridmap.cli._common import open_store_from, print_json, print_table
+from gridmap.cli._common import add_import_contract, import_exit_code, open_store_from, print_json, print_table
 
 _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
          "lon", "lat"]
@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--abort-on-error", action="store_true")
     p.add_argument("--dry-run", action="store_true", help="check and report everything; write nothing")
     p.add_argument("--rejects", type=Path, metavar="CSV")
+    add_import_contract(p)
     p.set_defaults(func=cmd_import)
 
 
@@ -162,13 +163,13 @@ def cmd_components(args: argparse.Namespace) -> int:
     store = open_store_from(args)
     bbox = None
     if args.bbox:
-        from gridmap.errors import Problem, ValidationError
+        from gridmap.errors import Problem, UsageError
 
         try:
             bbox = tuple(float(v) for v in args.bbox.split(","))
             assert len(bbox) == 4
         except (ValueError, AssertionError):
-            raise ValidationError("bad --bbox", [Problem(None, "--bbox", "expected XMIN,YMIN,XMAX,YMAX", args.bbox)],
+            raise UsageError("bad --bbox", [Problem(None, "--bbox", "expected XMIN,YMIN,XMAX,YMAX", args.bbox)],
                                   fix="give four numbers in the working CRS") from None
     found = search_components(store, class_code=args.class_code, bbox=bbox, status=args.status)
     total = len(found)
@@ -191,7 +192,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 #: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
 _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair"}
+                       "repair": "--repair", "tz": "--tz"}
 
 
 def run_component_import(args: argparse.Namespace) -> int:
@@ -208,7 +209,7 @@ def run_component_import(args: argparse.Namespace) -> int:
                             encoding=args.encoding, mapping=load_mapping(args.mapping) if args.mapping else None,
                             district_code=args.district,
                             outside="keep" if getattr(args, "keep_outside", False) else "reject",
-                            on_error="abort" if args.abort_on_error else "reject",
+                            on_error="abort" if args.abort_on_error or getattr(args, "strict", False) else "reject",
                             dry_run=getattr(args, "dry_run", False))
     print(res)
     if len(res.new_codes):
@@ -216,4 +217,5 @@ def run_component_import(args: argparse.Namespace) -> int:
     if args.rejects:
         res.rejected_frame.to_csv(args.rejects, index=False, encoding="utf-8-sig")
         print(f"rejection report: {args.rejects}")
-    return 0 if not res.rejected else 1
+    return import_exit_code(read=res.read, accepted=res.would_write if res.dry_run else res.written,
+                            rejected_rows=res.rejected_rows)

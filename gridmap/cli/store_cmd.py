@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gridmap.cli._common import open_store_from, parse_mapping, print_json, print_table
+from gridmap.cli._common import (add_import_contract, import_exit_code, open_store_from, parse_mapping, print_json,
+                                 print_table)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -72,6 +73,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
     p.add_argument("--rejects", type=Path, metavar="CSV", help="write the rejection report to this CSV")
+    add_import_contract(p, tz=True)
     p.add_argument("--topology-report", type=Path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
     p.set_defaults(func=cmd_import)
 
@@ -110,7 +112,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     from gridmap.errors import CRSError
     from gridmap.io import import_file, import_outline
 
+    from gridmap.errors import UsageError
+    from gridmap.store.schema import LAYERS
+
     layer = _LAYER_ALIASES.get(args.layer, args.layer)
+    if layer not in LAYERS:
+        import difflib
+
+        near = difflib.get_close_matches(layer, LAYERS, n=3)
+        raise UsageError(f"unknown layer {args.layer!r}" + (f"; did you mean: {', '.join(near)}" if near else ""),
+                         fix="use one of " + ", ".join(LAYERS))
     if layer == "components":  # cells, community, street and codes: the component import, not a raw layer write
         from gridmap.cli.locate import run_component_import
 
@@ -118,6 +129,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         return run_component_import(args)
     if layer == "complaints":  # cells, community, street, category and de-duplication: the complaint import
         return run_complaint_import(args)
+    if getattr(args, "tz", None):
+        raise UsageError(f"--tz cannot be used when importing {layer}",
+                         fix="--tz is the zone of complaint times written without one; drop it")
     path = Path(args.file)
     source_crs = args.src_crs
     try:
@@ -138,7 +152,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             res = import_file(
                 store, layer, path, file_layer=args.file_layer, crs=source_crs, default_crs=args.crs,
                 lonlat=args.lonlat, encoding=args.encoding, mapping=args.mapping, sheet=args.sheet, mode=mode,
-                on_error="abort" if args.abort_on_error else "reject", dry_run=args.dry_run, table=args.table,
+                on_error="abort" if args.abort_on_error or args.strict else "reject", dry_run=args.dry_run,
+                table=args.table,
                 table_sheet=args.table_sheet, join_on=args.join_on, table_key=args.table_key,
                 table_mapping=parse_mapping(args.table_map), district=args.district,
                 assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
@@ -150,7 +165,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if getattr(args, "topology_report", None) and res.topology is not None:
         res.topology.table().to_csv(args.topology_report, index=False, encoding="utf-8-sig")
         print(f"topology report: {args.topology_report}")
-    return 0 if not res.rejected else 1
+    return import_exit_code(read=res.read, accepted=res.would_write if res.dry_run else res.written,
+                            rejected_rows=res.rejected_rows)
 
 
 _NOT_FOR_COMPLAINTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
@@ -182,15 +198,16 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         options["encoding"] = args.encoding
     res = import_complaints(store, args.file, lonlat=args.lonlat or "wgs84",
                             unknown_category=getattr(args, "unknown_category", None) or "other",
-                            dry_run=getattr(args, "dry_run", False), **options)
+                            dry_run=getattr(args, "dry_run", False), tz=getattr(args, "tz", None) or "Asia/Shanghai",
+                            on_error="abort" if getattr(args, "strict", False) else "reject", **options)
     print(res)
     if getattr(args, "dry_run", False):
-        print(f"dry run: {len(res.frame) - res.already_stored} complaint(s) would be written; nothing was written")
+        print(f"dry run: {res.accepted - res.already_stored} complaint(s) would be written; nothing was written")
     report = getattr(args, "rejects", None) or getattr(args, "report", None)
     if report:
         res.report.to_csv(report, index=False, encoding="utf-8-sig")
         print(f"rejection report: {report}")
-    return 0 if not res.rejected else 1
+    return import_exit_code(read=res.read, accepted=res.accepted, rejected_rows=res.rejected_rows)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -51,6 +51,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="a category not in the catalog: 其他 with a warning (other, default) or reject the row")
     i.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     i.add_argument("--report", metavar="FILE", help="write the rejection/warning report as CSV")
+    from gridmap.cli._common import add_import_contract
+
+    add_import_contract(i, tz=True)
     i.set_defaults(func=_import)
     c.set_defaults(func=lambda args: (c.print_help(), 2)[1])
 

@@ -70,6 +70,18 @@ class ImportResult:
     assigned_codes: list[tuple[object, str]] = field(default_factory=list)
     join: Any = None
     topology: Any = None
+    read: int | None = None
+
+    @property
+    def rejected_rows(self) -> int:
+        """How many rows were rejected (a row with several problems counts once)."""
+        return len({str(p.row) for p in self.rejected})
+
+    def by_reason(self) -> list[tuple[str, int]]:
+        """Rejected rows grouped by their first reason, most frequent first (counts add up to ``rejected_rows``)."""
+        from gridmap.errors import group_reasons
+
+        return group_reasons(self.rejected)
 
     @property
     def rejected_frame(self) -> pd.DataFrame:
@@ -78,15 +90,20 @@ class ImportResult:
                              for p in self.rejected], columns=["row", "field", "reason", "value"])
 
     def __str__(self) -> str:
+        read = "" if self.read is None else f"{self.read} read: "
         if self.dry_run:
-            s = f"{self.layer} (dry run, nothing written): {self.would_write} would be written, " \
-                f"{len(self.rejected)} rejected"
+            s = f"{self.layer} (dry run, nothing written): {read}{self.would_write} would be written, " \
+                f"{self.rejected_rows} rejected"
         else:
-            s = f"{self.layer}: {self.written} written, {len(self.rejected)} rejected"
+            s = f"{self.layer}: {read}{self.written} written, {self.rejected_rows} rejected"
+        if self.rejected:
+            s += "\nrejected rows by reason:"
+            for reason, count in self.by_reason():
+                s += f"\n  {count:>7}  {reason}"
         for p in self.rejected[:10]:
             s += f"\n  - {p}"
         if len(self.rejected) > 10:
-            s += f"\n  ... and {len(self.rejected) - 10} more (see the rejection report)"
+            s += f"\n  ... and {len(self.rejected) - 10} more problem(s) (see the rejection report)"
         for n in self.notes:
             s += f"\nnote: {n}"
         if self.assigned_codes:
@@ -120,12 +137,22 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None, crs: Any =
     (UTF-8, or GBK/GB18030): see :mod:`gridmap.io.encoding`; the choice is in ``frame.attrs['encoding']``.
     ``mapping`` entries for ``lon``, ``lat``, ``x``, ``y`` or ``wkt`` name a table's geometry columns.
     """
-    from gridmap.io.coordinates import source_crs
-    from gridmap.io.encoding import detect_encoding, looks_like_mojibake
+    from gridmap.io._reading import check_not_empty, reading
 
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(message("input file not found", got=str(p)))
+    check_not_empty(p)
+    with reading(p, encoding=encoding):
+        return _read_vector(p, layer=layer, crs=crs, lonlat=lonlat, encoding=encoding, default_crs=default_crs,
+                            mapping=mapping, sheet=sheet)
+
+
+def _read_vector(p: Path, *, layer: str | None, crs: Any, lonlat: Any, encoding: str | None, default_crs: Any,
+                 mapping: dict[str, str] | None, sheet: str | int | None) -> gpd.GeoDataFrame:
+    from gridmap.io.coordinates import source_crs
+    from gridmap.io.encoding import detect_encoding, looks_like_mojibake
+
     suffix = p.suffix.lower()
     where = str(p)
     src = source_crs(crs, where=where) if crs is not None else None
@@ -299,7 +326,7 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
     topology = TopologyMode(topology)
     layer_spec(layer)
     check_crs(frame, where=where)
-    result = ImportResult(layer, dry_run=dry_run)
+    result = ImportResult(layer, dry_run=dry_run, read=len(frame))
     result.warnings += zone_warnings(frame, store.crs)
     for w in result.warnings:
         warnings.warn(w, stacklevel=2)

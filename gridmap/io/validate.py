@@ -17,7 +17,7 @@ import shapely
 
 from gridmap.errors import Problem
 
-__all__ = ["CODE_DIGITS", "normalise_code", "check_rows"]
+__all__ = ["CODE_DIGITS", "normalise_code", "lost_digits", "LOST_DIGITS", "check_rows"]
 
 #: layer -> (code column, number of digits, parent column, parent digits) for the hierarchical codes.
 CODE_DIGITS: dict[str, tuple[str, int, str | None, int | None]] = {
@@ -49,26 +49,54 @@ def normalise_code(value: object) -> str | None:
     ('110101001001', 'BJ0101')
     >>> normalise_code("1.10101001001E+11")
     '110101001001'
+
+    A code whose digits were lost to scientific notation is never completed with invented zeros: it is returned
+    as written, and :func:`lost_digits` (and every import) rejects it.
+
+    >>> normalise_code("1.10101001E+11"), lost_digits("1.10101001E+11")
+    ('1.10101001E+11', True)
     >>> normalise_code(None) is None
     True
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return None
     if isinstance(value, float) and value.is_integer():
-        value = int(value)
+        # above 2**53 a float cannot hold every integer: its digits are not trustworthy (kept, then rejected)
+        value = int(value) if abs(value) < 2 ** 53 else f"{value:.16E}"
     text = unicodedata.normalize("NFKC", str(value)).strip()
     text = "".join(text.split()).upper()
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
-    if _SCIENTIFIC.match(text):  # Excel shows long codes as 1.10101001001E+11
-        text = str(int(decimal.Decimal(text)))
+    m = _SCIENTIFIC.match(text)
+    if m:  # Excel shows long codes as 1.10101001001E+11: exact only if every digit is written
+        digits, needed = m.group(1) + (m.group(2) or ""), int(m.group(3)) + 1
+        if len(digits) >= needed and not digits[needed:].strip("0"):
+            text = str(int(decimal.Decimal(text)))
     grouped = text.replace("-", "").replace("_", "").replace(".", "")
     if grouped.isascii() and grouped.isdigit() and grouped != text and not text.startswith(("-", ".")):
         text = grouped
     return text or None
 
 
-_SCIENTIFIC = re.compile(r"^\d\.\d+E\+\d+$")
+_SCIENTIFIC = re.compile(r"^(\d)(?:\.(\d+))?E\+?(\d+)$")
+
+#: The reason a code that lost digits is rejected with.
+LOST_DIGITS = ("digits lost: the code was saved in scientific notation (Excel shows long numbers like "
+               "1.10101001E+11) and its last digits cannot be recovered; format the column as text in Excel/WPS "
+               "(or type the codes with a leading ') and export again")
+
+
+def lost_digits(value: object) -> bool:
+    """True when ``value`` (as :func:`normalise_code` returns it) is a number in scientific notation that does not
+    write every digit of the integer it stands for.
+
+    >>> lost_digits("1.10101001E+11"), lost_digits("1.10101001001E+11"), lost_digits("110101001000")
+    (True, False, False)
+    """
+    if not isinstance(value, str):
+        return False
+    m = _SCIENTIFIC.match(value.strip().upper())
+    return bool(m) and len(m.group(1) + (m.group(2) or "")) < int(m.group(3)) + 1
 
 _SINGULAR = {"districts": "district", "streets": "street", "communities": "community", "cells": "cell"}
 
@@ -78,6 +106,8 @@ def _code_problems(frame: pd.DataFrame, col: str, digits: int, label: str) -> li
     for idx, v in frame[col].items():
         if v is None:
             out.append(Problem(idx, col, f"{label} code is missing"))
+        elif lost_digits(v):
+            out.append(Problem(idx, col, LOST_DIGITS, v))
         elif not (v.isascii() and v.isdigit()):
             out.append(Problem(idx, col, f"{label} code must be digits only", v))
         elif len(v) != digits:
@@ -102,6 +132,12 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
                 if c and p and c.isdigit() and p.isdigit() and len(c) == digits and len(p) == pdigits \
                         and not c.startswith(p):
                     problems.append(Problem(idx, col, f"code does not start with its {parent} {p}", c))
+    flagged = {(p.row, p.field) for p in problems}
+    for col in ("code", "district_code", "street_code", "community_code", "cell_code", "national_id", "class_code"):
+        if col in f.columns:
+            for idx in f.index[f[col].map(lost_digits).astype(bool).to_numpy()]:
+                if (idx, col) not in flagged:
+                    problems.append(Problem(idx, col, LOST_DIGITS, f.at[idx, col]))
     for col in ("households", "population"):
         if col in f.columns:
             num = pd.to_numeric(f[col], errors="coerce")
@@ -110,6 +146,11 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
                 problems.append(Problem(idx, col, "must be a whole number", f.at[idx, col]))
             for idx in f.index[(num < 0).fillna(False)]:
                 problems.append(Problem(idx, col, "must not be negative", f.at[idx, col]))
+            finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
+            unreal = num.notna().to_numpy() & (~finite | (num.abs() >= 2 ** 63).fillna(False).to_numpy())
+            for idx in f.index[unreal]:  # inf, or beyond any integer column: a row to reject, never a crash
+                problems.append(Problem(idx, col, "must be a finite whole number", f.at[idx, col]))
+            num = num.where(~unreal)
             for idx in f.index[num.notna() & (num % 1 != 0)]:
                 problems.append(Problem(idx, col, "must be a whole number", f.at[idx, col]))
             f[col] = num.round().astype("Int64")
