@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,16 @@ def cmd_components(args: argparse.Namespace) -> int:
             assert len(bbox) == 4
         except (ValueError, AssertionError):
             raise UsageError("bad --bbox", [Problem(None, "--bbox", "expected XMIN,YMIN,XMAX,YMAX", args.bbox)],
-                                  fix="give four numbers in the working CRS") from None
+                             fix="give four numbers in the working CRS") from None
+        if not all(abs(v) < float("inf") for v in bbox) or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+            raise UsageError("bad --bbox", [Problem(None, "--bbox", "XMIN must not exceed XMAX, nor YMIN YMAX "
+                                            "(finite numbers)", args.bbox)],
+                             fix="e.g. --bbox 448000,4418000,449000,4419000 (working CRS, metres)")
     found = search_components(store, class_code=args.class_code, bbox=bbox, status=args.status)
+    if bbox is not None and found.empty:
+        hint = _bbox_hint(store, bbox)
+        if hint:
+            print(hint, file=sys.stderr)
     total = len(found)
     found = found.iloc[: args.limit]
     if args.json:
@@ -183,6 +192,20 @@ def cmd_components(args: argparse.Namespace) -> int:
         if total > len(found):
             print(f"... {total - len(found)} more (raise --limit)")
     return 0
+
+
+def _bbox_hint(store: Any, bbox: tuple[float, ...]) -> str | None:
+    """Why a --bbox found nothing, when the box looks like lon/lat in a store whose working CRS is projected."""
+    xmin, ymin, xmax, ymax = bbox
+    if not store.crs.is_projected or not (all(-180 <= v <= 180 for v in (xmin, xmax))
+                                          and all(-90 <= v <= 90 for v in (ymin, ymax))):
+        return None
+    from gridmap.crs import to_working_xy
+
+    xs, ys = to_working_xy([xmin, xmax], [ymin, ymax], crs=store.crs, system="wgs84")
+    box = ",".join(f"{v:.0f}" for v in (min(xs), min(ys), max(xs), max(ys)))
+    return (f"gridmap components: hint: --bbox {','.join(f'{v:g}' for v in bbox)} looks like lon/lat, but --bbox is "
+            f"in the working CRS EPSG:{store.srid} (metres); read as WGS 84 lon/lat, that box is --bbox {box}")
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -413,7 +413,7 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
             raise ValidationError(f"{where}: no {need} column", [Problem(None, need, "column not found",
                                   ", ".join(map(str, raw.columns)))],
                                   fix=f"name it {need} (or one of {', '.join(FIELD_ALIASES[need][1:4])}), or "
-                                      f"pass mapping={{'{need}': 'YOUR_COLUMN'}}")
+                                      f"pass mapping={{'{need}': 'YOUR_COLUMN'}} (CLI: --map {need}=YOUR_COLUMN)")
     col = lambda k: raw[cols[k]] if k in cols else pd.Series(None, index=idx, dtype=object)  # noqa: E731
     # times
     tz = _check_tz(tz)

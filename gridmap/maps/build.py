@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import check_crs
-from gridmap.errors import CRSError, NotFoundError, ValidationError, Problem, message
+from gridmap.errors import CRSError, NotFoundError, UsageError, ValidationError, Problem, message
 from gridmap.maps import layers as L
 from gridmap.maps.basemaps import Basemap, tile_specs
 from gridmap.maps.display import Display
@@ -152,9 +152,11 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     basemap = Basemap.parse(basemap)
     scale = Scale.parse(scale)
     if basemap is not Basemap.NONE and offline:
-        raise ValidationError(message(f"basemap {basemap.value!r} loads tiles from the internet",
-                                      where="build_map(basemap=...)", got="offline=True",
-                                      fix="use basemap='none' for offline maps, or pass offline=False"))
+        raise UsageError(message(f"basemap {basemap.value!r} loads tiles from the internet",
+                                      where="--basemap / build_map(basemap=...)",
+                               got="an offline map (no --online; offline=True)",
+                                      fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
+                                          "--basemap none, or add --online)"))
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,
                                               components=components, hotspots=hotspots, alerts=alerts,
                                               proposals=proposals, complaints=complaints))
