@@ -153,10 +153,10 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     scale = Scale.parse(scale)
     if basemap is not Basemap.NONE and offline:
         raise UsageError(message(f"basemap {basemap.value!r} loads tiles from the internet",
-                                      where="--basemap / build_map(basemap=...)",
-                               got="an offline map (no --online; offline=True)",
-                                      fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
-                                          "--basemap none, or add --online)"))
+                                 where="--basemap / build_map(basemap=...)",
+                                 got="an offline map (no --online; offline=True)",
+                                 fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
+                                     "--basemap none, or add --online)"))
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,
                                               components=components, hotspots=hotspots, alerts=alerts,
                                               proposals=proposals, complaints=complaints))
