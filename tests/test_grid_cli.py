@@ -66,7 +66,7 @@ def test_cli_build_equals_build_cells_and_is_idempotent(store, capsys):
         assert shapely.symmetric_difference(union, community).area <= 1e-6 * community.area, code
     assert stored["code"].is_unique and stored["code"].str.fullmatch(r"\d{15}").all()
     # a second build without --replace is an error that names the fix, and changes nothing
-    assert main(argv) == 2
+    assert main(argv) == 1  # nothing could be done (issue 16 exit codes; was 2)
     assert "--replace" in capsys.readouterr().err
     assert store.count("cells") == len(ref)
     # rebuilding unchanged communities gives identical codes
@@ -109,7 +109,7 @@ def test_dry_run_writes_nothing_and_errors_write_nothing(store, capsys):
     bad["code"] = "110101001009"
     bad["geometry"] = [comm.geometry.iloc[0].buffer(30)]
     store.write("communities", bad)
-    assert main(["--db", store.url, "cells", "build"]) == 2
+    assert main(["--db", store.url, "cells", "build"]) == 1
     err = capsys.readouterr().err
     assert "110101001009" in err and "overlap" in err
     assert store.count("cells") == 0
@@ -119,7 +119,7 @@ def test_dry_run_writes_nothing_and_errors_write_nothing(store, capsys):
 
 def test_empty_store_and_bad_origin_are_clear_errors(tmp_path, capsys):
     db = str(tmp_path / "e.sqlite")
-    assert main(["--db", db, "cells", "build"]) == 2
+    assert main(["--db", db, "cells", "build"]) == 1
     assert "import them first" in capsys.readouterr().err
     assert main(["--db", db, "cells", "build", "--origin", "abc"]) == 2
     assert "X,Y" in capsys.readouterr().err

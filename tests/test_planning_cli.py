@@ -40,7 +40,7 @@ def test_flag_propose_accept_undo(tmp_path, capsys):
     assert main(["split", "undo", code, "--db", db, "--journal", j]) == 0
     c = open_store(db).read("communities")
     assert c.set_index("code").loc[code, "active"] and len(c) == 2
-    assert main(["split", "undo", code, "--db", db, "--journal", j]) == 2  # nothing left to undo
+    assert main(["split", "undo", code, "--db", db, "--journal", j]) == 1  # nothing left to undo
 
 
 # -- bad input through the CLI: a clear error (exit 2, what/where/fix) or a stated infeasibility ------------
@@ -72,7 +72,7 @@ def _bad_store(tmp_path, households, *, community_geom=None, boxes=None, communi
 
 def test_cli_missing_and_negative_households_are_clear_errors(tmp_path, capsys):
     db = _bad_store(tmp_path, [1500, -5, None, 1600])
-    assert main(["split", "propose", CODE, "--db", db]) == 2
+    assert main(["split", "propose", CODE, "--db", db]) == 1
     err = capsys.readouterr().err
     assert f"row {CODE}0002, field 'households': negative (got -5)" in err
     assert f"row {CODE}0003, field 'households': missing or not a number" in err
@@ -82,14 +82,14 @@ def test_cli_missing_and_negative_households_are_clear_errors(tmp_path, capsys):
 
 def test_cli_negative_or_missing_community_households_in_flags(tmp_path, capsys):
     db = _bad_store(tmp_path, [1500, 1600], community_households=-3)
-    assert main(["communities", "flag", "--db", db]) == 2
+    assert main(["communities", "flag", "--db", db]) == 1
     err = capsys.readouterr().err
     assert f"row {CODE}, field 'households': negative" in err and "Fix:" in err
 
 
 def test_cli_compound_over_the_ceiling_is_a_stated_infeasibility(tmp_path, capsys):
     db = _bad_store(tmp_path, [3400, 1200, 900])
-    assert main(["split", "propose", CODE, "--db", db]) == 2
+    assert main(["split", "propose", CODE, "--db", db]) == 1
     err = capsys.readouterr().err
     assert "no valid split exists" in err
     assert "小区甲 单独就有 3,400 户" in err and "小区甲 alone holds 3,400 households" in err
@@ -101,7 +101,7 @@ def test_cli_disconnected_community_polygons(tmp_path, capsys):
 
     boxes = [shapely.box(X0, Y0, X0 + 100, Y0 + 100), shapely.box(X0 + 500, Y0, X0 + 600, Y0 + 100)]
     db = _bad_store(tmp_path, [2500, 400], boxes=boxes, community_geom=shapely.MultiPolygon(boxes))
-    assert main(["split", "propose", CODE, "--db", db]) == 2
+    assert main(["split", "propose", CODE, "--db", db]) == 1
     err = capsys.readouterr().err
     assert "is a separate piece of the community and holds only 400 households" in err
     assert "是与其余部分不相连的独立地块" in err
@@ -132,7 +132,7 @@ def test_undo_after_cells_changed_needs_discard_cell_changes(tmp_path, capsys):
     s.delete("cells", where={"code": victim})
     s.close()
     capsys.readouterr()
-    assert main(["split", "undo", code, "--db", db, "--journal", j]) == 2  # refused: cells changed since
+    assert main(["split", "undo", code, "--db", db, "--journal", j]) == 1  # refused: cells changed since
     assert victim in capsys.readouterr().err
     assert main(["split", "undo", code, "--db", db, "--journal", j, "--discard-cell-changes"]) == 0
     s = open_store(db)

@@ -193,6 +193,11 @@ def _read_vector(p: Path, *, layer: str | None, crs: Any, lonlat: Any, encoding:
         gdf = gdf.set_crs(source_crs(default_crs, where=where))
     if lonlat is not None:
         gdf = _lonlat_geometry(gdf, lonlat, where=where)
+    if gdf.crs is None:
+        raise CRSError(message(f"{where} has no CRS (no .prj, or a .prj GDAL cannot read)", got="no CRS",
+                               fix="declare it, never guessed: --src-crs EPSG:4548 (or the .prj/WKT file of the "
+                                   "local system) for x/y in metres, --lonlat wgs84 for lon/lat (API: crs=..., "
+                                   "lonlat=...)"))
     return gdf
 
 
