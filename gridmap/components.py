@@ -644,13 +644,15 @@ def _outside_district(store: Any, x: float, y: float) -> str | None:
                          ("cells", "unit cell")):
         if not store.count(layer):
             continue
-        hit = store.read(layer, bbox=(x, y, x, y), columns=["code"])
+        hit = store.read(layer, bbox=(x - 1, y - 1, x + 1, y + 1), columns=["code"])
         if len(hit) and shapely.covers(np.asarray(hit.geometry.values, dtype=object), pt).any():
             return None
         if layer == "cells":
             return f"no {label} covers it"
         whole = store.read(layer, columns=["code"])
         gap = float(np.min(shapely.distance(np.asarray(whole.geometry.values, dtype=object), pt)))
+        if gap < 0.01:  # on the outline
+            return None
         return f"{_km(gap)} from the nearest {label}"
     return None
 

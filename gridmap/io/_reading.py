@@ -93,9 +93,11 @@ def reading(path: str | os.PathLike, *, encoding: str | None = None) -> Iterator
             if found is not None:
                 row, line = found
                 got = repr(line[:60])[1:]
+        cpg = " (a Shapefile's .cpg file declares its encoding: check it)" if p.suffix.lower() in (".shp", ".dbf") \
+            else ""
         raise InputFileError(f"the {kind} is not in the {codec} encoding", path=p, row=row, got=got,
                              fix="give the right one with --encoding (Chinese files are usually GBK or UTF-8), or "
-                                 "save the file again as UTF-8") from exc
+                                 f"save the file again as UTF-8{cpg}") from exc
     except zipfile.BadZipFile as exc:
         raise InputFileError(f"the {kind} is damaged or not really an .xlsx workbook (it is not a zip archive)",
                              path=p, got=_first_line(exc),

@@ -583,7 +583,9 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None, **o
         if encoding is None:  # Excel in China saves CSV as GBK: decide UTF-8 vs GB18030 from the bytes
             from gridmap.io.encoding import decode_guess
 
-            codec, reason = decode_guess(p.read_bytes())
+            raw_bytes = p.read_bytes()
+            codec, reason = ("UTF-8", "UTF-8 byte-order mark") if raw_bytes.startswith(b"\xef\xbb\xbf") \
+                else decode_guess(raw_bytes)
             encoding = "utf-8-sig" if codec == "UTF-8" else "gb18030"
             log.info("%s: read as %s (%s)", p, codec, reason)
         with reading(p, encoding=encoding):
@@ -616,7 +618,7 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None, **o
                                      fix="use a list of objects, {'requests': [...]} or GeoJSON")
             raw = pd.DataFrame.from_records(data)
     else:
-        raise ValidationError(message("unsupported complaints file type", got=p.suffix,
+        raise ValidationError(message("unsupported complaints file type", where=str(p), got=p.suffix,
                                       fix="use .csv, .json (Open311) or .geojson"))
     return parse_complaints(raw, where=str(p), **options)
 

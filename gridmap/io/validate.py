@@ -29,12 +29,18 @@ CODE_DIGITS: dict[str, tuple[str, int, str | None, int | None]] = {
 
 
 def _normalise_column(s: pd.Series) -> pd.Series:
-    """:func:`normalise_code` over a column, computed once per distinct value (codes repeat a lot)."""
-    values = s.dropna()
-    mapping = {v: normalise_code(v) for v in pd.unique(values)}
-    out = pd.Series(None, index=s.index, dtype=object)
-    out.loc[values.index] = values.map(mapping).astype(object)
-    return out
+    """:func:`normalise_code` over a column, computed once per distinct value (codes repeat a lot); missing
+    values (None, NaN, NA) become None."""
+    cache: dict[object, str | None] = {}
+    out = []
+    for v in s.tolist():
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+            continue
+        if v not in cache:
+            cache[v] = normalise_code(v)
+        out.append(cache[v])
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 def normalise_code(value: object) -> str | None:
@@ -104,7 +110,7 @@ _SINGULAR = {"districts": "district", "streets": "street", "communities": "commu
 def _code_problems(frame: pd.DataFrame, col: str, digits: int, label: str) -> list[Problem]:
     out = []
     for idx, v in frame[col].items():
-        if v is None:
+        if not isinstance(v, str):
             out.append(Problem(idx, col, f"{label} code is missing"))
         elif lost_digits(v):
             out.append(Problem(idx, col, LOST_DIGITS, v))
@@ -129,7 +135,8 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
         if parent and parent in f.columns:
             problems += _code_problems(f, parent, pdigits, parent.replace("_code", ""))
             for idx, (c, p) in f[[col, parent]].iterrows():
-                if c and p and c.isdigit() and p.isdigit() and len(c) == digits and len(p) == pdigits \
+                if isinstance(c, str) and isinstance(p, str) and c.isdigit() and p.isdigit() and len(c) == digits \
+                        and len(p) == pdigits \
                         and not c.startswith(p):
                     problems.append(Problem(idx, col, f"code does not start with its {parent} {p}", c))
     flagged = {(p.row, p.field) for p in problems}
