@@ -38,7 +38,7 @@ from gridmap.codes.areal import check_digits, check_district_code
 from gridmap.crs import LonLatSystem, check_crs, to_working_xy
 from gridmap.errors import CapacityError, CodeError, NotFoundError, Problem, ValidationError, message
 from gridmap.grid.assign import CellIndex
-from gridmap.io import ImportResult, read_vector
+from gridmap.io import ImportResult, read_vector, require_crs
 from gridmap.io.validate import LOST_DIGITS, lost_digits, normalise_code
 
 __all__ = ["STATUSES", "ComponentImportResult", "import_components", "locate", "search_components",
@@ -109,6 +109,7 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     else:
         where = str(source)
         frame = read_vector(source, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding)
+        require_crs(frame, where=where)
     if mapping:
         frame = frame.rename(columns={src: dst for dst, src in mapping.items()})
     check_crs(frame, where=where)

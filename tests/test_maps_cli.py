@@ -153,22 +153,22 @@ def test_map_command_over_the_store(store_url, tmp_path, capsys, layers):
 def test_map_command_errors(store_url, tmp_path, capsys, layers):
     db = ["--db", store_url]
     rc, _, err = _run(capsys, "map", *db, "-o", tmp_path / "empty.html")
-    assert rc == 2 and "no communities" in err and "import communities" in err
+    assert rc == 1 and "no communities" in err and "import communities" in err  # issue 16: refusals exit 1
     assert not (tmp_path / "empty.html").exists()
 
     _fill(open_store(store_url, crs="EPSG:4548"), layers)
     rc, _, err = _run(capsys, "map", *db, "--street", "110101019", "-o", tmp_path / "x.html")
-    assert rc == 2 and "street '110101019' not found" in err and "110101001" in err and "9-digit" in err
+    assert rc == 1 and "street '110101019' not found" in err and "110101001" in err and "9-digit" in err
     rc, _, err = _run(capsys, "map", *db, "--community", "110101002099", "-o", tmp_path / "x.html")
-    assert rc == 2 and "community '110101002099' not found" in err and "12-digit" in err
+    assert rc == 1 and "community '110101002099' not found" in err and "12-digit" in err
     assert not (tmp_path / "x.html").exists()
 
     empty = tmp_path / "empty.geojson"
     layers["communities"].iloc[:0].to_crs(4326).to_file(empty, driver="GeoJSON")
     rc, _, err = _run(capsys, "map", *db, "--alerts", empty, "-o", tmp_path / "x.html")
-    assert rc == 2 and "--alerts file has no features" in err and str(empty) in err
+    assert rc == 1 and "--alerts file has no features" in err and str(empty) in err
     rc, _, err = _run(capsys, "map", *db, "--proposals", tmp_path / "missing.gpkg", "-o", tmp_path / "x.html")
-    assert rc == 2 and "not found" in err
+    assert rc == 1 and "not found" in err
     rc, _, err = _run(capsys, "map", *db, "--warn-from", "2024-06-15", "-o", tmp_path / "x.html")
     assert rc == 2 and "--warn-to" in err
     assert not (tmp_path / "x.html").exists()
@@ -180,13 +180,13 @@ def test_map_command_errors(store_url, tmp_path, capsys, layers):
         part[["kind", "unit_type", "unit", "geometry"]].set_crs(None, allow_override=True).to_file(
             tmp_path / "nocrs.shp")
     rc, _, err = _run(capsys, "map", *db, "--alerts", tmp_path / "nocrs.shp", "-o", tmp_path / "x.html")
-    assert rc == 2 and "--alerts file has no CRS" in err and "nocrs.shp" in err
+    assert rc == 1 and "--alerts file has no CRS" in err and "nocrs.shp" in err
     # ... and one whose coordinates are in another CRS than declared (4527 eastings labelled 4548) too.
     shifted = part[["kind", "unit_type", "unit", "geometry"]].translate(39_000_000, 0)
     gpd.GeoDataFrame(part[["kind", "unit_type", "unit"]], geometry=shifted, crs="EPSG:4548").to_file(
         tmp_path / "zone.gpkg")
     rc, _, err = _run(capsys, "map", *db, "--alerts", tmp_path / "zone.gpkg", "-o", tmp_path / "x.html")
-    assert rc == 2 and "map layer 'alerts' lies 38,9" in err and "km away" in err and "EPSG:4527" in err
+    assert rc == 1 and "map layer 'alerts' lies 38,9" in err and "km away" in err and "EPSG:4527" in err
     assert not (tmp_path / "x.html").exists()
 
 

@@ -76,15 +76,15 @@ def _read_file(path: Path, *, option: str, crs: Any) -> Any:
 
 def cmd_map(args: Any) -> int:
     from gridmap.cli._common import open_store_from
-    from gridmap.errors import ValidationError, message
+    from gridmap.errors import UsageError, ValidationError, message
     from gridmap.maps import EmptyLayerWarning, community_map, district_map, street_map, warning_layers, write_map
 
     if bool(args.warn_from) != bool(args.warn_to):
-        raise ValidationError(message("--warn-from and --warn-to go together", got=f"--warn-from {args.warn_from} "
+        raise UsageError(message("--warn-from and --warn-to go together", got=f"--warn-from {args.warn_from} "
                                       f"--warn-to {args.warn_to}", fix="give both dates, e.g. --warn-from "
                                       "2025-06-01 --warn-to 2025-06-15"))
     if args.keywords and not args.warn_from:
-        raise ValidationError(message("--keywords needs --warn-from/--warn-to", got=f"--keywords {args.keywords}"))
+        raise UsageError(message("--keywords needs --warn-from/--warn-to", got=f"--keywords {args.keywords}"))
     store = open_store_from(args)
     files = {k: _read_file(getattr(args, k), option=f"--{k}", crs=store.crs)
              for k in ("alerts", "proposals") if getattr(args, k)}

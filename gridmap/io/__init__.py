@@ -193,12 +193,16 @@ def _read_vector(p: Path, *, layer: str | None, crs: Any, lonlat: Any, encoding:
         gdf = gdf.set_crs(source_crs(default_crs, where=where))
     if lonlat is not None:
         gdf = _lonlat_geometry(gdf, lonlat, where=where)
-    if gdf.crs is None:
+    return gdf
+
+
+def require_crs(frame: gpd.GeoDataFrame, *, where: str) -> None:
+    """An input file without a CRS is refused, naming the CLI options that declare one (never guessed)."""
+    if frame.crs is None:
         raise CRSError(message(f"{where} has no CRS (no .prj, or a .prj GDAL cannot read)", got="no CRS",
                                fix="declare it, never guessed: --src-crs EPSG:4548 (or the .prj/WKT file of the "
                                    "local system) for x/y in metres, --lonlat wgs84 for lon/lat (API: crs=..., "
                                    "lonlat=...)"))
-    return gdf
 
 
 def _frame_from_table(df: pd.DataFrame, *, where: str, crs: Any, lonlat: Any) -> gpd.GeoDataFrame:
@@ -414,6 +418,7 @@ def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: 
     mapping = load_mapping(mapping)
     frame = read_vector(path, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding, default_crs=default_crs,
                         mapping=mapping, sheet=sheet)
+    require_crs(frame, where=str(path))
     if table is not None and not isinstance(table, pd.DataFrame):
         from gridmap.io.tables import read_table
 
