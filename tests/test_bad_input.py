@@ -53,12 +53,12 @@ TRIED: set[str] = set()
 
 
 @pytest.fixture(autouse=True)
-def _tally(record_property):
+def _tally(request):
     """Each test reports the digests of the inputs it tried; tests/conftest.py unions them over the session (and
     over xdist workers) and prints the count in the terminal summary."""
     TRIED.clear()
     yield
-    record_property("bad_input_digests", sorted(TRIED))
+    request.node.user_properties.append(("bad_input_digests", sorted(TRIED)))
 
 X0, Y0 = 450_000.0, 4_418_000.0  # the test district: 2 km x 1 km, two communities, 200 cells of 100 m
 STREET = "110199001"
