@@ -35,6 +35,7 @@ __all__ = [
     "message",
     "plain",
     "group_reasons",
+    "plain_value",
 ]
 
 
@@ -81,6 +82,24 @@ class Problem:
             where += f", field {self.field!r}"
         got = "" if self.value is None else f" (got {plain(self.value)})"
         return f"{where}: {self.reason}{got}"
+
+
+def plain_value(value: object) -> object:
+    """A rejected value for a report table: numpy scalars as Python numbers, tuples as ``(a, b)`` text.
+
+    >>> import numpy as np
+    >>> plain_value((np.float64(116.4), np.float64(39.9))), plain_value(np.int64(3)), plain_value("x")
+    ('(116.4, 39.9)', 3, 'x')
+    """
+    if isinstance(value, (tuple, list)):
+        return plain(value)
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        try:
+            return item()
+        except (TypeError, ValueError):
+            return value
+    return value
 
 
 def group_reasons(problems: Iterable[Problem]) -> list[tuple[str, int]]:

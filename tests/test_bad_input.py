@@ -541,12 +541,15 @@ def test_complaint_summary_adds_up_and_prints_values_plainly(target, tmp_path):
     path = tmp_path / "c.csv"
     raw.to_csv(path, index=False)
     before = target.tables()
-    r = gm(target, "import", "complaints", str(path), inputs=(path,))
+    report = tmp_path / "rejects.csv"
+    r = gm(target, "import", "complaints", str(path), "--rejects", str(report), inputs=(path,))
     no_crash(r)
     assert r.rc == 0
     assert summary(r) == (5, 3, 2)
     assert "3 written" in r.out
     assert re.search(r"got \(1\d\d\.\d+, \d\d\.\d+\)", r.out), r.out  # plain numbers, not np.float64(...)
+    text = report.read_text(encoding="utf-8-sig")
+    assert "np.float64" not in text and re.search(r"\(1\d\d\.\d+, \d\d\.\d+\)", text), text
     _written(target, before, "complaints", r)
 
 
@@ -662,6 +665,16 @@ def test_an_untranslated_exception_is_one_line_and_the_traceback_needs_vv(monkey
     assert main(["--db", db, "-vv", "info"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "ZeroDivisionError" in err and "-vv for the traceback" not in err
+
+
+def test_a_file_that_is_not_a_database_is_a_one_line_database_error(tmp_path, capsys):
+    db = tmp_path / "notes.sqlite"
+    db.write_bytes(b"not a database, just text " * 40)
+    before = db.read_bytes()
+    assert main(["--db", str(db), "info"]) == 1
+    err = capsys.readouterr().err
+    assert "gridmap info: database error: file is not a database (store " in err and str(db) in err, err
+    assert "Traceback" not in err and db.read_bytes() == before
 
 
 def test_usage_errors_exit_2_refusals_exit_1(tmp_path, capsys):

@@ -73,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _safe(url: str | None) -> str | None:
+    """A store URL without its password, for messages."""
+    if not url or "://" not in str(url):
+        return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(str(url)).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "the store given by --db"
+
+
 def _show_warning(msg, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     """Warnings as one plain line on stderr (``gridmap: warning: ...``), not Python's file:line form."""
     print(f"gridmap: warning: {msg}", file=sys.stderr if file is None else file)
@@ -128,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "" if args.verbose >= 2 else " (run with -vv for the traceback)"
         if isinstance(exc, SQLAlchemyError):
             detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
-            store = getattr(args, "db", None) or "$GRIDMAP_DB or ./gridmap.sqlite"
+            store = _safe(getattr(args, "db", None)) or "$GRIDMAP_DB or ./gridmap.sqlite"
             return fail("database error", exc, 1, f"{detail} (store {store}){hint}")
         detail = (str(exc).splitlines() or [""])[0]
         return fail("internal error", exc, 1, f"{type(exc).__name__}: {detail}{hint}")

@@ -86,7 +86,9 @@ class ImportResult:
     @property
     def rejected_frame(self) -> pd.DataFrame:
         """The rejection report as a table: row, field, reason, value."""
-        return pd.DataFrame([{"row": p.row, "field": p.field, "reason": p.reason, "value": p.value}
+        from gridmap.errors import plain_value
+
+        return pd.DataFrame([{"row": p.row, "field": p.field, "reason": p.reason, "value": plain_value(p.value)}
                              for p in self.rejected], columns=["row", "field", "reason", "value"])
 
     def __str__(self) -> str:

@@ -320,9 +320,11 @@ class ComplaintImport:
     @property
     def report(self) -> pd.DataFrame:
         """Every rejected row and every warning: row, field, reason, value, action."""
-        rows = [{"row": p.row, "field": p.field, "reason": p.reason, "value": p.value, "action": "rejected"}
-                for p in self.rejected]
-        rows += [{"row": p.row, "field": p.field, "reason": p.reason, "value": p.value, "action": "kept"}
+        from gridmap.errors import plain_value
+
+        rows = [{"row": p.row, "field": p.field, "reason": p.reason, "value": plain_value(p.value),
+                 "action": "rejected"} for p in self.rejected]
+        rows += [{"row": p.row, "field": p.field, "reason": p.reason, "value": plain_value(p.value), "action": "kept"}
                  for p in self.warnings]
         return pd.DataFrame(rows, columns=["row", "field", "reason", "value", "action"])
 
