@@ -21,6 +21,7 @@ import contextlib
 import functools
 import logging
 import os
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +38,11 @@ from gridmap.codes.areal import check_digits, check_district_code
 from gridmap.crs import LonLatSystem, check_crs, to_working_xy
 from gridmap.errors import CapacityError, CodeError, NotFoundError, Problem, ValidationError, message
 from gridmap.grid.assign import CellIndex
-from gridmap.io import ImportResult, read_vector
-from gridmap.io.validate import normalise_code
+from gridmap.io import ImportResult, read_vector, require_crs
+from gridmap.io.validate import LOST_DIGITS, lost_digits, normalise_code
 
 __all__ = ["STATUSES", "ComponentImportResult", "import_components", "locate", "search_components",
-           "nearest_components", "default_district"]
+           "nearest_components", "default_district", "check_status", "OutsideDistrictWarning"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     else:
         where = str(source)
         frame = read_vector(source, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding)
+        require_crs(frame, where=where)
     if mapping:
         frame = frame.rename(columns={src: dst for dst, src in mapping.items()})
     check_crs(frame, where=where)
@@ -134,6 +136,9 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
             f[col] = pd.Series([None] * len(f), index=f.index, dtype=object)
     if district_code is not None:
         district_code = check_district_code(district_code)
+    for col in ("code", "national_id", "class_code", "district_code"):  # Excel's 1.10101E+15: never completed
+        for label in f.index[f[col].map(lost_digits).astype(bool).to_numpy()]:
+            _problem(bad, label, col, LOST_DIGITS, f.at[label, col])
     # geometry
     geoms = np.asarray(f.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms)
@@ -185,7 +190,7 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
         for label in f.index[norm == "?"]:
             _problem(bad, label, "status", "unknown status (完好, 破损, 丢失, 废弃, 移除)", f.at[label, "status"])
         f["status"] = norm.where(norm != "?", None)
-    result = ComponentImportResult("components")
+    result = ComponentImportResult("components", read=len(f))
     with store.transaction() as conn:
         # cells: read only those under the components, assign
         ok = [lab for lab in f.index if lab not in bad]
@@ -349,7 +354,8 @@ def default_district(store: Any, *, connection: Any = None, required: bool = Tru
             return None
     if found is None and required:
         raise NotFoundError("no district known for 8-digit codes (the store has no districts or components)",
-                            fix="import the district, pass district_code=, or use the 16-digit identifier")
+                            fix="import the district, pass district_code= (CLI: --district), or use the 16-digit "
+                                "identifier")
     return found
 
 
@@ -538,6 +544,24 @@ def _class_filter(class_code: str | None, catalog: Catalog | None) -> dict[str, 
     return {"class_code": cat.check(text_code)}
 
 
+def check_status(status: object) -> str:
+    """A component status (Chinese or English) as stored (Chinese); an unknown one is a usage error listing the
+    valid values.
+
+    >>> check_status("damaged"), check_status(" 破损 ")
+    ('破损', '破损')
+    """
+    from gridmap.errors import UsageError
+
+    key = str(status).strip()
+    found = STATUSES.get(key.lower(), STATUSES.get(key))
+    if found is None:
+        valid = ", ".join(f"{zh} {en}" for en, zh in STATUSES.items() if en.isascii())
+        raise UsageError(message("unknown component status", where="--status", got=repr(status),
+                                 fix=f"use one of {valid} (Chinese or English)"))
+    return found
+
+
 def search_components(store: Any, *, class_code: str | None = None,
                       bbox: tuple[float, float, float, float] | None = None, area: Any = None,
                       status: str | None = None, district_code: str | None = None,
@@ -546,7 +570,7 @@ def search_components(store: Any, *, class_code: str | None = None,
     GeoDataFrame/GeoSeries, in the store CRS) and status, ordered by code."""
     where = _class_filter(class_code, catalog)
     if status is not None:
-        where["status"] = STATUSES.get(str(status).strip().lower(), str(status))
+        where["status"] = check_status(status)
     if district_code is not None:
         where["district_code"] = check_district_code(district_code)
     shape = None
@@ -615,7 +639,45 @@ def nearest_components(store: Any, lon: float | None = None, lat: float | None =
                             marks).fetchall()
     out = _frame(rows, store, catalog)
     out["distance_m"] = np.hypot(out["x"].to_numpy(dtype=float) - x, out["y"].to_numpy(dtype=float) - y)
-    return out.sort_values(["distance_m", "code"]).head(k).reset_index(drop=True)
+    out = out.sort_values(["distance_m", "code"]).head(k).reset_index(drop=True)
+    outside = _outside_district(store, x, y)
+    if outside is not None:
+        where = f"lon/lat ({lon}, {lat})" if xy is None else f"x/y ({x}, {y})"
+        msg = (f"the point {where} is outside the district ({outside}); the nearest component is "
+               f"{_km(float(out['distance_m'].iloc[0]))} away: check the coordinates (lon/lat order, --lonlat "
+               "gcj02/bd09 for Amap/Baidu points)")
+        out.attrs["warning"] = msg
+        warnings.warn(msg, OutsideDistrictWarning, stacklevel=2)
+    return out
+
+
+class OutsideDistrictWarning(UserWarning):
+    """A query point that lies outside every district (street, community, cell) of the store."""
+
+
+def _km(m: float) -> str:
+    return f"{m / 1000:,.1f} km" if m >= 1000 else f"{m:,.0f} m"
+
+
+def _outside_district(store: Any, x: float, y: float) -> str | None:
+    """``None`` when the store's outline (districts, else streets, communities or cells) covers the point, else a
+    short reason with the distance to the outline where it is cheap to know."""
+    pt = shapely.Point(x, y)
+    for layer, label in (("districts", "district"), ("streets", "street"), ("communities", "community"),
+                         ("cells", "unit cell")):
+        if not store.count(layer):
+            continue
+        hit = store.read(layer, bbox=(x - 1, y - 1, x + 1, y + 1), columns=["code"])
+        if len(hit) and shapely.covers(np.asarray(hit.geometry.values, dtype=object), pt).any():
+            return None
+        if layer == "cells":
+            return f"no {label} covers it"
+        whole = store.read(layer, columns=["code"])
+        gap = float(np.min(shapely.distance(np.asarray(whole.geometry.values, dtype=object), pt)))
+        if gap < 0.01:  # on the outline
+            return None
+        return f"{_km(gap)} from the nearest {label}"
+    return None
 
 
 def _spatialite_nearest(conn: Any, x: float, y: float, k: int, cond: str, flt: dict[str, str],

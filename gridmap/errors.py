@@ -26,12 +26,17 @@ __all__ = [
     "CodeError",
     "CapacityError",
     "ValidationError",
+    "UsageError",
+    "InputFileError",
     "Problem",
     "NotFoundError",
     "StoreError",
     "InfeasibleError",
     "OutputError",
     "message",
+    "plain",
+    "group_reasons",
+    "plain_value",
 ]
 
 
@@ -76,8 +81,42 @@ class Problem:
         where = "input" if self.row is None else f"row {self.row}"
         if self.field:
             where += f", field {self.field!r}"
-        got = "" if self.value is None else f" (got {self.value!r})"
+        got = "" if self.value is None else f" (got {plain(self.value)})"
         return f"{where}: {self.reason}{got}"
+
+
+def plain_value(value: object) -> object:
+    """A rejected value for a report table: numpy scalars as Python numbers, tuples as ``(a, b)`` text.
+
+    >>> import numpy as np
+    >>> plain_value((np.float64(116.4), np.float64(39.9))), plain_value(np.int64(3)), plain_value("x")
+    ('(116.4, 39.9)', 3, 'x')
+    """
+    if isinstance(value, (tuple, list)):
+        return plain(value)
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        try:
+            return item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def group_reasons(problems: Iterable[Problem]) -> list[tuple[str, int]]:
+    """Rejected rows grouped by reason, most frequent first; a row with several problems counts once, under its
+    first reason, so the counts add up to the number of rejected rows.
+
+    >>> group_reasons([Problem(1, "a", "bad"), Problem(1, "b", "worse"), Problem(2, "a", "bad")])
+    [('bad', 2)]
+    """
+    first: dict[str, str] = {}
+    for p in problems:
+        first.setdefault(str(p.row), p.reason)
+    counts: dict[str, int] = {}
+    for reason in first.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 class ValidationError(GridmapError, ValueError):
@@ -95,6 +134,47 @@ class ValidationError(GridmapError, ValueError):
         if fix:
             lines.append(f"Fix: {fix}")
         super().__init__("\n".join(lines))
+
+
+class UsageError(ValidationError):
+    """A bad option value or combination of options (the CLI exits with 2, as for argparse's own errors)."""
+
+
+class InputFileError(GridmapError, ValueError):
+    """An input file that cannot be read at all: empty, truncated, corrupt, in another encoding, cut inside a quoted
+    field ... Says which file, where in it (row, field) when known, what was found and how to fix it."""
+
+    def __init__(self, what: str, *, path: object, row: object = None, field: str | None = None,
+                 got: object = None, fix: str | None = None):
+        self.path = str(path)
+        self.row = row
+        self.field = field
+        where = self.path
+        if row is not None:
+            where += f", row {row}"
+        if field:
+            where += f", field {field!r}"
+        super().__init__(message(what, where=where, got=got, fix=fix))
+
+
+def plain(value: object) -> str:
+    """A value as a user reads it: numpy scalars as plain numbers (``1.5``, not ``np.float64(1.5)``), tuples as
+    ``(a, b)``, strings quoted.
+
+    >>> import numpy as np
+    >>> plain((np.float64(116.4), np.float64(39.9))), plain("abc"), plain(np.int64(3))
+    ('(116.4, 39.9)', "'abc'", '3')
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        try:
+            value = item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(plain(v) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    return repr(value)
 
 
 class NotFoundError(GridmapError, LookupError):

@@ -67,3 +67,20 @@ def store(store_url):
     s = open_store(store_url, crs="EPSG:4548")
     yield s
     s.close()
+
+
+
+#: digests of the distinct inputs tests/test_bad_input.py tried, gathered from every report (xdist workers too)
+_BAD_INPUTS: set[str] = set()
+
+
+def pytest_runtest_logreport(report):
+    for key, value in getattr(report, "user_properties", ()):
+        if key == "bad_input_digests":
+            _BAD_INPUTS.update(value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report the bad-input suite's tally of distinct inputs (see tests/test_bad_input.py)."""
+    if _BAD_INPUTS:
+        terminalreporter.write_line(f"bad-input suite: {len(_BAD_INPUTS)} distinct inputs tried (both backends)")

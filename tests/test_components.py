@@ -246,7 +246,7 @@ def test_cli_locate_nearest_components(located, capsys, tmp_path):
     assert main(["--db", url, "locate", "01010003"]) == 0
     text = capsys.readouterr().out
     assert "上水井盖" in text and "城管委" in text
-    assert main(["--db", url, "locate", "01010093"]) == 1
+    assert main(["--db", url, "locate", "01010093"]) == 1  # not found: nothing could be done (issue 16)
     err = capsys.readouterr().err
     assert "did you mean" in err and "Traceback" not in err
     lon, lat = lonlat_of(448_480.0, 4_419_400.0)

@@ -81,7 +81,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _safe(url: str | None) -> str | None:
+    """A store URL without its password, for messages."""
+    if not url or "://" not in str(url):
+        return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(str(url)).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "the store given by --db"
+
+
+def _show_warning(msg, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Warnings as one plain line on stderr (``gridmap: warning: ...``), not Python's file:line form."""
+    print(f"gridmap: warning: {msg}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code.
+
+    Exit codes (the same for every command; README "Exit codes"): 0 done (rows rejected during an import are
+    reported, not fatal, unless ``--strict``); 1 nothing could be done (an unreadable input file, a refused
+    operation, a database error, ``--strict`` with a rejected row); 2 usage error (bad option values or
+    combinations, argparse's own errors). Errors are one message on stderr; the traceback only with ``-vv``.
+    """
+    import traceback
+    import warnings
+
+    from gridmap.errors import UsageError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     for key, default in (("db", None), ("crs", None), ("verbose", 0), ("quiet", False), ("create", False)):
@@ -92,17 +122,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    command = " ".join(str(getattr(args, k)) for k in ("command", "complaints_command") if getattr(args, k, None))
+
+    def fail(kind: str, exc: BaseException, code: int, text: str | None = None) -> int:
+        if args.verbose >= 2:
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"gridmap {command}: {kind}: {exc if text is None else text}", file=sys.stderr)
+        return code
+
     try:
-        return int(args.func(args) or 0)
-    except GridmapError as exc:
-        print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
+    except UsageError as exc:  # a bad option value or combination: like argparse's own errors
+        return fail("error", exc, 2)
+    except GridmapError as exc:  # a clear refusal: what, where, got, fix
+        return fail("error", exc, 1)
     except OSError as exc:  # missing input file, unwritable output folder ...
-        print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return fail("error", exc, 1)
     except KeyboardInterrupt:
         print("interrupted; nothing half-written is kept (imports are transactional)", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 -- the last resort: one line, never a traceback unless -vv
+        from sqlalchemy.exc import SQLAlchemyError
+
+        hint = "" if args.verbose >= 2 else " (run with -vv for the traceback)"
+        if isinstance(exc, SQLAlchemyError):
+            detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+            store = _safe(getattr(args, "db", None)) or "$GRIDMAP_DB or ./gridmap.sqlite"
+            return fail("database error", exc, 1, f"{detail} (store {store}){hint}")
+        detail = (str(exc).splitlines() or [""])[0]
+        return fail("internal error", exc, 1, f"{type(exc).__name__}: {detail}{hint}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -146,17 +146,25 @@ def import_summary(res: Any) -> dict[str, Any]:
                 if hasattr(p, "reason") else {"message": str(p)} for p in items]
 
     out: dict[str, Any] = {}
-    for key in ("layer", "where", "dry_run", "written", "would_write", "already_stored"):
+    for key in ("layer", "where", "read", "dry_run", "written", "would_write", "already_stored"):
         if hasattr(res, key):
             out[key] = getattr(res, key)
     if hasattr(res, "frame") and "layer" not in out:
         out["layer"] = "complaints"
-        out["accepted"] = len(res.frame)
-    out["rejected"] = len(res.rejected)
-    reasons: dict[str, int] = {}
-    for p in res.rejected:
-        reasons[getattr(p, "reason", str(p))] = reasons.get(getattr(p, "reason", str(p)), 0) + 1
-    out["rejected_by_reason"] = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    # rows, each counted once: read = accepted + rejected; by reason, each row under its first reason
+    rejected = getattr(res, "rejected_rows", len(res.rejected))
+    if hasattr(res, "accepted"):
+        out["accepted"] = res.accepted
+    elif out.get("read") is not None:
+        out["accepted"] = out["read"] - rejected
+    out["rejected"] = rejected
+    if hasattr(res, "by_reason"):
+        out["rejected_by_reason"] = dict(res.by_reason())
+    else:
+        reasons: dict[str, int] = {}
+        for p in res.rejected:
+            reasons[getattr(p, "reason", str(p))] = reasons.get(getattr(p, "reason", str(p)), 0) + 1
+        out["rejected_by_reason"] = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
     out["rejections"] = problems(res.rejected)
     out["warnings"] = problems(getattr(res, "warnings", []))
     if getattr(res, "notes", None):
@@ -182,12 +190,12 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     """``code=SQDM,name=SQMC`` -> {'code': 'SQDM', 'name': 'SQMC'} (our field = their field)."""
     if not text:
         return None
-    from gridmap.errors import ValidationError, Problem
+    from gridmap.errors import Problem, UsageError
 
     out: dict[str, str] = {}
     for part in text.split(","):
         if "=" not in part:
-            raise ValidationError("bad --map entry", [Problem(None, "--map", "expected OURS=THEIRS", part)],
+            raise UsageError("bad --map entry", [Problem(None, "--map", "expected OURS=THEIRS", part)],
                                   fix="e.g. --map code=SQDM,name=SQMC,households=HS")
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
@@ -197,11 +205,30 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
 def reject_options(args: Any, flags: dict[str, str], *, what: str, fix: str) -> None:
     """Raise one clear error naming every option in ``flags`` (attribute -> flag) that was given but means
     nothing when importing ``what`` (``--topology`` counts when not 'off')."""
-    from gridmap.errors import Problem, ValidationError
+    from gridmap.errors import Problem, UsageError
 
     given = [flag for key, flag in flags.items() if getattr(args, key, None)]
     if getattr(args, "topology", "off") != "off":
         given.append("--topology")
     if given:
-        raise ValidationError(f"{', '.join(given)} cannot be used when importing {what}",
+        raise UsageError(f"{', '.join(given)} cannot be used when importing {what}",
                               [Problem(None, flag, f"not an option for {what}") for flag in given], fix=fix)
+
+
+def add_import_contract(p: Any, *, tz: bool = False) -> None:
+    """The options every import shares for the exit-code contract: ``--strict`` (and ``--tz`` for timestamps)."""
+    p.add_argument("--strict", action="store_true",
+                   help="any rejected row fails the whole import: nothing is written, exit code 1 (default: the "
+                        "good rows are written, the rejected ones reported, exit code 0)")
+    if tz:
+        p.add_argument("--tz", metavar="ZONE", default=None,
+                       help="complaints: time zone of times written without one (default Asia/Shanghai, Beijing "
+                            "time); the summary says how many times were read in it")
+
+
+def import_exit_code(*, read: int | None, accepted: int, rejected_rows: int) -> int:
+    """The exit code of an import (README "Exit codes"): 0 done, rejected rows reported; 1 when rows were read
+    and every one was rejected (nothing could be done)."""
+    if read and rejected_rows and accepted == 0:
+        return 1
+    return 0

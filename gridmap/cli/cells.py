@@ -44,13 +44,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _origin(text: str) -> tuple[float, float]:
-    from gridmap.errors import Problem, ValidationError
+    from gridmap.errors import Problem, UsageError
 
     parts = text.replace(" ", "").split(",")
     try:
         x, y = (float(v) for v in parts)
     except ValueError:
-        raise ValidationError("bad --origin", [Problem(None, "--origin", "expected X,Y", text)],
+        raise UsageError("bad --origin", [Problem(None, "--origin", "expected X,Y", text)],
                               fix="e.g. --origin 0,0 or --origin 440000,4400000") from None
     return (x, y)
 

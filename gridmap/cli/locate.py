@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from gridmap.cli._common import (DeprecatedAlias, add_json_option, import_summary, open_store_from, print_json,
-                                 print_table)
+from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, import_exit_code, import_summary,
+                                 open_store_from, print_json, print_table)
 from gridmap.cli._outputs import add_overwrite, output_path
 
 _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
@@ -88,6 +89,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
     add_json_option(p, "the import summary (counts, rejections grouped by reason, new codes)")
     add_overwrite(p)
+    add_import_contract(p)
     p.set_defaults(func=cmd_import)
 
 
@@ -192,15 +194,23 @@ def cmd_components(args: argparse.Namespace) -> int:
     store = open_store_from(args, mode="read")
     bbox = None
     if args.bbox:
-        from gridmap.errors import Problem, ValidationError
+        from gridmap.errors import Problem, UsageError
 
         try:
             bbox = tuple(float(v) for v in args.bbox.split(","))
             assert len(bbox) == 4
         except (ValueError, AssertionError):
-            raise ValidationError("bad --bbox", [Problem(None, "--bbox", "expected XMIN,YMIN,XMAX,YMAX", args.bbox)],
-                                  fix="give four numbers in the working CRS") from None
+            raise UsageError("bad --bbox", [Problem(None, "--bbox", "expected XMIN,YMIN,XMAX,YMAX", args.bbox)],
+                             fix="give four numbers in the working CRS") from None
+        if not all(abs(v) < float("inf") for v in bbox) or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+            raise UsageError("bad --bbox", [Problem(None, "--bbox", "XMIN must not exceed XMAX, nor YMIN YMAX "
+                                            "(finite numbers)", args.bbox)],
+                             fix="e.g. --bbox 448000,4418000,449000,4419000 (working CRS, metres)")
     found = search_components(store, class_code=args.class_code, bbox=bbox, status=args.status)
+    if bbox is not None and found.empty:
+        hint = _bbox_hint(store, bbox)
+        if hint:
+            print(hint, file=sys.stderr)
     total = len(found)
     found = found.iloc[: args.limit]
     if args.json:
@@ -214,6 +224,20 @@ def cmd_components(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bbox_hint(store: Any, bbox: tuple[float, ...]) -> str | None:
+    """Why a --bbox found nothing, when the box looks like lon/lat in a store whose working CRS is projected."""
+    xmin, ymin, xmax, ymax = bbox
+    if not store.crs.is_projected or not (all(-180 <= v <= 180 for v in (xmin, xmax))
+                                          and all(-90 <= v <= 90 for v in (ymin, ymax))):
+        return None
+    from gridmap.crs import to_working_xy
+
+    xs, ys = to_working_xy([xmin, xmax], [ymin, ymax], crs=store.crs, system="wgs84")
+    box = ",".join(f"{v:.0f}" for v in (min(xs), min(ys), max(xs), max(ys)))
+    return (f"gridmap components: hint: --bbox {','.join(f'{v:g}' for v in bbox)} looks like lon/lat, but --bbox is "
+            f"in the working CRS EPSG:{store.srid} (metres); read as WGS 84 lon/lat, that box is --bbox {box}")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     return run_component_import(args)
 
@@ -221,7 +245,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 #: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
 _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair", "allow_implausible": "--allow-implausible"}
+                       "repair": "--repair", "allow_implausible": "--allow-implausible", "tz": "--tz"}
 
 
 def run_component_import(args: argparse.Namespace) -> int:
@@ -241,7 +265,7 @@ def run_component_import(args: argparse.Namespace) -> int:
                             encoding=args.encoding, mapping=load_mapping(args.mapping) if args.mapping else None,
                             district_code=args.district,
                             outside="keep" if getattr(args, "keep_outside", False) else "reject",
-                            on_error="abort" if args.abort_on_error else "reject",
+                            on_error="abort" if args.abort_on_error or getattr(args, "strict", False) else "reject",
                             dry_run=getattr(args, "dry_run", False))
     as_json = getattr(args, "json", False)
     if not as_json:
@@ -254,4 +278,5 @@ def run_component_import(args: argparse.Namespace) -> int:
             print(f"rejection report: {reports['rejects']}")
     if as_json:
         print_json({**import_summary(res), "rejects_file": str(reports["rejects"]) if "rejects" in reports else None})
-    return 0 if not res.rejected else 1
+    return import_exit_code(read=res.read, accepted=res.would_write if res.dry_run else res.written,
+                            rejected_rows=res.rejected_rows)

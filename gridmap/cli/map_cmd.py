@@ -88,19 +88,19 @@ def _read_file(path: Path, *, option: str, crs: Any) -> Any:
 
 def cmd_map(args: Any) -> int:
     from gridmap.cli._common import progress_bar
-    from gridmap.errors import ValidationError, message
+    from gridmap.errors import UsageError, ValidationError, message
 
     if bool(args.warn_from) != bool(args.warn_to):
-        raise ValidationError(message("--warn-from and --warn-to go together", got=f"--warn-from {args.warn_from} "
+        raise UsageError(message("--warn-from and --warn-to go together", got=f"--warn-from {args.warn_from} "
                                       f"--warn-to {args.warn_to}", fix="give both dates, e.g. --warn-from "
                                       "2025-06-01 --warn-to 2025-06-15"))
     if args.keywords and not args.warn_from:
-        raise ValidationError(message("--keywords needs --warn-from/--warn-to", got=f"--keywords {args.keywords}"))
+        raise UsageError(message("--keywords needs --warn-from/--warn-to", got=f"--keywords {args.keywords}"))
     if args.basemap != "none" and not args.online:
-        raise ValidationError(message(f"--basemap {args.basemap} loads tiles from the internet when the map is viewed",
-                                      got=f"--basemap {args.basemap} without --online",
-                                      fix=f"add --online (gridmap map --basemap {args.basemap} --online ...), or "
-                                          "leave out --basemap for a map that needs no network"))
+        raise UsageError(message(f"--basemap {args.basemap} loads tiles from the internet when the map is viewed",
+                                 got=f"--basemap {args.basemap} without --online",
+                                 fix=f"add --online (gridmap map --basemap {args.basemap} --online ...), or use "
+                                     "--basemap none (the default) for a map that needs no network"))
     with progress_bar(args, "map") as progress:
         return _build_and_write(args, progress)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gridmap.cli._common import (DeprecatedAlias, add_json_option, import_summary, open_store_from, parse_mapping,
-                                 print_json, print_table, progress_bar)
+from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, import_exit_code, import_summary,
+                                 open_store_from, parse_mapping, print_json, print_table, progress_bar)
 from gridmap.cli._outputs import add_overwrite, output_path
 
 
@@ -85,6 +85,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
     p.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
     add_json_option(p, "the import summary (counts, rejections grouped by reason)")
+    add_import_contract(p, tz=True)
     p.add_argument("--topology-report", type=output_path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
     add_overwrite(p)
     p.set_defaults(func=cmd_import)
@@ -142,7 +143,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     from gridmap.errors import CRSError
     from gridmap.io import import_file, import_outline
 
+    from gridmap.errors import UsageError
+    from gridmap.store.schema import LAYERS
+
     layer = _LAYER_ALIASES.get(args.layer, args.layer)
+    if layer not in LAYERS:
+        import difflib
+
+        near = difflib.get_close_matches(layer, LAYERS, n=3)
+        raise UsageError(f"unknown layer {args.layer!r}" + (f"; did you mean: {', '.join(near)}" if near else ""),
+                         fix="use one of " + ", ".join(LAYERS))
     if layer == "components":  # cells, community, street and codes: the component import, not a raw layer write
         from gridmap.cli.locate import run_component_import
 
@@ -150,6 +160,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         return run_component_import(args)
     if layer == "complaints":  # cells, community, street, category and de-duplication: the complaint import
         return run_complaint_import(args)
+    if getattr(args, "tz", None):
+        raise UsageError(f"--tz cannot be used when importing {layer}",
+                         fix="--tz is the zone of complaint times written without one; drop it")
     path = Path(args.file)
     source_crs = args.src_crs
     try:
@@ -171,7 +184,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             res = import_file(
                 store, layer, path, file_layer=args.file_layer, crs=source_crs, default_crs=args.crs,
                 lonlat=args.lonlat, encoding=args.encoding, mapping=args.mapping, sheet=args.sheet, mode=mode,
-                on_error="abort" if args.abort_on_error else "reject", dry_run=args.dry_run, table=args.table,
+                on_error="abort" if args.abort_on_error or args.strict else "reject", dry_run=args.dry_run,
+                table=args.table,
                 table_sheet=args.table_sheet, join_on=args.join_on, table_key=args.table_key,
                 table_mapping=parse_mapping(args.table_map), district=args.district,
                 assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
@@ -190,7 +204,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**import_summary(res), "rejects_file": _str_or_none(reports.get("rejects")),
                     "topology_report": _str_or_none(reports.get("topology_report"))})
-    return 0 if not res.rejected else 1
+    return import_exit_code(read=res.read, accepted=res.would_write if res.dry_run else res.written,
+                            rejected_rows=res.rejected_rows)
 
 
 def _report_paths(args: argparse.Namespace, store, *, inputs: tuple = ()) -> dict[str, Path]:
@@ -249,12 +264,15 @@ def run_complaint_import(args: argparse.Namespace) -> int:
     with progress_bar(args, "complaints") as progress:
         res = import_complaints(store, args.file, lonlat=args.lonlat or "wgs84",
                                 unknown_category=getattr(args, "unknown_category", None) or "other",
-                                dry_run=getattr(args, "dry_run", False), progress=progress, **options)
+                                dry_run=getattr(args, "dry_run", False),
+                                tz=getattr(args, "tz", None) or "Asia/Shanghai",
+                                on_error="abort" if getattr(args, "strict", False) else "reject",
+                                progress=progress, **options)
     as_json = getattr(args, "json", False)
     if not as_json:
         print(res)
     if getattr(args, "dry_run", False) and not as_json:
-        print(f"dry run: {len(res.frame) - res.already_stored} complaint(s) would be written; nothing was written")
+        print(f"dry run: {res.accepted - res.already_stored} complaint(s) would be written; nothing was written")
     report = reports.get("rejects")
     if report:
         _write_csv(res.report, report)
@@ -264,9 +282,9 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         summary = import_summary(res)
         if getattr(args, "dry_run", False):
             summary["dry_run"] = True
-            summary["would_write"] = len(res.frame) - res.already_stored
+            summary["would_write"] = res.accepted - res.already_stored
         print_json({**summary, "rejects_file": _str_or_none(report)})
-    return 0 if not res.rejected else 1
+    return import_exit_code(read=res.read, accepted=res.accepted, rejected_rows=res.rejected_rows)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -79,6 +79,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
     add_json_option(i, "the import summary (counts, rejections grouped by reason)")
     add_overwrite(i)
+    from gridmap.cli._common import add_import_contract
+
+    add_import_contract(i, tz=True)
     i.set_defaults(func=_import)
     c.set_defaults(func=lambda args: (c.print_help(), 2)[1])
 

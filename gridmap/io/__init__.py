@@ -70,23 +70,42 @@ class ImportResult:
     assigned_codes: list[tuple[object, str]] = field(default_factory=list)
     join: Any = None
     topology: Any = None
+    read: int | None = None
+
+    @property
+    def rejected_rows(self) -> int:
+        """How many rows were rejected (a row with several problems counts once)."""
+        return len({str(p.row) for p in self.rejected})
+
+    def by_reason(self) -> list[tuple[str, int]]:
+        """Rejected rows grouped by their first reason, most frequent first (counts add up to ``rejected_rows``)."""
+        from gridmap.errors import group_reasons
+
+        return group_reasons(self.rejected)
 
     @property
     def rejected_frame(self) -> pd.DataFrame:
         """The rejection report as a table: row, field, reason, value."""
-        return pd.DataFrame([{"row": p.row, "field": p.field, "reason": p.reason, "value": p.value}
+        from gridmap.errors import plain_value
+
+        return pd.DataFrame([{"row": p.row, "field": p.field, "reason": p.reason, "value": plain_value(p.value)}
                              for p in self.rejected], columns=["row", "field", "reason", "value"])
 
     def __str__(self) -> str:
+        read = "" if self.read is None else f"{self.read} read: "
         if self.dry_run:
-            s = f"{self.layer} (dry run, nothing written): {self.would_write} would be written, " \
-                f"{len(self.rejected)} rejected"
+            s = f"{self.layer} (dry run, nothing written): {read}{self.would_write} would be written, " \
+                f"{self.rejected_rows} rejected"
         else:
-            s = f"{self.layer}: {self.written} written, {len(self.rejected)} rejected"
+            s = f"{self.layer}: {read}{self.written} written, {self.rejected_rows} rejected"
+        if self.rejected:
+            s += "\nrejected rows by reason:"
+            for reason, count in self.by_reason():
+                s += f"\n  {count:>7}  {reason}"
         for p in self.rejected[:10]:
             s += f"\n  - {p}"
         if len(self.rejected) > 10:
-            s += f"\n  ... and {len(self.rejected) - 10} more (see the rejection report)"
+            s += f"\n  ... and {len(self.rejected) - 10} more problem(s) (see the rejection report)"
         for n in self.notes:
             s += f"\nnote: {n}"
         if self.assigned_codes:
@@ -120,12 +139,22 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None, crs: Any =
     (UTF-8, or GBK/GB18030): see :mod:`gridmap.io.encoding`; the choice is in ``frame.attrs['encoding']``.
     ``mapping`` entries for ``lon``, ``lat``, ``x``, ``y`` or ``wkt`` name a table's geometry columns.
     """
-    from gridmap.io.coordinates import source_crs
-    from gridmap.io.encoding import detect_encoding, looks_like_mojibake
+    from gridmap.io._reading import check_not_empty, reading
 
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(message("input file not found", got=str(p)))
+    check_not_empty(p)
+    with reading(p, encoding=encoding):
+        return _read_vector(p, layer=layer, crs=crs, lonlat=lonlat, encoding=encoding, default_crs=default_crs,
+                            mapping=mapping, sheet=sheet)
+
+
+def _read_vector(p: Path, *, layer: str | None, crs: Any, lonlat: Any, encoding: str | None, default_crs: Any,
+                 mapping: dict[str, str] | None, sheet: str | int | None) -> gpd.GeoDataFrame:
+    from gridmap.io.coordinates import source_crs
+    from gridmap.io.encoding import detect_encoding, looks_like_mojibake
+
     suffix = p.suffix.lower()
     where = str(p)
     src = source_crs(crs, where=where) if crs is not None else None
@@ -167,6 +196,15 @@ def read_vector(path: str | os.PathLike, *, layer: str | None = None, crs: Any =
     if lonlat is not None:
         gdf = _lonlat_geometry(gdf, lonlat, where=where)
     return gdf
+
+
+def require_crs(frame: gpd.GeoDataFrame, *, where: str) -> None:
+    """An input file without a CRS is refused, naming the CLI options that declare one (never guessed)."""
+    if frame.crs is None:
+        raise CRSError(message(f"{where} has no CRS (no .prj, or a .prj GDAL cannot read)", got="no CRS",
+                               fix="declare it, never guessed: --src-crs EPSG:4548 (or the .prj/WKT file of the "
+                                   "local system) for x/y in metres, --lonlat wgs84 for lon/lat (API: crs=..., "
+                                   "lonlat=...)"))
 
 
 def _frame_from_table(df: pd.DataFrame, *, where: str, crs: Any, lonlat: Any) -> gpd.GeoDataFrame:
@@ -305,7 +343,7 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
     topology = TopologyMode(topology)
     layer_spec(layer)
     check_crs(frame, where=where)
-    result = ImportResult(layer, dry_run=dry_run)
+    result = ImportResult(layer, dry_run=dry_run, read=len(frame))
     result.warnings += zone_warnings(frame, store.crs)
     for w in result.warnings:
         warnings.warn(w, stacklevel=2)
@@ -398,6 +436,7 @@ def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: 
     mapping = load_mapping(mapping)
     frame = read_vector(path, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding, default_crs=default_crs,
                         mapping=mapping, sheet=sheet)
+    require_crs(frame, where=str(path))
     if table is not None and not isinstance(table, pd.DataFrame):
         from gridmap.io.tables import read_table
 

@@ -32,7 +32,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from gridmap.errors import Problem, ValidationError
+from gridmap.errors import Problem, UsageError, ValidationError
 
 __all__ = ["parse_mapping", "load_mapping", "resolve_mapping"]
 
@@ -50,11 +50,11 @@ def parse_mapping(text: str | None) -> dict[str, str]:
         if not part.strip():
             continue
         if "=" not in part:
-            raise ValidationError("bad --map entry", [Problem(None, "--map", "expected OURS=THEIRS", part)],
+            raise UsageError("bad --map entry", [Problem(None, "--map", "expected OURS=THEIRS", part)],
                                   fix="e.g. --map code=SQDM,name=SQMC,households=HS")
         k, v = part.split("=", 1)
         if not k.strip() or not v.strip():
-            raise ValidationError("bad --map entry", [Problem(None, "--map", "empty name", part)],
+            raise UsageError("bad --map entry", [Problem(None, "--map", "empty name", part)],
                                   fix="e.g. --map code=SQDM")
         out[k.strip()] = v.strip()
     return out

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gridmap.errors import Problem, ValidationError, message
+from gridmap.errors import InputFileError, Problem, ValidationError, message
 from gridmap.io.encoding import detect_encoding
 from gridmap.io.mapping import resolve_mapping
 from gridmap.io.names import normalise_names
@@ -84,23 +84,35 @@ def read_table(path: str | os.PathLike, *, sheet: str | int | None = None, encod
 
     CSV encoding is detected (UTF-8 with or without BOM, else GB18030) unless ``encoding`` is given.
     """
+    from gridmap.io._reading import check_not_empty, reading
+
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(message("table file not found", got=str(p)))
+    check_not_empty(p)
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         try:
-            df = pd.read_excel(p, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl")
+            with reading(p):
+                df = pd.read_excel(p, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl")
         except ImportError as exc:
             raise ValidationError(f"{p.name}: reading Excel needs openpyxl", [Problem(None, None, str(exc))],
                                   fix="pip install 'gridmap[excel]' (or openpyxl), or save the sheet as CSV") from exc
+        except (KeyError, ValueError) as exc:  # openpyxl: a zip without a workbook, a missing sheet ...
+            if isinstance(exc, InputFileError):
+                raise
+            raise InputFileError("the Excel workbook cannot be read", path=p, got=str(exc).splitlines()[0] if str(exc)
+                                 else type(exc).__name__,
+                                 fix="open it in Excel/WPS and save it again as .xlsx (check --sheet / --table-sheet), "
+                                     "or export the sheet as CSV") from exc
     elif suffix == ".xls":
         raise ValidationError(f"{p.name}: old .xls workbooks are not read", [Problem(None, None, "format .xls")],
                               fix="save it as .xlsx (Excel/WPS: Save As > Excel Workbook) or as CSV")
     else:
         enc = detect_encoding(p, encoding=encoding).encoding
-        df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str, encoding=enc,
-                         keep_default_na=False, na_values=[""])
+        with reading(p, encoding=enc):
+            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str, encoding=enc,
+                             keep_default_na=False, na_values=[""])
     df.columns = [str(c).strip() for c in df.columns]
     df = df.dropna(how="all")
     return df

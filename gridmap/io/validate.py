@@ -18,8 +18,8 @@ import shapely
 
 from gridmap.errors import Problem
 
-__all__ = ["CODE_DIGITS", "COUNT_MAX", "PlausibilityLimits", "PLAUSIBILITY", "normalise_code", "check_rows",
-           "whole_count", "implausible_rows"]
+__all__ = ["CODE_DIGITS", "COUNT_MAX", "PlausibilityLimits", "PLAUSIBILITY", "normalise_code", "lost_digits",
+           "LOST_DIGITS", "check_rows", "whole_count", "implausible_rows"]
 
 #: Largest count a store holds (64-bit signed integer, BIGINT on PostGIS): beyond it a value would overflow.
 COUNT_MAX = 2 ** 63 - 1
@@ -34,12 +34,18 @@ CODE_DIGITS: dict[str, tuple[str, int, str | None, int | None]] = {
 
 
 def _normalise_column(s: pd.Series) -> pd.Series:
-    """:func:`normalise_code` over a column, computed once per distinct value (codes repeat a lot)."""
-    values = s.dropna()
-    mapping = {v: normalise_code(v) for v in pd.unique(values)}
-    out = pd.Series(None, index=s.index, dtype=object)
-    out.loc[values.index] = values.map(mapping).astype(object)
-    return out
+    """:func:`normalise_code` over a column, computed once per distinct value (codes repeat a lot); missing
+    values (None, NaN, NA) become None."""
+    cache: dict[object, str | None] = {}
+    out = []
+    for v in s.tolist():
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+            continue
+        if v not in cache:
+            cache[v] = normalise_code(v)
+        out.append(cache[v])
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 def normalise_code(value: object) -> str | None:
@@ -54,26 +60,54 @@ def normalise_code(value: object) -> str | None:
     ('110101001001', 'BJ0101')
     >>> normalise_code("1.10101001001E+11")
     '110101001001'
+
+    A code whose digits were lost to scientific notation is never completed with invented zeros: it is returned
+    as written, and :func:`lost_digits` (and every import) rejects it.
+
+    >>> normalise_code("1.10101001E+11"), lost_digits("1.10101001E+11")
+    ('1.10101001E+11', True)
     >>> normalise_code(None) is None
     True
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return None
     if isinstance(value, float) and value.is_integer():
-        value = int(value)
+        # above 2**53 a float cannot hold every integer: its digits are not trustworthy (kept, then rejected)
+        value = int(value) if abs(value) < 2 ** 53 else f"{value:.16E}"
     text = unicodedata.normalize("NFKC", str(value)).strip()
     text = "".join(text.split()).upper()
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
-    if _SCIENTIFIC.match(text):  # Excel shows long codes as 1.10101001001E+11
-        text = str(int(decimal.Decimal(text)))
+    m = _SCIENTIFIC.match(text)
+    if m:  # Excel shows long codes as 1.10101001001E+11: exact only if every digit is written
+        digits, needed = m.group(1) + (m.group(2) or ""), int(m.group(3)) + 1
+        if len(digits) >= needed and not digits[needed:].strip("0"):
+            text = str(int(decimal.Decimal(text)))
     grouped = text.replace("-", "").replace("_", "").replace(".", "")
     if grouped.isascii() and grouped.isdigit() and grouped != text and not text.startswith(("-", ".")):
         text = grouped
     return text or None
 
 
-_SCIENTIFIC = re.compile(r"^\d\.\d+E\+\d+$")
+_SCIENTIFIC = re.compile(r"^(\d)(?:\.(\d+))?E\+?(\d+)$")
+
+#: The reason a code that lost digits is rejected with.
+LOST_DIGITS = ("digits lost: the code was saved in scientific notation (Excel shows long numbers like "
+               "1.10101001E+11) and its last digits cannot be recovered; format the column as text in Excel/WPS "
+               "(or type the codes with a leading ') and export again")
+
+
+def lost_digits(value: object) -> bool:
+    """True when ``value`` (as :func:`normalise_code` returns it) is a number in scientific notation that does not
+    write every digit of the integer it stands for.
+
+    >>> lost_digits("1.10101001E+11"), lost_digits("1.10101001001E+11"), lost_digits("110101001000")
+    (True, False, False)
+    """
+    if not isinstance(value, str):
+        return False
+    m = _SCIENTIFIC.match(value.strip().upper())
+    return bool(m) and len(m.group(1) + (m.group(2) or "")) < int(m.group(3)) + 1
 
 _SINGULAR = {"districts": "district", "streets": "street", "communities": "community", "cells": "cell"}
 
@@ -81,8 +115,10 @@ _SINGULAR = {"districts": "district", "streets": "street", "communities": "commu
 def _code_problems(frame: pd.DataFrame, col: str, digits: int, label: str) -> list[Problem]:
     out = []
     for idx, v in frame[col].items():
-        if v is None:
+        if not isinstance(v, str):
             out.append(Problem(idx, col, f"{label} code is missing"))
+        elif lost_digits(v):
+            out.append(Problem(idx, col, LOST_DIGITS, v))
         elif not (v.isascii() and v.isdigit()):
             out.append(Problem(idx, col, f"{label} code must be digits only", v))
         elif len(v) != digits:
@@ -110,7 +146,9 @@ def whole_count(value: object) -> tuple[int | None, str | None]:
     if isinstance(value, (int, np.integer)):
         n = int(value)
     elif isinstance(value, (float, np.floating)):
-        if not np.isfinite(value) or not float(value).is_integer():
+        if not np.isfinite(value):
+            return None, "must be a finite whole number"
+        if not float(value).is_integer():
             return None, "must be a whole number"
         n = int(value)
     else:
@@ -119,7 +157,9 @@ def whole_count(value: object) -> tuple[int | None, str | None]:
             d = decimal.Decimal(text)
         except decimal.InvalidOperation:
             return None, "must be a whole number"
-        if not d.is_finite() or d != d.to_integral_value():
+        if not d.is_finite():
+            return None, "must be a finite whole number"
+        if d != d.to_integral_value():
             return None, "must be a whole number"
         n = int(d)
     if n < 0:
@@ -223,9 +263,16 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
         if parent and parent in f.columns:
             problems += _code_problems(f, parent, pdigits, parent.replace("_code", ""))
             for idx, (c, p) in f[[col, parent]].iterrows():
-                if c and p and c.isdigit() and p.isdigit() and len(c) == digits and len(p) == pdigits \
+                if isinstance(c, str) and isinstance(p, str) and c.isdigit() and p.isdigit() and len(c) == digits \
+                        and len(p) == pdigits \
                         and not c.startswith(p):
                     problems.append(Problem(idx, col, f"code does not start with its {parent} {p}", c))
+    flagged = {(p.row, p.field) for p in problems}
+    for col in ("code", "district_code", "street_code", "community_code", "cell_code", "national_id", "class_code"):
+        if col in f.columns:
+            for idx in f.index[f[col].map(lost_digits).astype(bool).to_numpy()]:
+                if (idx, col) not in flagged:
+                    problems.append(Problem(idx, col, LOST_DIGITS, f.at[idx, col]))
     unreadable: set = set()
     for col in ("households", "population"):
         if col in f.columns:

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from gridmap.crs import check_crs
-from gridmap.errors import CRSError, NotFoundError, ValidationError, Problem, message
+from gridmap.errors import CRSError, NotFoundError, UsageError, ValidationError, Problem, message
 from gridmap.maps import layers as L
 from gridmap.maps.basemaps import Basemap, tile_specs
 from gridmap.maps.display import Display
@@ -164,17 +164,20 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     basemap = Basemap.parse(basemap)
     scale = Scale.parse(scale)
     if basemap is not Basemap.NONE and offline:
-        raise ValidationError(message(f"basemap {basemap.value!r} loads tiles from the internet",
-                                      where="build_map(basemap=...)", got="offline=True",
-                                      fix="use basemap='none' for offline maps, or pass offline=False"))
+        raise UsageError(message(f"basemap {basemap.value!r} loads tiles from the internet",
+                                 where="--basemap / build_map(basemap=...)",
+                                 got="an offline map (no --online; offline=True)",
+                                 fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
+                                     "--basemap none, or add --online)"))
     tiles = tile_specs(basemap, tianditu_key=tianditu_key)
     keyed = basemap is Basemap.TIANDITU
     if keyed and privacy is Privacy.SHARED and not embed_key:
         raise ValidationError(message(
             "a shared map would carry your Tianditu key (tk) in its HTML, where anyone who gets the file can "
-            "read and reuse it", where="build_map(basemap='tianditu', privacy='shared')", got="embed_key=False",
+            "read and reuse it", where="build_map(basemap='tianditu', privacy='shared') / --basemap tianditu",
+            got="embed_key=False (no --embed-key)",
             fix="pass embed_key=True (CLI: --embed-key) to write it anyway (the page then says so), make an "
-                "internal map, or use basemap='none' / 'osm'"))
+                "internal map (--privacy internal), or use basemap='none' / 'osm'"))
     if keyed:
         warnings.warn(KEY_WARNING, KeyEmbeddedWarning, stacklevel=2)
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,

@@ -413,7 +413,8 @@ def undo_accept(store: Any, result: "AcceptResult | str | Path", *,
                 message(f"cannot undo the split of {result.old_code}: {n} cell(s) of the new communities changed "
                         "since the accept", where=where,
                         got=", ".join(f"{len(ks)} {label[i]}" for i, ks in enumerate(cell_delta) if ks)),
-                cp, fix="pass discard_cell_changes=True to restore the old community's cells anyway (cells derive "
+                cp, fix="pass discard_cell_changes=True (CLI: --discard-cell-changes) to restore the old community's "
+                        "cells anyway (cells derive "
                         "from the community outlines; rebuild them afterwards if needed)")
         restored_comm = result.before["communities"]
         restored_cells = result.before["cells"]

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.crs import check_crs
-from gridmap.errors import Problem, ValidationError, message
+from gridmap.errors import Problem, UsageError, ValidationError, message
 
 __all__ = ["SizeClass", "Thresholds", "flag_communities", "summarize_flags", "check_thresholds", "as_float"]
 
@@ -69,7 +69,7 @@ def check_thresholds(*, floor: float, ceiling: float, super_large: float | None 
     >>> check_thresholds(floor=3000, ceiling=1000)
     Traceback (most recent call last):
     ...
-    gridmap.errors.ValidationError: household thresholds are inconsistent (at thresholds) (1 problem(s))
+    gridmap.errors.UsageError: household thresholds are inconsistent (at thresholds) (1 problem(s))
       - input, field 'floor': the floor must not be above the ceiling (got (3000, 1000))
     Fix: e.g. floor=1000, ceiling=3000 (Beijing standard)
     """
@@ -86,7 +86,7 @@ def check_thresholds(*, floor: float, ceiling: float, super_large: float | None 
             problems.append(Problem(None, "super_large", "the super-large threshold must be above the ceiling",
                                     (ceiling, super_large)))
     if problems:
-        raise ValidationError(f"household thresholds are inconsistent (at {where})", problems,
+        raise UsageError(f"household thresholds are inconsistent (at {where})", problems,
                               fix="e.g. floor=1000, ceiling=3000 (Beijing standard)")
 
 
