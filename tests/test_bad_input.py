@@ -667,13 +667,15 @@ def test_an_untranslated_exception_is_one_line_and_the_traceback_needs_vv(monkey
     assert "Traceback" in err and "ZeroDivisionError" in err and "-vv for the traceback" not in err
 
 
-def test_a_file_that_is_not_a_database_is_a_one_line_database_error(tmp_path, capsys):
+def test_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path, capsys):
     db = tmp_path / "notes.sqlite"
     db.write_bytes(b"not a database, just text " * 40)
     before = db.read_bytes()
     assert main(["--db", str(db), "info"]) == 1
     err = capsys.readouterr().err
-    assert "gridmap info: database error: file is not a database (store " in err and str(db) in err, err
+    # refused before any connection is made (gridmap.store.access), naming the file and the fix, on one line
+    assert "gridmap info: error: this file is not a SQLite database" in err and str(db) in err, err
+    assert "Fix:" in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err and db.read_bytes() == before
 
 

@@ -49,9 +49,9 @@ def test_import_errors_are_messages_not_tracebacks(tmp_path):
     assert r.returncode == 1 and "look swapped" in r.stdout and "0 accepted, 1 rejected" in r.stdout
     assert "Traceback" not in r.stderr
     r = run("--db", str(tmp_path / "a.sqlite"), "import", "communities", str(tmp_path / "x.csv"), "--map", "oops")
-    assert r.returncode == 1 and "OURS=THEIRS" in r.stderr  # exit codes: 1 nothing done, 2 argparse usage
+    assert r.returncode == 2 and "OURS=THEIRS" in r.stderr  # a usage error
     r = run("--db", str(tmp_path / "a.sqlite"), "import", "nosuchlayer", str(tmp_path / "x.csv"))
-    assert r.returncode == 1 and "unknown layer 'nosuchlayer'" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "unknown layer 'nosuchlayer'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_export_is_read_by_gdal(tmp_path):
@@ -110,7 +110,7 @@ def test_import_complaints_goes_through_the_complaint_import(tmp_path, store_url
     r = run(*argv)
     assert "3 already stored" in r.stdout  # re-import adds nothing twice
     r = run(*argv, "--table", str(src))
-    assert r.returncode == 1 and "--table cannot be used when importing complaints" in r.stderr
+    assert r.returncode == 2 and "--table cannot be used when importing complaints" in r.stderr
 
 
 def test_gridmap_db_environment_variable_chooses_the_store(tmp_path, store_url):

@@ -291,7 +291,7 @@ def test_generic_import_of_components_is_the_component_import(seeded, tmp_path, 
         "duplicate: same class at the same point as stored component 110101/").all()
     assert store.count("components") == 3
     # options that mean nothing for components are a clear error
-    assert main(argv + ["--table", str(path)]) == 1
+    assert main(argv + ["--table", str(path)]) == 2
     err = capsys.readouterr().err
     assert "--table cannot be used when importing components" in err and "Traceback" not in err
 

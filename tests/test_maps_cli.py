@@ -171,7 +171,7 @@ def test_map_command_errors(store_url, tmp_path, capsys, layers):
     rc, _, err = _run(capsys, "map", *db, "--proposals", tmp_path / "missing.gpkg", "-o", tmp_path / "x.html")
     assert rc == 1 and "not found" in err
     rc, _, err = _run(capsys, "map", *db, "--warn-from", "2024-06-15", "-o", tmp_path / "x.html")
-    assert rc == 1 and "--warn-to" in err
+    assert rc == 2 and "--warn-to" in err  # a usage error
     assert not (tmp_path / "x.html").exists()
 
     # A layer file without a CRS is refused, not guessed ...

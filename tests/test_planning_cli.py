@@ -110,10 +110,10 @@ def test_cli_disconnected_community_polygons(tmp_path, capsys):
 
 def test_cli_floor_above_ceiling(tmp_path, capsys):
     db = _bad_store(tmp_path, [1500, 1600, 1700])
-    assert main(["split", "propose", CODE, "--db", db, "--floor", "3000", "--ceiling", "1000"]) == 1
+    assert main(["split", "propose", CODE, "--db", db, "--floor", "3000", "--ceiling", "1000"]) == 2
     err = capsys.readouterr().err
     assert "the floor must not be above the ceiling (got (3000, 1000))" in err and "Fix:" in err
-    assert main(["communities", "flag", "--db", db, "--floor", "4000"]) == 1
+    assert main(["communities", "flag", "--db", db, "--floor", "4000"]) == 2
     assert "the floor must not be above the ceiling" in capsys.readouterr().err
     # the same store with sane thresholds works: the errors above came from the thresholds alone
     assert main(["split", "propose", CODE, "--db", db]) == 0

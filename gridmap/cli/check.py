@@ -30,7 +30,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     m = sub.add_parser("migrate", parents=[common], help="bring a store written by an older gridmap up to date",
                        description="Migrate the store's schema to this gridmap's version (one transaction); read "
-                                   "commands open stores read-only and never migrate them.")
+                                   "commands open stores read-only and never migrate them.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Examples:\n"
+                              "  gridmap migrate                       # the default store ./gridmap.sqlite\n"
+                              "  gridmap --db postgresql://u@127.0.0.1/gm migrate")
     m.set_defaults(func=cmd_migrate)
 
 

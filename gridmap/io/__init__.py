@@ -359,7 +359,15 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
     f = f.to_crs(store.crs) if not f.crs.equals(store.crs) else f
     f, notes = fill_parent_codes(layer, f)
     result.notes += notes
-    with store.transaction() as conn:
+    base_notes, base_warnings = list(result.notes), list(result.warnings)
+
+    def plan(conn: Any) -> tuple[gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame]:
+        """Codes, topology, validation against the store: (frame, problems, rows to write). Run first in a read
+        transaction, and again under the write lock only when there is something to write, so an import that
+        writes nothing (a dry run, every row rejected) never takes the write lock or touches the store file."""
+        nonlocal f
+        result.notes[:], result.warnings[:] = base_notes, base_warnings
+        result.assigned_codes, result.topology = [], None
         if assign_codes and layer in ("communities", "streets"):
             taken = store.read(layer, columns=["code"], connection=conn)["code"].tolist()
             f, result.assigned_codes = _assign(f, layer=layer, taken=taken, row_band_m=row_band_m)
@@ -408,10 +416,18 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
                                   fix="fix the rows, or import with on_error='reject' to keep the good ones")
         bad = {p.row for p in problems}
         keep = good.loc[[i for i in good.index if i not in bad]]
-        if dry_run:
-            result.would_write = len(keep)  # nothing was written in this transaction
-        else:
+        return f, problems, keep
+
+    base = f
+    with store.reading() as conn:
+        _, problems, keep = plan(conn)
+    if not dry_run and (len(keep) or (mode == "replace" and not problems)):
+        with store.transaction() as conn:  # under the write lock, against the store as it is now
+            f = base
+            _, problems, keep = plan(conn)
             result.written = store.write(layer, keep, mode=mode, connection=conn)
+    elif dry_run:
+        result.would_write = len(keep)  # nothing is written by a dry run
     result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
     log.info("imported %s from %s: %d written, %d rejected%s", layer, where, result.written, len(result.rejected),
              " (dry run)" if dry_run else "")

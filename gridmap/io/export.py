@@ -36,7 +36,7 @@ from typing import Any
 
 import geopandas as gpd
 
-from gridmap.errors import Problem, ValidationError, message
+from gridmap.errors import Problem, UsageError, ValidationError, message
 from gridmap.outputs import GRIDMAP_OUTPUT_KEY, atomic_output
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "ExportResult", "export_format", "export_layers", "write_gpkg",
@@ -142,7 +142,7 @@ def export_format(path: str | os.PathLike) -> ExportFormat:
     suffix = Path(path).suffix.lower()
     fmt = EXPORT_FORMATS.get(suffix)
     if fmt is None:
-        raise ValidationError(message("unsupported output file type", where=str(path),
+        raise UsageError(message("unsupported output file type", where=str(path),
                                       got=repr(suffix) if suffix else "no extension",
                                       fix="name the file with one of " + ", ".join(EXPORT_FORMATS)))
     return fmt
@@ -191,7 +191,7 @@ def export_layers(store: Any, path: str | os.PathLike, *, layers: list[str] | No
     if layers:
         unknown = [name for name in layers if name not in LAYERS]
         if unknown:
-            raise ValidationError(message("unknown layer", got=", ".join(unknown),
+            raise UsageError(message("unknown layer", got=", ".join(unknown),
                                           fix="layers are: " + ", ".join(LAYERS)),
                                   [Problem(None, "layers", "no such layer", name) for name in unknown])
         chosen = list(dict.fromkeys(layers))
@@ -202,7 +202,7 @@ def export_layers(store: Any, path: str | os.PathLike, *, layers: list[str] | No
                                           got="every layer is empty", fix="import data first (gridmap import ...)"))
     if not fmt.multi_layer and len(chosen) != 1:
         eg = "communities" if "communities" in chosen else chosen[0]
-        raise ValidationError(message(f"a {fmt.name} file holds one layer", where=str(path),
+        raise UsageError(message(f"a {fmt.name} file holds one layer", where=str(path),
                                       got=f"{len(chosen)} layers: {', '.join(chosen)}",
                                       fix=f"choose one layer, e.g. --layers {eg} on the command line (layers=['{eg}'] "
                                           "in Python), or export to a .gpkg, which holds several"))

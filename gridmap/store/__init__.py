@@ -248,6 +248,13 @@ class Store:
         return f"Store({self.safe_url!r}, backend={self.backend!r}, crs='EPSG:{self.srid}')"
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read transaction (a consistent view for several reads; it takes no write lock and never waits for
+        a writer): ``with store.reading() as conn: store.read(..., connection=conn)``."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One write transaction: ``with store.transaction() as tx: store.write(..., connection=tx)``.
 
