@@ -172,7 +172,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     tiles = tile_specs(basemap, tianditu_key=tianditu_key)
     keyed = basemap is Basemap.TIANDITU
     if keyed and privacy is Privacy.SHARED and not embed_key:
-        raise ValidationError(message(
+        raise UsageError(message(
             "a shared map would carry your Tianditu key (tk) in its HTML, where anyone who gets the file can "
             "read and reuse it", where="build_map(basemap='tianditu', privacy='shared') / --basemap tianditu",
             got="embed_key=False (no --embed-key)",
