@@ -264,11 +264,12 @@ LAYERS = ["communities", "streets", "compounds", "roads", "components", "complai
 
 
 def good_frame(layer: str) -> gpd.GeoDataFrame:
-    """Three good rows for ``layer`` (EPSG:4548), as a user's file would hold them."""
+    """Three good rows for ``layer`` (EPSG:4548), as a user's file would hold them (communities of 150 m x 150 m
+    with 800-1,000 households: dense, but under the plausibility rule's 60,000 households/km²)."""
     boxes = [shapely.box(X0 + 100 + i * 200, Y0 + 100, X0 + 250 + i * 200, Y0 + 250) for i in range(3)]
     if layer == "communities":
         return gpd.GeoDataFrame({"code": [f"{STREET}01{i}" for i in range(3)], "street_code": STREET,
-                                 "name": ["东华门社区", "景山社区", "交道口社区"], "households": [1200.0, 1300.0, 1400.0]},
+                                 "name": ["东华门社区", "景山社区", "交道口社区"], "households": [800.0, 900.0, 1000.0]},
                                 geometry=boxes, crs=4548)
     if layer == "streets":
         return gpd.GeoDataFrame({"code": [f"11019901{i}" for i in range(3)], "district_code": "110199",
