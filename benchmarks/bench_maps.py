@@ -1,6 +1,6 @@
 """File size and headless-Chromium load time of gridmap's offline maps vs a plain folium map of the same layers.
 
-Cases (synthetic layers of ``gridmap.maps.sample``):
+Cases (synthetic layers of ``gridmap.testing.maps``):
 
 - street: one street of 300 unit cells, 10,000 components, 50,000 complaints (the issue's street map);
 - district: 20 streets, 30 km², 6,000 unit cells, 100,000 components, 300,000 complaints (the scale of the
@@ -124,7 +124,7 @@ def main() -> None:
     from browser import Chromium
 
     from _harness import machine, run_case
-    from gridmap.maps.sample import sample_layers
+    from gridmap.testing.maps import sample_layers
 
     street_data = sample_layers()                                    # 3 x 3 streets, 10k comp. / 50k compl. each
     district_data = sample_layers(nx_streets=5, ny_streets=4, components_per_street=5_000,

@@ -15,7 +15,7 @@ from gridmap.components import import_components, locate, nearest_components, se
 from gridmap.crs import to_wgs84_xy, wgs84_to_gcj02
 from gridmap.errors import CodeError, NotFoundError, ValidationError
 from gridmap.grid import build_cells
-from gridmap.grid.synthetic import voronoi_communities
+from gridmap.testing.grid import voronoi_communities
 
 CRS = "EPSG:4548"
 BOUNDS = (448_000.0, 4_419_000.0, 449_000.0, 4_419_800.0)  # near Tiananmen

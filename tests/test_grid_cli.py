@@ -14,7 +14,7 @@ from gridmap.cells import build_store_cells
 from gridmap.cli import main
 from gridmap.errors import StoreError, ValidationError
 from gridmap.grid import build_cells
-from gridmap.grid.synthetic import voronoi_communities
+from gridmap.testing.grid import voronoi_communities
 
 CRS = "EPSG:4548"
 BOUNDS = (448_000.0, 4_419_000.0, 449_500.0, 4_420_000.0)

@@ -14,7 +14,7 @@ import pytest
 
 from gridmap.maps import (AssetsMissingError, EmptyLayerWarning, build_map, check_assets, community_map, district_map,
                           street_map, write_map)
-from gridmap.maps.sample import PAYLOADS, sample_layers
+from gridmap.testing.maps import PAYLOADS, sample_layers
 
 from browser import Chromium, available, not_blank  # tests/ is on sys.path (rootdir conftest)
 
@@ -145,7 +145,7 @@ def analysis_maps(tmp_path_factory):
     from gridmap.planning import build_atoms, propose_splits
     from gridmap.planning.report import proposals_frame
     from gridmap.warning import emerging_hot_spots, localise_cells, space_time_cube
-    from gridmap.warning._synthetic import generate
+    from gridmap.testing.warning import generate
     from gridmap.warning.alerts import early_warning
     from test_maps import ROOT
 

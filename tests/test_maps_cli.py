@@ -19,7 +19,7 @@ import shapely
 
 from gridmap.cli import main
 from gridmap.maps import AssetsMissingError, check_assets
-from gridmap.maps.sample import PAYLOADS, PII, sample_layers
+from gridmap.testing.maps import PAYLOADS, PII, sample_layers
 from gridmap.store import open_store
 
 from test_maps import ROOT, external_urls, page_data  # tests/ is on sys.path

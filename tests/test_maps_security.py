@@ -37,7 +37,7 @@ from gridmap.crs import to_wgs84_xy
 from gridmap.errors import ValidationError
 from gridmap.maps import (AssetsMissingError, EmptyLayerWarning, KeyEmbeddedWarning, build_map, check_assets,
                           escape_html, street_map, to_html)
-from gridmap.maps.sample import sample_layers
+from gridmap.testing.maps import sample_layers
 from gridmap.store import open_store
 
 from test_maps import ROOT, page_data  # tests/ is on sys.path
