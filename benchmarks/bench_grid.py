@@ -1,4 +1,4 @@
-"""Unit grid benchmarks (issue 3), ours against the named baseline in the same run.
+"""Unit grid benchmarks, ours against the named baseline in the same run.
 
 (a) assign 1 M and 10 M points over a 40 km x 40 km area (~1,000 Voronoi communities, 100 m cells) to cells:
     ``gridmap.grid.assign_points`` vs ``geopandas.sjoin`` (predicate 'intersects'), both one-shot on a fresh cells

@@ -154,7 +154,7 @@ def main() -> None:
             print(f"{name:50} {s_ours:8.2f} {s_plain:9.2f} {s_plain / s_ours:7.1f} {t_ours:7.2f} {t_plain:8.2f} "
                   f"{build_s:8.2f} {rss:9.0f}")
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print("issue 6 limits: street <= 3 MB, district <= 15 MB, each drawn in under 3 s: "
+    print("limits: street <= 3 MB, district <= 15 MB, each drawn in under 3 s: "
           + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in verdicts))
     print("ours s / plain s: until drawn (plain folium pointed at local Leaflet, MarkerCluster, Leaflet.heat; "
           "as folium writes it, it is blank offline); best of 3 loads")

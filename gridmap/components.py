@@ -337,7 +337,7 @@ def default_district(store: Any, *, connection: Any = None, required: bool = Tru
     else:
         found = None
         candidates: list[str] = []
-        with (store.engine.connect() if connection is None else _nullctx(connection)) as conn:
+        with (store.engine.connect() if connection is None else contextlib.nullcontext(connection)) as conn:
             for sql in ("SELECT code FROM districts ORDER BY code LIMIT 2",
                         "SELECT DISTINCT district_code FROM components ORDER BY district_code LIMIT 2"):
                 candidates = [r[0] for r in conn.execute(text(sql))]
@@ -369,17 +369,6 @@ def _read_only(store: Any) -> Any:
         yield conn
 
 
-class _nullctx:
-    def __init__(self, conn: Any):
-        self.conn = conn
-
-    def __enter__(self) -> Any:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 _SELECT = ("SELECT c.id, " + ", ".join(f"c.{c}" for c in _FIELDS) +
            ", m.name AS community_name, s.name AS street_name, ST_X(c.geom) AS x, ST_Y(c.geom) AS y "
            "FROM components c LEFT JOIN communities m ON m.code = c.community_code "
@@ -399,7 +388,6 @@ def _lonlat(store: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return tr.transform(x, y)
 
 
-_OBJECT_COLUMNS = [c for c in _FIELDS if c not in ("initial_date", "change_date")]
 _DATE_COLUMNS = ["initial_date", "change_date"]
 #: Result columns, in order (``extra`` columns go before ``geometry``).
 _RESULT_COLUMNS = [*_FIELDS, "community_name", "street_name", "class_name", "major_name", "x", "y", "lon", "lat"]

@@ -261,7 +261,7 @@ def test_legend_collapses_on_small_screens(maps):
         assert r.evaluations["expanded"] == ("true" if not first else "false")
 
 
-# --- the strict Content-Security-Policy (issue 19) ------------------------------------------------------------
+# --- the strict Content-Security-Policy ------------------------------------------------------------
 _MAP_STATS = """(() => {
     const m = Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map).map(k => window[k])[0];
     let layers = 0; m.eachLayer(() => layers++);

@@ -1,4 +1,4 @@
-"""Data never runs as code (issue 19, items 1 and 5).
+"""Data never runs as code.
 
 Template payloads (Jinja2 ``{{ }}`` / ``{% %}`` / ``{# #}`` / ``{%- raw %}``, quote-free forms, Mako ``${}`` /
 ``<% %>``, forms that are template syntax errors) are planted in street, community, compound and component

@@ -4,7 +4,7 @@ Every import is atomic and loses nothing: rows that pass are written in one tran
 reported with its reason (:class:`ImportResult`). With ``on_error='abort'`` any bad row stops the import and
 nothing is written. Re-importing rows whose keys are already stored reports them as duplicates.
 
-Bringing a real city's files in (issue 7) adds, each in its own module:
+Bringing a real city's files in adds, each in its own module:
 
 * :mod:`gridmap.io.encoding` — Shapefile/CSV text encoding: ``.cpg`` honoured, else UTF-8, else GBK/GB18030;
 * :mod:`gridmap.io.mapping` — ``--map code=SQDM,...`` or a TOML file, matched ignoring case and width;

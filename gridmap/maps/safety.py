@@ -33,10 +33,9 @@ import numpy as np
 import pandas as pd
 
 from gridmap._enums import ChoiceEnum
-from gridmap.errors import ValidationError, Problem
 from gridmap.maps._pii import find_pii
 
-__all__ = ["Privacy", "DEFAULT_MIN_COUNT", "escape_html", "js_json", "scrub_pii", "suppress_small_counts"]
+__all__ = ["Privacy", "DEFAULT_MIN_COUNT", "escape_html", "js_json", "scrub_pii"]
 
 #: Cells with fewer complaints than this are left out of shared maps.
 DEFAULT_MIN_COUNT = 3
@@ -105,10 +104,3 @@ def scrub_pii(text: Any, *, phone: str = "[电话]", id_number: str = "[身份�
         at = s.end
     parts.append(text[at:])
     return "".join(parts)
-
-
-def suppress_small_counts(counts: pd.Series, *, min_count: int = DEFAULT_MIN_COUNT) -> pd.Series:
-    """Keep only entries with at least ``min_count`` (the rest would point at one or two people)."""
-    if min_count < 0:
-        raise ValidationError("min_count must be >= 0", [Problem(None, "min_count", "negative", min_count)])
-    return counts[counts >= min_count]
