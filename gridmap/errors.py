@@ -177,13 +177,21 @@ def group_reasons(problems: Iterable[Problem]) -> list[tuple[str, int]]:
 
 
 class ValidationError(GridmapError, ValueError):
-    """Input data failed validation. Carries every problem found, not just the first."""
+    """Input data failed validation. Carries every problem found, not just the first.
+
+    >>> exc = UsageError(message("mode must be 'append' or 'replace'", got="'x'"))
+    >>> exc.what, exc.got, str(exc)
+    ("mode must be 'append' or 'replace'", "'x'", "mode must be 'append' or 'replace'; got 'x'")
+    >>> ValidationError("bad rows", [Problem(3, "code", "missing")], fix="fill it").fix
+    'fill it'
+    """
 
     def __init__(self, what: str, problems: Sequence[Problem] = (), *, fix: str | None = None, limit: int = 20):
-        self.what = what
+        self.what, self.fix = str(what), fix
+        if isinstance(what, Message):  # UsageError(message(...)): keep the message's parts
+            self.what, self.where, self.got, self.fix = what.what, what.where, what.got, fix or what.fix
         self.problems: list[Problem] = list(problems)
-        self.fix = fix
-        lines = [what + (f" ({len(self.problems)} problem(s))" if self.problems else "")]
+        lines = [str(what) + (f" ({len(self.problems)} problem(s))" if self.problems else "")]
         for p in self.problems[:limit]:
             lines.append(f"  - {p}")
         if len(self.problems) > limit:

@@ -201,6 +201,12 @@ def test_cli_command_modules_do_not_import_each_other(graph):
     assert not bad, f"CLI command modules importing each other (share code through a library module): {bad}"
 
 
+def test_runtime_never_imports_the_testing_package(graph):
+    bad = sorted((m, t) for m, targets in graph.items() for t in targets
+                 if t.startswith("gridmap.testing") and not m.startswith("gridmap.testing"))
+    assert not bad, f"gridmap.testing is for tests and benchmarks only: {bad}"
+
+
 def test_allow_lists_are_not_stale(graph):
     """Every allowed exception still exists: once the change that removes it lands, its entry must go."""
     gone_edges = sorted(e for e in ALLOWED_EDGES if e[1] not in graph.get(e[0], ()))
