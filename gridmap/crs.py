@@ -80,7 +80,8 @@ class LonLatSystem(ChoiceEnum, what="lon/lat coordinate system"):
 
     @classmethod
     def _unknown(cls, value: object) -> CRSError:
-        return CRSError(message("unknown lon/lat coordinate system", got=repr(value), fix="use one of " + cls.choices()))
+        return CRSError(message("unknown lon/lat coordinate system", got=repr(value),
+                                fix="use one of " + cls.choices()))
 
 
 def parse_crs(value: Any, *, where: str = "crs") -> CRS:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import pyogrio  # noqa: F401  -- before any SpatiaLite connection (pyogrio crashes the interpreter while a SpatiaLite connection is open)
+import pyogrio  # noqa: F401  -- before any SpatiaLite connection (or pyogrio crashes the interpreter)
 
 import geopandas as gpd
 import numpy as np

@@ -145,8 +145,8 @@ class Engine(ChoiceEnum, what="CellIndex engine"):
 
     @classmethod
     def _unknown(cls, value: object) -> ValidationError:
-        return ValidationError("unknown CellIndex engine", [Problem(None, "engine", "not one of " + cls.choices(), value)],
-                               fix="use engine='auto'")
+        return ValidationError("unknown CellIndex engine",
+                               [Problem(None, "engine", "not one of " + cls.choices(), value)], fix="use engine='auto'")
 
     @classmethod
     def parse(cls, value: "str | Engine") -> "Engine":
