@@ -11,7 +11,7 @@ Baselines on the same data in the same run, each in a fresh process:
   * Gi*: ``esda.G_Local(star=True, transform='B', permutations=0)`` with ``libpysal.weights.lat2W`` — full size.
 The point samples are drawn uniformly at random (without replacement, seed ``SAMPLE_SEED``) from all points:
 the points are generated background first, then clusters, so a prefix would be the uniform background only.
-Goal (issue 5): the full pipeline under 10 s and 4 GiB on 2 cores, >= 100x the baseline.
+Goal: the full pipeline under 10 s and 4 GiB on 2 cores, >= 100x the baseline.
 
 Agreement on the same data, checked in the same run (a disagreement makes the script exit 1):
   * counts per cell from ``bin_points`` equal to sjoin's on the sample, every cell;

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from gridmap.errors import CRSError
 from gridmap.grid import CellIndex, UnassignedPointsWarning, assign_points, build_cells
 from gridmap.grid.assign import ENGINES
-from gridmap.grid.synthetic import voronoi_communities
+from gridmap.testing.grid import voronoi_communities
 
 CRS = "EPSG:4548"
 _NO_KERNEL = pytest.mark.skipif("c" not in ENGINES, reason="the compiled kernel (gridmap/grid/_kernel.c) is not "

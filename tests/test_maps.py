@@ -26,7 +26,7 @@ from gridmap.maps import layers as L
 from gridmap.maps.bundle import VENDOR_URL_ALLOWLIST
 from gridmap.maps.display import Display
 from gridmap.maps.raster import png_bytes, warp_to_mercator
-from gridmap.maps.sample import PAYLOADS, PII, sample_layers
+from gridmap.testing.maps import PAYLOADS, PII, sample_layers
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")

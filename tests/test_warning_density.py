@@ -11,7 +11,7 @@ import shapely
 
 from gridmap.errors import CRSError, ValidationError
 from gridmap.warning import Lattice, bin_points, density_by, kernel_density, lattice_from_cells
-from gridmap.warning._synthetic import make_cells
+from gridmap.testing.warning import make_cells
 
 
 def _irregular_cells():

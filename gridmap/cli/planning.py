@@ -182,7 +182,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     com, props = _propose(args, store)
     if args.out:
         frame = proposals_frame(props, com, community_code=args.community)
-        store.close()  # before GDAL/pyogrio I/O (machine notes, pitfall 3)
+        store.close()  # before GDAL/pyogrio I/O (or pyogrio crashes the interpreter)
         for ext in ("gpkg", "geojson"):
             with atomic_output(targets[ext]) as tmp:
                 write_proposals(frame, tmp)

@@ -44,7 +44,6 @@ Examples
 from __future__ import annotations
 
 import ctypes
-import enum
 import functools
 import logging
 import os
@@ -60,6 +59,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from gridmap._enums import ChoiceEnum
 from gridmap.crs import check_crs
 from gridmap.errors import CRSError, Problem, ValidationError, message
 from gridmap.grid.lattice import Lattice
@@ -136,7 +136,7 @@ _KERNEL = _load_kernel()
 ENGINES = ("c", "numpy") if _KERNEL is not None else ("numpy",)
 
 
-class Engine(str, enum.Enum):
+class Engine(ChoiceEnum, what="CellIndex engine"):
     """How :class:`CellIndex` computes: ``auto`` (the kernel where built, else numpy), ``c``, ``numpy``."""
 
     AUTO = "auto"
@@ -144,13 +144,13 @@ class Engine(str, enum.Enum):
     NUMPY = "numpy"
 
     @classmethod
+    def _unknown(cls, value: object) -> ValidationError:
+        return ValidationError("unknown CellIndex engine",
+                               [Problem(None, "engine", "not one of " + cls.choices(), value)], fix="use engine='auto'")
+
+    @classmethod
     def parse(cls, value: "str | Engine") -> "Engine":
-        try:
-            engine = cls(value if isinstance(value, cls) else str(value).strip().lower())
-        except ValueError:
-            raise ValidationError("unknown CellIndex engine",
-                                  [Problem(None, "engine", "not one of " + ", ".join(m.value for m in cls), value)],
-                                  fix="use engine='auto'") from None
+        engine = super().parse(value)
         if engine is cls.C and _KERNEL is None:
             raise ValidationError("the compiled kernel of gridmap is not built",
                                   [Problem(None, "engine", "gridmap.grid._kernel could not be loaded", value)],

@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 from collections.abc import Iterable
@@ -27,7 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridmap.errors import Problem, ValidationError, message
+from gridmap._enums import ChoiceEnum
+from gridmap.errors import Problem, ValidationError
 from gridmap.warning._lattice import as_lattice, cell_xy_index
 
 __all__ = ["Unit", "complaint_mask", "select_complaints", "cell_counts", "counts_by", "point_xy"]
@@ -35,7 +35,7 @@ __all__ = ["Unit", "complaint_mask", "select_complaints", "cell_counts", "counts
 log = logging.getLogger(__name__)
 
 
-class Unit(str, enum.Enum):
+class Unit(ChoiceEnum, what="unit"):
     """Spatial units complaints can be aggregated to (the column each reads)."""
 
     CELL = "cell"
@@ -47,12 +47,8 @@ class Unit(str, enum.Enum):
         return f"{self.value}_code"
 
     @classmethod
-    def parse(cls, value: "str | Unit") -> "Unit":
-        try:
-            return cls(value) if not isinstance(value, cls) else value
-        except ValueError:
-            raise ValidationError(message("unknown unit", got=repr(value),
-                                          fix="use one of " + ", ".join(m.value for m in cls))) from None
+    def _key(cls, value: object) -> object:
+        return value  # exact values only: "cell", not "Cell"
 
 
 def _terms(values: str | Iterable[str] | None) -> list[str] | None:

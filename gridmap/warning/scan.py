@@ -33,7 +33,7 @@ per evaluation:
 
 Examples
 --------
->>> from gridmap.warning._synthetic import generate
+>>> from gridmap.testing.warning import generate
 >>> d = generate(nx=20, ny=20, start="2024-01-01", end="2024-07-01", per_day=40, seed=1)   # 3 planted clusters
 >>> alerts = space_time_alerts(d.complaints, d.cells, start="2024-03-01", end="2024-07-01")
 >>> alerts.groupby("family")["unit"].nunique().to_dict()
