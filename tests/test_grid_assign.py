@@ -233,7 +233,7 @@ def test_sub_squares_are_classified_once_enough_points_came(layout):
     b = cells.total_bounds
     first = index.lookup(rng.uniform(b[0], b[2], 10), rng.uniform(b[1], b[3], 10))
     assert index._sub == 0 and len(first) == 10
-    from gridmap.grid.assign import _SUB_AFTER
+    from gridmap.grid.assign.index import _SUB_AFTER
 
     n = _SUB_AFTER * index.n_shared
     x, y = rng.uniform(b[0], b[2], n), rng.uniform(b[1], b[3], n)
@@ -371,7 +371,7 @@ def test_threaded_lookup_works_in_a_forked_child(layout, engine):
 @pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_sparse_table_gives_the_dense_answer(layout, monkeypatch, engine):
     """Beyond _DENSE_LIMIT squares the coarse table is a sorted-key search: the same answers."""
-    import gridmap.grid.assign as A
+    import gridmap.grid.assign.index as A
 
     _, cells = layout
     rng = np.random.default_rng(8)
@@ -441,7 +441,7 @@ def test_two_cells_on_one_square_are_an_error(engine):
 
 def test_engine_choice_and_a_missing_kernel(monkeypatch):
     """'auto' takes the kernel where it is built; asking for a kernel that is not there says how to get it."""
-    import gridmap.grid.assign as A
+    import gridmap.grid.assign.kernel as A
     from gridmap.errors import ValidationError
 
     cells = gpd.GeoDataFrame({"code": ["a"]}, geometry=[shapely.box(0, 0, 100, 100)], crs=CRS)
@@ -458,7 +458,7 @@ def test_engine_choice_and_a_missing_kernel(monkeypatch):
 @_NO_KERNEL
 def test_a_stale_kernel_build_is_refused(monkeypatch):
     """A kernel built from another version of _kernel.c would be called with the wrong arguments: not loaded."""
-    import gridmap.grid.assign as A
+    import gridmap.grid.assign.kernel as A
 
     assert A._load_kernel() is not None
     monkeypatch.setattr(A, "_ABI", A._ABI + 1)
