@@ -73,7 +73,7 @@ def lonlat(x, y):
 
 
 def _seed(url: str) -> None:
-    from gridmap.cells import build_store_cells
+    from gridmap.grid.service import build_store_cells
     from gridmap.components import import_components
     from gridmap.store import open_store
 
