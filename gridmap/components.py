@@ -37,7 +37,7 @@ from gridmap.codes import (MAX_SERIAL, Catalog, UnknownClassError, default_catal
 from gridmap.codes.areal import check_digits, check_district_code
 from gridmap.crs import LonLatSystem, check_crs, to_working_xy
 from gridmap.errors import CapacityError, CodeError, NotFoundError, Problem, UsageError, ValidationError, message
-from gridmap.grid.assign import CellIndex
+from gridmap.grid.assign import cell_codes
 from gridmap.io import ImportResult, read_vector, require_crs
 from gridmap.io.validate import LOST_DIGITS, lost_digits, normalise_code
 
@@ -194,22 +194,20 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     with store.transaction() as conn:
         # cells: read only those under the components, assign
         ok = [lab for lab in f.index if lab not in bad]
-        f["cell_code"] = None
+        for column in ("cell_code", "community_code", "street_code"):
+            f[column] = None
         if ok:
             pts = f.loc[ok]
             cells = store.read("cells", bbox=tuple(pts.total_bounds + np.array([-1, -1, 1, 1])),
                                columns=["code", "community_code", "ix", "iy"], connection=conn)
             if len(cells):
-                res = CellIndex(cells).lookup(shapely.get_x(pts.geometry.values), shapely.get_y(pts.geometry.values))
-                codes = np.full(len(res), None, dtype=object)
-                codes[res >= 0] = cells["code"].to_numpy(dtype=object)[res[res >= 0]]
-                f.loc[ok, "cell_code"] = codes
+                codes = cell_codes(shapely.get_x(pts.geometry.values), shapely.get_y(pts.geometry.values), cells)
+                for column in ("cell_code", "community_code", "street_code"):
+                    f.loc[ok, column] = codes[column].to_numpy(dtype=object)
             if outside == "reject":
                 for lab in pts.index[pd.isna(f.loc[ok, "cell_code"]).to_numpy()]:
                     _problem(bad, lab, "geometry", "outside every unit cell" + ("" if len(cells) else
                              " (the store has no cells here: build them first)"))
-        f["community_code"] = [c[:12] if isinstance(c, str) else None for c in f["cell_code"]]
-        f["street_code"] = [c[:9] if isinstance(c, str) else None for c in f["cell_code"]]
         cell_district = [c[:6] if isinstance(c, str) else None for c in f["cell_code"]]
         fallback = district_code or default_district(store, connection=conn, required=False)
         dists = []

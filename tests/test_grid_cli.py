@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmap.cells import build_store_cells
+from gridmap.grid.service import build_store_cells
 from gridmap.cli import main
 from gridmap.errors import StoreError, ValidationError
 from gridmap.grid import build_cells
