@@ -205,7 +205,7 @@ def accept_proposal(store: Any, proposal: Any, *, community_code: str | None = N
                     recode_cells: Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
                     cell_size_m: float | None = None, sliver_share: float = 0.1,
                     now: pd.Timestamp | None = None) -> AcceptResult:
-    """Write an accepted :class:`~gridmap.planning.split.Proposal` into ``store`` (one transaction).
+    """Write an accepted :class:`~gridmap.planning.proposal.Proposal` into ``store`` (one transaction).
 
     Parameters
     ----------

@@ -53,7 +53,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -64,9 +64,11 @@ from gridmap.crs import check_crs
 from gridmap.errors import InfeasibleError, Problem, ValidationError
 from gridmap.planning import _solver as S
 from gridmap.planning.atoms import adjacency, as_geometry, check_atoms
+from gridmap.planning.explain import explain_rank
 from gridmap.planning.flags import check_thresholds
+from gridmap.planning.proposal import Proposal
 
-__all__ = ["Proposal", "propose_splits", "diagnose", "DEFAULT_WEIGHTS"]
+__all__ = ["propose_splits", "diagnose", "DEFAULT_WEIGHTS"]
 
 log = logging.getLogger(__name__)
 
@@ -80,47 +82,6 @@ DEFAULT_WORK_BUDGET = 12_000_000
 
 #: Share of the work budget the heuristics may use before the exhaustive fallback gets the rest.
 HEURISTIC_SHARE = 0.6
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """One ranked split proposal.
-
-    Attributes
-    ----------
-    rank : 1 = best score.
-    k : number of new communities.
-    parts : GeoDataFrame indexed by ``part_id`` ('A', 'B', ... north-west first) with ``households``,
-        ``population`` (sum of known compound population, NaN if none known), ``area_m2``, ``compactness``
-        (Polsby–Popper), ``n_atoms``, ``atoms`` (tuple of atom ids) and ``geometry``.
-    assignment : Series atom id -> part_id.
-    metrics : balance_cv, max_deviation, compactness_mean, compactness_min, new_boundary_m,
-        along_roads_share, along_cells_share, outline_share, score.
-    explanation_zh, explanation_en : why it ranks where it does.
-    exhaustive : True when every valid partition was enumerated (the ranking is then over all of them).
-    search : how the search ran: ``seed``, ``work_budget``, ``work_used`` (units), ``time_limit_s`` and
-        ``time_limit_hit`` (True: the wall-clock safety net stopped the search before the work budget was
-        spent, so the result may differ between runs and machines).
-    """
-
-    rank: int
-    k: int
-    parts: gpd.GeoDataFrame
-    assignment: pd.Series
-    metrics: dict
-    score: float
-    explanation_zh: str = ""
-    explanation_en: str = ""
-    exhaustive: bool = False
-    community_code: str | None = None
-    floor: int = 1000
-    ceiling: int = 3000
-    search: dict = field(default_factory=dict)
-
-    def summary(self) -> str:
-        hh = "/".join(f"{h:,}" for h in self.parts["households"])
-        return (f"#{self.rank}: {self.k} parts ({hh} households), balance CV {self.metrics['balance_cv']:.3f}, "
-                f"compactness {self.metrics['compactness_mean']:.2f}")
 
 
 @dataclass
@@ -523,9 +484,5 @@ def _proposal(atoms: gpd.GeoDataFrame, pb: _Problem, parts: S.Partition, sc: flo
 
 
 def _explain(props: list[Proposal]) -> list[Proposal]:
-    from dataclasses import replace
-
-    from gridmap.planning.explain import explain_rank
-
     return [replace(p, explanation_zh=zh, explanation_en=en)
             for p, (zh, en) in zip(props, (explain_rank(p, props) for p in props))]
