@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.planning import _solver as S
+import gridmap.planning._solver as S
 from gridmap.planning.atoms import adjacency
 
 __all__ = ["SplitProblem", "build_problem", "diagnose"]

@@ -63,7 +63,7 @@ import shapely
 
 from gridmap.crs import check_crs
 from gridmap.errors import InfeasibleError, Problem, ValidationError
-from gridmap.planning import _solver as S
+import gridmap.planning._solver as S
 from gridmap.planning.atoms import check_atoms
 from gridmap.planning.explain import explain_rank
 from gridmap.planning.flags import check_thresholds
