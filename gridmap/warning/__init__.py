@@ -14,14 +14,13 @@ Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). 
   alarms controlled per evaluation date), the method the demo's planted anomalies are scored on;
 - :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
 
-Dense arrays live on a :class:`Lattice` covering only the cells' extent (:func:`lattice_from_cells`); cells
-from :func:`gridmap.grid.build_cells` carry global indices on a lattice anchored at (0, 0), which
-:func:`localise_cells` maps to local ones. Any object with an origin, ``cell_size_m``, ``nx`` and ``ny`` is
-accepted as a lattice.
+Dense arrays live on a window of the one lattice, :class:`gridmap.grid.Lattice` with ``nx``/``ny``, covering only
+the cells' extent (:func:`lattice_from_cells`); cells from :func:`gridmap.grid.build_cells` carry global indices
+on a lattice anchored at (0, 0), which :func:`localise_cells` maps to local ones
+(:mod:`~gridmap.warning.lattice_ops`).
 """
 
-from gridmap.warning._lattice import (Lattice, as_lattice, bin_points, grid_to_cells, lattice_from_cells,
-                                     localise_cells)
+from gridmap.warning.lattice_ops import bin_points, grid_to_cells, lattice_from_cells, localise_cells
 from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
 from gridmap.warning.counts import Unit, cell_counts, complaint_mask, counts_by, select_complaints
 from gridmap.warning.density import DensityScale, density_by, kernel_density
@@ -31,7 +30,7 @@ from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
 from gridmap.warning.scan import ScanBaseline, ScanControl, space_time_alerts
 
 __all__ = [
-    "Lattice", "as_lattice", "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
+    "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
     "CATEGORIES", "FALLBACK_CATEGORY", "normalise_category",
     "Unit", "cell_counts", "complaint_mask", "counts_by", "select_complaints",
     "DensityScale", "density_by", "kernel_density",

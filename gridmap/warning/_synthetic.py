@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.warning._lattice import Lattice
+from gridmap.grid.lattice import Lattice
 
 TEXTS = {
     "房屋漏雨": ["屋顶漏雨，雨天严重", "墙面渗水发霉", "楼顶防水层破损漏雨", "阳台渗水"],

@@ -53,7 +53,7 @@ from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
 from gridmap.markdown import escape_markdown
-from gridmap.warning._lattice import localise_cells
+from gridmap.warning.lattice_ops import localise_cells
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh

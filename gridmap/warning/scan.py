@@ -51,8 +51,8 @@ import pandas as pd
 from scipy import ndimage, stats
 
 from gridmap.errors import ValidationError, message
-from gridmap.warning._lattice import cell_xy_index, localise_cells
-from gridmap.warning.counts import complaint_mask
+from gridmap.warning.counts import cell_xy_index, complaint_mask
+from gridmap.warning.lattice_ops import localise_cells
 from gridmap.warning.hotspots import fdr_bh
 
 __all__ = ["ScanBaseline", "ScanControl", "space_time_alerts", "ALERT_COLUMNS"]
