@@ -14,8 +14,7 @@ import pytest
 import shapely
 
 from gridmap.errors import ValidationError
-from gridmap.grid import assign_points, build_cells
-from gridmap.grid import Lattice
+from gridmap.grid import Lattice, assign_points, build_cells
 from gridmap.warning import cell_counts, grid_to_cells, lattice_from_cells, localise_cells
 from gridmap.warning.alerts import early_warning, hot_spot_alerts
 

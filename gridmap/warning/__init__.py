@@ -12,6 +12,8 @@ Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). 
   clusters in the window, 回头看 re-check lists, the Chinese Markdown summary;
 - :mod:`~gridmap.warning.scan` prospective space-time alerts (space-time permutation scan, exact test, false
   alarms controlled per evaluation date), the method the demo's planted anomalies are scored on;
+- :mod:`~gridmap.warning.labels` the Chinese labels of patterns, alert kinds and units;
+- :mod:`~gridmap.warning.unit_geometry` each alert row's cell / community / street polygon;
 - :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
 
 Dense arrays live on a window of the one lattice, :class:`gridmap.grid.Lattice` with ``nx``/``ny``, covering only
@@ -27,7 +29,8 @@ from gridmap.warning.density import DensityScale, density_by, kernel_density
 from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceTimeCube, classify,
                                       emerging_hot_spots, mann_kendall, space_time_cube)
 from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
-from gridmap.warning.scan import ScanBaseline, ScanControl, space_time_alerts
+from gridmap.warning.scan import ScanBaseline, ScanControl, ScanOptions, space_time_alerts
+from gridmap.warning.unit_geometry import attach_unit_geometry
 
 __all__ = [
     "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
@@ -36,5 +39,5 @@ __all__ = [
     "DensityScale", "density_by", "kernel_density",
     "GiStarResult", "Weights", "fdr_bh", "gi_star",
     "EmergingResult", "Pattern", "SliceFreq", "SpaceTimeCube", "classify", "emerging_hot_spots", "mann_kendall",
-    "space_time_cube", "ScanBaseline", "ScanControl", "space_time_alerts",
+    "space_time_cube", "ScanBaseline", "ScanControl", "ScanOptions", "space_time_alerts", "attach_unit_geometry",
 ]

@@ -53,10 +53,12 @@ from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
 from gridmap.markdown import escape_markdown
-from gridmap.warning.lattice_ops import localise_cells
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh
+from gridmap.warning.labels import ALERT_KIND_ZH
+from gridmap.warning.lattice_ops import localise_cells
+from gridmap.warning.unit_geometry import attach_unit_geometry
 
 __all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spot_alerts", "scan_alerts",
            "recheck_list", "WarningReport", "early_warning", "summary_markdown", "normalise_address"]
@@ -87,9 +89,7 @@ class AlertKind(str, enum.Enum):
 
     @property
     def zh(self) -> str:
-        return {"count jump": "诉求量突增", "keyword watch": "关键词监测", "new hot spot": "新增热点",
-                "consecutive hot spot": "连续热点", "intensifying hot spot": "加强热点",
-                "space-time cluster": "时空聚集"}[self.value]
+        return ALERT_KIND_ZH[self.value]
 
 
 def _unit_column(complaints: pd.DataFrame, by: "str | Unit") -> str:
@@ -374,12 +374,6 @@ class WarningReport:
         return summary_markdown(self)
 
 
-def _cell_frame(cells: pd.DataFrame | None) -> pd.DataFrame | None:
-    if cells is None:
-        return None
-    return cells.set_index("code", drop=False) if "code" in cells.columns else cells
-
-
 def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.DataFrame | None = None,
                   keywords: Any = None, units: tuple[str, ...] = ("cell", "community"),
                   baseline: str = "auto", alpha: float = 0.05, min_count: int = 3, hot_spots: bool = True,
@@ -467,21 +461,8 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         step("回头看 re-check list")
         recheck = recheck_list(complaints, keywords=kws, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
     step("alert geometry")
-    cf = _cell_frame(cells)
-    if cf is not None and "geometry" in cf.columns and len(alerts):
-        import geopandas as gpd
-
-        geoms = []
-        for unit_type, unit in zip(alerts["unit_type"], alerts["unit"]):
-            if unit_type == "cell" and unit in cf.index:
-                geoms.append(cf.geometry.loc[unit])
-            elif unit_type in ("community", "street"):
-                sub = cf[cf[f"{unit_type}_code"] == unit] if f"{unit_type}_code" in cf.columns else \
-                    cf[cf["community_code"].astype(str).str.startswith(str(unit))]
-                geoms.append(sub.geometry.union_all() if len(sub) else None)
-            else:
-                geoms.append(None)
-        alerts = gpd.GeoDataFrame(alerts, geometry=gpd.GeoSeries(geoms, crs=cf.crs), crs=cf.crs)
+    if cells is not None and "geometry" in cells.columns and len(alerts):
+        alerts = attach_unit_geometry(alerts, cells=cells)
     if progress:
         progress(total, total, "done")
     log.info("early warning [%s, %s): %d alert(s), %d re-check place(s)", t0.date(), t1.date(), len(alerts),
