@@ -7,8 +7,9 @@
   ``pattern``, ``pattern_zh``, ``final_z``, ``total``) or simple frames (``cell_code``, ``pattern``, ``z``,
   ``count`` / ``level``, ``message``, ``count``). :func:`warning_layers` splits a report into its hot-spot and
   alert layers and attaches unit geometry where the table has none
-  (:func:`gridmap.warning.unit_geometry.attach_unit_geometry`, as ``early_warning`` does); :func:`emerging_cells` turns an
-  :class:`~gridmap.warning.EmergingResult` into a hot-spot layer of every emerging category.
+  (:func:`gridmap.warning.unit_geometry.attach_unit_geometry`, as ``early_warning`` does);
+  :func:`emerging_cells` turns an :class:`~gridmap.warning.EmergingResult` into a hot-spot layer of every
+  emerging category.
 - ``proposals``: :func:`gridmap.planning.report.proposals_frame` (``proposal_rank``, ``part_id``, ``kind``
   'part'/'current', ``community_code``, ``households``) or simple frames (``proposal``, ``code``, ``name``,
   ``households``, ``parent_code``).
