@@ -165,7 +165,7 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
         e.g. ``alpha=0.01``) replace its values, so ``space_time_alerts(c, cells, start=, end=, alpha=0.01)``
         works as well.
 
-    The body stays one function of about 190 lines: it is the single pass of steps 2-6 of the module docstring
+    The body stays one function of about 180 lines: it is the single pass of steps 2-6 of the module docstring
     over shared intermediate arrays (cumulative daily counts, excess per date); splitting it would thread a
     dozen arrays through helpers without making a step readable on its own.
 
