@@ -15,7 +15,7 @@ from scipy import stats
 
 from gridmap.errors import ValidationError
 from gridmap.testing.warning import generate, make_cells
-from gridmap.warning._lattice import Lattice
+from gridmap.grid import Lattice
 from gridmap.warning.scan import _tail_bound, space_time_alerts
 from gridmap.warning.scoring import rolling_alerts, score_anomalies
 

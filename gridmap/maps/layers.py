@@ -24,6 +24,7 @@ from gridmap.maps.page import ScriptLayer
 from gridmap.maps.raster import RAMP, DensityGrid, colorize, png_data_uri, warp_to_mercator
 from gridmap.maps.safety import Privacy, escape_html as esc, scrub_pii
 from gridmap.planning.flags import DEFAULT_THRESHOLDS, THRESHOLDS_ATTR, SizeClass, size_class
+from gridmap.warning.labels import UNIT_LABEL
 
 __all__ = ["LayerOut", "communities_layer", "cells_layer", "components_layers",
            "density_layer", "hotspots_layer", "alerts_layer", "proposal_layers", "streets_layer",
@@ -272,7 +273,7 @@ def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privac
     styles = [{"color": _HOTSPOT_COLORS.get(k, "#e31a1c"), "weight": 2,
                "fillColor": _HOTSPOT_COLORS.get(k, "#e31a1c"), "fillOpacity": 0.4} for k in order]
     tips = [_tooltip(("热点 hot spot", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
-                     (_UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
+                     (UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
                      ("z", None if pd.isna(z) else f"{float(z):.2f}"), ("件数 count", _fmt_int(n)))
             for lb, c, t, u, z, n in zip(frame["label"], frame["category"], frame["unit_type"], frame["unit"],
                                          frame["z"], frame["count"])]
@@ -286,7 +287,6 @@ def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privac
     return LayerOut([ScriptLayer("areas", spec, name=esc(f"热点与新兴类别 hot spots ({len(frame)})"))], legend)
 
 
-_UNIT_LABEL = {"cell": "网格 cell", "community": "社区 community", "street": "街道 street"}
 _ALERT_COLORS = {"red": "#b2182b", "红": "#b2182b", "1": "#b2182b", "high": "#b2182b",
                  "orange": "#ef8a62", "橙": "#ef8a62", "2": "#ef8a62", "medium": "#ef8a62",
                  "yellow": "#fddc5c", "黄": "#fddc5c", "3": "#fddc5c", "low": "#fddc5c",
@@ -306,7 +306,7 @@ def alerts_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy,
     styles = [{"color": _ALERT_COLORS.get(k.lower(), "#b2182b"), "weight": 3, "dashArray": "4 3",
                "fillColor": _ALERT_COLORS.get(k.lower(), "#b2182b"), "fillOpacity": 0.15} for k in order]
     tips = [_tooltip(("预警 alert", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
-                     (_UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
+                     (UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
                      ("说明 note", None if pd.isna(m) else scrub_pii(m)), ("件数 count", _fmt_int(n)))
             for lb, c, t, u, m, n in zip(frame["label"], frame["category"], frame["unit_type"], frame["unit"],
                                          frame["message"], frame["count"])]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.warning._lattice import Lattice
+from gridmap.grid.lattice import Lattice
 
 __all__ = ["SyntheticDistrict", "TEXTS", "make_cells", "generate", "default_anomalies"]
 
