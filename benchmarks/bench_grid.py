@@ -1,4 +1,4 @@
-"""Unit grid benchmarks (issue 3), ours against the named baseline in the same run.
+"""Unit grid benchmarks, ours against the named baseline in the same run.
 
 (a) assign 1 M and 10 M points over a 40 km x 40 km area (~1,000 Voronoi communities, 100 m cells) to cells:
     ``gridmap.grid.assign_points`` vs ``geopandas.sjoin`` (predicate 'intersects'), both one-shot on a fresh cells
@@ -36,7 +36,7 @@ AREA = (430_000.0, 4_400_000.0, 470_000.0, 4_440_000.0)  # 40 km x 40 km in EPSG
 
 
 def communities(n: int, bounds=AREA):
-    from gridmap.grid.synthetic import voronoi_communities
+    from gridmap.testing.grid import voronoi_communities
 
     return voronoi_communities(n, bounds=bounds, seed=7, district_code="110199", per_street=40, wiggle_m=5.0)
 

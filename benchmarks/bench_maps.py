@@ -1,6 +1,6 @@
 """File size and headless-Chromium load time of gridmap's offline maps vs a plain folium map of the same layers.
 
-Cases (synthetic layers of ``gridmap.maps.sample``):
+Cases (synthetic layers of ``gridmap.testing.maps``):
 
 - street: one street of 300 unit cells, 10,000 components, 50,000 complaints (the issue's street map);
 - district: 20 streets, 30 km², 6,000 unit cells, 100,000 components, 300,000 complaints (the scale of the
@@ -124,7 +124,7 @@ def main() -> None:
     from browser import Chromium
 
     from _harness import machine, run_case
-    from gridmap.maps.sample import sample_layers
+    from gridmap.testing.maps import sample_layers
 
     street_data = sample_layers()                                    # 3 x 3 streets, 10k comp. / 50k compl. each
     district_data = sample_layers(nx_streets=5, ny_streets=4, components_per_street=5_000,
@@ -154,7 +154,7 @@ def main() -> None:
             print(f"{name:50} {s_ours:8.2f} {s_plain:9.2f} {s_plain / s_ours:7.1f} {t_ours:7.2f} {t_plain:8.2f} "
                   f"{build_s:8.2f} {rss:9.0f}")
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print("issue 6 limits: street <= 3 MB, district <= 15 MB, each drawn in under 3 s: "
+    print("limits: street <= 3 MB, district <= 15 MB, each drawn in under 3 s: "
           + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in verdicts))
     print("ours s / plain s: until drawn (plain folium pointed at local Leaflet, MarkerCluster, Leaflet.heat; "
           "as folium writes it, it is blank offline); best of 3 loads")

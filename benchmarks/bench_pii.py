@@ -1,5 +1,5 @@
 """Masking phone and ID numbers in 100,000 complaint texts: ``scrub_pii`` against the three regular expressions it
-replaced (issue 19, item 4), on the same texts in the same run.
+replaced, on the same texts in the same run.
 
 Texts: the generated corpus of ``tests/test_maps_pii.py`` (random complaint sentences; a third carry 1-3 planted
 mobiles, landlines and 18/15-digit IDs rendered in random styles: full-width, Chinese numerals, separators,
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# The scrubber before issue 19 (gridmap.maps.safety at f91b86b), as the baseline.
+# The scrubber of gridmap.maps.safety at commit f91b86b (before written-out numbers were masked): the baseline.
 _ID_RE = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
                     r"(?![0-9A-Za-z])")
 _MOBILE_RE = re.compile(r"(?<!\d)(?:(?:\+|00)86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)")

@@ -3,7 +3,7 @@
 Baselines (same data, same target table with the same indexes, same run):
   * SQLite/SpatiaLite: plain SQLAlchemy Core ``insert()`` executemany with GeoAlchemy2 ``WKBElement`` values.
   * PostGIS: ``GeoDataFrame.to_postgis(if_exists='append')``.
-Goals (issue 2): SQLite >= 30,000 rows/s; PostGIS >= 2x to_postgis.
+Goals: SQLite >= 30,000 rows/s; PostGIS >= 2x to_postgis.
 
 Usage:  python benchmarks/bench_store.py [--quick] [--postgis URL]
         (PostGIS URL also from $GRIDMAP_BENCH_POSTGIS_URL; without one the PostGIS rows are skipped, said so.)

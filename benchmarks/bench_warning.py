@@ -11,7 +11,7 @@ Baselines on the same data in the same run, each in a fresh process:
   * Gi*: ``esda.G_Local(star=True, transform='B', permutations=0)`` with ``libpysal.weights.lat2W`` — full size.
 The point samples are drawn uniformly at random (without replacement, seed ``SAMPLE_SEED``) from all points:
 the points are generated background first, then clusters, so a prefix would be the uniform background only.
-Goal (issue 5): the full pipeline under 10 s and 4 GiB on 2 cores, >= 100x the baseline.
+Goal: the full pipeline under 10 s and 4 GiB on 2 cores, >= 100x the baseline.
 
 Agreement on the same data, checked in the same run (a disagreement makes the script exit 1):
   * counts per cell from ``bin_points`` equal to sjoin's on the sample, every cell;
@@ -61,7 +61,8 @@ def points(n: int, side: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ours(n: int, side: int) -> dict:
-    from gridmap.warning import Lattice, bin_points, gi_star, kernel_density
+    from gridmap.grid import Lattice
+    from gridmap.warning import bin_points, gi_star, kernel_density
 
     x, y = points(n, side)
     lat = Lattice(X0, Y0, CELL, side, side)
@@ -95,7 +96,8 @@ def sample_index(n_points: int, sample: int, seed: int = SAMPLE_SEED) -> np.ndar
 def base_sjoin(n: int, side: int, sample: int) -> dict:
     import geopandas as gpd
 
-    from gridmap.warning import Lattice, bin_points
+    from gridmap.grid import Lattice
+    from gridmap.warning import bin_points
 
     x, y = points(n, side)
     idx = sample_index(len(x), sample)
@@ -118,7 +120,8 @@ def base_sjoin(n: int, side: int, sample: int) -> dict:
 def base_kde(n: int, side: int, pts_sample: int, cell_sample: int) -> dict:
     from sklearn.neighbors import KernelDensity
 
-    from gridmap.warning import Lattice, bin_points, kernel_density
+    from gridmap.grid import Lattice
+    from gridmap.warning import bin_points, kernel_density
 
     x, y = points(n, side)
     idx = sample_index(len(x), pts_sample)
@@ -146,7 +149,8 @@ def base_esda(n: int, side: int) -> dict:
     except ImportError as exc:
         return {"seconds": float("nan"), "ran": False, "why": f"not installed ({exc.name})"}
 
-    from gridmap.warning import Lattice, bin_points, gi_star
+    from gridmap.grid import Lattice
+    from gridmap.warning import bin_points, gi_star
 
     x, y = points(n, side)
     c = bin_points(x, y, Lattice(X0, Y0, CELL, side, side))

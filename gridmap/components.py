@@ -36,8 +36,8 @@ from gridmap.codes import (MAX_SERIAL, Catalog, UnknownClassError, default_catal
                            next_free_serials, parse_any_component_code, parse_component_code)
 from gridmap.codes.areal import check_digits, check_district_code
 from gridmap.crs import LonLatSystem, check_crs, to_working_xy
-from gridmap.errors import CapacityError, CodeError, NotFoundError, Problem, ValidationError, message
-from gridmap.grid.assign import CellIndex
+from gridmap.errors import CapacityError, CodeError, NotFoundError, Problem, UsageError, ValidationError, message
+from gridmap.grid.assign import cell_codes
 from gridmap.io import ImportResult, read_vector, require_crs
 from gridmap.io.validate import LOST_DIGITS, lost_digits, normalise_code
 
@@ -112,9 +112,9 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
         is a duplicate and rejected (default 0.01 m).
     """
     if on_error not in ("reject", "abort"):
-        raise ValueError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
+        raise UsageError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
     if outside not in ("reject", "keep"):
-        raise ValueError(message("outside must be 'reject' or 'keep'", got=repr(outside)))
+        raise UsageError(message("outside must be 'reject' or 'keep'", got=repr(outside)))
     cat = catalog or default_catalog()
     where = "input frame"
     if isinstance(source, gpd.GeoDataFrame):
@@ -175,9 +175,9 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                     raise CodeError(f"district_code {dist} does not match the identifier's district {c_dist}")
                 c_dist = dist
         except UnknownClassError as exc:
-            _problem(bad, label, "class_code", str(exc).split(". Fix")[0], cls or code or nid)
+            _problem(bad, label, "class_code", exc.reason, cls or code or nid)
         except CodeError as exc:
-            _problem(bad, label, "code", str(exc).split(". Fix")[0], code or nid or cls)
+            _problem(bad, label, "code", exc.reason, code or nid or cls)
         cls_out.append(c_cls)
         serial_out.append(c_serial)
         district_out.append(c_dist)
@@ -194,22 +194,20 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     with store.transaction() as conn:
         # cells: read only those under the components, assign
         ok = [lab for lab in f.index if lab not in bad]
-        f["cell_code"] = None
+        for column in ("cell_code", "community_code", "street_code"):
+            f[column] = None
         if ok:
             pts = f.loc[ok]
             cells = store.read("cells", bbox=tuple(pts.total_bounds + np.array([-1, -1, 1, 1])),
                                columns=["code", "community_code", "ix", "iy"], connection=conn)
             if len(cells):
-                res = CellIndex(cells).lookup(shapely.get_x(pts.geometry.values), shapely.get_y(pts.geometry.values))
-                codes = np.full(len(res), None, dtype=object)
-                codes[res >= 0] = cells["code"].to_numpy(dtype=object)[res[res >= 0]]
-                f.loc[ok, "cell_code"] = codes
+                codes = cell_codes(shapely.get_x(pts.geometry.values), shapely.get_y(pts.geometry.values), cells)
+                for column in ("cell_code", "community_code", "street_code"):
+                    f.loc[ok, column] = codes[column].to_numpy(dtype=object)
             if outside == "reject":
                 for lab in pts.index[pd.isna(f.loc[ok, "cell_code"]).to_numpy()]:
                     _problem(bad, lab, "geometry", "outside every unit cell" + ("" if len(cells) else
                              " (the store has no cells here: build them first)"))
-        f["community_code"] = [c[:12] if isinstance(c, str) else None for c in f["cell_code"]]
-        f["street_code"] = [c[:9] if isinstance(c, str) else None for c in f["cell_code"]]
         cell_district = [c[:6] if isinstance(c, str) else None for c in f["cell_code"]]
         fallback = district_code or default_district(store, connection=conn, required=False)
         dists = []
@@ -256,7 +254,7 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                 serials = next_free_serials(used, c, len(grp), reuse_gaps=reuse_gaps, catalog=cat)
             except CapacityError as exc:
                 for lab in grp.index:
-                    _problem(bad, lab, "code", str(exc).split(". Fix")[0], c)
+                    _problem(bad, lab, "code", exc.reason, c)
                 continue
             f.loc[grp.index, "serial"] = serials
             new_rows += [(lab, f"{c}{s:04d}") for lab, s in zip(grp.index, serials)]
@@ -337,7 +335,7 @@ def default_district(store: Any, *, connection: Any = None, required: bool = Tru
     else:
         found = None
         candidates: list[str] = []
-        with (store.engine.connect() if connection is None else _nullctx(connection)) as conn:
+        with (store.engine.connect() if connection is None else contextlib.nullcontext(connection)) as conn:
             for sql in ("SELECT code FROM districts ORDER BY code LIMIT 2",
                         "SELECT DISTINCT district_code FROM components ORDER BY district_code LIMIT 2"):
                 candidates = [r[0] for r in conn.execute(text(sql))]
@@ -369,17 +367,6 @@ def _read_only(store: Any) -> Any:
         yield conn
 
 
-class _nullctx:
-    def __init__(self, conn: Any):
-        self.conn = conn
-
-    def __enter__(self) -> Any:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 _SELECT = ("SELECT c.id, " + ", ".join(f"c.{c}" for c in _FIELDS) +
            ", m.name AS community_name, s.name AS street_name, ST_X(c.geom) AS x, ST_Y(c.geom) AS y "
            "FROM components c LEFT JOIN communities m ON m.code = c.community_code "
@@ -399,7 +386,6 @@ def _lonlat(store: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return tr.transform(x, y)
 
 
-_OBJECT_COLUMNS = [c for c in _FIELDS if c not in ("initial_date", "change_date")]
 _DATE_COLUMNS = ["initial_date", "change_date"]
 #: Result columns, in order (``extra`` columns go before ``geometry``).
 _RESULT_COLUMNS = [*_FIELDS, "community_name", "street_name", "class_name", "major_name", "x", "y", "lon", "lat"]

@@ -25,7 +25,6 @@ True
 
 from __future__ import annotations
 
-import enum
 import os
 from functools import lru_cache
 from typing import Any
@@ -34,6 +33,7 @@ import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _PyprojCRSError
 
+from gridmap._enums import ChoiceEnum
 from gridmap.errors import CRSError, message
 
 __all__ = [
@@ -59,7 +59,7 @@ DEFAULT_WORKING_CRS = "EPSG:4548"
 WGS84 = "EPSG:4326"
 
 
-class LonLatSystem(str, enum.Enum):
+class LonLatSystem(ChoiceEnum, what="lon/lat coordinate system"):
     """Geographic coordinate systems accepted for lon/lat input."""
 
     WGS84 = "wgs84"
@@ -68,18 +68,20 @@ class LonLatSystem(str, enum.Enum):
     BD09 = "bd09"
 
     @classmethod
-    def parse(cls, value: "str | LonLatSystem") -> "LonLatSystem":
-        if isinstance(value, cls):
-            return value
-        key = str(value).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
-        aliases = {"wgs84": cls.WGS84, "epsg4326": cls.WGS84, "4326": cls.WGS84,
-                   "cgcs2000": cls.CGCS2000, "epsg4490": cls.CGCS2000, "4490": cls.CGCS2000,
-                   "gcj02": cls.GCJ02, "amap": cls.GCJ02, "gaode": cls.GCJ02, "tencent": cls.GCJ02,
-                   "bd09": cls.BD09, "baidu": cls.BD09}
-        if key not in aliases:
-            raise CRSError(message("unknown lon/lat coordinate system", got=repr(value),
-                                   fix="use one of " + ", ".join(m.value for m in cls)))
-        return aliases[key]
+    def _key(cls, value: object) -> str:
+        return str(value).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+
+    @classmethod
+    def _aliases(cls) -> dict[str, "LonLatSystem"]:
+        return {"wgs84": cls.WGS84, "epsg4326": cls.WGS84, "4326": cls.WGS84,
+                "cgcs2000": cls.CGCS2000, "epsg4490": cls.CGCS2000, "4490": cls.CGCS2000,
+                "gcj02": cls.GCJ02, "amap": cls.GCJ02, "gaode": cls.GCJ02, "tencent": cls.GCJ02,
+                "bd09": cls.BD09, "baidu": cls.BD09}
+
+    @classmethod
+    def _unknown(cls, value: object) -> CRSError:
+        return CRSError(message("unknown lon/lat coordinate system", got=repr(value),
+                                fix="use one of " + cls.choices()))
 
 
 def parse_crs(value: Any, *, where: str = "crs") -> CRS:

@@ -34,26 +34,83 @@ __all__ = [
     "InfeasibleError",
     "OutputError",
     "message",
+    "Message",
     "plain",
     "group_reasons",
     "plain_value",
 ]
 
 
-def message(what: str, *, where: str | None = None, got: object = None, fix: str | None = None) -> str:
-    """Format an error message as *what (at where); got X. Fix: ...*."""
-    text = what
-    if where:
-        text += f" (at {where})"
-    if got is not None:
-        text += f"; got {got}"
-    if fix:
-        text += f". Fix: {fix}"
-    return text
+class Message(str):
+    """The text of :func:`message`, carrying its parts: ``what``, ``where``, ``got`` and ``fix``.
+
+    It is a ``str`` (compares, prints and formats as the text); a :class:`GridmapError` built from one keeps the
+    parts as attributes, so callers read ``exc.what`` or ``exc.fix`` instead of cutting the text apart.
+    """
+
+    what: str
+    where: str | None
+    got: object
+    fix: str | None
+
+    def __new__(cls, what: str, *, where: str | None = None, got: object = None, fix: str | None = None) -> "Message":
+        text = what
+        if where:
+            text += f" (at {where})"
+        if got is not None:
+            text += f"; got {got}"
+        if fix:
+            text += f". Fix: {fix}"
+        self = super().__new__(cls, text)
+        self.what, self.where, self.got, self.fix = what, where or None, got, fix or None
+        return self
+
+
+def message(what: str, *, where: str | None = None, got: object = None, fix: str | None = None) -> Message:
+    """Format an error message as *what (at where); got X. Fix: ...*, keeping the parts (see :class:`Message`).
+
+    >>> text = message("unknown unit", got="'x'", fix="use cell")
+    >>> text, text.what, text.fix
+    ("unknown unit; got 'x'. Fix: use cell", 'unknown unit', 'use cell')
+    """
+    return Message(what, where=where, got=got, fix=fix)
 
 
 class GridmapError(Exception):
-    """Base class of every error gridmap raises on purpose."""
+    """Base class of every error gridmap raises on purpose.
+
+    Its parts are attributes: ``what`` (what went wrong), ``where``, ``got`` (what was received) and ``fix``.
+    Raised with a :func:`message`, they are that message's parts; raised with plain text, ``what`` is the text and
+    the others are ``None``. ``reason`` is the message without its fix (for a per-row problem list).
+
+    >>> exc = CodeError(message("bad code", where="cells.code", got="'1'", fix="use 15 digits"))
+    >>> exc.what, exc.where, exc.got, exc.fix
+    ('bad code', 'cells.code', "'1'", 'use 15 digits')
+    >>> exc.reason
+    "bad code (at cells.code); got '1'"
+    >>> CodeError("no class").what, CodeError("no class").fix
+    ('no class', None)
+    """
+
+    what: str
+    where: str | None = None
+    got: object = None
+    fix: str | None = None
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        first = args[0] if args else ""
+        parts = vars(self)
+        if isinstance(first, Message):
+            for name in ("what", "where", "got", "fix"):
+                parts.setdefault(name, getattr(first, name))
+        else:
+            parts.setdefault("what", str(first))
+
+    @property
+    def reason(self) -> str:
+        """The message without its fix: *what (at where); got X*."""
+        return str(Message(self.what, where=self.where, got=self.got))
 
 
 class CRSError(GridmapError, ValueError):
@@ -120,13 +177,21 @@ def group_reasons(problems: Iterable[Problem]) -> list[tuple[str, int]]:
 
 
 class ValidationError(GridmapError, ValueError):
-    """Input data failed validation. Carries every problem found, not just the first."""
+    """Input data failed validation. Carries every problem found, not just the first.
+
+    >>> exc = UsageError(message("mode must be 'append' or 'replace'", got="'x'"))
+    >>> exc.what, exc.got, str(exc)
+    ("mode must be 'append' or 'replace'", "'x'", "mode must be 'append' or 'replace'; got 'x'")
+    >>> ValidationError("bad rows", [Problem(3, "code", "missing")], fix="fill it").fix
+    'fill it'
+    """
 
     def __init__(self, what: str, problems: Sequence[Problem] = (), *, fix: str | None = None, limit: int = 20):
-        self.what = what
+        self.what, self.fix = str(what), fix
+        if isinstance(what, Message):  # UsageError(message(...)): keep the message's parts
+            self.what, self.where, self.got, self.fix = what.what, what.where, what.got, fix or what.fix
         self.problems: list[Problem] = list(problems)
-        self.fix = fix
-        lines = [what + (f" ({len(self.problems)} problem(s))" if self.problems else "")]
+        lines = [str(what) + (f" ({len(self.problems)} problem(s))" if self.problems else "")]
         for p in self.problems[:limit]:
             lines.append(f"  - {p}")
         if len(self.problems) > limit:
@@ -181,6 +246,7 @@ class NotFoundError(GridmapError, LookupError):
     """A code or name that is not in the store; carries the nearest valid suggestions."""
 
     def __init__(self, what: str, *, suggestions: Iterable[str] = (), fix: str | None = None):
+        self.what, self.fix = what, fix
         self.suggestions = list(suggestions)
         text = what
         if self.suggestions:
@@ -198,6 +264,7 @@ class InfeasibleError(GridmapError, ValueError):
     """No solution satisfies the hard constraints; ``reasons`` says why in planner's words."""
 
     def __init__(self, what: str, reasons: Sequence[str] = (), relax: Sequence[str] = ()):
+        self.what = what
         self.reasons = list(reasons)
         self.relax = list(relax)
         lines = [what]

@@ -59,7 +59,7 @@ def run_demo(store: Any, out_dir: str | Path, *, scale: float = 1.0, seed: int |
     """Build the demo district into ``store`` (replacing every layer) and write outputs to ``out_dir``."""
     from gridmap import demo as demo_mod
     from gridmap.components import import_components
-    from gridmap.grid import build_cells
+    from gridmap.grid.service import build_store_cells
     from gridmap.io.complaints import import_complaints
 
     out = Path(out_dir)
@@ -79,10 +79,9 @@ def run_demo(store: Any, out_dir: str | Path, *, scale: float = 1.0, seed: int |
     for layer in BASE_LAYERS:
         with _step(run, f"import {layer}", progress):
             run.imports[layer] = import_file(store, layer, files[layer], on_error="abort")
-    with _step(run, "build cells", progress):
-        cells = build_cells(store.read("communities", where={"active": True}))
-        store.write("cells", cells)
-        run.imports["cells"] = ImportResult("cells", len(cells))
+    with _step(run, "build cells", progress):  # components and complaints come after: nothing to re-assign
+        built = build_store_cells(store, reassign=False)
+        run.imports["cells"] = ImportResult("cells", built.cells)
     with _step(run, "import components", progress):
         run.imports["components"] = import_components(store, files["components"], district_code=DEMO_DISTRICT)
     with _step(run, "import complaints", progress):

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-import pyogrio  # noqa: F401  -- before any SpatiaLite connection (see machine notes, pitfall 3)
+import pyogrio  # noqa: F401  -- before any SpatiaLite connection (or pyogrio crashes the interpreter)
 
 POSTGIS_URL = os.environ.get("GRIDMAP_TEST_POSTGIS_URL")
 REQUIRE_POSTGIS = os.environ.get("GRIDMAP_REQUIRE_POSTGIS") == "1"

@@ -1,4 +1,4 @@
-"""Bad input never crashes, never guesses, and never touches the store it should not (issue 16).
+"""Bad input never crashes, never guesses, and never touches the store it should not.
 
 A table of broken files is fed to every importer (communities, streets, compounds, roads, components through
 ``import-components``, complaints) and to the query commands, on SpatiaLite and PostGIS; hypothesis adds
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import pyogrio  # noqa: F401  -- before any SpatiaLite connection (machine notes, pitfall 3)
+import pyogrio  # noqa: F401  -- before any SpatiaLite connection (or pyogrio crashes the interpreter)
 
 import geopandas as gpd
 import numpy as np
@@ -73,8 +73,8 @@ def lonlat(x, y):
 
 
 def _seed(url: str) -> None:
-    from gridmap.cells import build_store_cells
     from gridmap.components import import_components
+    from gridmap.grid.service import build_store_cells
     from gridmap.store import open_store
 
     s = open_store(url, crs="EPSG:4548")

@@ -34,7 +34,7 @@ def test_import_reports_rejects_and_exit_code(tmp_path, store_url):
     rej = tmp_path / "rej.csv"
     r = run("--db", store_url, "import", "communities", str(src), "--map", "code=SQDM,street_code=JDDM,households=HS",
             "--rejects", str(rej))
-    assert r.returncode == 0, r.stderr  # done: the good row is written, the rejected ones reported (issue 16)
+    assert r.returncode == 0, r.stderr  # done: the good row is written, the rejected ones reported
     assert "3 read: 1 written, 2 rejected" in r.stdout
     report = pd.read_csv(rej, encoding="utf-8-sig")
     assert sorted(report["reason"]) == ["community code must be digits only", "must not be negative"]

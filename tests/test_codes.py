@@ -13,7 +13,7 @@ from gridmap.codes import (MAX_SERIAL, CellCode, ComponentCode, format_cell_code
 from gridmap.codes.catalog import UnknownClassError, default_catalog
 from gridmap.errors import CapacityError, CodeError, ValidationError
 
-# every minor class listed in docs/standards.md (shared reference), with its name
+# every minor class of the old national scheme (CJ/T 214-2007, GB/T 30428.2-2013) known with a code, with its name
 STANDARD_MINORS = {
     "0101": "上水井盖", "0102": "污水井盖", "0103": "雨水井盖", "0104": "雨水箅子", "0105": "电力井盖",
     "0106": "路灯井盖", "0107": "通讯井盖", "0108": "电视井盖", "0109": "网络井盖", "0110": "热力井盖",

@@ -15,7 +15,7 @@ from gridmap.components import import_components, locate, nearest_components, se
 from gridmap.crs import to_wgs84_xy, wgs84_to_gcj02
 from gridmap.errors import CodeError, NotFoundError, ValidationError
 from gridmap.grid import build_cells
-from gridmap.grid.synthetic import voronoi_communities
+from gridmap.testing.grid import voronoi_communities
 
 CRS = "EPSG:4548"
 BOUNDS = (448_000.0, 4_419_000.0, 449_000.0, 4_419_800.0)  # near Tiananmen
@@ -83,7 +83,7 @@ def test_import_assigns_cells_codes_and_rejects_with_reasons(seeded, tmp_path):
     assert "unknown status" in reasons[8]
     assert reasons[9].startswith("duplicate: same class")
     stored = store.read("components").set_index("code")
-    # the new 0101 gets the lowest free serial of its class (issue 19: gaps below the highest, 7, are reused)
+    # the new 0101 gets the lowest free serial of its class (gaps below the highest, 7, are reused)
     assert sorted(stored.index) == ["01010001", "01010007", "06010001"]
     assert stored.loc["01010001", "national_id"] == "1101010101000001"
     assert stored.loc["01010007", "status"] == "破损"
@@ -246,7 +246,7 @@ def test_cli_locate_nearest_components(located, capsys, tmp_path):
     assert main(["--db", url, "locate", "01010003"]) == 0
     text = capsys.readouterr().out
     assert "上水井盖" in text and "城管委" in text
-    assert main(["--db", url, "locate", "01010093"]) == 1  # not found: nothing could be done (issue 16)
+    assert main(["--db", url, "locate", "01010093"]) == 1  # not found: nothing could be done
     err = capsys.readouterr().err
     assert "did you mean" in err and "Traceback" not in err
     lon, lat = lonlat_of(448_480.0, 4_419_400.0)
@@ -320,7 +320,7 @@ def test_national_id_with_overflowing_serial_is_rejected_with_reason(seeded, tmp
     assert res.written == 1 and store.read("components")["code"].tolist() == ["01019999"]
     (prob,) = res.rejected
     assert prob.row == 0 and prob.field == "code" and "exceeds 9,999" in prob.reason
-    # and 9999 does not block the class (issue 19): the next new component gets the lowest free serial
+    # and 9999 does not block the class: the next new component gets the lowest free serial
     more = import_components(store, components_csv(tmp_path, [{"lon": p[0] + 1e-4, "lat": p[1],
                                                                "class_code": "0101"}]), lonlat="wgs84")
     assert more.written == 1 and more.new_codes["code"].tolist() == ["01010001"]

@@ -64,7 +64,7 @@ def test_forward_formulas_match_published_vectors():
 def test_gcj02_shift_magnitude_at_tiananmen():
     glon, glat = wgs84_to_gcj02(*TIANANMEN)
     d = metres(*TIANANMEN, float(glon), float(glat))
-    assert 500 < d < 620  # standards.md: about 556 m
+    assert 500 < d < 620  # the GCJ-02 shift at Tiananmen is about 556 m
     assert glon > TIANANMEN[0] and glat > TIANANMEN[1]  # towards the east-north-east
 
 

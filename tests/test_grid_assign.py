@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from gridmap.errors import CRSError
 from gridmap.grid import CellIndex, UnassignedPointsWarning, assign_points, build_cells
 from gridmap.grid.assign import ENGINES
-from gridmap.grid.synthetic import voronoi_communities
+from gridmap.testing.grid import voronoi_communities
 
 CRS = "EPSG:4548"
 _NO_KERNEL = pytest.mark.skipif("c" not in ENGINES, reason="the compiled kernel (gridmap/grid/_kernel.c) is not "
@@ -233,7 +233,7 @@ def test_sub_squares_are_classified_once_enough_points_came(layout):
     b = cells.total_bounds
     first = index.lookup(rng.uniform(b[0], b[2], 10), rng.uniform(b[1], b[3], 10))
     assert index._sub == 0 and len(first) == 10
-    from gridmap.grid.assign import _SUB_AFTER
+    from gridmap.grid.assign.index import _SUB_AFTER
 
     n = _SUB_AFTER * index.n_shared
     x, y = rng.uniform(b[0], b[2], n), rng.uniform(b[1], b[3], n)
@@ -371,7 +371,7 @@ def test_threaded_lookup_works_in_a_forked_child(layout, engine):
 @pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_sparse_table_gives_the_dense_answer(layout, monkeypatch, engine):
     """Beyond _DENSE_LIMIT squares the coarse table is a sorted-key search: the same answers."""
-    import gridmap.grid.assign as A
+    import gridmap.grid.assign.index as A
 
     _, cells = layout
     rng = np.random.default_rng(8)
@@ -441,7 +441,7 @@ def test_two_cells_on_one_square_are_an_error(engine):
 
 def test_engine_choice_and_a_missing_kernel(monkeypatch):
     """'auto' takes the kernel where it is built; asking for a kernel that is not there says how to get it."""
-    import gridmap.grid.assign as A
+    import gridmap.grid.assign.kernel as A
     from gridmap.errors import ValidationError
 
     cells = gpd.GeoDataFrame({"code": ["a"]}, geometry=[shapely.box(0, 0, 100, 100)], crs=CRS)
@@ -458,7 +458,7 @@ def test_engine_choice_and_a_missing_kernel(monkeypatch):
 @_NO_KERNEL
 def test_a_stale_kernel_build_is_refused(monkeypatch):
     """A kernel built from another version of _kernel.c would be called with the wrong arguments: not loaded."""
-    import gridmap.grid.assign as A
+    import gridmap.grid.assign.kernel as A
 
     assert A._load_kernel() is not None
     monkeypatch.setattr(A, "_ABI", A._ABI + 1)
@@ -491,3 +491,35 @@ def test_kernel_equals_numpy_and_defers_the_hard_points(layout, monkeypatch):
     got = kernel.lookup(hard[:, 0], hard[:, 1])
     assert sum(deferred) > len(hard) // 3  # vertices, lattice lines, edge points
     assert (got == numpy_.lookup(hard[:, 0], hard[:, 1])).all()
+
+
+def test_cell_codes_are_the_covering_cells_codes(layout):
+    """cell_codes (behind the cell rebuild, the component import and the complaint parser): the cell code of the
+    cell covering each point (sjoin's answer), that cell's community code, and its street code (the cells' own
+    street_code where given, else the community code's first 9 digits); None on no cell."""
+    from gridmap.grid import cell_codes
+
+    _, cells = layout
+    rng = np.random.default_rng(5)
+    b = cells.total_bounds
+    xy = np.vstack([np.column_stack([rng.uniform(b[0] - 50, b[2] + 50, 3000), rng.uniform(b[1] - 50, b[3] + 50, 3000)]),
+                    boundary_points(cells, rng, 100), [[np.nan, np.nan]]])
+    got = cell_codes(xy[:, 0], xy[:, 1], cells)
+    assert list(got.columns) == ["cell_code", "community_code", "street_code"] and len(got) == len(xy)
+    covering, _ = sjoin_reference(xy[:, 0], xy[:, 1], cells)
+    community_of = dict(zip(cells["code"], cells["community_code"]))
+    for i, (cell, community, street) in enumerate(got.itertuples(index=False)):
+        if not covering.iloc[i]:
+            assert cell is None and community is None and street is None, i
+        else:
+            assert cell in covering.iloc[i], i
+            assert community == community_of[cell] and street == community_of[cell][:9], i
+    assert got["cell_code"].isna().sum() > 0 and got["cell_code"].notna().sum() > 2000  # both cases were met
+    # the cells' own street_code wins; cells without community_code give none
+    marked = cells.assign(street_code="S" + cells["code"].str[:8])
+    again = cell_codes(xy[:, 0], xy[:, 1], marked, index=CellIndex(marked))
+    hit = got["cell_code"].notna().to_numpy()
+    assert (again["street_code"][hit] == "S" + got["cell_code"][hit].str[:8]).all()
+    bare = cell_codes(xy[:, 0], xy[:, 1], cells.drop(columns="community_code"))
+    assert bare["cell_code"].tolist() == got["cell_code"].tolist()
+    assert bare["community_code"].isna().all() and bare["street_code"].isna().all()

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmap.cells import build_store_cells
+from gridmap.grid.service import build_store_cells
 from gridmap.cli import main
 from gridmap.errors import StoreError, ValidationError
 from gridmap.grid import build_cells
-from gridmap.grid.synthetic import voronoi_communities
+from gridmap.testing.grid import voronoi_communities
 
 CRS = "EPSG:4548"
 BOUNDS = (448_000.0, 4_419_000.0, 449_500.0, 4_420_000.0)
@@ -66,7 +66,7 @@ def test_cli_build_equals_build_cells_and_is_idempotent(store, capsys):
         assert shapely.symmetric_difference(union, community).area <= 1e-6 * community.area, code
     assert stored["code"].is_unique and stored["code"].str.fullmatch(r"\d{15}").all()
     # a second build without --replace is an error that names the fix, and changes nothing
-    assert main(argv) == 1  # nothing could be done (issue 16 exit codes; was 2)
+    assert main(argv) == 1  # nothing could be done (exit 1, not the usage error 2)
     assert "--replace" in capsys.readouterr().err
     assert store.count("cells") == len(ref)
     # rebuilding unchanged communities gives identical codes

@@ -206,7 +206,7 @@ def test_cli_prj_less_shapefile_with_src_crs(tmp_path):
             "--map", "code=SQDM,street_code=JDDM,name=SQMC,households=HS"]
     r = subprocess.run(base, capture_output=True, text=True)
     assert r.returncode == 1 and "Traceback" not in r.stderr and "CRS" in r.stderr, r.stderr
-    assert "--src-crs" in r.stderr and ".set_crs(" not in r.stderr  # the CLI flag, not the Python call (issue 16)
+    assert "--src-crs" in r.stderr and ".set_crs(" not in r.stderr  # the CLI flag, not the Python call
     r = subprocess.run(base + ["--src-crs", "EPSG:4527"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     from gridmap.store import open_store

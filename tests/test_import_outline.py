@@ -23,13 +23,25 @@ def test_dongcheng_outline_area_and_licence(store):
     assert district_outline("110101").attrs["licence"].startswith("DataV.GeoAtlas")
 
 
-def test_without_geotool_cn_the_message_says_how_to_install(monkeypatch):
+def test_without_geotool_cn_the_message_says_how_to_install(monkeypatch, tmp_path, capsys):
     import sys
+
+    from gridmap.cli import main
 
     monkeypatch.setitem(sys.modules, "GeoToolCN", None)  # import GeoToolCN now raises ImportError
     assert not outlines_available()
-    with pytest.raises(OutlinesUnavailable, match="pip install geotool-cn"):
+    with pytest.raises(OutlinesUnavailable, match="pip install geotool-cn") as info:
         district_outline("110101")
+    exc = info.value
+    assert exc.what == "real district outlines need the optional package geotool-cn"
+    assert exc.got == "it is not installed"
+    assert exc.fix.startswith("install the optional package: `.venv/bin/pip install geotool-cn`")
+    assert "gridmap import districts FILE" in exc.fix  # the way without it: your own outline file
+    assert str(exc) == f"{exc.what}; got {exc.got}. Fix: {exc.fix}"
+    # and the user of the CLI reads the same message, not a traceback
+    assert main(["--db", str(tmp_path / "s.sqlite"), "import", "districts", "110101"]) == 1
+    err = capsys.readouterr().err
+    assert "pip install geotool-cn" in err and "gridmap import districts FILE" in err and "Traceback" not in err
 
 
 def test_pipeline_end_to_end_on_the_real_dongcheng_outline(tmp_path):

@@ -20,13 +20,14 @@ from pyproj import Geod
 from gridmap.crs import to_working_xy, wgs84_to_gcj02
 from gridmap.errors import CRSError, NotFoundError, ValidationError
 from gridmap.maps import (AssetsMissingError, DensityGrid, EmptyLayerWarning, Privacy, build_map, check_assets,
-                          district_map, escape_html, js_json, scrub_pii, size_class, street_map,
+                          district_map, escape_html, js_json, scrub_pii, street_map,
                           tile_url_templates, write_map)
+from gridmap.planning import size_class
 from gridmap.maps import layers as L
 from gridmap.maps.bundle import VENDOR_URL_ALLOWLIST
 from gridmap.maps.display import Display
 from gridmap.maps.raster import png_bytes, warp_to_mercator
-from gridmap.maps.sample import PAYLOADS, PII, sample_layers
+from gridmap.testing.maps import PAYLOADS, PII, sample_layers
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")
@@ -95,11 +96,11 @@ def test_escape_html_and_js_json_are_script_safe():
 
 def test_size_class_thresholds_and_aliases():
     assert [size_class(h).value for h in (0, 999, 1000, 3000, 3001, 5000, 5001)] == \
-        ["small", "small", "standard", "standard", "adjust", "adjust", "super"]
+        ["below", "below", "in_range", "in_range", "adjust", "adjust", "super_large"]
     assert size_class(None) is None
     df = gpd.GeoDataFrame({"size_class": ["超大社区", "需调整", "standard", "偏小"]},
                           geometry=[shapely.box(0, 0, 1, 1)] * 4, crs="EPSG:4548")
-    assert [c.value for c in L._size_classes(df)] == ["super", "adjust", "standard", "small"]
+    assert [c.value for c in L._size_classes(df)] == ["super_large", "adjust", "in_range", "below"]
     df["size_class"] = ["???"] * 4
     with pytest.raises(ValidationError, match="size_class"):
         L._size_classes(df)
@@ -114,8 +115,25 @@ def test_planning_flags_are_drawn_as_flagged(caplog):
     flags = flag_communities(c, super_large=4000)  # 4,500 households: 超大 under this district's own rule
     with caplog.at_level("WARNING", logger="gridmap.maps.layers"):
         got = [x.value for x in L._size_classes(flags)]
-    assert got == ["small", "standard", "adjust", "super"]
+    assert got == ["below", "in_range", "adjust", "super_large"]
     assert "not all recognised" not in caplog.text
+
+
+def test_size_legend_uses_the_thresholds_the_flags_were_computed_with():
+    """Legend and tooltips give the ranges flag_communities used (here super-large above 4,000), not 5,000."""
+    from gridmap.planning import flag_communities
+
+    c = gpd.GeoDataFrame({"code": [f"11010100100{i}" for i in range(4)], "households": [800, 2500, 3500, 4500]},
+                         geometry=[shapely.box(448000 + 100 * i, 4419000, 448100 + 100 * i, 4419100)
+                                   for i in range(4)], crs="EPSG:4548")
+    html = build_map(communities=flag_communities(c, floor=900, adjust=2800, super_large=4000)).get_root().render()
+    for label in ("偏小 \\u0026lt;900户 small", "标准 900–2800户 standard", "需调整 \\u0026gt;2800户 to adjust",
+                  "超大社区 \\u0026gt;4000户 super-large"):
+        assert label in html
+    assert "5000户" not in html and "3000户" not in html and "1000户" not in html
+    # without flags the map classifies by Beijing's thresholds, as before
+    plain = build_map(communities=c).get_root().render()
+    assert "超大社区 \\u0026gt;5000户 super-large" in plain and "4000户" not in plain
 
 
 # --- errors ----------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 from gridmap.maps import (AssetsMissingError, EmptyLayerWarning, build_map, check_assets, community_map, district_map,
                           street_map, write_map)
-from gridmap.maps.sample import PAYLOADS, sample_layers
+from gridmap.testing.maps import PAYLOADS, sample_layers
 
 from browser import Chromium, available, not_blank  # tests/ is on sys.path (rootdir conftest)
 
@@ -145,7 +145,7 @@ def analysis_maps(tmp_path_factory):
     from gridmap.planning import build_atoms, propose_splits
     from gridmap.planning.report import proposals_frame
     from gridmap.warning import emerging_hot_spots, localise_cells, space_time_cube
-    from gridmap.warning._synthetic import generate
+    from gridmap.testing.warning import generate
     from gridmap.warning.alerts import early_warning
     from test_maps import ROOT
 
@@ -261,7 +261,7 @@ def test_legend_collapses_on_small_screens(maps):
         assert r.evaluations["expanded"] == ("true" if not first else "false")
 
 
-# --- the strict Content-Security-Policy (issue 19) ------------------------------------------------------------
+# --- the strict Content-Security-Policy ------------------------------------------------------------
 _MAP_STATS = """(() => {
     const m = Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map).map(k => window[k])[0];
     let layers = 0; m.eachLayer(() => layers++);

@@ -19,7 +19,7 @@ import shapely
 
 from gridmap.cli import main
 from gridmap.maps import AssetsMissingError, check_assets
-from gridmap.maps.sample import PAYLOADS, PII, sample_layers
+from gridmap.testing.maps import PAYLOADS, PII, sample_layers
 from gridmap.store import open_store
 
 from test_maps import ROOT, external_urls, page_data  # tests/ is on sys.path
@@ -154,7 +154,7 @@ def test_map_command_over_the_store(store_url, tmp_path, capsys, layers):
 def test_map_command_errors(store_url, tmp_path, capsys, layers):
     db = ["--db", store_url]
     rc, _, err = _run(capsys, "map", *db, "--create", "-o", tmp_path / "empty.html")  # an empty new store
-    assert rc == 1 and "no communities" in err and "import communities" in err  # issue 16: refusals exit 1
+    assert rc == 1 and "no communities" in err and "import communities" in err  # refusals exit 1
     assert not (tmp_path / "empty.html").exists()
 
     _fill(open_store(store_url, crs="EPSG:4548"), layers)

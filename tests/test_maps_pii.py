@@ -1,4 +1,4 @@
-"""Personal data in free text (issue 19, item 4): phone and ID numbers are masked however they are written.
+"""Personal data in free text: phone and ID numbers are masked however they are written.
 
 The references here are written independently of :mod:`gridmap.maps._pii`: a seeded generator plants random
 mobile numbers, landlines and 18/15-digit ID numbers (check digits from the ISO 7064 MOD 11-2 definition,

@@ -1,4 +1,4 @@
-"""Data never runs as code (issue 19, items 1 and 5).
+"""Data never runs as code.
 
 Template payloads (Jinja2 ``{{ }}`` / ``{% %}`` / ``{# #}`` / ``{%- raw %}``, quote-free forms, Mako ``${}`` /
 ``<% %>``, forms that are template syntax errors) are planted in street, community, compound and component
@@ -37,7 +37,7 @@ from gridmap.crs import to_wgs84_xy
 from gridmap.errors import ValidationError
 from gridmap.maps import (AssetsMissingError, EmptyLayerWarning, KeyEmbeddedWarning, build_map, check_assets,
                           escape_html, street_map, to_html)
-from gridmap.maps.sample import sample_layers
+from gridmap.testing.maps import sample_layers
 from gridmap.store import open_store
 
 from test_maps import ROOT, page_data  # tests/ is on sys.path

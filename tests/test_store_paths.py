@@ -1,4 +1,4 @@
-"""Never destroy a store (issue 18; issue 16's mistyped --db): outputs never alias the store or an input, are written
+"""Never destroy a store (nor an input, nor a mistyped --db): outputs never alias the store or an input, are written
 atomically, read commands open the store read-only, and a file that is not a gridmap store is refused unchanged.
 
 Every test states the store's fingerprint before and after: the sha256 of the SQLite file (and of its -wal, if

@@ -1,4 +1,4 @@
-"""Data safety of the store (issue 19, items 2, 3 and 6; issue 16 "implausible households"), on both backends.
+"""Data safety of the store (concurrent writers, 64-bit counts, implausible households), on both backends.
 
 * Integers that fit: household and population counts are 64-bit (PostGIS stored 3,000,000,000 as
   -1,294,967,296), imports reject counts that are not whole, negative or beyond 64 bits, and implausible ones
@@ -94,7 +94,7 @@ def test_huge_household_counts_are_stored_exactly_when_allowed(store):
 
 
 def test_implausible_counts_are_rejected_with_reasons(store):
-    """Issue 16: a 40 m × 40 m community with 3e9 or 1e12 households is a rejected row, with the reason."""
+    """A 40 m × 40 m community with 3e9 or 1e12 households is a rejected row, with the reason."""
     _base(store)
     frame = _communities([3_000_000_000, 10 ** 12, 1000, 90], side_m=40.0)
     res = import_frame(store, "communities", frame)

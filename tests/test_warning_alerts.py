@@ -11,7 +11,7 @@ from gridmap.errors import ValidationError
 from gridmap.warning.alerts import count_jumps, early_warning, recheck_list, scan_alerts, summary_markdown
 from gridmap.warning.scan import space_time_alerts
 from gridmap.warning.scoring import rolling_alerts, score_anomalies
-from gridmap.warning._synthetic import generate
+from gridmap.testing.warning import generate
 
 
 @pytest.fixture(scope="module")

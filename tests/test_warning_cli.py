@@ -13,7 +13,7 @@ import shapely
 from gridmap.cli import main
 from gridmap.crs import to_wgs84_xy
 from gridmap.store import open_store
-from gridmap.warning._synthetic import generate
+from gridmap.testing.warning import generate
 
 
 def test_import_then_warn(tmp_path, capsys):

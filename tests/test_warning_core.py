@@ -10,7 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gridmap.errors import ValidationError
-from gridmap.warning import (Lattice, Pattern, bin_points, cell_counts, classify, counts_by, emerging_hot_spots,
+from gridmap.grid import Lattice
+from gridmap.warning import (Pattern, bin_points, cell_counts, classify, counts_by, emerging_hot_spots,
                              fdr_bh, gi_star, kernel_density, mann_kendall, space_time_cube)
 from gridmap.warning.hotspots import kernel_rows, neighbourhood_sum
 

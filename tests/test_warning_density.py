@@ -10,8 +10,9 @@ import pytest
 import shapely
 
 from gridmap.errors import CRSError, ValidationError
-from gridmap.warning import Lattice, bin_points, density_by, kernel_density, lattice_from_cells
-from gridmap.warning._synthetic import make_cells
+from gridmap.grid import Lattice
+from gridmap.warning import bin_points, density_by, kernel_density, lattice_from_cells
+from gridmap.testing.warning import make_cells
 
 
 def _irregular_cells():

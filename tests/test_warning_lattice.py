@@ -14,8 +14,8 @@ import pytest
 import shapely
 
 from gridmap.errors import ValidationError
-from gridmap.grid import assign_points, build_cells
-from gridmap.warning import Lattice, cell_counts, grid_to_cells, lattice_from_cells, localise_cells
+from gridmap.grid import Lattice, assign_points, build_cells
+from gridmap.warning import cell_counts, grid_to_cells, lattice_from_cells, localise_cells
 from gridmap.warning.alerts import early_warning, hot_spot_alerts
 
 X0, Y0 = 452_000.0, 4_418_000.0   # near Beijing's centre in EPSG:4548

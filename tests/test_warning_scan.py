@@ -14,8 +14,8 @@ import shapely
 from scipy import stats
 
 from gridmap.errors import ValidationError
-from gridmap.warning._synthetic import generate, make_cells
-from gridmap.warning._lattice import Lattice
+from gridmap.testing.warning import generate, make_cells
+from gridmap.grid import Lattice
 from gridmap.warning.scan import _tail_bound, space_time_alerts
 from gridmap.warning.scoring import rolling_alerts, score_anomalies
 

@@ -56,7 +56,7 @@ def _origin(text: str) -> tuple[float, float]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from gridmap.cells import build_store_cells
+    from gridmap.grid.service import build_store_cells
 
     store = open_store_from(args, mode="write")  # cells are cut from the stored communities
     with progress_bar(args, "cells") as progress:

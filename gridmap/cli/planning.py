@@ -101,14 +101,10 @@ def _solver_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_flag(args: argparse.Namespace) -> int:
-    from gridmap.planning import flag_communities, summarize_flags
+    from gridmap.planning.service import community_flags
 
     store = open_store_from(args, mode="read")
-    c = store.read("communities")
-    c = c[c["active"].fillna(True).astype(bool)]
-    f = flag_communities(c, floor=args.floor, adjust=args.adjust, super_large=args.super_large)
-    table = summarize_flags(f)
-    over = f[f["households"] > args.adjust].sort_values("households", ascending=False)
+    _, table, over = community_flags(store, floor=args.floor, adjust=args.adjust, super_large=args.super_large)
     if args.json:
         print_json({"by_street": table.to_dict("records"),
                     "oversized": over[["code", "street_code", "name", "households", "size_label"]].to_dict("records")})
@@ -122,10 +118,10 @@ def cmd_flag(args: argparse.Namespace) -> int:
 
 
 def cmd_streets(args: argparse.Namespace) -> int:
-    from gridmap.planning import check_streets
+    from gridmap.planning.service import street_check
 
     store = open_store_from(args, mode="read")
-    r = check_streets(store.read("streets"), store.read("communities"), zone=args.zone)
+    r = street_check(store, zone=args.zone)
     cols = ["code", "name", "zone", "area_km2", "population", "ok", "reasons"]
     cols = [c for c in cols if c in r.columns]
     if args.json:
@@ -135,43 +131,18 @@ def cmd_streets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _propose(args: argparse.Namespace, store):
-    with progress_bar(args, "split") as progress:
-        return _propose_steps(args, store, progress)
-
-
-def _propose_steps(args: argparse.Namespace, store, progress):
-    from gridmap.planning import build_atoms, propose_splits
-
-    if progress:
-        progress(0, 4, "read layers")
-    com = store.read("communities", where={"code": args.community})
-    if com.empty:
-        from gridmap.errors import NotFoundError
-
-        raise NotFoundError(f"community {args.community} is not in the store")
-    cmp = store.read("compounds", where={"community_code": args.community})
-    cells = store.read("cells", where={"community_code": args.community})
-    g = com.geometry.iloc[0]
-    roads = store.read("roads", bbox=g.bounds)
-    roads = roads[roads.intersects(g)]
-    kinds = [k.strip() for k in args.barrier_kinds.split(",") if k.strip()]
-    bars = roads[roads["kind"].isin(kinds)]
-    if progress:
-        progress(1, 4, "build atoms")
-    atoms = build_atoms(com, cmp, cells=cells if len(cells) else None, barriers=bars)
-    props = propose_splits(com, atoms, floor=args.floor, ceiling=args.ceiling, barriers=bars, roads=roads,
-                           cells=cells if len(cells) else None, n_alternatives=args.alternatives, seed=args.seed,
-                           community_code=args.community,
-                           progress=(lambda d, t, label: progress(2 + d, 2 + t, label)) if progress else None)
-    return com, props
+def _search_options(args: argparse.Namespace) -> dict:
+    """The solver options shared by ``split propose`` and ``split accept``."""
+    return {"floor": args.floor, "ceiling": args.ceiling, "alternatives": args.alternatives, "seed": args.seed,
+            "barrier_kinds": [k.strip() for k in args.barrier_kinds.split(",") if k.strip()]}
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
-    from gridmap.planning.report import markdown_report, proposals_frame, proposals_table, write_proposals
+    from gridmap.planning.report import proposals_table
+    from gridmap.planning.service import propose_for_community, save_proposals
 
     from gridmap.cli._outputs import resolve
-    from gridmap.outputs import atomic_output, resolve_output_folder, write_text_atomic
+    from gridmap.outputs import resolve_output_folder
 
     store = open_store_from(args, mode="read")
     targets = {}
@@ -179,15 +150,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
         folder = resolve_output_folder(args.out, store=store, option="--out")
         targets = {ext: resolve(args, folder / f"{args.community}.{ext}", store=store, option="--out")
                    for ext in ("gpkg", "geojson", "md")}
-    com, props = _propose(args, store)
+    with progress_bar(args, "split") as progress:
+        com, props = propose_for_community(store, args.community, **_search_options(args), progress=progress)
     if args.out:
-        frame = proposals_frame(props, com, community_code=args.community)
-        store.close()  # before GDAL/pyogrio I/O (machine notes, pitfall 3)
-        for ext in ("gpkg", "geojson"):
-            with atomic_output(targets[ext]) as tmp:
-                write_proposals(frame, tmp)
-        write_text_atomic(targets["md"],
-                          markdown_report(props, community_code=args.community, name=com["name"].iloc[0]))
+        store.close()  # before GDAL/pyogrio I/O (or pyogrio crashes the interpreter)
+        save_proposals(props, com, community_code=args.community, targets=targets)
     if args.json:
         print_json([{"rank": p.rank, "k": p.k, "metrics": p.metrics, "explanation_zh": p.explanation_zh,
                      "explanation_en": p.explanation_en, "search": p.search,
@@ -203,33 +170,22 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
-    from gridmap.planning.accept import accept_proposal
+    from gridmap.planning.service import accept_split
 
     store = open_store_from(args, mode="write")
-    _, props = _propose(args, store)
-    chosen = [p for p in props if p.rank == args.rank]
-    if not chosen:
-        from gridmap.errors import NotFoundError
-
-        raise NotFoundError(f"there is no proposal of rank {args.rank}",
-                            suggestions=[str(p.rank) for p in props])
-    res = accept_proposal(store, chosen[0])
-    path = res.save(args.journal / f"split-{args.community}.pkl")
+    with progress_bar(args, "split") as progress:
+        res, path = accept_split(store, args.community, rank=args.rank, journal=args.journal,
+                                 **_search_options(args), progress=progress)
     print(res.markdown())
     print(f"undo journal: {path}  (gridmap split undo {args.community})")
     return 0
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from gridmap.planning.accept import undo_accept
+    from gridmap.planning.service import undo_split
 
     store = open_store_from(args, mode="write")
-    path = args.journal / f"split-{args.community}.pkl"
-    if not path.exists():
-        from gridmap.errors import NotFoundError
-
-        raise NotFoundError(f"no split journal for {args.community} in {args.journal}")
-    counts = undo_accept(store, path, discard_cell_changes=args.discard_cell_changes)
-    path.rename(path.with_suffix(".undone"))
+    counts = undo_split(store, args.community, journal=args.journal,
+                        discard_cell_changes=args.discard_cell_changes)
     print(f"restored / 已恢复 {args.community}: {counts}")
     return 0

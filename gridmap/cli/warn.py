@@ -104,7 +104,7 @@ def _warn(args: argparse.Namespace) -> int:
             complaints = store.read("complaints")
             cells = store.read("cells") if store.count("cells") else None
         finally:
-            store.close()  # before any GDAL/pyogrio I/O (machine notes, pitfall 3)
+            store.close()  # before any GDAL/pyogrio I/O (or pyogrio crashes the interpreter)
         rep = early_warning(complaints, start=args.start, end=args.end, cells=cells, keywords=args.keywords,
                             units=tuple(u.strip() for u in args.units.split(",") if u.strip()), alpha=args.alpha,
                             categories=args.categories, scan=args.scan, progress=progress)

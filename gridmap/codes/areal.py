@@ -45,7 +45,6 @@ __all__ = [
 #: Largest sequence a 3-digit cell sequence can hold.
 MAX_CELL_SEQUENCE = 999
 
-_EXAMPLES = {6: "110101", 9: "110101001", 12: "110101001001", 15: "110101001001001"}
 _SHAPES = {
     6: "a district code is 6 digits (GB/T 2260), e.g. 110101",
     9: "a street code is district(6) + street(3), e.g. 110101001",

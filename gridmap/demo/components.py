@@ -1,7 +1,7 @@
 """City components (城市部件) of the 示范区, placed where they occur: covers in the carriageway, lamps, trees and
 bins beside it, toilets along hutongs, bus stops on main roads, signs at junctions.
 
-Class codes follow the old national scheme (major 2 + minor 2, see ``standards.md``). Class ``06`` 其他设施 has no
+Class codes follow the old national scheme (major 2 + minor 2, CJ/T 214-2007). Class ``06`` 其他设施 has no
 confirmed national minor codes; the demo uses **local extensions** ``0601 路灯``, ``0602 胡同路灯``, ``0603 报刊亭``
 and ``0604 邮筒`` (0106 路灯井盖 stays the lamp *cover*). The 8-digit gridmap code (class 4 + serial 4) allows at most
 9,999 components of one class in a district, so placement densities are chosen to stay under that cap and any class

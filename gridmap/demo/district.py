@@ -75,10 +75,10 @@ def generate(*, scale: float = 1.0, seed: int = DEFAULT_SEED) -> DemoDistrict:
     >>> demo.districts.code.tolist(), demo.streets.crs.to_epsg()
     (['110199'], 4548)
     """
-    from gridmap.errors import message
+    from gridmap.errors import UsageError, message
 
     if not (isinstance(scale, (int, float)) and 0 < scale <= 4):
-        raise ValueError(message("scale must be a number in (0, 4]", where="gridmap.demo.generate", got=repr(scale),
+        raise UsageError(message("scale must be a number in (0, 4]", where="gridmap.demo.generate", got=repr(scale),
                                  fix="use 1.0 for the full district or e.g. 0.05 for a quick test version"))
     t0 = time.perf_counter()
     rng = np.random.default_rng([int(seed), int(round(scale * 1_000_000))])

@@ -1,7 +1,7 @@
 """Write the 示范区 to a folder of GeoPackage files, the input format of ``gridmap import`` (as any real source).
 
 Only pyogrio is used (no SpatiaLite connection is ever opened here: pyogrio and an open SpatiaLite connection in one
-process crash the interpreter, see machine-notes).
+process crash the interpreter).
 """
 
 from __future__ import annotations

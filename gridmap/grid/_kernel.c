@@ -1,11 +1,12 @@
 /*
  * Compiled inner loops of gridmap.grid.assign.CellIndex (point to cell assignment).
  *
- * Plain C over arrays, called through ctypes (which releases the GIL, so blocks of points run on threads). Every
- * function does exactly what the numpy code path in assign.py does, operation for operation in IEEE double
- * arithmetic (compiled with -ffp-contract=off: no fused multiply-add), so both give the same answers; a point whose
- * answer needs more than this (next to a lattice line, or within rounding of a cell edge) is returned as DEFERRED
- * and decided by the numpy path, which asks GEOS.
+ * Plain C over arrays, called through ctypes (which releases the GIL, so blocks of points run on threads) from
+ * gridmap/grid/assign/kernel.py. Every function does exactly what the numpy code path
+ * (gridmap/grid/assign/numpy_engine.py) does, operation for operation in IEEE double arithmetic (compiled with
+ * -ffp-contract=off: no fused multiply-add), so both give the same answers; a point whose answer needs more than
+ * this (next to a lattice line, or within rounding of a cell edge) is returned as DEFERRED and decided by the numpy
+ * path, which asks GEOS.
  *
  * The Python module part is empty: it exists so that setuptools builds and installs this file like any extension.
  */
@@ -17,11 +18,12 @@
 
 #define DEFERRED (-3)
 
-/* The version of these functions' signatures and meanings: assign.py refuses a build that does not match (a stale
- * build would be called with the wrong arguments). Raise it with every such change, here and in assign._ABI. */
+/* The version of these functions' signatures and meanings: assign/kernel.py refuses a build that does not match (a
+ * stale build would be called with the wrong arguments). Raise it with every such change, here and in
+ * gridmap.grid.assign.kernel._ABI. */
 int64_t gm_abi(void) { return 2; }
 
-/* Lattice index of v, exact against the lattice lines origin + i * size as computed (assign._floor_exact). */
+/* Lattice index of v, exact against the lattice lines origin + i * size as computed (numpy_engine._floor_exact). */
 static inline double floor_exact(double v, double origin, double size)
 {
     double i = floor((v - origin) / size);

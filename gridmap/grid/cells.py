@@ -73,7 +73,7 @@ def check_communities(communities: gpd.GeoDataFrame, *, code_column: str = "code
         try:
             check_community_code(value)
         except CodeError as exc:
-            problems.append(Problem(label, code_column, str(exc).split(" (at")[0], value))
+            problems.append(Problem(label, code_column, exc.what, value))
     dup = codes.duplicated(keep="first") & codes.notna()
     for label in codes.index[dup]:
         problems.append(Problem(label, code_column, "duplicate community code", codes[label]))

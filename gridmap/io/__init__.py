@@ -4,7 +4,7 @@ Every import is atomic and loses nothing: rows that pass are written in one tran
 reported with its reason (:class:`ImportResult`). With ``on_error='abort'`` any bad row stops the import and
 nothing is written. Re-importing rows whose keys are already stored reports them as duplicates.
 
-Bringing a real city's files in (issue 7) adds, each in its own module:
+Bringing a real city's files in adds, each in its own module:
 
 * :mod:`gridmap.io.encoding` — Shapefile/CSV text encoding: ``.cpg`` honoured, else UTF-8, else GBK/GB18030;
 * :mod:`gridmap.io.mapping` — ``--map code=SQDM,...`` or a TOML file, matched ignoring case and width;
@@ -33,7 +33,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmap.crs import LonLatSystem, check_crs, check_lonlat_order, lonlat_to_wgs84, parse_crs
-from gridmap.errors import CRSError, Problem, ValidationError, message
+from gridmap.errors import CRSError, Problem, UsageError, ValidationError, message
 from gridmap.io.validate import check_rows, implausible_rows
 
 __all__ = ["ImportResult", "TopologyMode", "read_vector", "prepare", "import_frame", "import_file",
@@ -339,7 +339,7 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
     from gridmap.store.schema import layer_spec
 
     if on_error not in ("reject", "abort"):
-        raise ValueError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
+        raise UsageError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
     topology = TopologyMode(topology)
     layer_spec(layer)
     check_crs(frame, where=where)

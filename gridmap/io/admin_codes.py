@@ -41,30 +41,12 @@ import pandas as pd
 from gridmap.errors import CapacityError, Problem, message
 from gridmap.io.validate import CODE_DIGITS, normalise_code
 
-__all__ = ["ASSIGNMENT_RULE", "fill_parent_codes", "check_hierarchy", "assign_codes", "street_kind"]
+__all__ = ["ASSIGNMENT_RULE", "fill_parent_codes", "check_hierarchy", "assign_codes"]
 
 log = logging.getLogger(__name__)
 
 ASSIGNMENT_RULE = ("codes assigned after the highest sequence used in the parent (input and store), in reading "
                    "order of centroids: west to east, rows of {band:g} m from north to south")
-
-
-def street_kind(code: str) -> str | None:
-    """街道 / 镇 / 乡 from a 9-digit street code's last three digits (None outside 001–399).
-
-    >>> street_kind("110101001"), street_kind("110112106"), street_kind("110228212")
-    ('街道', '镇', '乡')
-    """
-    if not code or len(code) != 9 or not code.isdigit():
-        return None
-    seq = int(code[6:])
-    if 1 <= seq <= 99:
-        return "街道"
-    if 100 <= seq <= 199:
-        return "镇"
-    if 200 <= seq <= 399:
-        return "乡"
-    return None
 
 
 def _is_code(value: object, digits: int | None = None) -> bool:

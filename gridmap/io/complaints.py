@@ -475,11 +475,16 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
         x[ok], y[ok] = to_working_xy(lon_v[ok], lat_v[ok], crs=target, system=system)
     codes = pd.DataFrame({"cell_code": None, "community_code": None, "street_code": None}, index=idx, dtype=object)
     if cells is not None:
+        from gridmap.grid.assign import cell_codes
+
         sel = ok & ~bad
-        cc = _assign_cells(pd.Series(x[sel], index=idx[sel]), pd.Series(y[sel], index=idx[sel]), cells)
-        codes.loc[cc.index, ["cell_code", "community_code", "street_code"]] = cc.to_numpy()
         outside = np.zeros(n, dtype=bool)
-        outside[np.flatnonzero(sel)[cc["cell_code"].isna().to_numpy()]] = True
+        # the lattice index (the same answers as geopandas.sjoin(predicate="intersects"), with its deterministic rule
+        # for points on a boundary shared by several cells)
+        if sel.any():
+            cc = cell_codes(x[sel], y[sel], cells)
+            codes.loc[idx[sel], ["cell_code", "community_code", "street_code"]] = cc.to_numpy()
+            outside[np.flatnonzero(sel)[cc["cell_code"].isna().to_numpy()]] = True
         reject(outside, "geometry", "outside the district (no cell covers this point)",
                lambda p: (lon_v[p], lat_v[p]))
     else:
@@ -544,32 +549,6 @@ def _check_tz(tz: str) -> str:
                                  fix="use an IANA name such as Asia/Shanghai (Beijing time), UTC or Asia/Hong_Kong")) \
             from None
     return str(tz)
-
-
-def _assign_cells(x: pd.Series, y: pd.Series, cells: gpd.GeoDataFrame) -> pd.DataFrame:
-    """cell/community/street codes for points (NaN where no cell covers the point)."""
-    out = pd.DataFrame({"cell_code": None, "community_code": None, "street_code": None}, index=x.index, dtype=object)
-    if len(x) == 0:
-        return out
-    from gridmap.grid.assign import CellIndex
-
-    # the lattice index (the same answers as geopandas.sjoin(predicate="intersects"), with its deterministic rule
-    # for points on a boundary shared by several cells)
-    pos = CellIndex(cells).lookup(x.to_numpy(dtype=float), y.to_numpy(dtype=float))
-    hit = pos >= 0
-
-    def column(name: str) -> np.ndarray:
-        v = np.full(len(pos), None, dtype=object)
-        v[hit] = cells[name].to_numpy(dtype=object)[pos[hit]]
-        return v
-
-    out["cell_code"] = column("code")
-    out["community_code"] = column("community_code") if "community_code" in cells.columns else None
-    if "street_code" in cells.columns:
-        out["street_code"] = column("street_code")
-    else:
-        out["street_code"] = out["community_code"].map(lambda c: c[:9] if isinstance(c, str) else None)
-    return out.where(out.notna(), None)
 
 
 def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,

@@ -212,7 +212,7 @@ def export_layers(store: Any, path: str | os.PathLike, *, layers: list[str] | No
         if progress:
             progress(i, total, f"read {name}")
         frames[name] = store.read(name)
-    store.close()  # before pyogrio touches any file (machine notes, pitfall 3)
+    store.close()  # before pyogrio touches any file (or pyogrio crashes the interpreter)
     written = 0
 
     def on_layer(name: str) -> None:

@@ -174,7 +174,7 @@ class PlausibilityLimits:
     """Upper bounds beyond which a household or population count is taken for a data error (a digit or unit
     slip), not a real place. Settings, not laws: pass your own to ``import_frame(..., limits=)``.
 
-    Default bounds and where they come from (``/work/shared/reference/standards.md``):
+    Default bounds and where they come from:
 
     * **communities**: Beijing's standard is 1,000-3,000 households a community, 超大社区 above 5,000; in 2020 the
       largest of 3,231 communities were split at that size. Dongcheng, the densest district, holds about

@@ -27,7 +27,6 @@ from gridmap.maps.build import (EmptyLayerWarning, KeyEmbeddedWarning, Scale, bu
                                 street_map)
 from gridmap.maps.frames import emerging_cells, warning_layers
 from gridmap.maps.bundle import AssetsMissingError, check_assets
-from gridmap.maps.layers import SizeClass, size_class
 from gridmap.maps.page import to_html, write_map
 from gridmap.maps.raster import DensityGrid
 from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html, js_json, scrub_pii
@@ -35,7 +34,7 @@ from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html, js_json
 __all__ = [
     "build_map", "district_map", "street_map", "community_map", "write_map", "to_html",
     "warning_layers", "emerging_cells",
-    "DensityGrid", "Privacy", "Basemap", "Scale", "SizeClass", "size_class",
+    "DensityGrid", "Privacy", "Basemap", "Scale",
     "EmptyLayerWarning", "KeyEmbeddedWarning", "AssetsMissingError", "check_assets", "tile_url_templates",
     "scrub_pii", "escape_html", "js_json", "DEFAULT_MIN_COUNT",
 ]

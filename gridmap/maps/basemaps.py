@@ -16,16 +16,16 @@ in the page (:func:`tile_url_templates`).
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 
+from gridmap._enums import ChoiceEnum
 from gridmap.errors import ValidationError, message
 
 __all__ = ["Basemap", "TileSpec", "tile_specs", "tile_url_templates"]
 
 
-class Basemap(str, enum.Enum):
+class Basemap(ChoiceEnum, what="basemap"):
     """Basemap choice: ``none`` (offline, default), ``osm``, ``tianditu`` (needs a key), ``gaode`` (GCJ-02)."""
 
     NONE = "none"
@@ -35,13 +35,7 @@ class Basemap(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: "str | Basemap | None") -> "Basemap":
-        if value is None:
-            return cls.NONE
-        try:
-            return cls(value if isinstance(value, cls) else str(value).strip().lower())
-        except ValueError:
-            raise ValidationError(message("unknown basemap", got=repr(value),
-                                          fix="use one of " + ", ".join(m.value for m in cls))) from None
+        return cls.NONE if value is None else super().parse(value)
 
     @property
     def gcj02(self) -> bool:

@@ -15,7 +15,6 @@ shared map are turned into a density image with sparse areas hidden. ``privacy='
 from __future__ import annotations
 
 import difflib
-import enum
 import logging
 import warnings
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap._enums import ChoiceEnum
 from gridmap.crs import check_crs
 from gridmap.errors import CRSError, NotFoundError, UsageError, ValidationError, Problem, message
 from gridmap.maps import layers as L
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 LAYER_NAMES = ("communities", "streets", "cells", "proposals", "hotspots", "alerts", "components", "complaints")
 
 
-class Scale(str, enum.Enum):
+class Scale(ChoiceEnum, what="map scale"):
     """Map scale: decides simplification (detail zoom) and whether unit cells are drawn as vectors."""
 
     DISTRICT = "district"
@@ -56,14 +56,6 @@ class Scale(str, enum.Enum):
     @property
     def detail_zoom(self) -> int:
         return {"district": 15, "street": 17, "community": 18}[self.value]
-
-    @classmethod
-    def parse(cls, value: "str | Scale") -> "Scale":
-        try:
-            return cls(value if isinstance(value, cls) else str(value).strip().lower())
-        except ValueError:
-            raise ValidationError(message("unknown map scale", got=repr(value),
-                                          fix="use one of " + ", ".join(m.value for m in cls))) from None
 
 
 class EmptyLayerWarning(UserWarning):

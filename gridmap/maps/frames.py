@@ -6,8 +6,10 @@
   ``kind_zh``, ``unit_type``, ``unit``, ``observed``, ``expected``, ``ratio``, ``keywords``; hot-spot rows with
   ``pattern``, ``pattern_zh``, ``final_z``, ``total``) or simple frames (``cell_code``, ``pattern``, ``z``,
   ``count`` / ``level``, ``message``, ``count``). :func:`warning_layers` splits a report into its hot-spot and
-  alert layers and attaches cell geometry where the table has none; :func:`emerging_cells` turns an
-  :class:`~gridmap.warning.EmergingResult` into a hot-spot layer of every emerging category.
+  alert layers and attaches unit geometry where the table has none
+  (:func:`gridmap.warning.unit_geometry.attach_unit_geometry`, as ``early_warning`` does);
+  :func:`emerging_cells` turns an :class:`~gridmap.warning.EmergingResult` into a hot-spot layer of every
+  emerging category.
 - ``proposals``: :func:`gridmap.planning.report.proposals_frame` (``proposal_rank``, ``part_id``, ``kind``
   'part'/'current', ``community_code``, ``households``) or simple frames (``proposal``, ``code``, ``name``,
   ``households``, ``parent_code``).
@@ -23,55 +25,18 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from gridmap.errors import ValidationError, message
+from gridmap.warning.labels import ALERT_KIND_ZH, pattern_key, pattern_label
+from gridmap.warning.unit_geometry import attach_unit_geometry, unit_columns
 
 __all__ = ["warning_layers", "emerging_cells", "canonical_hotspots", "canonical_alerts", "canonical_proposals",
-           "HOT_SPOT_KINDS", "pattern_label"]
+           "HOT_SPOT_KINDS"]
 
 log = logging.getLogger(__name__)
 
 #: Kinds of alert-table rows that are hot spots (drawn in the hot-spot layer, not the alert layer).
 HOT_SPOT_KINDS = frozenset({"new hot spot", "consecutive hot spot", "intensifying hot spot"})
-
-_PATTERN_ZH = {
-    "new hot spot": "新增热点", "consecutive hot spot": "连续热点", "intensifying hot spot": "加强热点",
-    "persistent hot spot": "持续热点", "diminishing hot spot": "减弱热点", "sporadic hot spot": "零星热点",
-    "oscillating hot spot": "振荡热点", "historical hot spot": "历史热点",
-    "new cold spot": "新增冷点", "consecutive cold spot": "连续冷点", "intensifying cold spot": "加强冷点",
-    "persistent cold spot": "持续冷点", "diminishing cold spot": "减弱冷点", "sporadic cold spot": "零星冷点",
-    "oscillating cold spot": "振荡冷点", "historical cold spot": "历史冷点", "no pattern": "无明显模式",
-    "hot spot": "热点", "cold spot": "冷点",
-}
-# Short names some callers use ("new", "hot", 新增 ...) -> the ArcGIS category names above.
-_PATTERN_ALIASES = {"new": "new hot spot", "consecutive": "consecutive hot spot",
-                    "intensifying": "intensifying hot spot", "persistent": "persistent hot spot",
-                    "diminishing": "diminishing hot spot", "sporadic": "sporadic hot spot",
-                    "oscillating": "oscillating hot spot", "historical": "historical hot spot",
-                    "hot": "hot spot", "cold": "cold spot"}
-_PATTERN_ALIASES.update({zh: en for en, zh in _PATTERN_ZH.items()})
-_PATTERN_ALIASES.update({"新增": "new hot spot", "连续": "consecutive hot spot", "加剧": "intensifying hot spot",
-                         "持续": "persistent hot spot", "零星": "sporadic hot spot", "振荡": "oscillating hot spot"})
-
-_ALERT_ZH = {"count jump": "诉求量突增", "keyword watch": "关键词监测", **{k: _PATTERN_ZH[k] for k in HOT_SPOT_KINDS}}
-
-
-def pattern_label(key: Any) -> str:
-    """'新增热点 new hot spot' for a pattern name (English, Chinese or a short alias); unknown names as given.
-
-    >>> pattern_label("new"), pattern_label("持续热点")
-    ('新增热点 new hot spot', '持续热点 persistent hot spot')
-    """
-    k = _pattern_key(key)
-    return f"{_PATTERN_ZH[k]} {k}" if k in _PATTERN_ZH else str(key)
-
-
-def _pattern_key(value: Any) -> str:
-    s = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(getattr(value, "value", value))
-    s = s.strip()
-    return _PATTERN_ALIASES.get(s, _PATTERN_ALIASES.get(s.lower(), s.lower()))
-
 
 def _first(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.Series | None:
     for n in names:
@@ -92,22 +57,12 @@ def _text(s: pd.Series | None, index: pd.Index) -> pd.Series:
     return s.astype("string")
 
 
-def _units(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    unit = _first(frame, ("unit", "cell_code"))
-    unit = _text(unit, frame.index)
-    if "unit_type" in frame.columns:
-        utype = frame["unit_type"].astype("string")
-    else:
-        utype = pd.Series(np.where(unit.notna(), "cell", pd.NA), index=frame.index, dtype="string")
-    return utype, unit
-
-
 def canonical_hotspots(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Hot-spot rows as ``unit_type, unit, pattern, label, category, z, count, geometry``."""
     idx = frame.index
-    utype, unit = _units(frame)
+    utype, unit = unit_columns(frame)
     raw = _first(frame, ("pattern", "kind", "trend", "type"))
-    pattern = pd.Series(["hot spot"] * len(frame), index=idx) if raw is None else raw.map(_pattern_key)
+    pattern = pd.Series(["hot spot"] * len(frame), index=idx) if raw is None else raw.map(pattern_key)
     zh = _first(frame, ("pattern_zh",))
     if "label" in frame.columns:
         label = frame["label"].astype("string")
@@ -148,7 +103,7 @@ def canonical_alerts(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ``key`` is the alert ``level`` (red/orange/...) when the frame has one, else its ``kind``.
     """
     idx = frame.index
-    utype, unit = _units(frame)
+    utype, unit = unit_columns(frame)
     if "key" in frame.columns:
         key = frame["key"].astype("string")
     elif "level" in frame.columns:
@@ -161,7 +116,7 @@ def canonical_alerts(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         label = ("级别 level " + key).astype("string")
     else:
         zh = _first(frame, ("kind_zh",))
-        label = pd.Series([f"{z} {k}" if isinstance(z, str) and z else f"{_ALERT_ZH.get(k, '')} {k}".strip()
+        label = pd.Series([f"{z} {k}" if isinstance(z, str) and z else f"{ALERT_KIND_ZH.get(k, '')} {k}".strip()
                            for z, k in zip(zh if zh is not None else [None] * len(frame), key)],
                           index=idx, dtype="string")
     msg = _first(frame, ("message", "reason", "text", "description"))
@@ -207,43 +162,6 @@ def canonical_proposals(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=frame.geometry.values, crs=frame.crs)
 
 
-# -- geometry for tables that have none -------------------------------------------------------------------
-def _unit_geometry(table: pd.DataFrame, cells: gpd.GeoDataFrame | None,
-                   communities: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
-    """Attach each row's cell / community / street polygon (None where the unit is not found)."""
-    if cells is None and communities is None:
-        raise ValidationError(message("the alert table has no geometry and no layer to take it from",
-                                      where="warning_layers", got=f"{len(table)} rows without geometry",
-                                      fix="pass cells= (and communities=) from the store, or run early_warning "
-                                          "with cells that have geometry"))
-    crs = (cells if cells is not None else communities).crs
-    cell_geom = cells.set_index(cells["code"].astype(str)).geometry if cells is not None else None
-    comm_geom = communities.set_index(communities["code"].astype(str)).geometry if communities is not None \
-        and "code" in communities else None
-    utype, unit = _units(table)
-    geoms = []
-    for t, u in zip(utype, unit):
-        g = None
-        if pd.isna(u):
-            pass
-        elif t == "cell" and cell_geom is not None and u in cell_geom.index:
-            g = cell_geom.loc[u]
-            g = shapely.union_all(g.values) if isinstance(g, gpd.GeoSeries) else g
-        elif t == "community" and comm_geom is not None and u in comm_geom.index:
-            g = comm_geom.loc[u]
-            g = shapely.union_all(g.values) if isinstance(g, gpd.GeoSeries) else g
-        elif t in ("community", "street"):
-            key = "community_code" if t == "community" else "street_code"
-            src = cells if cells is not None and key in cells else communities
-            col = key if src is not None and key in src else ("code" if src is communities else None)
-            if src is not None and col is not None:
-                sub = src[src[col].astype(str).str.startswith(str(u))] if col == "code" else src[src[col] == u]
-                g = shapely.union_all(sub.geometry.values) if len(sub) else None
-        geoms.append(g)
-    plain = pd.DataFrame(table).drop(columns=[c for c in ("geometry",) if c in table.columns])
-    return gpd.GeoDataFrame(plain, geometry=gpd.GeoSeries(geoms, index=plain.index, crs=crs), crs=crs)
-
-
 def warning_layers(report: Any, *, cells: gpd.GeoDataFrame | None = None,
                    communities: gpd.GeoDataFrame | None = None) -> dict[str, gpd.GeoDataFrame | None]:
     """Split an early-warning result into the map's ``hotspots`` and ``alerts`` frames.
@@ -280,7 +198,7 @@ def warning_layers(report: Any, *, cells: gpd.GeoDataFrame | None = None,
                                       fix="pass gridmap.warning.alerts.early_warning(...) or its .alerts"))
     has_geom = isinstance(table, gpd.GeoDataFrame) and table.geometry.name in table.columns
     if not has_geom or (cells is not None or communities is not None) and table.geometry.isna().any():
-        filled = _unit_geometry(table, cells, communities)
+        filled = attach_unit_geometry(table, cells=cells, communities=communities)
         if has_geom:
             if table.crs is not None and not table.crs.equals(filled.crs):
                 table = table.to_crs(filled.crs)
@@ -336,7 +254,7 @@ def emerging_cells(result: Any, cells: gpd.GeoDataFrame, *, patterns: Any = None
     if not include_none:
         keep &= out["pattern"].to_numpy() != "no pattern"
     if patterns is not None:
-        wanted = {_pattern_key(p) for p in ([patterns] if isinstance(patterns, str) else patterns)}
+        wanted = {pattern_key(p) for p in ([patterns] if isinstance(patterns, str) else patterns)}
         keep &= out["pattern"].isin(wanted).to_numpy()
     out = out[keep].reset_index(drop=True)
     log.info("emerging cells: %d cell(s) in %d categories", len(out), out["pattern"].nunique())

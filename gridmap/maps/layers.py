@@ -9,7 +9,6 @@ function name and a spec that goes into the page's JSON data block (written with
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,10 @@ from gridmap.maps.display import Display
 from gridmap.maps.page import ScriptLayer
 from gridmap.maps.raster import RAMP, DensityGrid, colorize, png_data_uri, warp_to_mercator
 from gridmap.maps.safety import Privacy, escape_html as esc, scrub_pii
+from gridmap.planning.flags import DEFAULT_THRESHOLDS, THRESHOLDS_ATTR, SizeClass, size_class
+from gridmap.warning.labels import UNIT_LABEL
 
-__all__ = ["SizeClass", "size_class", "LayerOut", "communities_layer", "cells_layer", "components_layers",
+__all__ = ["LayerOut", "communities_layer", "cells_layer", "components_layers",
            "density_layer", "hotspots_layer", "alerts_layer", "proposal_layers", "streets_layer",
            "complaints_layer", "MAJOR_CLASSES"]
 
@@ -42,68 +43,36 @@ class LayerOut:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SizeClass(str, enum.Enum):
-    """Community size flag by households (Beijing standard: 1,000-3,000 per community)."""
-
-    SMALL = "small"          # < 1000
-    STANDARD = "standard"    # 1000-3000
-    ADJUST = "adjust"        # > 3000: 需调整
-    SUPER = "super"          # > 5000: 超大社区
-
-    @property
-    def label(self) -> str:
-        return {"small": "偏小 <1000户 small", "standard": "标准 1000–3000户 standard",
-                "adjust": "需调整 >3000户 to adjust", "super": "超大社区 >5000户 super-large"}[self.value]
-
-    @property
-    def color(self) -> str:
-        return {"small": "#9ecae1", "standard": "#a1d99b", "adjust": "#fdae6b", "super": "#e34a33"}[self.value]
+#: Fill colour of each community size class (classes and thresholds: :mod:`gridmap.planning.flags`).
+_SIZE_COLORS = {SizeClass.BELOW: "#9ecae1", SizeClass.IN_RANGE: "#a1d99b", SizeClass.ADJUST: "#fdae6b",
+               SizeClass.SUPER_LARGE: "#e34a33"}
 
 
-_SIZE_ALIASES = {
-    # gridmap.planning.flag_communities writes below / in_range / adjust / super_large: the same four classes
-    "below": SizeClass.SMALL, "in_range": SizeClass.STANDARD,
-    "small": SizeClass.SMALL, "偏小": SizeClass.SMALL, "under": SizeClass.SMALL, "too_small": SizeClass.SMALL,
-    "standard": SizeClass.STANDARD, "ok": SizeClass.STANDARD, "normal": SizeClass.STANDARD,
-    "标准": SizeClass.STANDARD, "正常": SizeClass.STANDARD,
-    "adjust": SizeClass.ADJUST, "over": SizeClass.ADJUST, "large": SizeClass.ADJUST, "oversize": SizeClass.ADJUST,
-    "需调整": SizeClass.ADJUST, "偏大": SizeClass.ADJUST,
-    "super": SizeClass.SUPER, "super_large": SizeClass.SUPER, "superlarge": SizeClass.SUPER,
-    "超大": SizeClass.SUPER, "超大社区": SizeClass.SUPER,
-}
-
-
-def size_class(households: Any) -> SizeClass | None:
-    """Size flag from a household count (None when unknown).
-
-    >>> [size_class(h).value for h in (999, 1000, 3000, 3001, 5000, 5001)]
-    ['small', 'standard', 'standard', 'adjust', 'adjust', 'super']
-    """
-    if households is None or pd.isna(households):
-        return None
-    h = float(households)
-    return (SizeClass.SMALL if h < 1000 else SizeClass.STANDARD if h <= 3000
-            else SizeClass.ADJUST if h <= 5000 else SizeClass.SUPER)
+def _size_thresholds(frame: pd.DataFrame) -> tuple[int, int, int]:
+    """The thresholds the flags were computed with (recorded by ``flag_communities``), else Beijing's."""
+    th = frame.attrs.get(THRESHOLDS_ATTR)
+    return tuple(int(t) for t in th) if th is not None else DEFAULT_THRESHOLDS
 
 
 def _size_classes(frame: pd.DataFrame) -> list[SizeClass | None]:
+    """The classes in ``size_class`` as :func:`~gridmap.planning.flag_communities` computed them; only a frame
+    without (understood) flags is classified from ``households`` by the same rule and thresholds."""
     if "size_class" in frame:
-        parsed = []
-        for v in frame["size_class"]:
-            key = v.value if isinstance(v, enum.Enum) else v
-            parsed.append(_SIZE_ALIASES.get(str(key).strip().lower()) if key is not None and not pd.isna(key) else None)
+        parsed = [SizeClass.parse(v) for v in frame["size_class"]]
         if all(p is not None for p in parsed):
             return parsed
         if "households" not in frame:
             raise ValidationError("communities: size_class values not understood and no households column",
                                   [Problem(None, "size_class", "unknown values",
                                            sorted({str(v) for v, p in zip(frame["size_class"], parsed) if p is None}))],
-                                  fix="use small/standard/adjust/super (or 偏小/标准/需调整/超大社区) or give households")
+                                  fix="use below/in_range/adjust/super_large (or 偏小/标准/需调整/超大社区) or give "
+                                      "households")
         log.warning("communities: size_class values not all recognised; computing them from households")
     if "households" not in frame:
         raise ValidationError("communities need a households or size_class column",
                               [Problem(None, "households", "missing column")])
-    return [size_class(h) for h in frame["households"]]
+    th = _size_thresholds(frame)
+    return [size_class(h, thresholds=th) for h in frame["households"]]
 
 
 def _swatch(color: str, label: str, *, border: str = "#555", fill: bool = True) -> str:
@@ -136,18 +105,19 @@ def _fmt_int(v: Any) -> Any:
 def communities_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
     """Communities filled by size flag; tooltip with code, name, households."""
     classes = _size_classes(frame)
+    th = _size_thresholds(frame)
     order = list(SizeClass)
-    styles = [{"color": "#444", "weight": 1.5, "fillColor": c.color, "fillOpacity": 0.45} for c in order]
+    styles = [{"color": "#444", "weight": 1.5, "fillColor": _SIZE_COLORS[c], "fillOpacity": 0.45} for c in order]
     styles.append({"color": "#444", "weight": 1.5, "fillColor": "#cccccc", "fillOpacity": 0.3})
     parts = display.encode_areas(frame.geometry.values)
     feats = []
     for (_, row), cls, enc in zip(frame.iterrows(), classes, parts):
         tip = _tooltip(("社区 community", row.get("name")), ("代码 code", row.get("code")),
                        ("户数 households", _fmt_int(row.get("households"))),
-                       ("规模 size", cls.label if cls else "未知 unknown"))
+                       ("规模 size", cls.range_label(th) if cls else "未知 unknown"))
         feats.append([order.index(cls) if cls else len(order), tip, enc, str(row.get("code") or "") or None])
     spec = {"styles": styles, "f": feats}
-    legend = "<h4>社区规模 community size</h4>" + "".join(_swatch(c.color, c.label) for c in order)
+    legend = "<h4>社区规模 community size</h4>" + "".join(_swatch(_SIZE_COLORS[c], c.range_label(th)) for c in order)
     counts = pd.Series([c.value for c in classes if c]).value_counts()
     log.info("communities layer: %d communities (%s)", len(frame), dict(counts))
     return LayerOut([ScriptLayer("areas", spec, name=esc("社区 communities"))], legend)
@@ -303,7 +273,7 @@ def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privac
     styles = [{"color": _HOTSPOT_COLORS.get(k, "#e31a1c"), "weight": 2,
                "fillColor": _HOTSPOT_COLORS.get(k, "#e31a1c"), "fillOpacity": 0.4} for k in order]
     tips = [_tooltip(("热点 hot spot", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
-                     (_UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
+                     (UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
                      ("z", None if pd.isna(z) else f"{float(z):.2f}"), ("件数 count", _fmt_int(n)))
             for lb, c, t, u, z, n in zip(frame["label"], frame["category"], frame["unit_type"], frame["unit"],
                                          frame["z"], frame["count"])]
@@ -317,7 +287,6 @@ def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privac
     return LayerOut([ScriptLayer("areas", spec, name=esc(f"热点与新兴类别 hot spots ({len(frame)})"))], legend)
 
 
-_UNIT_LABEL = {"cell": "网格 cell", "community": "社区 community", "street": "街道 street"}
 _ALERT_COLORS = {"red": "#b2182b", "红": "#b2182b", "1": "#b2182b", "high": "#b2182b",
                  "orange": "#ef8a62", "橙": "#ef8a62", "2": "#ef8a62", "medium": "#ef8a62",
                  "yellow": "#fddc5c", "黄": "#fddc5c", "3": "#fddc5c", "low": "#fddc5c",
@@ -337,7 +306,7 @@ def alerts_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy,
     styles = [{"color": _ALERT_COLORS.get(k.lower(), "#b2182b"), "weight": 3, "dashArray": "4 3",
                "fillColor": _ALERT_COLORS.get(k.lower(), "#b2182b"), "fillOpacity": 0.15} for k in order]
     tips = [_tooltip(("预警 alert", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
-                     (_UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
+                     (UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
                      ("说明 note", None if pd.isna(m) else scrub_pii(m)), ("件数 count", _fmt_int(n)))
             for lb, c, t, u, m, n in zip(frame["label"], frame["category"], frame["unit_type"], frame["unit"],
                                          frame["message"], frame["count"])]

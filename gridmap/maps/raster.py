@@ -23,7 +23,10 @@ import numpy as np
 
 from gridmap.crs import check_crs, parse_crs
 from gridmap.errors import Problem, ValidationError, message
+from gridmap.grid.lattice import Lattice
 from gridmap.maps.display import Display
+from gridmap.warning.density import kernel_density
+from gridmap.warning.lattice_ops import bin_points
 
 __all__ = ["DensityGrid", "warp_to_mercator", "png_bytes", "png_data_uri", "colorize", "RAMP"]
 
@@ -35,7 +38,10 @@ RAMP = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 
 @dataclass(frozen=True)
 class DensityGrid:
-    """A density lattice: ``values[iy, ix]`` over ``bounds`` = (xmin, ymin, xmax, ymax) in ``crs``.
+    """A density lattice to draw: ``values[iy, ix]`` over ``bounds`` = (xmin, ymin, xmax, ymax) in ``crs``.
+
+    A display wrapper only: the density itself is computed by :mod:`gridmap.warning` (:meth:`from_lattice`
+    wraps its result; :meth:`from_points` runs it on points).
 
     Row 0 is the **southern** row (``iy`` grows northwards, like the cell lattice), unless
     ``origin='upper'``. ``counts`` (same shape, optional) holds the raw complaint counts per lattice cell;
@@ -77,16 +83,26 @@ class DensityGrid:
         return DensityGrid(vals, (x0, y0, x1, y1), crs, counts, "lower", self.unit, self.label, True)
 
     @classmethod
+    def from_lattice(cls, values: np.ndarray, lattice: Lattice, *, crs: Any, counts: np.ndarray | None = None,
+                     unit: str = "件/km²", label: str = "诉求密度 complaint density") -> "DensityGrid":
+        """Wrap a density :mod:`gridmap.warning` computed on ``lattice`` (row 0 south) for drawing.
+
+        ``values`` is e.g. :func:`gridmap.warning.kernel_density`'s result, ``counts`` the
+        :func:`gridmap.warning.cell_counts` / :func:`gridmap.warning.bin_points` it was smoothed from.
+        """
+        return cls(values, lattice.bounds, crs, counts, "lower", unit, label)
+
+    @classmethod
     def from_points(cls, points: Any, *, cell_size_m: float = 50.0, bandwidth_m: float = 150.0,
                     bounds: tuple[float, float, float, float] | None = None,
                     per: str = "km2") -> "DensityGrid":
-        """Bin points (a GeoDataFrame in a projected CRS) on a lattice and smooth with a Gaussian kernel.
+        """Density of points (a GeoDataFrame in a projected CRS) by :mod:`gridmap.warning`, ready to draw.
 
-        A convenience for maps and benchmarks; the analysis version lives in ``gridmap.warning``.
+        The points are counted on a lattice over ``bounds`` (default: the points' extent padded by three
+        bandwidths) with :func:`gridmap.warning.bin_points` and smoothed with
+        :func:`gridmap.warning.kernel_density` (Gaussian, sigma = ``bandwidth_m``, no binning correction).
         Values are complaints per km² (``per='km2'``) or per lattice cell (``per='cell'``).
         """
-        from scipy import ndimage
-
         crs = check_crs(points, where="complaint points", metric=True)
         xy = np.column_stack([points.geometry.x.to_numpy(), points.geometry.y.to_numpy()])
         if bounds is None:
@@ -97,16 +113,12 @@ class DensityGrid:
         x0, y0, x1, y1 = bounds
         nx = max(1, math.ceil((x1 - x0) / cell_size_m))
         ny = max(1, math.ceil((y1 - y0) / cell_size_m))
-        x1, y1 = x0 + nx * cell_size_m, y0 + ny * cell_size_m
-        ix = np.floor((xy[:, 0] - x0) / cell_size_m).astype(np.int64)
-        iy = np.floor((xy[:, 1] - y0) / cell_size_m).astype(np.int64)
-        ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-        counts = np.bincount(iy[ok] * nx + ix[ok], minlength=nx * ny).reshape(ny, nx).astype(float)
-        dens = ndimage.gaussian_filter(counts, sigma=bandwidth_m / cell_size_m, mode="constant")
+        lattice = Lattice(x0, y0, cell_size_m, nx, ny)
+        counts = bin_points(xy[:, 0], xy[:, 1], lattice)
+        dens = kernel_density(counts, lattice, bandwidth_m=bandwidth_m, scale="per_cell", binning_correction=False)
         if per == "km2":
             dens = dens / (cell_size_m * cell_size_m / 1e6)
-        return cls(dens, (x0, y0, x1, y1), crs, counts, "lower",
-                   "件/km²" if per == "km2" else "件/格")
+        return cls.from_lattice(dens, lattice, crs=crs, counts=counts, unit="件/km²" if per == "km2" else "件/格")
 
 
 def _hex(c: str) -> tuple[int, int, int]:

@@ -24,7 +24,6 @@ Examples
 
 from __future__ import annotations
 
-import enum
 import html
 import json
 import re
@@ -33,16 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridmap.errors import ValidationError, message, Problem
+from gridmap._enums import ChoiceEnum
 from gridmap.maps._pii import find_pii
 
-__all__ = ["Privacy", "DEFAULT_MIN_COUNT", "escape_html", "js_json", "scrub_pii", "suppress_small_counts"]
+__all__ = ["Privacy", "DEFAULT_MIN_COUNT", "escape_html", "js_json", "scrub_pii"]
 
 #: Cells with fewer complaints than this are left out of shared maps.
 DEFAULT_MIN_COUNT = 3
 
 
-class Privacy(str, enum.Enum):
+class Privacy(ChoiceEnum, what="privacy mode"):
     """Who the map is for.
 
     ``shared``: may leave the office; aggregated complaint counts only, small counts suppressed.
@@ -51,14 +50,6 @@ class Privacy(str, enum.Enum):
 
     SHARED = "shared"
     INTERNAL = "internal"
-
-    @classmethod
-    def parse(cls, value: "str | Privacy") -> "Privacy":
-        try:
-            return cls(value if isinstance(value, cls) else str(value).strip().lower())
-        except ValueError:
-            raise ValidationError(message("unknown privacy mode", got=repr(value),
-                                          fix="use one of " + ", ".join(m.value for m in cls))) from None
 
 
 _JS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -113,10 +104,3 @@ def scrub_pii(text: Any, *, phone: str = "[电话]", id_number: str = "[身份�
         at = s.end
     parts.append(text[at:])
     return "".join(parts)
-
-
-def suppress_small_counts(counts: pd.Series, *, min_count: int = DEFAULT_MIN_COUNT) -> pd.Series:
-    """Keep only entries with at least ``min_count`` (the rest would point at one or two people)."""
-    if min_count < 0:
-        raise ValidationError("min_count must be >= 0", [Problem(None, "min_count", "negative", min_count)])
-    return counts[counts >= min_count]

@@ -30,7 +30,7 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -201,11 +201,58 @@ def _points_to(points: gpd.GeoDataFrame, polys: gpd.GeoDataFrame, key: str) -> p
     return pd.Series(out.to_numpy(), index=points.index)
 
 
+def _new_communities(row: pd.Series, parts: gpd.GeoDataFrame, new_codes: list[str], *, code: str, street: str,
+                     crs: Any) -> gpd.GeoDataFrame:
+    """One new community row per part: name = old name + 一/二/三..., population from the parts or, when they
+    carry none, in the old community's persons-per-household ratio."""
+    hh_old = row["households"]
+    ratio = (row["population"] / hh_old) if pd.notna(row.get("population")) and hh_old else np.nan
+    new_rows = []
+    for i, ((pid, p), nc) in enumerate(zip(parts.iterrows(), new_codes)):
+        pop = p.get("population", np.nan)
+        if pd.isna(pop):
+            pop = round(p["households"] * ratio) if pd.notna(ratio) else np.nan
+        ordinal = CHINESE_ORDINALS[i] if i < len(CHINESE_ORDINALS) else str(i + 1)
+        new_rows.append({"code": nc, "street_code": street, "name": f"{row['name'] or code}{ordinal}",
+                         "households": int(p["households"]), "population": pop, "active": True,
+                         "retired_at": pd.NaT, "parent_code": code, "geometry": p.geometry})
+    return gpd.GeoDataFrame(new_rows, geometry="geometry", crs=crs)
+
+
+def _reassign(before: dict[str, gpd.GeoDataFrame], new_comm: gpd.GeoDataFrame, new_cells: gpd.GeoDataFrame, *,
+              code: str) -> tuple[dict[str, gpd.GeoDataFrame], list[dict]]:
+    """Compounds, components and complaints of the old community re-assigned to the new communities (and
+    cells) they fall in, and the diff rows: cells recoded (old -> new pieces by overlap), then each layer."""
+    diff: list[dict] = []
+    if len(before["cells"]) and len(new_cells):
+        ov = gpd.overlay(before["cells"][["code", "geometry"]].rename(columns={"code": "old"}),
+                         new_cells[["code", "geometry"]].rename(columns={"code": "new"}), keep_geom_type=True)
+        for o, n in zip(ov["old"], ov["new"]):
+            diff.append({"layer": "cells", "code": o, "change": "recoded 重新编码", "before": o, "after": n})
+    comp = before["compounds"].copy()
+    if len(comp):
+        comp["community_code"] = _points_to(gpd.GeoDataFrame(geometry=comp.geometry.representative_point(),
+                                                             crs=comp.crs), new_comm, "code")
+        diff += [{"layer": "compounds", "code": c, "change": "reassigned 改属", "before": code, "after": n}
+                 for c, n in zip(comp["code"], comp["community_code"])]
+    moved = {"compounds": comp}
+    for layer, key in (("components", "code"), ("complaints", "source_id")):
+        f = before[layer].copy()
+        if len(f):
+            cell = _points_to(f, new_cells, "code") if len(new_cells) else pd.Series(None, index=f.index)
+            f["cell_code"] = cell
+            f["community_code"] = _points_to(f, new_comm, "code")
+            diff += [{"layer": layer, "code": str(k), "change": "reassigned 改属", "before": code, "after": n}
+                     for k, n in zip(f[key], f["community_code"])]
+        moved[layer] = f
+    return moved, diff
+
+
 def accept_proposal(store: Any, proposal: Any, *, community_code: str | None = None,
                     recode_cells: Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
                     cell_size_m: float | None = None, sliver_share: float = 0.1,
                     now: pd.Timestamp | None = None) -> AcceptResult:
-    """Write an accepted :class:`~gridmap.planning.split.Proposal` into ``store`` (one transaction).
+    """Write an accepted :class:`~gridmap.planning.proposal.Proposal` into ``store`` (one transaction).
 
     Parameters
     ----------
@@ -243,18 +290,7 @@ def accept_proposal(store: Any, proposal: Any, *, community_code: str | None = N
         street = str(row["street_code"])
         existing = store.read("communities", where={"street_code": street}, columns=["code"], connection=tx)
         new_codes = new_community_codes(street, existing["code"].tolist(), len(parts))
-        hh_old = row["households"]
-        ratio = (row["population"] / hh_old) if pd.notna(row.get("population")) and hh_old else np.nan
-        new_rows = []
-        for i, ((pid, p), nc) in enumerate(zip(parts.iterrows(), new_codes)):
-            pop = p.get("population", np.nan)
-            if pd.isna(pop):
-                pop = round(p["households"] * ratio) if pd.notna(ratio) else np.nan
-            ordinal = CHINESE_ORDINALS[i] if i < len(CHINESE_ORDINALS) else str(i + 1)
-            new_rows.append({"code": nc, "street_code": street, "name": f"{row['name'] or code}{ordinal}",
-                             "households": int(p["households"]), "population": pop, "active": True,
-                             "retired_at": pd.NaT, "parent_code": code, "geometry": p.geometry})
-        new_comm = gpd.GeoDataFrame(new_rows, geometry="geometry", crs=old.crs)
+        new_comm = _new_communities(row, parts, new_codes, code=code, street=street, crs=old.crs)
         retired = old.copy()
         retired["active"] = False
         retired["retired_at"] = now
@@ -262,28 +298,9 @@ def accept_proposal(store: Any, proposal: Any, *, community_code: str | None = N
         diff = [{"layer": "communities", "code": code, "change": "retired 标为历史", "before": code, "after": ""}]
         diff += [{"layer": "communities", "code": c, "change": "created 新建", "before": "", "after": c}
                  for c in new_codes]
-        # cell code mapping (old -> new pieces) by overlap
-        if len(before["cells"]) and len(new_cells):
-            ov = gpd.overlay(before["cells"][["code", "geometry"]].rename(columns={"code": "old"}),
-                             new_cells[["code", "geometry"]].rename(columns={"code": "new"}), keep_geom_type=True)
-            for o, n in zip(ov["old"], ov["new"]):
-                diff.append({"layer": "cells", "code": o, "change": "recoded 重新编码", "before": o, "after": n})
-        comp = before["compounds"].copy()
-        if len(comp):
-            comp["community_code"] = _points_to(gpd.GeoDataFrame(geometry=comp.geometry.representative_point(),
-                                                                 crs=comp.crs), new_comm, "code")
-            diff += [{"layer": "compounds", "code": c, "change": "reassigned 改属", "before": code, "after": n}
-                     for c, n in zip(comp["code"], comp["community_code"])]
-        moved = {}
-        for layer, key in (("components", "code"), ("complaints", "source_id")):
-            f = before[layer].copy()
-            if len(f):
-                cell = _points_to(f, new_cells, "code") if len(new_cells) else pd.Series(None, index=f.index)
-                f["cell_code"] = cell
-                f["community_code"] = _points_to(f, new_comm, "code")
-                diff += [{"layer": layer, "code": str(k), "change": "reassigned 改属", "before": code, "after": n}
-                         for k, n in zip(f[key], f["community_code"])]
-            moved[layer] = f
+        moved, changes = _reassign(before, new_comm, new_cells, code=code)
+        diff += changes
+        comp = moved["compounds"]
         store.delete("communities", where={"code": code}, connection=tx)
         store.write("communities", pd.concat([retired, new_comm], ignore_index=True), connection=tx)
         for layer, frame in (("cells", new_cells), ("compounds", comp), ("components", moved["components"]),
@@ -348,6 +365,53 @@ def _reassigned(frame: gpd.GeoDataFrame, layer: str, communities: gpd.GeoDataFra
     return f
 
 
+def _check_undoable(store: Any, result: AcceptResult, tx: Any) -> None:
+    """Refuse when the new communities are gone, retired or split again since the accept."""
+    now_new = store.read("communities", where={"code": result.new_codes}, connection=tx)
+    problems = []
+    if len(now_new) != len(result.new_codes):
+        problems.append(Problem(None, "code", "some new communities are gone",
+                                sorted(set(result.new_codes) - set(now_new["code"]))))
+    elif not now_new["active"].all():
+        problems.append(Problem(None, "active", "some new communities were retired since (split again?)",
+                                now_new.loc[~now_new["active"], "code"].tolist()))
+    children = store.read("communities", where={"parent_code": result.new_codes}, columns=["code"], connection=tx)
+    if len(children):
+        problems.append(Problem(None, "parent_code", "new communities have children", children["code"].tolist()))
+    if problems:
+        raise ValidationError(f"cannot undo the split of {result.old_code}: the store changed since", problems,
+                              fix="undo the later changes first")
+
+
+def _deltas(result: AcceptResult, now: dict[str, gpd.GeoDataFrame],
+            keys: dict[str, list[str]]) -> dict[str, tuple[list, list, list]]:
+    """What changed since the accept, per layer: (added, changed, gone) keys."""
+    delta = {}
+    for layer in CHILD_LAYERS:
+        if result.after is not None:
+            delta[layer] = _changes(now[layer], result.after[layer], keys[layer])
+        elif layer == "cells":  # an old journal: the accept's own cells cannot be told from later ones
+            delta[layer] = ([], [], [])
+        else:  # an old journal: all that can be told is which rows are new
+            added, _, _ = _changes(now[layer], result.before[layer], keys[layer])
+            delta[layer] = (added, [], [])
+    return delta
+
+
+def _refuse_cell_changes(result: AcceptResult, cell_delta: tuple[list, list, list], where: str) -> NoReturn:
+    label = ("added", "changed", "removed")
+    cp = [Problem(c, "cells", f"{label[i]} after the accept") for i, ks in enumerate(cell_delta)
+          for c in ks][:50]
+    n = sum(len(ks) for ks in cell_delta)
+    raise ValidationError(
+        message(f"cannot undo the split of {result.old_code}: {n} cell(s) of the new communities changed "
+                "since the accept", where=where,
+                got=", ".join(f"{len(ks)} {label[i]}" for i, ks in enumerate(cell_delta) if ks)),
+        cp, fix="pass discard_cell_changes=True (CLI: --discard-cell-changes) to restore the old community's "
+                "cells anyway (cells derive "
+                "from the community outlines; rebuild them afterwards if needed)")
+
+
 def undo_accept(store: Any, result: "AcceptResult | str | Path", *,
                 discard_cell_changes: bool = False) -> dict[str, int]:
     """Restore the rows an :func:`accept_proposal` changed (one transaction), keeping what was done since.
@@ -375,47 +439,13 @@ def undo_accept(store: Any, result: "AcceptResult | str | Path", *,
     counts = {}
     where = f"the split of {result.old_code} into {', '.join(result.new_codes)}"
     with store.transaction() as tx:
-        now_new = store.read("communities", where={"code": result.new_codes}, connection=tx)
-        problems = []
-        if len(now_new) != len(result.new_codes):
-            problems.append(Problem(None, "code", "some new communities are gone",
-                                    sorted(set(result.new_codes) - set(now_new["code"]))))
-        elif not now_new["active"].all():
-            problems.append(Problem(None, "active", "some new communities were retired since (split again?)",
-                                    now_new.loc[~now_new["active"], "code"].tolist()))
-        children = store.read("communities", where={"parent_code": result.new_codes}, columns=["code"], connection=tx)
-        if len(children):
-            problems.append(Problem(None, "parent_code", "new communities have children", children["code"].tolist()))
-        if problems:
-            raise ValidationError(f"cannot undo the split of {result.old_code}: the store changed since", problems,
-                                  fix="undo the later changes first")
-        after = result.after
+        _check_undoable(store, result, tx)
         now = {layer: store.read(layer, where={"community_code": result.new_codes}, connection=tx)
                for layer in CHILD_LAYERS}
         keys = {layer: list(LAYERS[layer].key) for layer in CHILD_LAYERS}
-        # what changed since the accept, per layer: (added, changed, gone) keys
-        delta = {}
-        for layer in CHILD_LAYERS:
-            if after is not None:
-                delta[layer] = _changes(now[layer], after[layer], keys[layer])
-            elif layer == "cells":  # an old journal: the accept's own cells cannot be told from later ones
-                delta[layer] = ([], [], [])
-            else:  # an old journal: all that can be told is which rows are new
-                added, _, _ = _changes(now[layer], result.before[layer], keys[layer])
-                delta[layer] = (added, [], [])
-        cell_delta = delta["cells"]
-        if any(cell_delta) and not discard_cell_changes:
-            label = ("added", "changed", "removed")
-            cp = [Problem(c, "cells", f"{label[i]} after the accept") for i, ks in enumerate(cell_delta)
-                  for c in ks][:50]
-            n = sum(len(ks) for ks in cell_delta)
-            raise ValidationError(
-                message(f"cannot undo the split of {result.old_code}: {n} cell(s) of the new communities changed "
-                        "since the accept", where=where,
-                        got=", ".join(f"{len(ks)} {label[i]}" for i, ks in enumerate(cell_delta) if ks)),
-                cp, fix="pass discard_cell_changes=True (CLI: --discard-cell-changes) to restore the old community's "
-                        "cells anyway (cells derive "
-                        "from the community outlines; rebuild them afterwards if needed)")
+        delta = _deltas(result, now, keys)
+        if any(delta["cells"]) and not discard_cell_changes:
+            _refuse_cell_changes(result, delta["cells"], where)
         restored_comm = result.before["communities"]
         restored_cells = result.before["cells"]
         writes: dict[str, list[gpd.GeoDataFrame]] = {}

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from gridmap.planning.split import Proposal
+from gridmap.planning.proposal import Proposal
 
 __all__ = ["explain_rank"]
 
 
-def explain_rank(p: "Proposal", all_props: Sequence["Proposal"]) -> tuple[str, str]:
+def explain_rank(p: Proposal, all_props: Sequence[Proposal]) -> tuple[str, str]:
     """(Chinese, English) sentence: the proposal's shape in numbers, then how it compares with rank 1.
 
     Examples

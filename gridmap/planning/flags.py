@@ -25,7 +25,7 @@ import pandas as pd
 from gridmap.crs import check_crs
 from gridmap.errors import Problem, UsageError, ValidationError, message
 
-__all__ = ["SizeClass", "Thresholds", "flag_communities", "summarize_flags", "check_thresholds", "as_float"]
+__all__ = ["SizeClass", "Thresholds", "DEFAULT_THRESHOLDS", "THRESHOLDS_ATTR", "size_class", "flag_communities", "summarize_flags", "check_thresholds", "as_float"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,33 @@ class SizeClass(str, Enum):
     def label(self) -> str:
         return _LABELS[self]
 
+    def range_label(self, thresholds: tuple[int, int, int] | None = None) -> str:
+        """Label with the household range of the class under ``thresholds`` (floor, adjust, super_large),
+        Beijing's 1,000/3,000/5,000 by default; the map legend and tooltips use it.
+
+        >>> SizeClass.IN_RANGE.range_label(), SizeClass.SUPER_LARGE.range_label((1000, 3000, 4000))
+        ('标准 1000–3000户 standard', '超大社区 >4000户 super-large')
+        """
+        floor, adjust, super_large = DEFAULT_THRESHOLDS if thresholds is None else thresholds
+        return {SizeClass.BELOW: f"偏小 <{floor}户 small", SizeClass.IN_RANGE: f"标准 {floor}–{adjust}户 standard",
+                SizeClass.ADJUST: f"需调整 >{adjust}户 to adjust",
+                SizeClass.SUPER_LARGE: f"超大社区 >{super_large}户 super-large"}[self]
+
+    @classmethod
+    def parse(cls, value: object) -> "SizeClass | None":
+        """The class a ``size_class`` value names (a member, its value, or a Chinese/English word such as
+        超大社区, 需调整, 标准, 偏小, standard, small); None when missing or not understood.
+
+        >>> [SizeClass.parse(v) for v in ("超大社区", "in_range", " Small ", "???", None)]
+        [<SizeClass.SUPER_LARGE: 'super_large'>, <SizeClass.IN_RANGE: 'in_range'>, <SizeClass.BELOW: 'below'>, None, None]
+        """
+        if isinstance(value, cls):
+            return value
+        key = value.value if isinstance(value, Enum) else value
+        if key is None or (not isinstance(key, str) and pd.isna(key)):
+            return None
+        return _ALIASES.get(str(key).strip().lower())
+
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.value
 
@@ -52,6 +79,24 @@ _LABELS = {
     SizeClass.ADJUST: "需调整 over ceiling",
     SizeClass.SUPER_LARGE: "超大社区 super-large",
 }
+
+#: Words accepted for each class in a ``size_class`` column (lower case; see :meth:`SizeClass.parse`).
+_ALIASES = {
+    **{c.value: c for c in SizeClass},
+    "small": SizeClass.BELOW, "偏小": SizeClass.BELOW, "under": SizeClass.BELOW, "too_small": SizeClass.BELOW,
+    "standard": SizeClass.IN_RANGE, "ok": SizeClass.IN_RANGE, "normal": SizeClass.IN_RANGE,
+    "标准": SizeClass.IN_RANGE, "正常": SizeClass.IN_RANGE,
+    "over": SizeClass.ADJUST, "large": SizeClass.ADJUST, "oversize": SizeClass.ADJUST,
+    "需调整": SizeClass.ADJUST, "偏大": SizeClass.ADJUST,
+    "super": SizeClass.SUPER_LARGE, "superlarge": SizeClass.SUPER_LARGE,
+    "超大": SizeClass.SUPER_LARGE, "超大社区": SizeClass.SUPER_LARGE,
+}
+
+#: Beijing's thresholds in households: (floor, adjust, super_large).
+DEFAULT_THRESHOLDS: tuple[int, int, int] = (1000, 3000, 5000)
+
+#: Key of ``flag_communities(...).attrs`` holding the (floor, adjust, super_large) the flags were computed with.
+THRESHOLDS_ATTR = "size_thresholds"
 
 
 class Thresholds(tuple):
@@ -121,6 +166,26 @@ def _shown(v: object) -> object:
     return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
 
 
+def _classes(households: np.ndarray, thresholds: tuple[int, int, int]) -> np.ndarray:
+    floor, adjust, super_large = thresholds
+    return np.select([households < floor, households <= adjust, households <= super_large],
+                     [SizeClass.BELOW.value, SizeClass.IN_RANGE.value, SizeClass.ADJUST.value],
+                     SizeClass.SUPER_LARGE.value)
+
+
+def size_class(households: object, *, thresholds: tuple[int, int, int] | None = None) -> SizeClass | None:
+    """The class of one household count under ``thresholds`` (floor, adjust, super_large; Beijing's
+    1,000/3,000/5,000 by default), the rule :func:`flag_communities` applies; None when the count is unknown.
+
+    >>> [size_class(h).value for h in (999, 1000, 3000, 3001, 5000, 5001)]
+    ['below', 'in_range', 'in_range', 'adjust', 'adjust', 'super_large']
+    """
+    if households is None or pd.isna(households):
+        return None
+    th = DEFAULT_THRESHOLDS if thresholds is None else thresholds
+    return SizeClass(str(_classes(np.array([float(households)]), th)[0]))
+
+
 def flag_communities(communities: gpd.GeoDataFrame, *, floor: int = 1000, adjust: int = 3000,
                      super_large: int = 5000) -> gpd.GeoDataFrame:
     """Classify communities by households into a :class:`SizeClass`.
@@ -135,7 +200,8 @@ def flag_communities(communities: gpd.GeoDataFrame, *, floor: int = 1000, adjust
     -------
     A new GeoDataFrame (same index) with ``size_class`` (SizeClass), ``size_label`` (中文 English),
     ``excess_households`` (households above ``adjust``, else 0) and ``min_parts`` (communities needed to bring
-    it within ``adjust``).
+    it within ``adjust``). ``attrs["size_thresholds"]`` (:data:`THRESHOLDS_ATTR`) records the thresholds, so a
+    map labels the classes with the ranges they were computed with.
 
     Examples
     --------
@@ -147,10 +213,9 @@ def flag_communities(communities: gpd.GeoDataFrame, *, floor: int = 1000, adjust
     check_crs(communities, where="communities")
     check_thresholds(floor=floor, ceiling=adjust, super_large=super_large)
     h = _households(communities, "communities")
-    cls = np.select([h < floor, h <= adjust, h <= super_large],
-                    [SizeClass.BELOW.value, SizeClass.IN_RANGE.value, SizeClass.ADJUST.value],
-                    SizeClass.SUPER_LARGE.value)
+    cls = _classes(h, (floor, adjust, super_large))
     out = communities.copy()
+    out.attrs[THRESHOLDS_ATTR] = (int(floor), int(adjust), int(super_large))
     out["size_class"] = pd.Series([SizeClass(v) for v in cls], index=out.index, dtype=object)
     out["size_label"] = [SizeClass(v).label for v in cls]
     out["excess_households"] = np.maximum(h - adjust, 0).astype(int)

@@ -52,8 +52,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -62,11 +63,14 @@ import shapely
 
 from gridmap.crs import check_crs
 from gridmap.errors import InfeasibleError, Problem, ValidationError
-from gridmap.planning import _solver as S
-from gridmap.planning.atoms import adjacency, as_geometry, check_atoms
+import gridmap.planning._solver as S
+from gridmap.planning.atoms import check_atoms
+from gridmap.planning.explain import explain_rank
 from gridmap.planning.flags import check_thresholds
+from gridmap.planning.problem import SplitProblem, build_problem, diagnose
+from gridmap.planning.proposal import Proposal
 
-__all__ = ["Proposal", "propose_splits", "diagnose", "DEFAULT_WEIGHTS"]
+__all__ = ["propose_splits", "DEFAULT_WEIGHTS"]
 
 log = logging.getLogger(__name__)
 
@@ -80,187 +84,6 @@ DEFAULT_WORK_BUDGET = 12_000_000
 
 #: Share of the work budget the heuristics may use before the exhaustive fallback gets the rest.
 HEURISTIC_SHARE = 0.6
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """One ranked split proposal.
-
-    Attributes
-    ----------
-    rank : 1 = best score.
-    k : number of new communities.
-    parts : GeoDataFrame indexed by ``part_id`` ('A', 'B', ... north-west first) with ``households``,
-        ``population`` (sum of known compound population, NaN if none known), ``area_m2``, ``compactness``
-        (Polsby–Popper), ``n_atoms``, ``atoms`` (tuple of atom ids) and ``geometry``.
-    assignment : Series atom id -> part_id.
-    metrics : balance_cv, max_deviation, compactness_mean, compactness_min, new_boundary_m,
-        along_roads_share, along_cells_share, outline_share, score.
-    explanation_zh, explanation_en : why it ranks where it does.
-    exhaustive : True when every valid partition was enumerated (the ranking is then over all of them).
-    search : how the search ran: ``seed``, ``work_budget``, ``work_used`` (units), ``time_limit_s`` and
-        ``time_limit_hit`` (True: the wall-clock safety net stopped the search before the work budget was
-        spent, so the result may differ between runs and machines).
-    """
-
-    rank: int
-    k: int
-    parts: gpd.GeoDataFrame
-    assignment: pd.Series
-    metrics: dict
-    score: float
-    explanation_zh: str = ""
-    explanation_en: str = ""
-    exhaustive: bool = False
-    community_code: str | None = None
-    floor: int = 1000
-    ceiling: int = 3000
-    search: dict = field(default_factory=dict)
-
-    def summary(self) -> str:
-        hh = "/".join(f"{h:,}" for h in self.parts["households"])
-        return (f"#{self.rank}: {self.k} parts ({hh} households), balance CV {self.metrics['balance_cv']:.3f}, "
-                f"compactness {self.metrics['compactness_mean']:.2f}")
-
-
-@dataclass
-class _Problem:
-    ids: list
-    names: list
-    g: S.Graph
-    indiv: list
-    touch_graph: S.Graph
-    centroid: tuple[float, float]
-    xy: list
-    road_m: dict = field(default_factory=dict)
-    cell_m: dict = field(default_factory=dict)
-    bridges: list = field(default_factory=list)
-
-
-def _direction(dx: float, dy: float) -> tuple[str, str]:
-    if math.hypot(dx, dy) < 1e-9:
-        return "中部", "central"
-    ang = math.degrees(math.atan2(dy, dx)) % 360
-    names = [("东", "east"), ("东北", "north-east"), ("北", "north"), ("西北", "north-west"), ("西", "west"),
-             ("西南", "south-west"), ("南", "south"), ("东南", "south-east")]
-    return names[int(((ang + 22.5) % 360) // 45)]
-
-
-def _build(atoms: gpd.GeoDataFrame, *, barriers, roads, cells, min_shared_m: float,
-           attach_empty: bool = True) -> _Problem:
-    adj = adjacency(atoms, barriers=barriers, roads=roads, cells=cells, min_shared_m=min_shared_m)
-    ids = list(atoms.index)
-    pos = {a: i for i, a in enumerate(ids)}
-    n = len(ids)
-    w = [int(h) for h in atoms["households"]]
-    area = [float(a) for a in atoms.geometry.area]
-    perim = [float(p) for p in atoms.geometry.length]
-    al: list[list[int]] = [[] for _ in range(n)]
-    tl: list[list[int]] = [[] for _ in range(n)]
-    nb: list[dict[int, float]] = [{} for _ in range(n)]
-    off: list[dict[int, float]] = [{} for _ in range(n)]
-    road_m, cell_m = {}, {}
-    for r in adj.itertuples(index=False):
-        i, j = pos[r.i], pos[r.j]
-        nb[i][j] = nb[j][i] = float(r.shared_m)
-        o = max(float(r.shared_m) - float(r.road_m), 0.0)
-        off[i][j] = off[j][i] = o
-        road_m[(min(i, j), max(i, j))] = float(r.road_m)
-        cell_m[(min(i, j), max(i, j))] = float(r.cell_m) if pd.notna(r.cell_m) else np.nan
-        tl[i].append(j)
-        tl[j].append(i)
-        if r.adjacent:
-            al[i].append(j)
-            al[j].append(i)
-    bridges: list[tuple[int, int]] = []
-    if attach_empty:
-        # land without households cut off by a barrier joins the neighbour it shares most boundary with
-        base = S.Graph(w, area, perim, al, nb, off)
-        comps = S.components(base)
-        if len(comps) > 1:
-            for comp in comps:
-                if sum(w[v] for v in comp) > 0:
-                    continue
-                cs = set(comp)
-                best = max(((nb[i][j], i, j) for i in comp for j in nb[i] if j not in cs), default=None)
-                if best is not None:
-                    _, i, j = best
-                    al[i].append(j)
-                    al[j].append(i)
-                    bridges.append((i, j))
-    total_area = float(sum(area))
-    g = S.Graph(w, area, perim, [sorted(x) for x in al], nb, off, total_area)
-    tg = S.Graph(w, area, perim, [sorted(x) for x in tl], nb, off, total_area)
-    c = shapely.union_all(atoms.geometry.values).centroid
-    pts = atoms.geometry.representative_point()
-    names = [str(atoms["name"].iloc[i]) if "name" in atoms.columns and pd.notna(atoms["name"].iloc[i]) else str(a)
-             for i, a in enumerate(ids)]
-    indiv = [bool(x) if pd.notna(x) else True for x in atoms["indivisible"]] if "indivisible" in atoms.columns \
-        else [True] * n
-    return _Problem(ids, names, g, indiv, tg, (c.x, c.y), [(p.x, p.y) for p in pts], road_m, cell_m, bridges)
-
-
-def diagnose(pb: _Problem, floor: int, ceiling: int) -> tuple[list[str], list[str]]:
-    """Reasons (Chinese / English) why no valid split can exist, and what could be relaxed; empty if none found."""
-    g = pb.g
-    reasons: list[str] = []
-    relax: list[str] = []
-    total = sum(g.w)
-    big = [(g.w[i], i) for i in range(g.n) if g.w[i] > ceiling]
-    for h, i in sorted(big, reverse=True):
-        what = "小区" if pb.indiv[i] else "地块"
-        reasons.append(f"{what} {pb.names[i]} 单独就有 {h:,} 户，超过上限 {ceiling:,} 户 / "
-                       f"{'compound' if pb.indiv[i] else 'atom'} {pb.names[i]} alone holds {h:,} households, "
-                       f"above the ceiling of {ceiling:,}")
-    if big:
-        relax.append(f"将上限提高到 {max(h for h, _ in big):,} 户 / raise the ceiling to {max(h for h, _ in big):,}")
-        relax.append("按楼栋拆分该小区（标为可分） / give that compound's buildings as separate atoms "
-                     "(mark it divisible)")
-    if total < 2 * floor:
-        reasons.append(f"社区共 {total:,} 户，不足下限的两倍（2×{floor:,}），无法分出两个达标社区 / the community "
-                       f"holds {total:,} households, fewer than twice the floor (2×{floor:,}): no two parts can "
-                       f"both reach {floor:,}")
-        relax.append(f"将下限降到 {total // 2:,} 户以下 / lower the floor to {total // 2:,} or less")
-        if total <= ceiling:
-            relax.append(f"该社区 {total:,} 户未超过上限，无需拆分 / at {total:,} households it is within the "
-                         f"ceiling: no split is needed")
-    comps = S.components(g)
-    if len(comps) > 1:
-        tcomps = S.components(pb.touch_graph)
-        for comp in comps:
-            wc = sum(g.w[v] for v in comp)
-            cx = sum(g.area[v] * pb.xy[v][0] for v in comp) / max(sum(g.area[v] for v in comp), 1e-9)
-            cy = sum(g.area[v] * pb.xy[v][1] for v in comp) / max(sum(g.area[v] for v in comp), 1e-9)
-            dzh, den = _direction(cx - pb.centroid[0], cy - pb.centroid[1])
-            separate = not any(set(comp) <= set(t) and len(t) > len(comp) for t in tcomps)
-            how_zh = "是与其余部分不相连的独立地块" if separate else "被道路/河流/铁路隔开"
-            how_en = "is a separate piece of the community" if separate else \
-                "is cut off by a road, river or rail line"
-            if wc < floor:
-                reasons.append(f"{dzh}部 {how_zh}，仅有 {wc:,} 户（下限 {floor:,}） / the {den} part {how_en} and "
-                               f"holds only {wc:,} households (floor {floor:,})")
-                if separate:
-                    relax.append(f"将{dzh}部这块飞地划入与其相邻的社区，或修正社区边界（若缺口是数字化误差） / give "
-                                 f"the {den} piece to the neighbouring community it borders, or fix the community "
-                                 "outline if the gap is a digitising error")
-                else:
-                    relax.append(f"允许{dzh}部跨越障碍线与相邻部分合并（如有桥梁连通，去掉该障碍线） / let the {den} "
-                                 "part join its neighbour across the barrier (drop that barrier line where a bridge "
-                                 "links them)")
-                if wc > 0:
-                    relax.append(f"将下限降到 {wc:,} 户 / lower the floor to {wc:,}")
-            elif not S.splittable(wc, floor, ceiling):
-                reasons.append(f"{dzh}部 {how_zh}，有 {wc:,} 户，无法分成每个 {floor:,}–{ceiling:,} 户的若干部分 / "
-                               f"the {den} part {how_en} and holds {wc:,} households, which no number of parts "
-                               f"of {floor:,}–{ceiling:,} can hold")
-    elif total >= 2 * floor and not S.splittable(total, floor, ceiling):
-        kmin = math.ceil(total / ceiling)
-        reasons.append(f"{total:,} 户无法分成每个 {floor:,}–{ceiling:,} 户的若干社区：{kmin - 1} 个装不下，"
-                       f"{kmin} 个达不到下限 / {total:,} households cannot be split into parts of "
-                       f"{floor:,}–{ceiling:,}: {kmin - 1} parts cannot hold them and {kmin} parts cannot all "
-                       f"reach the floor")
-        relax.append(f"将下限降到 {total // kmin:,} 户 / lower the floor to {total // kmin:,}")
-    return reasons, sorted(set(relax), key=relax.index)
 
 
 def _ks(total: int, floor: int, ceiling: int, max_parts: int | None) -> list[int]:
@@ -281,6 +104,9 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
                    community_code: str | None = None,
                    progress: Callable[[int, int, str], None] | None = None) -> list[Proposal]:
     """Ranked split proposals for one community; raises :class:`InfeasibleError` when none is valid.
+
+    (Why 19 parameters: each keyword is an independent, documented setting of the search that callers set one
+    by one; grouping them would only move the list. The search steps live in helpers, the body is ~55 lines.)
 
     Parameters
     ----------
@@ -323,16 +149,17 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
     wts = S.Weights(**{**DEFAULT_WEIGHTS, **(weights or {})})
     if progress:
         progress(0, 2, "adjacency graph")
-    pb = _build(atoms, barriers=barriers, roads=roads, cells=cells, min_shared_m=min_shared_m,
-                attach_empty=attach_empty)
+    pb = build_problem(atoms, barriers=barriers, roads=roads, cells=cells, min_shared_m=min_shared_m,
+                       attach_empty=attach_empty)
     g = pb.g
     total = sum(g.w)
     where = f"community {community_code}" if community_code else "community"
     reasons, relax = diagnose(pb, floor, ceiling)
     if reasons:
         raise InfeasibleError(f"{where}: no valid split exists / 无法按要求拆分", reasons, relax)
-    rng = random.Random(seed)
-    budget = S.Budget(work_budget, deadline=t0 + time_limit_s)
+    sp = _Search(floor, ceiling, n_alternatives, max_parts, extra_parts, exact_max_atoms, work_budget,
+                 time_limit_s, where, wts, random.Random(seed), S.Budget(work_budget, deadline=t0 + time_limit_s))
+    budget = sp.budget
     comps = S.components(g)
     per_comp: list[list[S.Partition]] = []
     exhaustive = True
@@ -340,67 +167,11 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
     for i, comp in enumerate(comps):
         if progress:
             progress(1 + i, steps, f"search part {i + 1}/{len(comps)} ({len(comp)} atoms)")
-        wc = sum(g.w[v] for v in comp)
-        if wc <= ceiling:
-            per_comp.append([(frozenset(comp),)])
-            continue
-        if len(comp) <= exact_max_atoms:
-            cands, complete = S.exact_partitions(g, comp, floor, ceiling, budget=budget)
-            exhaustive &= complete
-        else:
-            ks = _ks(wc, floor, ceiling, max_parts)
-            ks = [k for k in ks if k <= sum(1 for v in comp if g.w[v] > 0)]  # a part needs residents
-            ks = [k for k in ks if k <= ks[0] + extra_parts] if ks else []
-            budget.stop_at = int(budget.limit * HEURISTIC_SHARE)
-            cands = S.heuristic_partitions(g, comp, ks, floor, ceiling, wts, rng,
-                                           per_k=max(2, n_alternatives + 1), work=budget)
-            budget.stop_at = budget.limit
-            exhaustive = False
-            if not cands:
-                cands, complete = S.exact_partitions(g, comp, floor, ceiling, budget=budget, limit=50)
-                if not cands and complete:
-                    exhaustive = True
-        if max_parts is not None:
-            cands = [c for c in cands if len(c) <= max_parts]
-        if not cands:
-            if exhaustive:
-                raise InfeasibleError(
-                    f"{where}: no valid split exists / 无法按要求拆分",
-                    [f"穷举全部连通划分，没有一种能让每个部分都在 {floor:,}–{ceiling:,} 户之间：小区规模组合不上 / an "
-                     f"exhaustive search over every connected grouping found none with all parts between "
-                     f"{floor:,} and {ceiling:,} households: the compounds' sizes do not add up that way"],
-                    [f"放宽户数范围（如 {int(floor * 0.9):,}–{int(ceiling * 1.1):,}） / widen the household range "
-                     f"(e.g. {int(floor * 0.9):,}–{int(ceiling * 1.1):,})",
-                     "按楼栋拆分大的小区 / give large compounds as separate buildings"])
-            if budget.time_limit_hit:
-                _warn_time_limit(where, budget, time_limit_s)
-                zh, en = f"{time_limit_s:g} 秒时限", f"the {time_limit_s:g} s time limit"
-                more = f"增加 time_limit_s / raise time_limit_s (now {time_limit_s:g})"
-            else:
-                zh, en = f"{work_budget:,} 单位的搜索预算", f"the search budget of {work_budget:,} work units"
-                more = f"增加 work_budget / raise work_budget (now {work_budget:,})"
-            raise InfeasibleError(
-                f"{where}: no valid split found within {en} / 在{zh}内未找到可行方案",
-                [f"在{zh}内未找到每个部分 {floor:,}–{ceiling:,} 户的连通划分（未证明不存在） / no connected split "
-                 f"with every part between {floor:,} and {ceiling:,} households was found within {en} (not "
-                 f"proven impossible)"],
-                [more, "放宽户数范围 / widen the household range"])
-        cands = sorted(cands, key=lambda c: (S.score(g, c, wts), _key(c)))
-        per_comp.append(cands[:max(12, 4 * n_alternatives)])
-    # combine the components' candidates into whole-community partitions
+        cands, exhaustive = _search_component(g, comp, sp, exhaustive)
+        per_comp.append(cands)
     if progress:
         progress(steps - 1, steps, "rank and explain")
-    combos: list[S.Partition] = []
-    limits = [len(c) for c in per_comp]
-    for idx in itertools.islice(itertools.product(*[range(min(n, 6)) for n in limits]), 2000):
-        combos.append(tuple(p for ci, i in enumerate(idx) for p in per_comp[ci][i]))
-    if any(n > 6 for n in limits):
-        for ci, n in enumerate(limits):
-            for i in range(6, n):
-                combos.append(tuple(p for cj in range(len(per_comp))
-                                    for p in per_comp[cj][i if cj == ci else 0]))
-    scored = sorted({S.canonical(c): S.score(g, c, wts) for c in combos}.items(), key=lambda kv: (kv[1], _key(kv[0])))
-    chosen = _diverse(g, scored, n_alternatives)
+    chosen = _diverse(g, _combine(g, per_comp, wts), n_alternatives)
     search = {"seed": seed, "work_budget": int(work_budget), "work_used": int(budget.used),
               "time_limit_s": float(time_limit_s), "time_limit_hit": bool(budget.time_limit_hit)}
     if budget.time_limit_hit:
@@ -418,6 +189,98 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
              ",".join(str(p.k) for p in props), budget.used, time.perf_counter() - t0,
              " (exhaustive)" if exhaustive else "")
     return props
+
+
+@dataclass
+class _Search:
+    """The settings of one community's search, and its random generator and work budget."""
+
+    floor: int
+    ceiling: int
+    n_alternatives: int
+    max_parts: int | None
+    extra_parts: int
+    exact_max_atoms: int
+    work_budget: int
+    time_limit_s: float
+    where: str
+    wts: S.Weights
+    rng: random.Random
+    budget: S.Budget
+
+
+def _search_component(g: S.Graph, comp: list[int], sp: _Search,
+                      exhaustive: bool) -> tuple[list[S.Partition], bool]:
+    """The best candidate partitions of one connected part, and whether the search so far was exhaustive;
+    raises :class:`InfeasibleError` when the part has none."""
+    floor, ceiling, budget = sp.floor, sp.ceiling, sp.budget
+    wc = sum(g.w[v] for v in comp)
+    if wc <= ceiling:
+        return [(frozenset(comp),)], exhaustive
+    if len(comp) <= sp.exact_max_atoms:
+        cands, complete = S.exact_partitions(g, comp, floor, ceiling, budget=budget)
+        exhaustive &= complete
+    else:
+        ks = _ks(wc, floor, ceiling, sp.max_parts)
+        ks = [k for k in ks if k <= sum(1 for v in comp if g.w[v] > 0)]  # a part needs residents
+        ks = [k for k in ks if k <= ks[0] + sp.extra_parts] if ks else []
+        budget.stop_at = int(budget.limit * HEURISTIC_SHARE)
+        cands = S.heuristic_partitions(g, comp, ks, floor, ceiling, sp.wts, sp.rng,
+                                       per_k=max(2, sp.n_alternatives + 1), work=budget)
+        budget.stop_at = budget.limit
+        exhaustive = False
+        if not cands:
+            cands, complete = S.exact_partitions(g, comp, floor, ceiling, budget=budget, limit=50)
+            if not cands and complete:
+                exhaustive = True
+    if sp.max_parts is not None:
+        cands = [c for c in cands if len(c) <= sp.max_parts]
+    if not cands:
+        _raise_none_found(sp, exhaustive)
+    cands = sorted(cands, key=lambda c: (S.score(g, c, sp.wts), _key(c)))
+    return cands[:max(12, 4 * sp.n_alternatives)], exhaustive
+
+
+def _raise_none_found(sp: _Search, exhaustive: bool) -> NoReturn:
+    floor, ceiling, where, budget = sp.floor, sp.ceiling, sp.where, sp.budget
+    work_budget, time_limit_s = sp.work_budget, sp.time_limit_s
+    if exhaustive:
+        raise InfeasibleError(
+            f"{where}: no valid split exists / 无法按要求拆分",
+            [f"穷举全部连通划分，没有一种能让每个部分都在 {floor:,}–{ceiling:,} 户之间：小区规模组合不上 / an "
+             f"exhaustive search over every connected grouping found none with all parts between "
+             f"{floor:,} and {ceiling:,} households: the compounds' sizes do not add up that way"],
+            [f"放宽户数范围（如 {int(floor * 0.9):,}–{int(ceiling * 1.1):,}） / widen the household range "
+             f"(e.g. {int(floor * 0.9):,}–{int(ceiling * 1.1):,})",
+             "按楼栋拆分大的小区 / give large compounds as separate buildings"])
+    if budget.time_limit_hit:
+        _warn_time_limit(where, budget, time_limit_s)
+        zh, en = f"{time_limit_s:g} 秒时限", f"the {time_limit_s:g} s time limit"
+        more = f"增加 time_limit_s / raise time_limit_s (now {time_limit_s:g})"
+    else:
+        zh, en = f"{work_budget:,} 单位的搜索预算", f"the search budget of {work_budget:,} work units"
+        more = f"增加 work_budget / raise work_budget (now {work_budget:,})"
+    raise InfeasibleError(
+        f"{where}: no valid split found within {en} / 在{zh}内未找到可行方案",
+        [f"在{zh}内未找到每个部分 {floor:,}–{ceiling:,} 户的连通划分（未证明不存在） / no connected split "
+         f"with every part between {floor:,} and {ceiling:,} households was found within {en} (not "
+         f"proven impossible)"],
+        [more, "放宽户数范围 / widen the household range"])
+
+
+def _combine(g: S.Graph, per_comp: list[list[S.Partition]], wts: S.Weights) -> list:
+    """Whole-community partitions from the parts' candidates, scored and sorted best first."""
+    combos: list[S.Partition] = []
+    limits = [len(c) for c in per_comp]
+    for idx in itertools.islice(itertools.product(*[range(min(n, 6)) for n in limits]), 2000):
+        combos.append(tuple(p for ci, i in enumerate(idx) for p in per_comp[ci][i]))
+    if any(n > 6 for n in limits):
+        for ci, n in enumerate(limits):
+            for i in range(6, n):
+                combos.append(tuple(p for cj in range(len(per_comp))
+                                    for p in per_comp[cj][i if cj == ci else 0]))
+    scored = sorted({S.canonical(c): S.score(g, c, wts) for c in combos}.items(), key=lambda kv: (kv[1], _key(kv[0])))
+    return scored
 
 
 def _warn_time_limit(where: str, budget: S.Budget, time_limit_s: float) -> None:
@@ -471,7 +334,7 @@ def _without_slivers(g: shapely.Geometry, max_hole_m2: float = 1.0) -> shapely.G
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
-def _proposal(atoms: gpd.GeoDataFrame, pb: _Problem, parts: S.Partition, sc: float, rank: int, floor: int,
+def _proposal(atoms: gpd.GeoDataFrame, pb: SplitProblem, parts: S.Partition, sc: float, rank: int, floor: int,
               ceiling: int, exhaustive: bool, community_code: str | None, search: dict) -> Proposal:
     g = pb.g
     geoms = [_without_slivers(shapely.union_all(atoms.geometry.values[sorted(p)])) for p in parts]
@@ -523,9 +386,5 @@ def _proposal(atoms: gpd.GeoDataFrame, pb: _Problem, parts: S.Partition, sc: flo
 
 
 def _explain(props: list[Proposal]) -> list[Proposal]:
-    from dataclasses import replace
-
-    from gridmap.planning.explain import explain_rank
-
     return [replace(p, explanation_zh=zh, explanation_en=en)
             for p, (zh, en) in zip(props, (explain_rank(p, props) for p in props))]

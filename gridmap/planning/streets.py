@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import Enum
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridmap._enums import ChoiceEnum
 from gridmap.crs import check_crs
 from gridmap.errors import Problem, ValidationError
 from gridmap.planning.flags import as_float
@@ -30,7 +30,7 @@ __all__ = ["Zone", "StreetStandard", "STANDARDS", "zone_for_district", "check_st
 log = logging.getLogger(__name__)
 
 
-class Zone(str, Enum):
+class Zone(ChoiceEnum, what="street-office zone"):
     """Zones of the street-office standard."""
 
     CORE = "core"      # 东城 西城
@@ -38,17 +38,13 @@ class Zone(str, Enum):
     OTHER = "other"
 
     @classmethod
-    def parse(cls, value: "str | Zone") -> "Zone":
-        if isinstance(value, Zone):
-            return value
-        v = str(value).strip()
-        if v in _ALIASES:
-            return _ALIASES[v]
-        try:
-            return cls(v.lower())
-        except ValueError:
-            raise ValidationError("unknown street-office zone", [Problem(None, "zone", "not a zone", value)],
-                                  fix="use core (东城/西城), inner (朝阳/海淀/丰台/石景山/通州) or other") from None
+    def _aliases(cls) -> dict[str, "Zone"]:
+        return _ALIASES
+
+    @classmethod
+    def _unknown(cls, value: object) -> ValidationError:
+        return ValidationError("unknown street-office zone", [Problem(None, "zone", "not a zone", value)],
+                               fix="use core (东城/西城), inner (朝阳/海淀/丰台/石景山/通州) or other")
 
 
 _ALIASES = {"东城": Zone.CORE, "西城": Zone.CORE, "东城西城": Zone.CORE, "朝阳": Zone.INNER, "海淀": Zone.INNER,

@@ -49,7 +49,7 @@ from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Float, I
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from gridmap.crs import check_crs, working_crs
-from gridmap.errors import CRSError, Problem, StoreError, ValidationError, message
+from gridmap.errors import CRSError, Problem, StoreError, UsageError, ValidationError, message
 from gridmap.store import migrations
 from gridmap.store.access import CREATE_HINT, OpenMode, check_postgis_writable, check_sqlite_file, sqlite_path
 from gridmap.store.schema import LAYERS, SCHEMA_VERSION, build_metadata, layer_spec
@@ -363,7 +363,7 @@ class Store:
         Raises :class:`~gridmap.errors.ValidationError` listing every bad row; then nothing is written.
         """
         if mode not in ("append", "replace"):
-            raise ValueError(message("mode must be 'append' or 'replace'", got=repr(mode)))
+            raise UsageError(message("mode must be 'append' or 'replace'", got=repr(mode)))
         self._check_writable()
         with (contextlib.nullcontext(connection) if connection is not None else self.transaction()) as conn:
             columns, (values, geoms), problems = self._prepare(layer, frame, mode=mode, connection=conn)
@@ -403,7 +403,7 @@ class Store:
         """Delete rows matching ``where`` (column -> value or list); return how many."""
         t = self.table(layer)
         if not where:
-            raise ValueError("delete needs a where= filter; use write(mode='replace') to empty a layer")
+            raise UsageError(message("delete needs a where= filter", fix="use write(mode='replace') to empty a layer"))
         self._check_writable()
         cond = []
         for col, value in where.items():

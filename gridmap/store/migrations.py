@@ -41,7 +41,7 @@ def _v2_counts_bigint(conn: Connection, md: MetaData) -> None:
     """Household and population counts as 64-bit integers.
 
     PostGIS stores of version 1 hold them as ``integer`` (int4), which wrapped 3,000,000,000 households to
-    -1,294,967,296 (issue 19): widen them to ``bigint`` (every stored value survives: int4 fits in int8).
+    -1,294,967,296: widen them to ``bigint`` (every stored value survives: int4 fits in int8).
     SQLite integers are 64-bit whatever the declared type, so on SpatiaLite the step changes nothing; the
     version still advances.
     """

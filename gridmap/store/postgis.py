@@ -1,6 +1,6 @@
 """PostGIS backend: the production store, chosen by a ``postgresql://`` URL. Bulk loads use COPY.
 
-Concurrent writers (issue 19): bulk loads keep every index (dropping one inside the transaction takes an ACCESS
+Concurrent writers: bulk loads keep every index (dropping one inside the transaction takes an ACCESS
 EXCLUSIVE lock that every reader, even ``gridmap info``, waits on until commit, and two loads that drop indexes
 deadlock), so a load only takes ROW EXCLUSIVE locks and readers go on reading the last committed state. Writers
 of one store (one schema) are serialised by a transaction-level advisory lock: a second writer logs "another

@@ -38,7 +38,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Inde
 __all__ = ["SCHEMA_VERSION", "COUNT_COLUMNS", "LAYERS", "LayerSpec", "build_metadata", "layer_spec"]
 
 #: Version of the table layout. Bump it and add a step to ``gridmap.store.migrations`` when it changes.
-#: 2: household and population counts are 64-bit (BIGINT) on PostGIS (issue 19: 3,000,000,000 wrapped in int4).
+#: 2: household and population counts are 64-bit (BIGINT) on PostGIS (3,000,000,000 wrapped in int4).
 SCHEMA_VERSION = 2
 
 #: Count columns stored as 64-bit integers (layer -> columns); migration step 2 widens them on PostGIS.

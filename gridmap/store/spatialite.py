@@ -1,12 +1,12 @@
 """SpatiaLite backend: the embedded default, one ``.sqlite`` file that QGIS and GDAL open directly.
 
-Pitfalls handled here (see machine notes): extension loading needs a sqlite3 built with
+Pitfalls handled here: extension loading needs a sqlite3 built with
 ``enable_load_extension``; new files are initialised with ``InitSpatialMetaData(1)`` (one transaction,
 0.07 s instead of 10 s); SpatiaLite never uses its R*Tree by itself, so box queries go through the
 ``SpatialIndex`` virtual table; and pyogrio crashes the interpreter if it is first imported while a
 SpatiaLite connection is open, so it is imported here, before any connection exists.
 
-Several processes may use one file at once (issue 19): file stores run in WAL mode, so readers never wait for a
+Several processes may use one file at once: file stores run in WAL mode, so readers never wait for a
 writer and a writer never waits for readers; writers take the write lock when they begin (``BEGIN IMMEDIATE``)
 and wait for one another up to the store's lock timeout (also every connection's busy timeout), then fail with
 a :class:`~gridmap.errors.StoreError` naming the file instead of SQLite's bare "database is locked". Closing

@@ -12,30 +12,32 @@ Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). 
   clusters in the window, 回头看 re-check lists, the Chinese Markdown summary;
 - :mod:`~gridmap.warning.scan` prospective space-time alerts (space-time permutation scan, exact test, false
   alarms controlled per evaluation date), the method the demo's planted anomalies are scored on;
+- :mod:`~gridmap.warning.labels` the Chinese labels of patterns, alert kinds and units;
+- :mod:`~gridmap.warning.unit_geometry` each alert row's cell / community / street polygon;
 - :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
 
-Dense arrays live on a :class:`Lattice` covering only the cells' extent (:func:`lattice_from_cells`); cells
-from :func:`gridmap.grid.build_cells` carry global indices on a lattice anchored at (0, 0), which
-:func:`localise_cells` maps to local ones. Any object with an origin, ``cell_size_m``, ``nx`` and ``ny`` is
-accepted as a lattice.
+Dense arrays live on a window of the one lattice, :class:`gridmap.grid.Lattice` with ``nx``/``ny``, covering only
+the cells' extent (:func:`lattice_from_cells`); cells from :func:`gridmap.grid.build_cells` carry global indices
+on a lattice anchored at (0, 0), which :func:`localise_cells` maps to local ones
+(:mod:`~gridmap.warning.lattice_ops`).
 """
 
-from gridmap.warning._lattice import (Lattice, as_lattice, bin_points, grid_to_cells, lattice_from_cells,
-                                     localise_cells)
+from gridmap.warning.lattice_ops import bin_points, grid_to_cells, lattice_from_cells, localise_cells
 from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
 from gridmap.warning.counts import Unit, cell_counts, complaint_mask, counts_by, select_complaints
 from gridmap.warning.density import DensityScale, density_by, kernel_density
 from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceTimeCube, classify,
                                       emerging_hot_spots, mann_kendall, space_time_cube)
 from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
-from gridmap.warning.scan import ScanBaseline, ScanControl, space_time_alerts
+from gridmap.warning.scan import ScanBaseline, ScanControl, ScanOptions, space_time_alerts
+from gridmap.warning.unit_geometry import attach_unit_geometry
 
 __all__ = [
-    "Lattice", "as_lattice", "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
+    "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
     "CATEGORIES", "FALLBACK_CATEGORY", "normalise_category",
     "Unit", "cell_counts", "complaint_mask", "counts_by", "select_complaints",
     "DensityScale", "density_by", "kernel_density",
     "GiStarResult", "Weights", "fdr_bh", "gi_star",
     "EmergingResult", "Pattern", "SliceFreq", "SpaceTimeCube", "classify", "emerging_hot_spots", "mann_kendall",
-    "space_time_cube", "ScanBaseline", "ScanControl", "space_time_alerts",
+    "space_time_cube", "ScanBaseline", "ScanControl", "ScanOptions", "space_time_alerts", "attach_unit_geometry",
 ]

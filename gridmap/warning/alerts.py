@@ -53,10 +53,12 @@ from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
 from gridmap.markdown import escape_markdown
-from gridmap.warning._lattice import localise_cells
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh
+from gridmap.warning.labels import ALERT_KIND_ZH, UNIT_LABEL
+from gridmap.warning.lattice_ops import localise_cells
+from gridmap.warning.unit_geometry import attach_unit_geometry
 
 __all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spot_alerts", "scan_alerts",
            "recheck_list", "WarningReport", "early_warning", "summary_markdown", "normalise_address"]
@@ -87,9 +89,7 @@ class AlertKind(str, enum.Enum):
 
     @property
     def zh(self) -> str:
-        return {"count jump": "诉求量突增", "keyword watch": "关键词监测", "new hot spot": "新增热点",
-                "consecutive hot spot": "连续热点", "intensifying hot spot": "加强热点",
-                "space-time cluster": "时空聚集"}[self.value]
+        return ALERT_KIND_ZH[self.value]
 
 
 def _unit_column(complaints: pd.DataFrame, by: "str | Unit") -> str:
@@ -374,12 +374,6 @@ class WarningReport:
         return summary_markdown(self)
 
 
-def _cell_frame(cells: pd.DataFrame | None) -> pd.DataFrame | None:
-    if cells is None:
-        return None
-    return cells.set_index("code", drop=False) if "code" in cells.columns else cells
-
-
 def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.DataFrame | None = None,
                   keywords: Any = None, units: tuple[str, ...] = ("cell", "community"),
                   baseline: str = "auto", alpha: float = 0.05, min_count: int = 3, hot_spots: bool = True,
@@ -467,21 +461,8 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         step("回头看 re-check list")
         recheck = recheck_list(complaints, keywords=kws, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
     step("alert geometry")
-    cf = _cell_frame(cells)
-    if cf is not None and "geometry" in cf.columns and len(alerts):
-        import geopandas as gpd
-
-        geoms = []
-        for unit_type, unit in zip(alerts["unit_type"], alerts["unit"]):
-            if unit_type == "cell" and unit in cf.index:
-                geoms.append(cf.geometry.loc[unit])
-            elif unit_type in ("community", "street"):
-                sub = cf[cf[f"{unit_type}_code"] == unit] if f"{unit_type}_code" in cf.columns else \
-                    cf[cf["community_code"].astype(str).str.startswith(str(unit))]
-                geoms.append(sub.geometry.union_all() if len(sub) else None)
-            else:
-                geoms.append(None)
-        alerts = gpd.GeoDataFrame(alerts, geometry=gpd.GeoSeries(geoms, crs=cf.crs), crs=cf.crs)
+    if cells is not None and "geometry" in cells.columns and len(alerts):
+        alerts = attach_unit_geometry(alerts, cells=cells)
     if progress:
         progress(total, total, "done")
     log.info("early warning [%s, %s): %d alert(s), %d re-check place(s)", t0.date(), t1.date(), len(alerts),
@@ -542,25 +523,27 @@ def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
            f"watch, {len(hs)} hot spot(s); {len(report.recheck)} place(s) to re-check.\n"]
     sections: list[tuple[str, list[str]]] = []
     if len(jumps):
-        sections.append(("诉求量突增 Count jumps (vs own baseline, FDR 5 %)", [
+        sections.append((f"{ALERT_KIND_ZH['count jump']} Count jumps (vs own baseline, FDR 5 %)", [
             "建议：当周派人到点位核实原因，能立即解决的即时处置（接诉即办），需多部门的上报街道“吹哨”。\n",
             _md_table(jumps, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
                               "expected": "期望 expected", "ratio": "倍数 ratio", "q": "q 值", "baseline": "基线"},
                       limit)]))
     if len(st):
-        sections.append(("时空聚集 Space-time clusters (space-time scan, weekly evaluations)", [
+        sections.append((f"{ALERT_KIND_ZH['space-time cluster']} Space-time clusters (space-time scan, weekly "
+                         "evaluations)", [
             "建议：按类别派单到点位逐户核查（如房屋漏雨排查屋面防水，外卖车辆占道可设专门停车区）；"
             "连续多次评估均预警的点位列入街道重点督办。\n",
-            _md_table(st, {"unit": "网格 cell", "category": "类别 family", "flagged_at": "首次预警 first flag",
+            _md_table(st, {"unit": UNIT_LABEL["cell"], "category": "类别 family", "flagged_at": "首次预警 first flag",
                            "evaluations": "预警次数 flags", "observed": "本期 observed", "expected": "期望 expected",
                            "ratio": "倍数 ratio", "radius_m": "扫描半径 m"}, limit)]))
     if len(hs):
         sections.append(("新增 / 连续 / 加强热点 Emerging hot spots (Gi*)", [
             "建议：新增热点当周巡查；加强热点列入街道重点督办（如堂子胡同外卖车辆停放，可设专门停车区）。\n",
-            _md_table(hs, {"unit": "网格 cell", "kind_zh": "类型", "kind": "pattern", "final_z": "末期 z",
+            _md_table(hs, {"unit": UNIT_LABEL["cell"], "kind_zh": "类型", "kind": "pattern", "final_z": "末期 z",
                            "total": "期间诉求 total"}, limit)]))
     if report.keywords and len(kw):
-        sections.append((f"关键词监测 Keyword watch：{'、'.join(map(escape_markdown, report.keywords))}", [
+        watch = "、".join(map(escape_markdown, report.keywords))
+        sections.append((f"{ALERT_KIND_ZH['keyword watch']} Keyword watch：{watch}", [
             _md_table(kw, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
                            "expected": "期望 expected", "q": "q 值"}, limit)]))
     if report.keywords and len(report.recheck):

@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 from collections.abc import Iterable
@@ -27,15 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridmap._enums import ChoiceEnum
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.warning._lattice import as_lattice, cell_xy_index
+from gridmap.warning.lattice_ops import cell_index, localise_cells, require_window
 
-__all__ = ["Unit", "complaint_mask", "select_complaints", "cell_counts", "counts_by", "point_xy"]
+__all__ = ["Unit", "complaint_mask", "select_complaints", "cell_counts", "counts_by", "point_xy", "cell_xy_index"]
 
 log = logging.getLogger(__name__)
 
 
-class Unit(str, enum.Enum):
+class Unit(ChoiceEnum, what="unit"):
     """Spatial units complaints can be aggregated to (the column each reads)."""
 
     CELL = "cell"
@@ -47,12 +47,8 @@ class Unit(str, enum.Enum):
         return f"{self.value}_code"
 
     @classmethod
-    def parse(cls, value: "str | Unit") -> "Unit":
-        try:
-            return cls(value) if not isinstance(value, cls) else value
-        except ValueError:
-            raise ValidationError(message("unknown unit", got=repr(value),
-                                          fix="use one of " + ", ".join(m.value for m in cls))) from None
+    def _key(cls, value: object) -> object:
+        return value  # exact values only: "cell", not "Cell"
 
 
 def _terms(values: str | Iterable[str] | None) -> list[str] | None:
@@ -116,6 +112,29 @@ def point_xy(complaints: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     raise ValidationError("complaints have no point geometry", [Problem(None, "geometry", "no geometry or x/y")])
 
 
+def cell_xy_index(complaints: pd.DataFrame, lattice: Any, *,
+                  cells: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local ``(ix, iy, ok)`` of each complaint's cell on ``lattice``.
+
+    When complaints carry ``cell_code`` (assigned at import by :func:`gridmap.grid.assign_points`, exact at cell
+    boundaries and merged slivers) and ``cells`` has ``code``, the complaint goes to its cell's square; otherwise
+    the point is binned by floor arithmetic on the lattice. ``ok`` is False for complaints on no cell / outside.
+    """
+    lattice = require_window(lattice)
+    if cells is not None and "cell_code" in complaints.columns and "code" in cells.columns:
+        _, cix, ciy = localise_cells(cells, lattice)
+        pos = pd.Index(cells["code"].astype(str)).get_indexer(complaints["cell_code"].astype("string")
+                                                              .fillna("").to_numpy(dtype=object))
+        ok = pos >= 0
+        safe = np.where(ok, pos, 0)
+        return cix[safe], ciy[safe], ok
+    x, y = point_xy(complaints)
+    ix, iy, inside = cell_index(x, y, lattice)
+    ix = np.where(inside, ix, 0).astype(np.int64)
+    iy = np.where(inside, iy, 0).astype(np.int64)
+    return ix, iy, inside
+
+
 def cell_counts(complaints: pd.DataFrame, lattice: Any, *, cells: pd.DataFrame | None = None,
                 **select: Any) -> np.ndarray:
     """Dense ``(ny, nx)`` counts of the selected complaints on ``lattice``.
@@ -126,7 +145,7 @@ def cell_counts(complaints: pd.DataFrame, lattice: Any, *, cells: pd.DataFrame |
     no cell) are not counted and are reported in the log (never silently): the importer rejects points outside
     the district, so any here mean the lattice is too small.
     """
-    lat = as_lattice(lattice)
+    lat = require_window(lattice)
     sel = complaints.loc[complaint_mask(complaints, **select)] if select else complaints
     ix, iy, ok = cell_xy_index(sel, lat, cells=cells)
     flat = (iy[ok] * lat.nx + ix[ok]).astype(np.int64)

@@ -18,7 +18,7 @@ By unit (:func:`density_by`)
 Examples
 --------
 >>> import numpy as np
->>> from gridmap.warning import Lattice
+>>> from gridmap.grid import Lattice
 >>> g = np.zeros((41, 41)); g[20, 20] = 1.0
 >>> d = kernel_density(g, Lattice(0, 0, 100.0, 41, 41), bandwidth_m=300.0)
 >>> round(float(d.sum() * 100.0 * 100.0), 3)    # integrates to the number of points
@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import ndimage
 
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.warning._lattice import as_lattice, localise_cells
+from gridmap.warning.lattice_ops import localise_cells, require_window
 from gridmap.warning.counts import Unit
 
 __all__ = ["DensityScale", "kernel_density", "density_by"]
@@ -80,7 +80,7 @@ def kernel_density(counts: np.ndarray, lattice: Any, *, bandwidth_m: float, scal
     truncate : kernel radius in bandwidths.
     binning_correction : subtract the binning variance ``c**2/12`` from the kernel variance (see module docs).
     """
-    lat = as_lattice(lattice)
+    lat = require_window(lattice)
     scale = DensityScale(scale)
     c = lat.cell_size_m
     if not bandwidth_m or bandwidth_m <= 0 or not math.isfinite(bandwidth_m):

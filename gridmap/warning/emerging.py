@@ -48,9 +48,10 @@ import pandas as pd
 from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.warning._lattice import as_lattice, cell_xy_index
-from gridmap.warning.counts import complaint_mask, point_xy
+from gridmap.warning.counts import cell_xy_index, complaint_mask, point_xy
 from gridmap.warning.hotspots import Weights, _zscores, fdr_bh, kernel_rows, neighbourhood_sum
+from gridmap.warning.labels import PATTERN_ZH
+from gridmap.warning.lattice_ops import require_window
 
 __all__ = ["Pattern", "SliceFreq", "SpaceTimeCube", "EmergingResult", "MIN_SLICES", "space_time_cube",
            "mann_kendall", "classify", "emerging_hot_spots"]
@@ -90,17 +91,7 @@ class Pattern(str, enum.Enum):
 
     @property
     def zh(self) -> str:
-        return _ZH[self]
-
-
-_ZH = {
-    Pattern.NEW_HOT: "新增热点", Pattern.CONSECUTIVE_HOT: "连续热点", Pattern.INTENSIFYING_HOT: "加强热点",
-    Pattern.PERSISTENT_HOT: "持续热点", Pattern.DIMINISHING_HOT: "减弱热点", Pattern.SPORADIC_HOT: "零星热点",
-    Pattern.OSCILLATING_HOT: "振荡热点", Pattern.HISTORICAL_HOT: "历史热点",
-    Pattern.NEW_COLD: "新增冷点", Pattern.CONSECUTIVE_COLD: "连续冷点", Pattern.INTENSIFYING_COLD: "加强冷点",
-    Pattern.PERSISTENT_COLD: "持续冷点", Pattern.DIMINISHING_COLD: "减弱冷点", Pattern.SPORADIC_COLD: "零星冷点",
-    Pattern.OSCILLATING_COLD: "振荡冷点", Pattern.HISTORICAL_COLD: "历史冷点", Pattern.NONE: "无明显模式",
-}
+        return PATTERN_ZH[self.value]
 
 
 @dataclass(frozen=True)
@@ -135,7 +126,7 @@ def space_time_cube(complaints: pd.DataFrame, lattice: Any, *, start: Any, end: 
     layer ``lattice`` was made from, :func:`~gridmap.warning.lattice_from_cells`), complaints that carry a
     ``cell_code`` are counted in their cell's square; otherwise points are binned by their coordinates.
     """
-    lat = as_lattice(lattice)
+    lat = require_window(lattice)
     freq = SliceFreq(freq)
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     starts = _slice_starts(t0, t1, freq)
@@ -305,7 +296,7 @@ def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
     if time_window < 0:
         raise ValidationError(message("time_window must be >= 0", got=time_window))
     m = np.ones((ny, nx), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    cell = as_lattice(cube.lattice).cell_size_m
+    cell = require_window(cube.lattice).cell_size_m
     rows = kernel_rows(weights, distance_m=distance_m, cell_size_m=cell)
     if moments not in ("cube", "slice"):
         raise ValidationError(message("moments must be 'cube' or 'slice'", got=repr(moments)))

@@ -38,7 +38,7 @@ import numpy as np
 from scipy import stats
 
 from gridmap.errors import ValidationError, message
-from gridmap.warning._lattice import as_lattice
+from gridmap.warning.lattice_ops import require_window
 
 __all__ = ["Weights", "GiStarResult", "gi_star", "fdr_bh", "neighbourhood_sum", "kernel_rows"]
 
@@ -173,7 +173,7 @@ def gi_star(values: np.ndarray, lattice: Any = None, *, mask: np.ndarray | None 
     if np.isnan(y[m]).any():
         raise ValidationError(message("values contain NaN inside the study area", where="gi_star",
                                       fix="fill missing counts with 0 or exclude those cells with mask="))
-    cell = as_lattice(lattice).cell_size_m if lattice is not None else None
+    cell = require_window(lattice).cell_size_m if lattice is not None else None
     rows = kernel_rows(weights, distance_m=distance_m, cell_size_m=cell)
     n = int(m.sum())
     if n < 2:

@@ -33,7 +33,7 @@ per evaluation:
 
 Examples
 --------
->>> from gridmap.warning._synthetic import generate
+>>> from gridmap.testing.warning import generate
 >>> d = generate(nx=20, ny=20, start="2024-01-01", end="2024-07-01", per_day=40, seed=1)   # 3 planted clusters
 >>> alerts = space_time_alerts(d.complaints, d.cells, start="2024-03-01", end="2024-07-01")
 >>> alerts.groupby("family")["unit"].nunique().to_dict()
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -51,11 +52,11 @@ import pandas as pd
 from scipy import ndimage, stats
 
 from gridmap.errors import ValidationError, message
-from gridmap.warning._lattice import cell_xy_index, localise_cells
-from gridmap.warning.counts import complaint_mask
+from gridmap.warning.counts import cell_xy_index, complaint_mask
 from gridmap.warning.hotspots import fdr_bh
+from gridmap.warning.lattice_ops import localise_cells
 
-__all__ = ["ScanBaseline", "ScanControl", "space_time_alerts", "ALERT_COLUMNS"]
+__all__ = ["ScanBaseline", "ScanControl", "ScanOptions", "space_time_alerts", "ALERT_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +102,44 @@ def _tail_bound(k: np.ndarray, n: np.ndarray, pi: float) -> np.ndarray:
     return np.where(a > pi, np.minimum(1.0, np.exp(-n * kl)), 1.0)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScanOptions:
+    """The options of :func:`space_time_alerts` (keyword-only; see its parameters for each).
+
+    >>> ScanOptions(alpha=0.01).radii_m
+    (0.0, 150.0, 300.0)
+    """
+
+    step_days: int = 7
+    window_days: int = 7
+    baseline: "str | ScanBaseline" = ScanBaseline.AUTO
+    baseline_days: int = 365
+    years: int = 2
+    season_band_days: int = 14
+    radii_m: tuple[float, ...] = (0.0, 150.0, 300.0)
+    alpha: float = 0.002
+    min_count: int = 4
+    min_ratio: float = 2.0
+    families: str | None = "category"
+    keyword_sets: dict[str, list[str]] | None = None
+    merge_m: float = 300.0
+    keep_days: int = 28
+    guard_days: int = 28
+    data_start: Any = None
+    control: "str | ScanControl" = ScanControl.FWER
+
+
+def _scan_options(options: ScanOptions | None, overrides: dict[str, Any]) -> ScanOptions:
+    opts = ScanOptions() if options is None else options
+    unknown = sorted(set(overrides) - {f.name for f in fields(ScanOptions)})
+    if unknown:
+        raise TypeError(f"space_time_alerts() got unexpected option(s) {', '.join(unknown)}; the options are "
+                        + ", ".join(f.name for f in fields(ScanOptions)))
+    return replace(opts, **overrides) if overrides else opts
+
+
 def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, end: Any,
-                      step_days: int = 7, window_days: int = 7, baseline: "str | ScanBaseline" = ScanBaseline.AUTO,
-                      baseline_days: int = 365, years: int = 2, season_band_days: int = 14,
-                      radii_m: tuple[float, ...] = (0.0, 150.0, 300.0), alpha: float = 0.002, min_count: int = 4,
-                      min_ratio: float = 2.0, families: str | None = "category",
-                      keyword_sets: dict[str, list[str]] | None = None, merge_m: float = 300.0, keep_days: int = 28,
-                      guard_days: int = 28,
-                      data_start: Any = None, control: "str | ScanControl" = ScanControl.FWER) -> pd.DataFrame:
+                      options: ScanOptions | None = None, **overrides: Any) -> pd.DataFrame:
     """Alerts evaluated at every ``step_days`` from ``start`` to ``end`` (inclusive); see the module docstring.
 
     Parameters
@@ -130,12 +161,23 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     merge_m, keep_days : an alert within ``merge_m`` of an alert of the same family raised less than
         ``keep_days`` before continues that place (same ``unit``, ``status='continuing'``).
     data_start : first date covered by the data (default: the earliest ``received_at``).
+    options : a :class:`ScanOptions` holding the options above; keyword ``overrides`` (any of its fields,
+        e.g. ``alpha=0.01``) replace its values, so ``space_time_alerts(c, cells, start=, end=, alpha=0.01)``
+        works as well.
+
+    The body stays one function of about 180 lines: it is the single pass of steps 2-6 of the module docstring
+    over shared intermediate arrays (cumulative daily counts, excess per date); splitting it would thread a
+    dozen arrays through helpers without making a step readable on its own.
 
     Returns
     -------
     DataFrame with :data:`ALERT_COLUMNS`: ``unit`` is the cell code of the place, ``status`` 'new' or
     'continuing', ``x``/``y`` the place's cell centre.
     """
+    opts = _scan_options(options, overrides)
+    (step_days, window_days, baseline, baseline_days, years, season_band_days, radii_m, alpha, min_count,
+     min_ratio, families, keyword_sets, merge_m, keep_days, guard_days, data_start, control) = \
+        (getattr(opts, f.name) for f in fields(ScanOptions))
     mode = _option(ScanBaseline, baseline, "baseline")
     control = _option(ScanControl, control, "control")
     if window_days < 1 or step_days < 1 or baseline_days < window_days:

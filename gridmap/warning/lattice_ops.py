@@ -1,9 +1,7 @@
-"""Private lattice plumbing for the warning package: a lattice description and point binning.
+"""Lattice operations of the warning package, as functions over the one :class:`~gridmap.grid.lattice.Lattice`.
 
-This is a small stand-in for the lattice of :mod:`gridmap.grid` (being written in parallel). Every public function
-of :mod:`gridmap.warning` accepts any object that describes a lattice with ``cell_size_m``, ``nx``, ``ny`` and an
-origin given either as ``origin=(x0, y0)`` or as ``x0``/``y0`` (or ``xmin``/``ymin``); :func:`as_lattice`
-adapts it. Cell ``(ix, iy)`` covers ``[x0 + ix*c, x0 + (ix+1)*c) x [y0 + iy*c, y0 + (iy+1)*c)``; dense arrays are
+Dense arrays live on a lattice *window* (a :class:`~gridmap.grid.lattice.Lattice` with ``nx``/``ny``): cell
+``(ix, iy)`` of the window covers ``[x0 + ix*c, x0 + (ix+1)*c) x [y0 + iy*c, y0 + (iy+1)*c)``; dense arrays are
 indexed ``[iy, ix]`` (shape ``(ny, nx)``), the row-major order libpysal's ``lat2W(ny, nx)`` uses.
 
 Local and global indices
@@ -18,82 +16,36 @@ that takes a cells frame goes through :func:`localise_cells`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gridmap.errors import ValidationError, Problem, message
+from gridmap.grid.lattice import Lattice
 
-__all__ = ["Lattice", "as_lattice", "bin_points", "cell_index", "lattice_from_cells", "localise_cells",
-           "grid_to_cells", "cell_xy_index"]
+__all__ = ["bin_points", "cell_index", "lattice_from_cells", "localise_cells", "grid_to_cells", "require_window"]
 
 
-@dataclass(frozen=True)
-class Lattice:
-    """A regular square lattice in the working CRS (metres).
+def require_window(lattice: Any) -> Lattice:
+    """``lattice`` itself when it is a :class:`~gridmap.grid.lattice.Lattice` window (with ``nx``/``ny``).
 
-    Examples
-    --------
-    >>> lat = Lattice(x0=0.0, y0=0.0, cell_size_m=100.0, nx=4, ny=3)
-    >>> lat.shape
-    (3, 4)
-    >>> lat.centres()[0][0, :2].tolist()
-    [50.0, 150.0]
+    Dense arrays need a bounded lattice; anything else raises :class:`~gridmap.errors.ValidationError`.
+
+    >>> require_window(Lattice(0.0, 0.0, 100.0, 3, 2)).shape
+    (2, 3)
     """
-
-    x0: float
-    y0: float
-    cell_size_m: float
-    nx: int
-    ny: int
-    #: global lattice indices of local column 0 / row 0 (the cells' ``ix``/``iy`` minus these are local indices)
-    ix0: int = 0
-    iy0: int = 0
-
-    def __post_init__(self) -> None:
-        if not (self.cell_size_m > 0) or self.nx <= 0 or self.ny <= 0:
-            raise ValidationError(message("a lattice needs a positive cell size and at least one cell",
-                                          got=f"cell_size_m={self.cell_size_m}, nx={self.nx}, ny={self.ny}"))
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (int(self.ny), int(self.nx))
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        c = self.cell_size_m
-        return (self.x0, self.y0, self.x0 + self.nx * c, self.y0 + self.ny * c)
-
-    def centres(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cell-centre coordinates as two ``(ny, nx)`` arrays (x, y)."""
-        c = self.cell_size_m
-        xs = self.x0 + (np.arange(self.nx) + 0.5) * c
-        ys = self.y0 + (np.arange(self.ny) + 0.5) * c
-        return np.meshgrid(xs, ys)
-
-
-def as_lattice(obj: Any) -> Lattice:
-    """Adapt any lattice-like object (ours, :mod:`gridmap.grid`'s, a dict) to :class:`Lattice`."""
-    if isinstance(obj, Lattice):
-        return obj
-    get = (lambda k: obj.get(k)) if isinstance(obj, dict) else (lambda k: getattr(obj, k, None))
-    origin = get("origin")
-    x0, y0 = (origin if origin is not None else (
-        get("x0") if get("x0") is not None else get("xmin"), get("y0") if get("y0") is not None else get("ymin")))
-    c = get("cell_size_m") if get("cell_size_m") is not None else get("cell_size")
-    nx, ny = get("nx"), get("ny")
-    if None in (x0, y0, c, nx, ny):
-        raise ValidationError(message("not a lattice description", got=type(obj).__name__,
-                                      fix="pass gridmap.warning.Lattice(x0=, y0=, cell_size_m=, nx=, ny=), or "
+    if not isinstance(lattice, Lattice):
+        raise ValidationError(message("not a lattice", got=type(lattice).__name__,
+                                      fix="pass gridmap.grid.Lattice(x0, y0, cell_size_m, nx, ny), or "
                                           "gridmap.warning.lattice_from_cells(cells)"))
-    return Lattice(float(x0), float(y0), float(c), int(nx), int(ny), int(get("ix0") or 0), int(get("iy0") or 0))
+    lattice.shape  # raises when the lattice has no window
+    return lattice
 
 
 def cell_index(x: np.ndarray, y: np.ndarray, lattice: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lattice indices ``(ix, iy)`` of points and a mask of points inside the lattice."""
-    lat = as_lattice(lattice)
+    lat = require_window(lattice)
     s = lat.cell_size_m
     dx = np.asarray(x, dtype=float) - lat.x0
     dy = np.asarray(y, dtype=float) - lat.y0
@@ -118,7 +70,7 @@ def bin_points(x: np.ndarray, y: np.ndarray, lattice: Any, *, weights: np.ndarra
     ...            Lattice(0.0, 0.0, 100.0, 3, 2)).tolist()
     [[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    lat = as_lattice(lattice)
+    lat = require_window(lattice)
     ix, iy, inside = cell_index(x, y, lat)
     flat = (iy[inside] * lat.nx + ix[inside]).astype(np.int64)
     w = None if weights is None else np.asarray(weights, dtype=float)[inside]
@@ -187,7 +139,7 @@ def localise_cells(cells: pd.DataFrame, lattice: Any = None) -> tuple[Lattice, n
     >>> ix.tolist(), iy.tolist()
     ([0, 1], [0, 2])
     """
-    lat = lattice_from_cells(cells) if lattice is None else as_lattice(lattice)
+    lat = lattice_from_cells(cells) if lattice is None else require_window(lattice)
     ix = cells["ix"].to_numpy(dtype=np.int64) - lat.ix0
     iy = cells["iy"].to_numpy(dtype=np.int64) - lat.iy0
     out = (ix < 0) | (ix >= lat.nx) | (iy < 0) | (iy >= lat.ny)
@@ -198,31 +150,6 @@ def localise_cells(cells: pd.DataFrame, lattice: Any = None) -> tuple[Lattice, n
                                for i in bad[:20]],
                               fix="build the lattice with gridmap.warning.lattice_from_cells(cells)")
     return lat, ix, iy
-
-
-def cell_xy_index(complaints: pd.DataFrame, lattice: Any, *,
-                  cells: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local ``(ix, iy, ok)`` of each complaint's cell on ``lattice``.
-
-    When complaints carry ``cell_code`` (assigned at import by :func:`gridmap.grid.assign_points`, exact at cell
-    boundaries and merged slivers) and ``cells`` has ``code``, the complaint goes to its cell's square; otherwise
-    the point is binned by floor arithmetic on the lattice. ``ok`` is False for complaints on no cell / outside.
-    """
-    from gridmap.warning.counts import point_xy  # (counts imports this module)
-
-    lattice = as_lattice(lattice)
-    if cells is not None and "cell_code" in complaints.columns and "code" in cells.columns:
-        _, cix, ciy = localise_cells(cells, lattice)
-        pos = pd.Index(cells["code"].astype(str)).get_indexer(complaints["cell_code"].astype("string")
-                                                              .fillna("").to_numpy(dtype=object))
-        ok = pos >= 0
-        safe = np.where(ok, pos, 0)
-        return cix[safe], ciy[safe], ok
-    x, y = point_xy(complaints)
-    ix, iy, inside = cell_index(x, y, lattice)
-    ix = np.where(inside, ix, 0).astype(np.int64)
-    iy = np.where(inside, iy, 0).astype(np.int64)
-    return ix, iy, inside
 
 
 def grid_to_cells(grid: np.ndarray, cells: pd.DataFrame, lattice: Any = None) -> pd.Series:

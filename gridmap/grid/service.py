@@ -1,5 +1,7 @@
 """Unit cells (万米单元网格) in the store: build them from the stored communities, in one transaction.
 
+The store-facing workflow of the grid package (the pure cell building is :mod:`gridmap.grid.cells`).
+
 :func:`build_store_cells` reads the active communities, checks them all at once (invalid or overlapping polygons,
 bad codes: one :class:`~gridmap.errors.ValidationError` naming every bad community), cuts them into cells with
 :func:`gridmap.grid.build_cells` street by street (the result is the same as one call over all communities:
@@ -24,9 +26,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
 
-from gridmap.errors import NotFoundError, StoreError, message
+from gridmap.errors import NotFoundError, Problem, StoreError, ValidationError, message
+from gridmap.grid.assign import CellIndex, cell_codes
+from gridmap.grid.cells import build_cells, check_communities
+from gridmap.store.queries import located_points, set_cell_codes
 
 __all__ = ["CellBuildResult", "build_store_cells", "REASSIGNED_LAYERS"]
 
@@ -96,8 +100,6 @@ def build_store_cells(store: Any, *, cell_size_m: float = 100.0, origin: tuple[f
     CapacityError
         A community has more than 999 cells (unless ``allow_overflow``).
     """
-    from gridmap.grid import CellIndex, build_cells, check_communities
-
     t0 = time.perf_counter()
     origin = _origin(origin)
     existing = store.count("cells")
@@ -125,32 +127,36 @@ def build_store_cells(store: Any, *, cell_size_m: float = 100.0, origin: tuple[f
     result = CellBuildResult(cells=len(cells), communities=len(communities), streets=len(groups),
                              cell_size_m=float(cell_size_m), origin=origin, replaced=existing if replace else 0,
                              dry_run=dry_run)
-    index = CellIndex(cells) if reassign else None
-    with store.transaction() as tx:
-        if not dry_run:
-            now = store.count("cells", connection=tx)
-            if now and not replace:  # written by someone else since we looked
-                raise StoreError(message(f"the store already has {now:,} cells", where=store.safe_url,
-                                         fix="pass replace=True (CLI: --replace) to rebuild them"))
-            store.write("cells", cells, mode="replace" if replace else "append", connection=tx)
-            if progress:
-                progress(len(groups) + 1, total, "write cells")
-        if index is not None:
-            for layer in REASSIGNED_LAYERS:
-                moved, none = _reassign(store, tx, layer, index, cells, write=not dry_run)
-                result.reassigned[layer] = moved
-                result.on_no_cell[layer] = none
-            if progress:
-                progress(total, total, "re-assign components and complaints")
+    _write(store, cells, result, replace=replace, reassign=reassign, progress=progress, total=total)
     result.seconds = time.perf_counter() - t0
     log.info("%s %d cells for %d communities (%d streets)%s", "checked" if dry_run else "wrote", len(cells),
              len(communities), len(groups), f", re-assigned {result.reassigned}" if reassign else "")
     return result
 
 
-def _origin(origin: Any) -> tuple[float, float]:
-    from gridmap.errors import Problem, ValidationError
+def _write(store: Any, cells: pd.DataFrame, result: CellBuildResult, *, replace: bool, reassign: bool,
+           progress: Callable[[int, int, str], None] | None, total: int) -> None:
+    """One transaction: write ``cells`` (unless a dry run) and re-assign the point layers to them."""
+    index = CellIndex(cells) if reassign else None
+    with store.transaction() as tx:
+        if not result.dry_run:
+            now = store.count("cells", connection=tx)
+            if now and not replace:  # written by someone else since we looked
+                raise StoreError(message(f"the store already has {now:,} cells", where=store.safe_url,
+                                         fix="pass replace=True (CLI: --replace) to rebuild them"))
+            store.write("cells", cells, mode="replace" if replace else "append", connection=tx)
+            if progress:
+                progress(total - 1, total, "write cells")
+        if index is not None:
+            for layer in REASSIGNED_LAYERS:
+                moved, none = _reassign(store, tx, layer, index, cells, write=not result.dry_run)
+                result.reassigned[layer] = moved
+                result.on_no_cell[layer] = none
+            if progress:
+                progress(total, total, "re-assign components and complaints")
 
+
+def _origin(origin: Any) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in origin)
     except (TypeError, ValueError):
@@ -163,31 +169,19 @@ def _origin(origin: Any) -> tuple[float, float]:
     return (x, y)
 
 
-def _reassign(store: Any, conn: Any, layer: str, index: Any, cells: Any, *, write: bool) -> tuple[int, int]:
+def _reassign(store: Any, conn: Any, layer: str, index: CellIndex, cells: Any, *, write: bool) -> tuple[int, int]:
     """Re-assign one point layer's rows to ``cells``; return (rows whose cell changed, rows now on no cell)."""
-    t = store.table(layer).name
-    rows = conn.execute(text(f'SELECT id, ST_X(geom), ST_Y(geom), cell_code, community_code FROM "{t}" '
-                             "WHERE geom IS NOT NULL")).fetchall()
-    if not rows:
+    found = located_points(store, layer, connection=conn)
+    if not len(found.id):
         return 0, 0
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    x = np.array([r[1] for r in rows], dtype=float)
-    y = np.array([r[2] for r in rows], dtype=float)
-    old_cell = np.array([r[3] for r in rows], dtype=object)
-    old_comm = np.array([r[4] for r in rows], dtype=object)
-    pos = index.lookup(x, y)
-    got = pos >= 0
-    codes = cells["code"].to_numpy(dtype=object)
-    comm = cells["community_code"].to_numpy(dtype=object)
-    new_cell = np.where(got, codes[np.maximum(pos, 0)], None)
-    new_comm = np.where(got, comm[np.maximum(pos, 0)], None)
-    changed = np.flatnonzero((new_cell != old_cell) | (new_comm != old_comm))
-    if write and len(changed):
-        conn.execute(text(f'UPDATE "{t}" SET cell_code = :cell, community_code = :comm, street_code = :street '
-                          "WHERE id = :id"),
-                     [{"id": int(ids[i]), "cell": new_cell[i], "comm": new_comm[i],
-                       "street": None if new_comm[i] is None else str(new_comm[i])[:9]} for i in changed])
-    n_none = int((~got).sum())
+    codes = cell_codes(found.x, found.y, cells, index=index)
+    new_cell = codes["cell_code"].to_numpy(dtype=object)
+    new_comm = codes["community_code"].to_numpy(dtype=object)
+    changed = np.flatnonzero((new_cell != found.cell_code) | (new_comm != found.community_code))
+    if write:
+        set_cell_codes(store, layer, found.id[changed], new_cell[changed], new_comm[changed],
+                       codes["street_code"].to_numpy(dtype=object)[changed], connection=conn)
+    n_none = int(pd.isna(new_cell).sum())
     if n_none:
         log.warning("%d %s are on no cell after the rebuild", n_none, layer)
-    return int((new_cell != old_cell).sum()), n_none
+    return int((new_cell != found.cell_code).sum()), n_none

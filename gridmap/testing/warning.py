@@ -1,5 +1,5 @@
-"""Private: a small synthetic complaint generator with planted anomalies, for tests, the benchmark and the
-notebook's fallback when :mod:`gridmap.demo` is not installed. Not part of the public API.
+"""A small synthetic complaint generator with planted anomalies, for tests and benchmarks (not the 示范区
+generator of :mod:`gridmap.demo`).
 
 Background complaints are Poisson in space (a smooth population surface) and time (weekly, with a rainy-season
 bump for 漏雨/渗水 in June-August and a heating bump from 15 November). Anomalies are clusters of extra
@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.warning._lattice import Lattice
+from gridmap.grid.lattice import Lattice
+
+__all__ = ["SyntheticDistrict", "TEXTS", "make_cells", "generate", "default_anomalies"]
 
 TEXTS = {
     "房屋漏雨": ["屋顶漏雨，雨天严重", "墙面渗水发霉", "楼顶防水层破损漏雨", "阳台渗水"],
