@@ -23,18 +23,20 @@ Examples
 """
 
 from gridmap.maps.basemaps import Basemap, tile_url_templates
-from gridmap.maps.build import (EmptyLayerWarning, KeyEmbeddedWarning, Scale, build_map, community_map, district_map,
+from gridmap.maps.build import (EmptyLayerWarning, KeyEmbeddedWarning, build_map, community_map, district_map,
                                 street_map)
 from gridmap.maps.frames import emerging_cells, warning_layers
 from gridmap.maps.bundle import AssetsMissingError, check_assets
 from gridmap.maps.layers import SizeClass, size_class
-from gridmap.maps.page import to_html, write_map
+from gridmap.maps.options import MapOptions, Scale
+from gridmap.maps.page import PagePolicy, page_policy, to_html, write_map
 from gridmap.maps.raster import DensityGrid
 from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html, js_json, scrub_pii
 
 __all__ = [
     "build_map", "district_map", "street_map", "community_map", "write_map", "to_html",
     "warning_layers", "emerging_cells",
+    "MapOptions", "PagePolicy", "page_policy",
     "DensityGrid", "Privacy", "Basemap", "Scale", "SizeClass", "size_class",
     "EmptyLayerWarning", "KeyEmbeddedWarning", "AssetsMissingError", "check_assets", "tile_url_templates",
     "scrub_pii", "escape_html", "js_json", "DEFAULT_MIN_COUNT",

@@ -15,7 +15,6 @@ shared map are turned into a density image with sparse areas hidden. ``privacy='
 from __future__ import annotations
 
 import difflib
-import enum
 import logging
 import warnings
 from collections.abc import Mapping
@@ -34,36 +33,17 @@ from gridmap.maps import layers as L
 from gridmap.maps.basemaps import Basemap, tile_specs
 from gridmap.maps.display import Display
 from gridmap.maps.frames import canonical_alerts, canonical_hotspots, canonical_proposals
-from gridmap.maps.page import LayerControl, ScriptControl, ScriptLayer, page_figure
+from gridmap.maps.options import MapOptions, Scale
+from gridmap.maps.page import LayerControl, PagePolicy, ScriptControl, ScriptLayer, page_figure
 from gridmap.maps.raster import DensityGrid
-from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html as esc
+from gridmap.maps.safety import Privacy, escape_html as esc
 
-__all__ = ["Scale", "EmptyLayerWarning", "KeyEmbeddedWarning", "build_map", "district_map", "street_map", "community_map", "LAYER_NAMES"]
+__all__ = ["EmptyLayerWarning", "KeyEmbeddedWarning", "build_map", "district_map", "street_map", "community_map", "LAYER_NAMES"]
 
 log = logging.getLogger(__name__)
 
 #: Frame arguments of the builders, in drawing order (bottom to top).
 LAYER_NAMES = ("communities", "streets", "cells", "proposals", "hotspots", "alerts", "components", "complaints")
-
-
-class Scale(str, enum.Enum):
-    """Map scale: decides simplification (detail zoom) and whether unit cells are drawn as vectors."""
-
-    DISTRICT = "district"
-    STREET = "street"
-    COMMUNITY = "community"
-
-    @property
-    def detail_zoom(self) -> int:
-        return {"district": 15, "street": 17, "community": 18}[self.value]
-
-    @classmethod
-    def parse(cls, value: "str | Scale") -> "Scale":
-        try:
-            return cls(value if isinstance(value, cls) else str(value).strip().lower())
-        except ValueError:
-            raise ValidationError(message("unknown map scale", got=repr(value),
-                                          fix="use one of " + ", ".join(m.value for m in cls))) from None
 
 
 class EmptyLayerWarning(UserWarning):
@@ -121,13 +101,8 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
               cells: gpd.GeoDataFrame | None = None, components: gpd.GeoDataFrame | None = None,
               density: DensityGrid | None = None, hotspots: gpd.GeoDataFrame | None = None,
               alerts: gpd.GeoDataFrame | None = None, proposals: gpd.GeoDataFrame | None = None,
-              complaints: gpd.GeoDataFrame | None = None,
-              privacy: "str | Privacy" = Privacy.SHARED, basemap: "str | Basemap" = Basemap.NONE,
-              tianditu_key: str | None = None, embed_key: bool = False, offline: bool = True, title: str = "",
-              scale: "str | Scale" = Scale.STREET, min_count: int = DEFAULT_MIN_COUNT,
-              max_cells: int = 12_000, cell_labels: bool | None = None,
-              density_cell_m: float = 50.0, density_bandwidth_m: float = 150.0,
-              compare_proposals: bool = True) -> folium.Map:
+              complaints: gpd.GeoDataFrame | None = None, options: MapOptions | None = None,
+              **drawing: Any) -> folium.Map:
     """Build a folium map of the given layers; write it with :func:`gridmap.maps.write_map`.
 
     Parameters
@@ -142,27 +117,25 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     complaints : GeoDataFrame of points, optional
         Individual complaints. Shared maps turn them into a density image (if ``density`` is not given) and
         never draw them; internal maps also draw them as clustered points with scrubbed text.
-    privacy : 'shared' (default) or 'internal'
-    basemap : 'none' (default, offline), 'osm', 'tianditu' (needs ``tianditu_key``) or 'gaode' (overlays are
-        shifted into GCJ-02). Online basemaps need ``offline=False``.
-    embed_key : the Tianditu key ends up in the page (tiles are requested with it). A shared map refuses to
-        carry it unless ``embed_key=True``; a page that carries a key says so in its legend, and a
-        :class:`KeyEmbeddedWarning` is issued.
-    scale : 'district', 'street' (default) or 'community': simplification and cell drawing.
-    min_count : cells/areas with fewer complaints are hidden on shared maps (default 3).
-    compare_proposals : with split proposals, also show them side by side: the map narrows to the left and a
-        grid of small maps on the right shows the current boundary and each proposal over it (default True).
-    max_cells : more unit cells than this are not drawn (the legend says to open a street map). Cells are
-        written compactly (about 70 bytes each, tooltips built on hover): the default 12,000 is about three
-        times a 42 km² district of 100 m cells (see benchmarks/bench_maps.py for size and load time).
+    options : MapOptions, optional
+        How the map is drawn; any of its fields may also be given as a keyword (``privacy='internal'``,
+        ``basemap=``, ``tianditu_key=``, ``embed_key=``, ``offline=``, ``title=``, ``scale=``, ``min_count=``,
+        ``max_cells=``, ``cell_labels=``, ``density_cell_m=``, ``density_bandwidth_m=``,
+        ``compare_proposals=``), which overrides ``options``. See :class:`~gridmap.maps.options.MapOptions`.
+        ``embed_key``: the Tianditu key ends up in the page (tiles are requested with it). A shared map refuses
+        to carry it unless ``embed_key=True``; a page that carries a key says so in its legend, and a
+        :class:`KeyEmbeddedWarning` is issued. ``compare_proposals``: with split proposals, the map narrows to
+        the left and a grid of small maps on the right shows the current boundary and each proposal over it.
+        ``max_cells``: cells are written compactly (about 70 bytes each, tooltips built on hover): the default
+        12,000 is about three times a 42 km² district of 100 m cells (see benchmarks/bench_maps.py).
 
     Returns
     -------
-    folium.Map
+    folium.Map, whose :func:`~gridmap.maps.page.page_policy` tells its privacy and what its page may load.
     """
-    privacy = Privacy.parse(privacy)
-    basemap = Basemap.parse(basemap)
-    scale = Scale.parse(scale)
+    opts = MapOptions.of(options, **drawing)
+    privacy, basemap, scale, min_count = opts.privacy, opts.basemap, opts.scale, opts.min_count
+    tianditu_key, embed_key, offline, title = opts.tianditu_key, opts.embed_key, opts.offline, opts.title
     if basemap is not Basemap.NONE and offline:
         raise UsageError(message(f"basemap {basemap.value!r} loads tiles from the internet",
                                  where="--basemap / build_map(basemap=...)",
@@ -198,7 +171,8 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     _check_extents(frames, density)
     pts = frames.pop("complaints", None)
     if pts is not None and density is None:
-        density = DensityGrid.from_points(pts, cell_size_m=density_cell_m, bandwidth_m=density_bandwidth_m)
+        density = DensityGrid.from_points(pts, cell_size_m=opts.density_cell_m,
+                                             bandwidth_m=opts.density_bandwidth_m)
     if not frames and density is None:
         raise ValidationError("nothing to draw: every layer given to the map is missing or empty",
                               [Problem(None, n, "empty") for n in empty],
@@ -213,15 +187,13 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     m.options["maxZoom"] = 19
     m.options["minZoom"] = 5
     page_figure(m)
-    m._gridmap_privacy = privacy  # noqa: SLF001 (read by tests and the CLI)
     csp_img = ["data:"]
     for i, t in enumerate(tiles):
         ScriptLayer("tiles", {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains,
                               "maxZoom": t.max_zoom}, name=esc(t.name), overlay=i > 0).add_to(m)
         host = ".".join("*" if "{s}" in part or "{" in part else part for part in urlsplit(t.url).netloc.split("."))
         csp_img.append(f"https://{host}")
-    m._gridmap_img_src = tuple(dict.fromkeys(csp_img))  # noqa: SLF001 (read by to_html for the policy)
-    m._gridmap_key_embedded = keyed  # noqa: SLF001
+    page_figure(m).policy = PagePolicy(privacy=privacy, img_src=tuple(dict.fromkeys(csp_img)), key_embedded=keyed)
 
     legend: list[str] = []
     outs: list[L.LayerOut] = []
@@ -231,9 +203,9 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
         outs.append(L.density_layer(density, display, privacy=privacy, min_count=min_count))
     if "streets" in frames:
         outs.append(L.streets_layer(frames["streets"], display))
-    labels = cell_labels if cell_labels is not None else scale is not Scale.DISTRICT
+    labels = opts.cell_labels if opts.cell_labels is not None else scale is not Scale.DISTRICT
     if "cells" in frames:
-        outs.append(L.cells_layer(frames["cells"], display, max_cells=max_cells, labels=labels))
+        outs.append(L.cells_layer(frames["cells"], display, max_cells=opts.max_cells, labels=labels))
     if "proposals" in frames:
         cur = None
         if "communities" in frames and "parent_code" in frames["proposals"]:
@@ -273,7 +245,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     if "components" in frames or "cells" in frames:
         spec["search"] = "编码搜索 search code"
     compare = next((o.extra["compare"] for o in outs if "compare" in o.extra), None)
-    if compare is not None and compare_proposals:
+    if compare is not None and opts.compare_proposals:
         compare["bounds"] = display.bounds_latlon(tuple(frames["proposals"].total_bounds))
         spec["compare"] = compare
     spec["init"] = {"bounds": bounds, "labelZoom": 17 if labels else 0}
