@@ -5,6 +5,7 @@ run :func:`run_component_import`; ``gridmap import complaints`` and ``gridmap co
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from gridmap.cli._common import (import_exit_code, import_summary, open_store_from, print_json, progress_bar,
                                  reject_options)
@@ -99,3 +100,33 @@ def run_complaint_import(args: argparse.Namespace) -> int:
             summary["would_write"] = res.accepted - res.already_stored
         print_json({**summary, "rejects_file": str_or_none(report)})
     return import_exit_code(read=res.read, accepted=res.accepted, rejected_rows=res.rejected_rows)
+
+
+def open_import_store(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The store ``gridmap import`` writes a base layer to (created if missing), and the CRS that overrides the
+    file's (``crs=`` of :func:`gridmap.io.import_file`).
+
+    ``--crs`` is the working CRS of a store the import creates, or the CRS of the existing store. When it cannot
+    be the store's (the store exists in another CRS, or no store can use it: not projected in metres, or without
+    an EPSG code) it names the file's CRS, as ``--src-crs`` does; ``--src-crs`` always does.
+    """
+    from gridmap.store import open_store
+    from gridmap.store.probe import stored_srid
+
+    if not args.crs or args.src_crs:
+        return open_store_from(args, mode="create"), args.src_crs
+    requested = _working_epsg(args.crs)
+    if requested is not None and stored_srid(args.db) in (None, requested):
+        return open_store_from(args, mode="create"), None
+    return open_store(args.db), args.crs  # --crs names the file's CRS, not the (existing) store's
+
+
+def _working_epsg(value: Any) -> int | None:
+    """The EPSG code of ``value`` as a store's working CRS; None when no store can use it."""
+    from gridmap.crs import working_crs
+    from gridmap.errors import CRSError
+
+    try:
+        return working_crs(value).to_epsg()
+    except CRSError:  # not a CRS, not projected, not in metres: a file's CRS, never a store's
+        return None

@@ -135,7 +135,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     import warnings
 
-    from gridmap.errors import CRSError
     from gridmap.errors import UsageError
     from gridmap.io.dispatch import import_any, layer_name
 
@@ -153,16 +152,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(f"--tz cannot be used when importing {layer}",
                          fix="--tz is the zone of complaint times written without one; drop it")
     path = Path(args.file)
-    source_crs = args.src_crs
-    try:
-        store = open_store_from(args, mode="create")  # importing a base layer may start a new store
-    except CRSError:
-        if not args.crs or args.src_crs:
-            raise
-        from gridmap.store import open_store
+    from gridmap.cli._imports import open_import_store
 
-        store = open_store(args.db)  # --crs names the file's CRS, not the (existing) store's
-        source_crs = args.crs
+    store, source_crs = open_import_store(args)  # importing a base layer may start a new store
     reports = report_paths(args, store, inputs=(path, args.table, args.boundary))
     mode = "replace" if args.replace else "append"
     with warnings.catch_warnings():
