@@ -14,6 +14,7 @@ shared map are turned into a density image with sparse areas hidden. ``privacy='
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import warnings
@@ -134,40 +135,12 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     folium.Map, whose :func:`~gridmap.maps.page.page_policy` tells its privacy and what its page may load.
     """
     opts = MapOptions.of(options, **drawing)
-    privacy, basemap, scale, min_count = opts.privacy, opts.basemap, opts.scale, opts.min_count
-    tianditu_key, embed_key, offline, title = opts.tianditu_key, opts.embed_key, opts.offline, opts.title
-    if basemap is not Basemap.NONE and offline:
-        raise UsageError(message(f"basemap {basemap.value!r} loads tiles from the internet",
-                                 where="--basemap / build_map(basemap=...)",
-                                 got="an offline map (no --online; offline=True)",
-                                 fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
-                                     "--basemap none, or add --online)"))
-    tiles = tile_specs(basemap, tianditu_key=tianditu_key)
-    keyed = basemap is Basemap.TIANDITU
-    if keyed and privacy is Privacy.SHARED and not embed_key:
-        raise ValidationError(message(
-            "a shared map would carry your Tianditu key (tk) in its HTML, where anyone who gets the file can "
-            "read and reuse it", where="build_map(basemap='tianditu', privacy='shared') / --basemap tianditu",
-            got="embed_key=False (no --embed-key)",
-            fix="pass embed_key=True (CLI: --embed-key) to write it anyway (the page then says so), make an "
-                "internal map (--privacy internal), or use basemap='none' / 'osm'"))
-    if keyed:
-        warnings.warn(KEY_WARNING, KeyEmbeddedWarning, stacklevel=2)
+    privacy, basemap, scale, title = opts.privacy, opts.basemap, opts.scale, opts.title
+    tiles, keyed = _basemap_tiles(opts)
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,
                                               components=components, hotspots=hotspots, alerts=alerts,
                                               proposals=proposals, complaints=complaints))
-    if density is not None:
-        density = density.validated()
-        if crs is not None and not density.crs.equals(crs, ignore_axis_order=True):
-            raise CRSError(message("density grid is in a different CRS from the layers", where="density",
-                                   got=f"{density.crs.to_string()} vs {crs.to_string()}",
-                                   fix="build the lattice in the working CRS of the layers"))
-        if not np.isfinite(density.values).any() or np.nanmax(density.values) <= 0:
-            warnings.warn("map layer 'density' is empty (all zero); it is left out of the map",
-                          EmptyLayerWarning, stacklevel=2)
-            empty.append("density")
-            density = None
-        crs = crs if crs is not None else density.crs if density is not None else None
+    density, crs = _checked_density(density, crs, empty)
     _check_extents(frames, density)
     pts = frames.pop("complaints", None)
     if pts is not None and density is None:
@@ -181,46 +154,10 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     display = Display(crs, gcj02=basemap.gcj02, detail_zoom=scale.detail_zoom)
     bounds = _bounds(frames, density, display)
     center = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    m = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, prefer_canvas=True,
-                   max_zoom=19)
-    # Without tiles folium does not pass maxZoom to the map, and MarkerCluster needs it.
-    m.options["maxZoom"] = 19
-    m.options["minZoom"] = 5
-    page_figure(m)
-    csp_img = ["data:"]
-    for i, t in enumerate(tiles):
-        ScriptLayer("tiles", {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains,
-                              "maxZoom": t.max_zoom}, name=esc(t.name), overlay=i > 0).add_to(m)
-        host = ".".join("*" if "{s}" in part or "{" in part else part for part in urlsplit(t.url).netloc.split("."))
-        csp_img.append(f"https://{host}")
-    page_figure(m).policy = PagePolicy(privacy=privacy, img_src=tuple(dict.fromkeys(csp_img)), key_embedded=keyed)
-
+    m = _base_map(center, tiles, PagePolicy(privacy=privacy, key_embedded=keyed))
     legend: list[str] = []
-    outs: list[L.LayerOut] = []
-    if "communities" in frames:
-        outs.append(L.communities_layer(frames["communities"], display))
-    if density is not None:
-        outs.append(L.density_layer(density, display, privacy=privacy, min_count=min_count))
-    if "streets" in frames:
-        outs.append(L.streets_layer(frames["streets"], display))
     labels = opts.cell_labels if opts.cell_labels is not None else scale is not Scale.DISTRICT
-    if "cells" in frames:
-        outs.append(L.cells_layer(frames["cells"], display, max_cells=opts.max_cells, labels=labels))
-    if "proposals" in frames:
-        cur = None
-        if "communities" in frames and "parent_code" in frames["proposals"]:
-            c = frames["communities"]
-            cur = c[c["code"].isin(frames["proposals"]["parent_code"])] if "code" in c else None
-        outs.append(L.proposal_layers(frames["proposals"], display, current=cur))
-    if "hotspots" in frames:
-        outs.append(L.hotspots_layer(frames["hotspots"], display, privacy=privacy, min_count=min_count))
-    if "alerts" in frames:
-        outs.append(L.alerts_layer(frames["alerts"], display, privacy=privacy, min_count=min_count))
-    if "components" in frames:
-        # At district scale component clusters start hidden (tick them on): tens of thousands of markers.
-        outs.append(L.components_layers(frames["components"], display, show=scale is not Scale.DISTRICT))
-    if pts is not None and privacy is Privacy.INTERNAL:
-        outs.append(L.complaints_layer(pts, display))
+    outs = _layer_outs(frames, density, pts, display, opts, labels=labels)
     for out in outs:
         for layer in out.layers:
             layer.add_to(m)
@@ -253,6 +190,97 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     log.info("map built: %d layers, scale %s, privacy %s, basemap %s", sum(len(o.layers) for o in outs),
              scale.value, privacy.value, basemap.value)
     return m
+
+
+def _layer_outs(frames: dict[str, gpd.GeoDataFrame], density: DensityGrid | None, pts: Any, display: Display,
+                opts: MapOptions, *, labels: bool) -> list[L.LayerOut]:
+    """The drawn layers, bottom to top (:mod:`gridmap.maps.layers`)."""
+    outs: list[L.LayerOut] = []
+    if "communities" in frames:
+        outs.append(L.communities_layer(frames["communities"], display))
+    if density is not None:
+        outs.append(L.density_layer(density, display, privacy=opts.privacy, min_count=opts.min_count))
+    if "streets" in frames:
+        outs.append(L.streets_layer(frames["streets"], display))
+    if "cells" in frames:
+        outs.append(L.cells_layer(frames["cells"], display, max_cells=opts.max_cells, labels=labels))
+    if "proposals" in frames:
+        cur = None
+        if "communities" in frames and "parent_code" in frames["proposals"]:
+            c = frames["communities"]
+            cur = c[c["code"].isin(frames["proposals"]["parent_code"])] if "code" in c else None
+        outs.append(L.proposal_layers(frames["proposals"], display, current=cur))
+    if "hotspots" in frames:
+        outs.append(L.hotspots_layer(frames["hotspots"], display, privacy=opts.privacy, min_count=opts.min_count))
+    if "alerts" in frames:
+        outs.append(L.alerts_layer(frames["alerts"], display, privacy=opts.privacy, min_count=opts.min_count))
+    if "components" in frames:
+        # At district scale component clusters start hidden (tick them on): tens of thousands of markers.
+        outs.append(L.components_layers(frames["components"], display, show=opts.scale is not Scale.DISTRICT))
+    if pts is not None and opts.privacy is Privacy.INTERNAL:
+        outs.append(L.complaints_layer(pts, display))
+    return outs
+
+
+def _basemap_tiles(opts: MapOptions) -> tuple[list[Any], bool]:
+    """The basemap's tile layers and whether they carry a key; an online basemap on an offline map, or a key on a
+    shared map without ``embed_key``, is refused."""
+    if opts.basemap is not Basemap.NONE and opts.offline:
+        raise UsageError(message(f"basemap {opts.basemap.value!r} loads tiles from the internet",
+                                 where="--basemap / build_map(basemap=...)",
+                                 got="an offline map (no --online; offline=True)",
+                                 fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
+                                     "--basemap none, or add --online)"))
+    tiles = tile_specs(opts.basemap, tianditu_key=opts.tianditu_key)
+    keyed = opts.basemap is Basemap.TIANDITU
+    if keyed and opts.privacy is Privacy.SHARED and not opts.embed_key:
+        raise ValidationError(message(
+            "a shared map would carry your Tianditu key (tk) in its HTML, where anyone who gets the file can "
+            "read and reuse it", where="build_map(basemap='tianditu', privacy='shared') / --basemap tianditu",
+            got="embed_key=False (no --embed-key)",
+            fix="pass embed_key=True (CLI: --embed-key) to write it anyway (the page then says so), make an "
+                "internal map (--privacy internal), or use basemap='none' / 'osm'"))
+    if keyed:
+        warnings.warn(KEY_WARNING, KeyEmbeddedWarning, stacklevel=3)
+    return tiles, keyed
+
+
+def _checked_density(density: DensityGrid | None, crs: Any, empty: list[str]) -> tuple[DensityGrid | None, Any]:
+    """The density lattice checked against the layers' CRS (an all-zero one is left out, noted in ``empty``),
+    and the map's CRS."""
+    if density is not None:
+        density = density.validated()
+        if crs is not None and not density.crs.equals(crs, ignore_axis_order=True):
+            raise CRSError(message("density grid is in a different CRS from the layers", where="density",
+                                   got=f"{density.crs.to_string()} vs {crs.to_string()}",
+                                   fix="build the lattice in the working CRS of the layers"))
+        if not np.isfinite(density.values).any() or np.nanmax(density.values) <= 0:
+            warnings.warn("map layer 'density' is empty (all zero); it is left out of the map",
+                          EmptyLayerWarning, stacklevel=3)
+            empty.append("density")
+            density = None
+        crs = crs if crs is not None else density.crs if density is not None else None
+    return density, crs
+
+
+def _base_map(center: list[float], tiles: list[Any], policy: PagePolicy) -> folium.Map:
+    """An empty folium map in a :class:`~gridmap.maps.page.PageFigure` with the basemap tiles, and its policy
+    (the tile hosts admitted as image sources)."""
+    m = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, prefer_canvas=True,
+                   max_zoom=19)
+    # Without tiles folium does not pass maxZoom to the map, and MarkerCluster needs it.
+    m.options["maxZoom"] = 19
+    m.options["minZoom"] = 5
+    page_figure(m)
+    csp_img = ["data:"]
+    for i, t in enumerate(tiles):
+        ScriptLayer("tiles", {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains,
+                              "maxZoom": t.max_zoom}, name=esc(t.name), overlay=i > 0).add_to(m)
+        host = ".".join("*" if "{s}" in part or "{" in part else part for part in urlsplit(t.url).netloc.split("."))
+        csp_img.append(f"https://{host}")
+    page_figure(m).policy = dataclasses.replace(policy, img_src=tuple(dict.fromkeys(csp_img)))
+    return m
+
 
 
 #: Layers further apart than this (bounding boxes, metres) cannot belong to one map: one is in the wrong CRS.
