@@ -29,7 +29,8 @@ def run_component_import(args: argparse.Namespace) -> int:
     store = open_store_from(args, mode="create")  # every import may start a store
     reports = report_paths(args, store, inputs=(args.file, args.mapping))
     res = import_any(store, "components", args.file, lonlat=args.lonlat, crs=args.src_crs,
-                     file_layer=args.file_layer, encoding=args.encoding, mapping=load_mapping(args.mapping) if args.mapping else None,
+                     file_layer=args.file_layer, encoding=args.encoding,
+                     mapping=load_mapping(args.mapping) if args.mapping else None,
                      district_code=args.district,
                      outside="keep" if getattr(args, "keep_outside", False) else "reject",
                      on_error="abort" if args.abort_on_error or getattr(args, "strict", False) else "reject",

@@ -1,8 +1,9 @@
 """Static HTML maps that open offline and are safe to share.
 
 The maps are the only part of gridmap that reprojects to WGS 84 (or GCJ-02 for Gaode tiles) and writes
-``[lat, lon]``. They never import the store: the CLI (``gridmap map``) and ``gridmap demo`` read frames and
-pass them here.
+``[lat, lon]``. The drawing modules never import the store: :mod:`gridmap.maps.service` reads the layers from
+the store (``map_from_store``, ``locate_map``) for ``gridmap map``, ``gridmap locate --html``, ``gridmap demo``
+and notebooks, and passes them here.
 
 Set-up: ``scripts/fetch_assets.sh`` installs Leaflet and Leaflet.markercluster from the npm registry; every
 written map inlines them, so the HTML file needs no network when viewed (default ``basemap='none'``).
