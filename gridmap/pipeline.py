@@ -123,27 +123,24 @@ def _warning(store: Any, district: Any) -> tuple[Any, Any]:
 
 
 def _maps(store: Any, out: Path, run: DemoRun) -> dict[str, Path]:
-    from gridmap.maps import EmptyLayerWarning, district_map, street_map, warning_layers, write_map
+    from gridmap.maps import EmptyLayerWarning, write_map
+    from gridmap.maps.service import map_from_store, read_map_layers
 
-    communities = store.read("communities", where={"active": True})
+    layers = read_map_layers(store)  # read once, drawn as the district map and every street map
     if run.flags is not None and "size_class" in run.flags:
-        communities = communities.assign(size_class=run.flags["size_class"].astype(str).to_numpy())
-    frames = dict(communities=communities, streets=store.read("streets"), cells=store.read("cells"),
-                  components=store.read("components", columns=["code", "class_code", "name", "status",
-                                                               "cell_code", "community_code"]),
-                  complaints=store.read("complaints", columns=["received_at", "category"]))
-    if run.warning is not None:  # the rainy-season report's hot spots and alerts (aggregated, k-suppressed)
-        frames.update(warning_layers(run.warning, cells=frames["cells"], communities=communities))
+        layers["communities"] = layers["communities"].assign(size_class=run.flags["size_class"].astype(str).to_numpy())
     files: dict[str, Path] = {}
     maps_dir = out / "maps"
     maps_dir.mkdir(exist_ok=True)
+    # the rainy-season report's hot spots and alerts (aggregated, k-suppressed) on every map
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyLayerWarning)
-        files["map/district"] = write_map(district_map(title="示范区 总图 (合成数据)", **frames),
-                                          maps_dir / "district.html")
-        for code, name in zip(frames["streets"]["code"], frames["streets"]["name"]):
-            files[f"map/{code}"] = write_map(street_map(code, title=f"{name} 街道图 (合成数据)", **frames),
-                                             maps_dir / f"street_{code}.html")
+        made = map_from_store(store, layers=layers, alerts=run.warning, title="示范区 总图 (合成数据)")
+        files["map/district"] = write_map(made.map, maps_dir / "district.html")
+        for code, name in zip(layers["streets"]["code"], layers["streets"]["name"]):
+            made = map_from_store(store, street=code, layers=layers, alerts=run.warning,
+                                  title=f"{name} 街道图 (合成数据)")
+            files[f"map/{code}"] = write_map(made.map, maps_dir / f"street_{code}.html")
     return files
 
 

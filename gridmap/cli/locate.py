@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, import_exit_code, import_summary,
-                                 open_store_from, print_json, print_table)
+from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, open_store_from, print_json,
+                                 print_table)
 from gridmap.cli._outputs import add_overwrite, output_path
 
 _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
@@ -148,21 +148,13 @@ def cmd_locate(args: argparse.Namespace) -> int:
 
 
 def _write_html(store: Any, found: Any, path: Path) -> Path:
-    """An offline map of the component, its cell and the components around it (gridmap.maps)."""
-    from gridmap.components import search_components
-    from gridmap.maps import build_map, write_map
-
-    p = found.geometry.iloc[0]
-    box = (p.x - 150, p.y - 150, p.x + 150, p.y + 150)
-    around = search_components(store, bbox=box)
-    cells = store.read("cells", bbox=box)
-    row = found.iloc[0]
-    m = build_map(components=around if len(around) else found, cells=cells if len(cells) else None,
-                  scale="community", title=f"部件 {row['code']} {row.get('class_name') or ''}")
+    """An offline map of the component, its cell and the components around it (gridmap.maps.service)."""
+    from gridmap.maps import write_map
+    from gridmap.maps.service import locate_map
     from gridmap.outputs import atomic_output
 
     with atomic_output(path) as tmp:
-        write_map(m, tmp)
+        write_map(locate_map(store, found), tmp)
     return path
 
 
@@ -239,44 +231,6 @@ def _bbox_hint(store: Any, bbox: tuple[float, ...]) -> str | None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from gridmap.cli._imports import run_component_import
+
     return run_component_import(args)
-
-
-#: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
-_NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
-                       "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair", "allow_implausible": "--allow-implausible", "tz": "--tz"}
-
-
-def run_component_import(args: argparse.Namespace) -> int:
-    """The component import behind both ``gridmap import-components`` and ``gridmap import components``."""
-    from gridmap.cli._common import reject_options
-    from gridmap.components import import_components
-    from gridmap.io.mapping import load_mapping
-
-    reject_options(args, _NOT_FOR_COMPONENTS, what="components",
-                   fix="components are points: each gets its cell, community, street and (if it has none) the "
-                       "next free code of its class; drop these options (see `gridmap import-components --help`)")
-    store = open_store_from(args, mode="create")  # every import may start a store
-    from gridmap.cli.store_cmd import _report_paths, _write_csv
-
-    reports = _report_paths(args, store, inputs=(args.file, args.mapping))
-    res = import_components(store, args.file, lonlat=args.lonlat, crs=args.src_crs, file_layer=args.file_layer,
-                            encoding=args.encoding, mapping=load_mapping(args.mapping) if args.mapping else None,
-                            district_code=args.district,
-                            outside="keep" if getattr(args, "keep_outside", False) else "reject",
-                            on_error="abort" if args.abort_on_error or getattr(args, "strict", False) else "reject",
-                            dry_run=getattr(args, "dry_run", False))
-    as_json = getattr(args, "json", False)
-    if not as_json:
-        print(res)
-        if len(res.new_codes):
-            print(f"{len(res.new_codes)} component(s) got new codes")
-    if "rejects" in reports:
-        _write_csv(res.rejected_frame, reports["rejects"])
-        if not as_json:
-            print(f"rejection report: {reports['rejects']}")
-    if as_json:
-        print_json({**import_summary(res), "rejects_file": str(reports["rejects"]) if "rejects" in reports else None})
-    return import_exit_code(read=res.read, accepted=res.would_write if res.dry_run else res.written,
-                            rejected_rows=res.rejected_rows)

@@ -68,24 +68,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_map)
 
 
-def _read_file(path: Path, *, option: str, crs: Any) -> Any:
-    """A vector file given on the command line, in the store's CRS; an empty file is an error."""
-    from gridmap.errors import ValidationError, message
-    from gridmap.io import read_vector
-
-    frame = read_vector(path)
-    if frame.crs is None:
-        from gridmap.errors import CRSError
-
-        raise CRSError(message(f"{option} file has no CRS", where=str(path), got="no .prj / CRS in the file",
-                               fix="write it with its CRS (gridmap warn --geojson and gridmap split propose do), or "
-                                   "add a .prj"))
-    if len(frame) == 0:
-        raise ValidationError(message(f"{option} file has no features: nothing to draw", where=str(path),
-                                      got="0 features", fix=f"check the file, or leave out {option}"))
-    return frame.to_crs(crs)
-
-
 def cmd_map(args: Any) -> int:
     from gridmap.cli._common import progress_bar
     from gridmap.errors import UsageError, ValidationError, message
@@ -108,85 +90,35 @@ def cmd_map(args: Any) -> int:
 def _build_and_write(args: Any, progress: Any) -> int:
     from gridmap.cli._common import open_store_from
     from gridmap.cli._outputs import resolve
-    from gridmap.errors import ValidationError, message
-    from gridmap.maps import EmptyLayerWarning, community_map, district_map, street_map, warning_layers, write_map
+    from gridmap.maps import EmptyLayerWarning, write_map
+    from gridmap.maps.service import map_from_store
     from gridmap.outputs import atomic_output
 
-    def step(done: int, label: str) -> None:
-        if progress:
-            progress(done, 4, label)
-
-    step(0, "read layers")
     store = open_store_from(args, mode="read")
     target = resolve(args, args.output, store=store, inputs=(args.alerts, args.proposals), default_name="map.html",
                      option="-o")
-    files = {k: _read_file(getattr(args, k), option=f"--{k}", crs=store.crs)
-             for k in ("alerts", "proposals") if getattr(args, k)}
-    communities = store.read("communities", where={"active": True})
-    if len(communities) == 0:
-        raise ValidationError(message("the store has no communities to map", where=store.safe_url,
-                                      got="0 active communities",
-                                      fix="import communities first (gridmap import communities FILE)"))
-    frames: dict[str, Any] = {"communities": communities}
-    code = args.street or args.community
-    for layer in ("streets", "cells", "components", "complaints"):
-        where = None
-        if code and code.isdigit() and layer in ("components", "complaints"):
-            where = {"street_code": code} if args.street else {"community_code": code}
-        frame = store.read(layer, where=where)
-        if layer == "complaints":
-            keep = ["street_code", "community_code", "category", "text"] if args.privacy == "internal" \
-                else ["street_code", "community_code"]
-            frame = frame[[*keep, "geometry"]]
-        frames[layer] = frame if len(frame) else None
-    if args.warn_from:
-        from gridmap.warning.alerts import early_warning
-
-        step(1, "early warning")
-        allc = store.read("complaints")
-        if len(allc) == 0:
-            raise ValidationError(message("--warn-from: the store has no complaints", where=store.safe_url,
-                                          fix="import complaints first (gridmap complaints import FILE)"))
-        report = early_warning(allc, start=args.warn_from, end=args.warn_to, cells=frames["cells"],
-                               keywords=args.keywords)
-        for note in report.notes:
-            print(f"note: {note}", file=sys.stderr)
-        frames.update(warning_layers(report, cells=frames["cells"], communities=communities))
-        print(f"early warning {args.warn_from} .. {args.warn_to}: {len(report.alerts)} alert(s)")
-    if "alerts" in files:
-        got = warning_layers(files["alerts"], cells=frames["cells"], communities=communities)
-        for k, v in got.items():
-            if v is not None:
-                frames[k] = v if frames.get(k) is None else _concat(frames[k], v)
-    if "proposals" in files:
-        frames["proposals"] = files["proposals"]
-    opts = dict(privacy=args.privacy, basemap=args.basemap, tianditu_key=args.tianditu_key,
-                embed_key=args.embed_key, offline=not args.online, min_count=args.min_count)
+    opts = dict(basemap=args.basemap, tianditu_key=args.tianditu_key, embed_key=args.embed_key,
+                offline=not args.online, min_count=args.min_count)
     if args.title:
         opts["title"] = args.title
-    step(2, "build the map")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if args.street:
-            m = street_map(args.street, **frames, **opts)
-        elif args.community:
-            m = community_map(args.community, **frames, **opts)
-        else:
-            m = district_map(**frames, **opts)
+        made = map_from_store(store, street=args.street, community=args.community, privacy=args.privacy,
+                              warn_from=args.warn_from, warn_to=args.warn_to, keywords=args.keywords,
+                              alerts=args.alerts, proposals=args.proposals, progress=progress, **opts)
+    if made.warning is not None:
+        for note in made.warning.notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(f"early warning {args.warn_from} .. {args.warn_to}: {len(made.warning.alerts)} alert(s)")
     for wmsg in caught:
         if issubclass(wmsg.category, (UserWarning, EmptyLayerWarning)):
             print(f"warning: {wmsg.message}", file=sys.stderr)
-    step(3, "write HTML")
+    if progress:
+        progress(3, 4, "write HTML")
     with atomic_output(target) as tmp:
-        write_map(m, tmp)
+        write_map(made.map, tmp)
     path = target
-    step(4, "done")
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {m._gridmap_privacy.value} map)")  # noqa: SLF001
+    if progress:
+        progress(4, 4, "done")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {made.privacy.value} map)")
     return 0
-
-
-def _concat(a: Any, b: Any) -> Any:
-    import geopandas as gpd
-    import pandas as pd
-
-    return gpd.GeoDataFrame(pd.concat([a.to_crs(b.crs), b], ignore_index=True), crs=b.crs)

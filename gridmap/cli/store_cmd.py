@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, import_exit_code, import_summary,
                                  open_store_from, parse_mapping, print_json, print_table, progress_bar)
-from gridmap.cli._outputs import add_overwrite, output_path
+from gridmap.cli._outputs import add_overwrite, output_path, report_paths, str_or_none, write_csv
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -132,159 +132,58 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-_LAYER_ALIASES = {"district": "districts", "street": "streets", "community": "communities",
-                  "compound": "compounds", "building": "compounds", "buildings": "compounds", "road": "roads",
-                  "cell": "cells", "component": "components", "complaint": "complaints"}
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     import warnings
 
-    from gridmap.errors import CRSError
-    from gridmap.io import import_file, import_outline
-
     from gridmap.errors import UsageError
-    from gridmap.store.schema import LAYERS
+    from gridmap.io.dispatch import import_any, layer_name
 
-    layer = _LAYER_ALIASES.get(args.layer, args.layer)
-    if layer not in LAYERS:
-        import difflib
-
-        near = difflib.get_close_matches(layer, LAYERS, n=3)
-        raise UsageError(f"unknown layer {args.layer!r}" + (f"; did you mean: {', '.join(near)}" if near else ""),
-                         fix="use one of " + ", ".join(LAYERS))
+    layer = layer_name(args.layer)
     if layer == "components":  # cells, community, street and codes: the component import, not a raw layer write
-        from gridmap.cli.locate import run_component_import
+        from gridmap.cli._imports import run_component_import
 
         args.file = Path(args.file)
         return run_component_import(args)
     if layer == "complaints":  # cells, community, street, category and de-duplication: the complaint import
+        from gridmap.cli._imports import run_complaint_import
+
         return run_complaint_import(args)
     if getattr(args, "tz", None):
         raise UsageError(f"--tz cannot be used when importing {layer}",
                          fix="--tz is the zone of complaint times written without one; drop it")
     path = Path(args.file)
-    source_crs = args.src_crs
-    try:
-        store = open_store_from(args, mode="create")  # importing a base layer may start a new store
-    except CRSError:
-        if not args.crs or args.src_crs:
-            raise
-        from gridmap.store import open_store
+    from gridmap.cli._imports import open_import_store
 
-        store = open_store(args.db)  # --crs names the file's CRS, not the (existing) store's
-        source_crs = args.crs
-    reports = _report_paths(args, store, inputs=(path, args.table, args.boundary))
+    store, source_crs = open_import_store(args)  # importing a base layer may start a new store
+    reports = report_paths(args, store, inputs=(path, args.table, args.boundary))
     mode = "replace" if args.replace else "append"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the warnings are printed in the report below
-        if layer == "districts" and not path.exists() and args.file.strip().isdigit():
-            res = import_outline(store, args.file.strip(), mode=mode, dry_run=args.dry_run)
-        else:
-            res = import_file(
-                store, layer, path, file_layer=args.file_layer, crs=source_crs, default_crs=args.crs,
-                lonlat=args.lonlat, encoding=args.encoding, mapping=args.mapping, sheet=args.sheet, mode=mode,
-                on_error="abort" if args.abort_on_error or args.strict else "reject", dry_run=args.dry_run,
-                table=args.table,
-                table_sheet=args.table_sheet, join_on=args.join_on, table_key=args.table_key,
-                table_mapping=parse_mapping(args.table_map), district=args.district,
-                assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
-                boundary=args.boundary, snap_m=args.snap_m, max_sliver_m2=args.max_sliver_m2,
-                allow_implausible=args.allow_implausible)
+        res = import_any(
+            store, layer, path, file_layer=args.file_layer, crs=source_crs, default_crs=args.crs,
+            lonlat=args.lonlat, encoding=args.encoding, mapping=args.mapping, sheet=args.sheet, mode=mode,
+            on_error="abort" if args.abort_on_error or args.strict else "reject", dry_run=args.dry_run,
+            table=args.table,
+            table_sheet=args.table_sheet, join_on=args.join_on, table_key=args.table_key,
+            table_mapping=parse_mapping(args.table_map), district=args.district,
+            assign_codes=args.assign_codes, topology="repair" if args.repair else args.topology,
+            boundary=args.boundary, snap_m=args.snap_m, max_sliver_m2=args.max_sliver_m2,
+            allow_implausible=args.allow_implausible)
     if not args.json:
         print(res)
     if "rejects" in reports:
-        _write_csv(res.rejected_frame, reports["rejects"])
+        write_csv(res.rejected_frame, reports["rejects"])
         if not args.json:
             print(f"rejection report: {reports['rejects']}")
     if "topology_report" in reports and res.topology is not None:
-        _write_csv(res.topology.table(), reports["topology_report"])
+        write_csv(res.topology.table(), reports["topology_report"])
         if not args.json:
             print(f"topology report: {reports['topology_report']}")
     if args.json:
-        print_json({**import_summary(res), "rejects_file": _str_or_none(reports.get("rejects")),
-                    "topology_report": _str_or_none(reports.get("topology_report"))})
+        print_json({**import_summary(res), "rejects_file": str_or_none(reports.get("rejects")),
+                    "topology_report": str_or_none(reports.get("topology_report"))})
     return import_exit_code(read=res.read, accepted=res.would_write if res.dry_run else res.written,
                             rejected_rows=res.rejected_rows)
-
-
-def _report_paths(args: argparse.Namespace, store, *, inputs: tuple = ()) -> dict[str, Path]:
-    """The CSV report files an import writes (checked before the import runs: never the store or an input)."""
-    from gridmap.cli._outputs import resolve
-
-    out: dict[str, Path] = {}
-    for key, option, default in (("rejects", "--rejects", "rejects.csv"), ("report", "--report", "report.csv"),
-                                 ("topology_report", "--topology-report", "topology.csv")):
-        value = getattr(args, key, None)
-        if value:
-            out[key] = resolve(args, value, store=store, inputs=inputs, default_name=default, option=option)
-    return out
-
-
-def _str_or_none(path: Path | None) -> str | None:
-    return None if path is None else str(path)
-
-
-def _write_csv(frame, target: Path) -> None:
-    from gridmap.outputs import atomic_output
-
-    with atomic_output(target) as tmp:
-        frame.to_csv(tmp, index=False, encoding="utf-8-sig")
-
-
-_NOT_FOR_COMPLAINTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
-                       "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair", "assign_codes": "--assign-codes", "district": "--district",
-                       "file_layer": "--file-layer", "src_crs": "--src-crs", "abort_on_error": "--abort-on-error",
-                       "allow_implausible": "--allow-implausible"}
-
-
-def run_complaint_import(args: argparse.Namespace) -> int:
-    """The complaint import behind both ``gridmap import complaints`` and ``gridmap complaints import``.
-
-    Complaints get their cell, community and street from the stored cells (points outside every cell are
-    rejected), categories from the catalog, timestamps in China Standard Time; rows already stored (same
-    ``source_id``) are skipped, so re-importing a file adds nothing twice.
-    """
-    from gridmap.cli._common import reject_options
-    from gridmap.io.complaints import import_complaints
-    from gridmap.io.mapping import load_mapping
-
-    reject_options(args, _NOT_FOR_COMPLAINTS, what="complaints",
-                   fix="complaints are lon/lat points (CSV, JSON/Open311, GeoJSON): declare their system with "
-                       "--lonlat wgs84|gcj02|bd09 and map columns with --map; drop these options (see "
-                       "`gridmap complaints import --help`)")
-    store = open_store_from(args, mode="create")  # every import may start a store
-    reports = _report_paths(args, store, inputs=(getattr(args, "file", None), getattr(args, "mapping", None)))
-    options: dict = {}
-    if getattr(args, "mapping", None):
-        options["mapping"] = load_mapping(args.mapping)
-    if getattr(args, "encoding", None):
-        options["encoding"] = args.encoding
-    with progress_bar(args, "complaints") as progress:
-        res = import_complaints(store, args.file, lonlat=args.lonlat or "wgs84",
-                                unknown_category=getattr(args, "unknown_category", None) or "other",
-                                dry_run=getattr(args, "dry_run", False),
-                                tz=getattr(args, "tz", None) or "Asia/Shanghai",
-                                on_error="abort" if getattr(args, "strict", False) else "reject",
-                                progress=progress, **options)
-    as_json = getattr(args, "json", False)
-    if not as_json:
-        print(res)
-    if getattr(args, "dry_run", False) and not as_json:
-        print(f"dry run: {res.accepted - res.already_stored} complaint(s) would be written; nothing was written")
-    report = reports.get("rejects")
-    if report:
-        _write_csv(res.report, report)
-        if not as_json:
-            print(f"rejection report: {report}")
-    if as_json:
-        summary = import_summary(res)
-        if getattr(args, "dry_run", False):
-            summary["dry_run"] = True
-            summary["would_write"] = res.accepted - res.already_stored
-        print_json({**summary, "rejects_file": _str_or_none(report)})
-    return import_exit_code(read=res.read, accepted=res.accepted, rejected_rows=res.rejected_rows)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

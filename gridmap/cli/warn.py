@@ -142,6 +142,6 @@ def _warn(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from gridmap.cli.store_cmd import run_complaint_import
+    from gridmap.cli._imports import run_complaint_import
 
     return run_complaint_import(args)

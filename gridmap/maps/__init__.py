@@ -1,8 +1,9 @@
 """Static HTML maps that open offline and are safe to share.
 
 The maps are the only part of gridmap that reprojects to WGS 84 (or GCJ-02 for Gaode tiles) and writes
-``[lat, lon]``. They never import the store: the CLI (``gridmap map``) and ``gridmap demo`` read frames and
-pass them here.
+``[lat, lon]``. The drawing modules never import the store: :mod:`gridmap.maps.service` reads the layers from
+the store (``map_from_store``, ``locate_map``) for ``gridmap map``, ``gridmap locate --html``, ``gridmap demo``
+and notebooks, and passes them here.
 
 Set-up: ``scripts/fetch_assets.sh`` installs Leaflet and Leaflet.markercluster from the npm registry; every
 written map inlines them, so the HTML file needs no network when viewed (default ``basemap='none'``).
@@ -23,17 +24,19 @@ Examples
 """
 
 from gridmap.maps.basemaps import Basemap, tile_url_templates
-from gridmap.maps.build import (EmptyLayerWarning, KeyEmbeddedWarning, Scale, build_map, community_map, district_map,
+from gridmap.maps.build import (EmptyLayerWarning, KeyEmbeddedWarning, build_map, community_map, district_map,
                                 street_map)
 from gridmap.maps.frames import emerging_cells, warning_layers
 from gridmap.maps.bundle import AssetsMissingError, check_assets
-from gridmap.maps.page import to_html, write_map
+from gridmap.maps.options import MapOptions, Scale
+from gridmap.maps.page import PagePolicy, page_policy, to_html, write_map
 from gridmap.maps.raster import DensityGrid
 from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html, js_json, scrub_pii
 
 __all__ = [
     "build_map", "district_map", "street_map", "community_map", "write_map", "to_html",
     "warning_layers", "emerging_cells",
+    "MapOptions", "PagePolicy", "page_policy",
     "DensityGrid", "Privacy", "Basemap", "Scale",
     "EmptyLayerWarning", "KeyEmbeddedWarning", "AssetsMissingError", "check_assets", "tile_url_templates",
     "scrub_pii", "escape_html", "js_json", "DEFAULT_MIN_COUNT",

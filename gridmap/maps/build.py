@@ -14,6 +14,7 @@ shared map are turned into a density image with sparse areas hidden. ``privacy='
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import warnings
@@ -27,35 +28,23 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap._enums import ChoiceEnum
 from gridmap.crs import check_crs
 from gridmap.errors import CRSError, NotFoundError, UsageError, ValidationError, Problem, message
 from gridmap.maps import layers as L
 from gridmap.maps.basemaps import Basemap, tile_specs
 from gridmap.maps.display import Display
 from gridmap.maps.frames import canonical_alerts, canonical_hotspots, canonical_proposals
-from gridmap.maps.page import LayerControl, ScriptControl, ScriptLayer, page_figure
+from gridmap.maps.options import MapOptions, Scale
+from gridmap.maps.page import LayerControl, PagePolicy, ScriptControl, ScriptLayer, page_figure
 from gridmap.maps.raster import DensityGrid
-from gridmap.maps.safety import DEFAULT_MIN_COUNT, Privacy, escape_html as esc
+from gridmap.maps.safety import Privacy, escape_html as esc
 
-__all__ = ["Scale", "EmptyLayerWarning", "KeyEmbeddedWarning", "build_map", "district_map", "street_map", "community_map", "LAYER_NAMES"]
+__all__ = ["EmptyLayerWarning", "KeyEmbeddedWarning", "build_map", "district_map", "street_map", "community_map", "LAYER_NAMES"]
 
 log = logging.getLogger(__name__)
 
 #: Frame arguments of the builders, in drawing order (bottom to top).
 LAYER_NAMES = ("communities", "streets", "cells", "proposals", "hotspots", "alerts", "components", "complaints")
-
-
-class Scale(ChoiceEnum, what="map scale"):
-    """Map scale: decides simplification (detail zoom) and whether unit cells are drawn as vectors."""
-
-    DISTRICT = "district"
-    STREET = "street"
-    COMMUNITY = "community"
-
-    @property
-    def detail_zoom(self) -> int:
-        return {"district": 15, "street": 17, "community": 18}[self.value]
 
 
 class EmptyLayerWarning(UserWarning):
@@ -113,13 +102,8 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
               cells: gpd.GeoDataFrame | None = None, components: gpd.GeoDataFrame | None = None,
               density: DensityGrid | None = None, hotspots: gpd.GeoDataFrame | None = None,
               alerts: gpd.GeoDataFrame | None = None, proposals: gpd.GeoDataFrame | None = None,
-              complaints: gpd.GeoDataFrame | None = None,
-              privacy: "str | Privacy" = Privacy.SHARED, basemap: "str | Basemap" = Basemap.NONE,
-              tianditu_key: str | None = None, embed_key: bool = False, offline: bool = True, title: str = "",
-              scale: "str | Scale" = Scale.STREET, min_count: int = DEFAULT_MIN_COUNT,
-              max_cells: int = 12_000, cell_labels: bool | None = None,
-              density_cell_m: float = 50.0, density_bandwidth_m: float = 150.0,
-              compare_proposals: bool = True) -> folium.Map:
+              complaints: gpd.GeoDataFrame | None = None, options: MapOptions | None = None,
+              **drawing: Any) -> folium.Map:
     """Build a folium map of the given layers; write it with :func:`gridmap.maps.write_map`.
 
     Parameters
@@ -134,63 +118,34 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     complaints : GeoDataFrame of points, optional
         Individual complaints. Shared maps turn them into a density image (if ``density`` is not given) and
         never draw them; internal maps also draw them as clustered points with scrubbed text.
-    privacy : 'shared' (default) or 'internal'
-    basemap : 'none' (default, offline), 'osm', 'tianditu' (needs ``tianditu_key``) or 'gaode' (overlays are
-        shifted into GCJ-02). Online basemaps need ``offline=False``.
-    embed_key : the Tianditu key ends up in the page (tiles are requested with it). A shared map refuses to
-        carry it unless ``embed_key=True``; a page that carries a key says so in its legend, and a
-        :class:`KeyEmbeddedWarning` is issued.
-    scale : 'district', 'street' (default) or 'community': simplification and cell drawing.
-    min_count : cells/areas with fewer complaints are hidden on shared maps (default 3).
-    compare_proposals : with split proposals, also show them side by side: the map narrows to the left and a
-        grid of small maps on the right shows the current boundary and each proposal over it (default True).
-    max_cells : more unit cells than this are not drawn (the legend says to open a street map). Cells are
-        written compactly (about 70 bytes each, tooltips built on hover): the default 12,000 is about three
-        times a 42 km² district of 100 m cells (see benchmarks/bench_maps.py for size and load time).
+    options : MapOptions, optional
+        How the map is drawn; any of its fields may also be given as a keyword (``privacy='internal'``,
+        ``basemap=``, ``tianditu_key=``, ``embed_key=``, ``offline=``, ``title=``, ``scale=``, ``min_count=``,
+        ``max_cells=``, ``cell_labels=``, ``density_cell_m=``, ``density_bandwidth_m=``,
+        ``compare_proposals=``), which overrides ``options``. See :class:`~gridmap.maps.options.MapOptions`.
+        ``embed_key``: the Tianditu key ends up in the page (tiles are requested with it). A shared map refuses
+        to carry it unless ``embed_key=True``; a page that carries a key says so in its legend, and a
+        :class:`KeyEmbeddedWarning` is issued. ``compare_proposals``: with split proposals, the map narrows to
+        the left and a grid of small maps on the right shows the current boundary and each proposal over it.
+        ``max_cells``: cells are written compactly (about 70 bytes each, tooltips built on hover): the default
+        12,000 is about three times a 42 km² district of 100 m cells (see benchmarks/bench_maps.py).
 
     Returns
     -------
-    folium.Map
+    folium.Map, whose :func:`~gridmap.maps.page.page_policy` tells its privacy and what its page may load.
     """
-    privacy = Privacy.parse(privacy)
-    basemap = Basemap.parse(basemap)
-    scale = Scale.parse(scale)
-    if basemap is not Basemap.NONE and offline:
-        raise UsageError(message(f"basemap {basemap.value!r} loads tiles from the internet",
-                                 where="--basemap / build_map(basemap=...)",
-                                 got="an offline map (no --online; offline=True)",
-                                 fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
-                                     "--basemap none, or add --online)"))
-    tiles = tile_specs(basemap, tianditu_key=tianditu_key)
-    keyed = basemap is Basemap.TIANDITU
-    if keyed and privacy is Privacy.SHARED and not embed_key:
-        raise UsageError(message(
-            "a shared map would carry your Tianditu key (tk) in its HTML, where anyone who gets the file can "
-            "read and reuse it", where="build_map(basemap='tianditu', privacy='shared') / --basemap tianditu",
-            got="embed_key=False (no --embed-key)",
-            fix="pass embed_key=True (CLI: --embed-key) to write it anyway (the page then says so), make an "
-                "internal map (--privacy internal), or use basemap='none' / 'osm'"))
-    if keyed:
-        warnings.warn(KEY_WARNING, KeyEmbeddedWarning, stacklevel=2)
+    opts = MapOptions.of(options, **drawing)
+    privacy, basemap, scale, title = opts.privacy, opts.basemap, opts.scale, opts.title
+    tiles, keyed = _basemap_tiles(opts)
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,
                                               components=components, hotspots=hotspots, alerts=alerts,
                                               proposals=proposals, complaints=complaints))
-    if density is not None:
-        density = density.validated()
-        if crs is not None and not density.crs.equals(crs, ignore_axis_order=True):
-            raise CRSError(message("density grid is in a different CRS from the layers", where="density",
-                                   got=f"{density.crs.to_string()} vs {crs.to_string()}",
-                                   fix="build the lattice in the working CRS of the layers"))
-        if not np.isfinite(density.values).any() or np.nanmax(density.values) <= 0:
-            warnings.warn("map layer 'density' is empty (all zero); it is left out of the map",
-                          EmptyLayerWarning, stacklevel=2)
-            empty.append("density")
-            density = None
-        crs = crs if crs is not None else density.crs if density is not None else None
+    density, crs = _checked_density(density, crs, empty)
     _check_extents(frames, density)
     pts = frames.pop("complaints", None)
     if pts is not None and density is None:
-        density = DensityGrid.from_points(pts, cell_size_m=density_cell_m, bandwidth_m=density_bandwidth_m)
+        density = DensityGrid.from_points(pts, cell_size_m=opts.density_cell_m,
+                                             bandwidth_m=opts.density_bandwidth_m)
     if not frames and density is None:
         raise ValidationError("nothing to draw: every layer given to the map is missing or empty",
                               [Problem(None, n, "empty") for n in empty],
@@ -199,48 +154,10 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     display = Display(crs, gcj02=basemap.gcj02, detail_zoom=scale.detail_zoom)
     bounds = _bounds(frames, density, display)
     center = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    m = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, prefer_canvas=True,
-                   max_zoom=19)
-    # Without tiles folium does not pass maxZoom to the map, and MarkerCluster needs it.
-    m.options["maxZoom"] = 19
-    m.options["minZoom"] = 5
-    page_figure(m)
-    m._gridmap_privacy = privacy  # noqa: SLF001 (read by tests and the CLI)
-    csp_img = ["data:"]
-    for i, t in enumerate(tiles):
-        ScriptLayer("tiles", {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains,
-                              "maxZoom": t.max_zoom}, name=esc(t.name), overlay=i > 0).add_to(m)
-        host = ".".join("*" if "{s}" in part or "{" in part else part for part in urlsplit(t.url).netloc.split("."))
-        csp_img.append(f"https://{host}")
-    m._gridmap_img_src = tuple(dict.fromkeys(csp_img))  # noqa: SLF001 (read by to_html for the policy)
-    m._gridmap_key_embedded = keyed  # noqa: SLF001
-
+    m = _base_map(center, tiles, PagePolicy(privacy=privacy, key_embedded=keyed))
     legend: list[str] = []
-    outs: list[L.LayerOut] = []
-    if "communities" in frames:
-        outs.append(L.communities_layer(frames["communities"], display))
-    if density is not None:
-        outs.append(L.density_layer(density, display, privacy=privacy, min_count=min_count))
-    if "streets" in frames:
-        outs.append(L.streets_layer(frames["streets"], display))
-    labels = cell_labels if cell_labels is not None else scale is not Scale.DISTRICT
-    if "cells" in frames:
-        outs.append(L.cells_layer(frames["cells"], display, max_cells=max_cells, labels=labels))
-    if "proposals" in frames:
-        cur = None
-        if "communities" in frames and "parent_code" in frames["proposals"]:
-            c = frames["communities"]
-            cur = c[c["code"].isin(frames["proposals"]["parent_code"])] if "code" in c else None
-        outs.append(L.proposal_layers(frames["proposals"], display, current=cur))
-    if "hotspots" in frames:
-        outs.append(L.hotspots_layer(frames["hotspots"], display, privacy=privacy, min_count=min_count))
-    if "alerts" in frames:
-        outs.append(L.alerts_layer(frames["alerts"], display, privacy=privacy, min_count=min_count))
-    if "components" in frames:
-        # At district scale component clusters start hidden (tick them on): tens of thousands of markers.
-        outs.append(L.components_layers(frames["components"], display, show=scale is not Scale.DISTRICT))
-    if pts is not None and privacy is Privacy.INTERNAL:
-        outs.append(L.complaints_layer(pts, display))
+    labels = opts.cell_labels if opts.cell_labels is not None else scale is not Scale.DISTRICT
+    outs = _layer_outs(frames, density, pts, display, opts, labels=labels)
     for out in outs:
         for layer in out.layers:
             layer.add_to(m)
@@ -265,7 +182,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     if "components" in frames or "cells" in frames:
         spec["search"] = "编码搜索 search code"
     compare = next((o.extra["compare"] for o in outs if "compare" in o.extra), None)
-    if compare is not None and compare_proposals:
+    if compare is not None and opts.compare_proposals:
         compare["bounds"] = display.bounds_latlon(tuple(frames["proposals"].total_bounds))
         spec["compare"] = compare
     spec["init"] = {"bounds": bounds, "labelZoom": 17 if labels else 0}
@@ -273,6 +190,97 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     log.info("map built: %d layers, scale %s, privacy %s, basemap %s", sum(len(o.layers) for o in outs),
              scale.value, privacy.value, basemap.value)
     return m
+
+
+def _layer_outs(frames: dict[str, gpd.GeoDataFrame], density: DensityGrid | None, pts: Any, display: Display,
+                opts: MapOptions, *, labels: bool) -> list[L.LayerOut]:
+    """The drawn layers, bottom to top (:mod:`gridmap.maps.layers`)."""
+    outs: list[L.LayerOut] = []
+    if "communities" in frames:
+        outs.append(L.communities_layer(frames["communities"], display))
+    if density is not None:
+        outs.append(L.density_layer(density, display, privacy=opts.privacy, min_count=opts.min_count))
+    if "streets" in frames:
+        outs.append(L.streets_layer(frames["streets"], display))
+    if "cells" in frames:
+        outs.append(L.cells_layer(frames["cells"], display, max_cells=opts.max_cells, labels=labels))
+    if "proposals" in frames:
+        cur = None
+        if "communities" in frames and "parent_code" in frames["proposals"]:
+            c = frames["communities"]
+            cur = c[c["code"].isin(frames["proposals"]["parent_code"])] if "code" in c else None
+        outs.append(L.proposal_layers(frames["proposals"], display, current=cur))
+    if "hotspots" in frames:
+        outs.append(L.hotspots_layer(frames["hotspots"], display, privacy=opts.privacy, min_count=opts.min_count))
+    if "alerts" in frames:
+        outs.append(L.alerts_layer(frames["alerts"], display, privacy=opts.privacy, min_count=opts.min_count))
+    if "components" in frames:
+        # At district scale component clusters start hidden (tick them on): tens of thousands of markers.
+        outs.append(L.components_layers(frames["components"], display, show=opts.scale is not Scale.DISTRICT))
+    if pts is not None and opts.privacy is Privacy.INTERNAL:
+        outs.append(L.complaints_layer(pts, display))
+    return outs
+
+
+def _basemap_tiles(opts: MapOptions) -> tuple[list[Any], bool]:
+    """The basemap's tile layers and whether they carry a key; an online basemap on an offline map, or a key on a
+    shared map without ``embed_key``, is refused."""
+    if opts.basemap is not Basemap.NONE and opts.offline:
+        raise UsageError(message(f"basemap {opts.basemap.value!r} loads tiles from the internet",
+                                 where="--basemap / build_map(basemap=...)",
+                                 got="an offline map (no --online; offline=True)",
+                                 fix="use basemap='none' for offline maps, or pass offline=False (CLI: "
+                                     "--basemap none, or add --online)"))
+    tiles = tile_specs(opts.basemap, tianditu_key=opts.tianditu_key)
+    keyed = opts.basemap is Basemap.TIANDITU
+    if keyed and opts.privacy is Privacy.SHARED and not opts.embed_key:
+        raise UsageError(message(
+            "a shared map would carry your Tianditu key (tk) in its HTML, where anyone who gets the file can "
+            "read and reuse it", where="build_map(basemap='tianditu', privacy='shared') / --basemap tianditu",
+            got="embed_key=False (no --embed-key)",
+            fix="pass embed_key=True (CLI: --embed-key) to write it anyway (the page then says so), make an "
+                "internal map (--privacy internal), or use basemap='none' / 'osm'"))
+    if keyed:
+        warnings.warn(KEY_WARNING, KeyEmbeddedWarning, stacklevel=3)
+    return tiles, keyed
+
+
+def _checked_density(density: DensityGrid | None, crs: Any, empty: list[str]) -> tuple[DensityGrid | None, Any]:
+    """The density lattice checked against the layers' CRS (an all-zero one is left out, noted in ``empty``),
+    and the map's CRS."""
+    if density is not None:
+        density = density.validated()
+        if crs is not None and not density.crs.equals(crs, ignore_axis_order=True):
+            raise CRSError(message("density grid is in a different CRS from the layers", where="density",
+                                   got=f"{density.crs.to_string()} vs {crs.to_string()}",
+                                   fix="build the lattice in the working CRS of the layers"))
+        if not np.isfinite(density.values).any() or np.nanmax(density.values) <= 0:
+            warnings.warn("map layer 'density' is empty (all zero); it is left out of the map",
+                          EmptyLayerWarning, stacklevel=3)
+            empty.append("density")
+            density = None
+        crs = crs if crs is not None else density.crs if density is not None else None
+    return density, crs
+
+
+def _base_map(center: list[float], tiles: list[Any], policy: PagePolicy) -> folium.Map:
+    """An empty folium map in a :class:`~gridmap.maps.page.PageFigure` with the basemap tiles, and its policy
+    (the tile hosts admitted as image sources)."""
+    m = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, prefer_canvas=True,
+                   max_zoom=19)
+    # Without tiles folium does not pass maxZoom to the map, and MarkerCluster needs it.
+    m.options["maxZoom"] = 19
+    m.options["minZoom"] = 5
+    page_figure(m)
+    csp_img = ["data:"]
+    for i, t in enumerate(tiles):
+        ScriptLayer("tiles", {"url": t.url, "attribution": t.attribution, "subdomains": t.subdomains,
+                              "maxZoom": t.max_zoom}, name=esc(t.name), overlay=i > 0).add_to(m)
+        host = ".".join("*" if "{s}" in part or "{" in part else part for part in urlsplit(t.url).netloc.split("."))
+        csp_img.append(f"https://{host}")
+    page_figure(m).policy = dataclasses.replace(policy, img_src=tuple(dict.fromkeys(csp_img)))
+    return m
+
 
 
 #: Layers further apart than this (bounding boxes, metres) cannot belong to one map: one is in the wrong CRS.

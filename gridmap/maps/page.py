@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gridmap.errors import GridmapError, message
 from gridmap.maps.bundle import inline_head
-from gridmap.maps.safety import js_json
+from gridmap.maps.safety import Privacy, js_json
 
-__all__ = ["ScriptLayer", "ScriptControl", "LayerControl", "PageFigure", "page_figure", "to_html", "write_map",
-           "content_security_policy", "script_hashes", "RUNTIME_JS", "RUNTIME_CSS", "DATA_ID"]
+__all__ = ["ScriptLayer", "ScriptControl", "LayerControl", "PageFigure", "PagePolicy", "page_figure", "page_policy",
+           "to_html", "write_map", "content_security_policy", "script_hashes", "RUNTIME_JS", "RUNTIME_CSS", "DATA_ID"]
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +404,17 @@ class LayerControl(MacroElement):
         super().render(**kwargs)
 
 
+@dataclass(frozen=True)
+class PagePolicy:
+    """What a built map is allowed to carry, set by :func:`~gridmap.maps.build_map` and read by :func:`to_html`
+    and the callers (:func:`page_policy`): its privacy, the image hosts its Content-Security-Policy admits
+    (``data:`` plus the tile hosts of an online basemap) and whether its HTML carries a basemap key."""
+
+    privacy: Privacy = Privacy.SHARED
+    img_src: tuple[str, ...] = ("data:",)
+    key_embedded: bool = False
+
+
 class PageFigure(Figure):
     """The page of a gridmap map: branca's figure, rendered with deterministic element names and with every
     data-derived value in one ``<script type="application/json" id="gridmap-data">`` block.
@@ -414,6 +426,7 @@ class PageFigure(Figure):
     def __init__(self) -> None:
         super().__init__()
         self.data: dict[str, Any] = {}
+        self.policy = PagePolicy()
 
     def _reset(self) -> None:
         """Start from an empty header/html/script (branca fills them while rendering) and number the
@@ -455,6 +468,12 @@ def page_figure(m: folium.Map) -> PageFigure:
     fig = PageFigure()
     fig.add_child(m, name="map")
     return fig
+
+
+def page_policy(m: folium.Map) -> PagePolicy:
+    """The :class:`PagePolicy` of map ``m`` (privacy, admitted image hosts, whether it carries a key)."""
+    return page_figure(m).policy
+
 
 def _strip_cdn_resources(element: Any) -> None:
     """Empty folium's CDN lists on every element, after checking the bundle provides what is needed."""
@@ -535,7 +554,7 @@ def to_html(m: folium.Map) -> str:
                                    fix="report this: the strict policy would block it"))
     # Tell the browser the page itself may load nothing from the network (images only as data: URIs; maps
     # with an online basemap add their tile hosts) and may run only its own scripts, by hash.
-    csp = content_security_policy(page, img_src=tuple(getattr(m, "_gridmap_img_src", ("data:",))))
+    csp = content_security_policy(page, img_src=page_policy(m).img_src)
     meta = f'\n<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
     return page[:i] + meta + page[i:]
 
