@@ -21,25 +21,12 @@ ANALYSIS = ("grid", "codes", "planning", "warning")
 
 # Cycles in the code today that other changes of the same wave remove; the lead empties this list at merge
 # (test_allow_lists_are_not_stale fails as soon as one of them is gone).
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # warning/_lattice.py imports counts.point_xy lazily and counts imports _lattice: one Lattice in grid/lattice.py
-    # removes it.
-    frozenset({"gridmap.warning._lattice", "gridmap.warning.counts"}),
-    # explain.py imports Proposal (under TYPE_CHECKING) from split.py, which imports explain_rank: Proposal moves to
-    # planning/proposal.py.
-    frozenset({"gridmap.planning.explain", "gridmap.planning.split"}),
-]
+KNOWN_CYCLES: list[frozenset[str]] = []
 
 # Imports that break a house rule today and that other changes of the same wave remove; emptied at merge.
 ALLOWED_EDGES: dict[tuple[str, str], str] = {
-    ("gridmap.cli.locate", "gridmap.cli.store_cmd"):
-        "locate's component import reuses store_cmd's report writers: they move to io/dispatch.py (t-cli)",
-    ("gridmap.cli.store_cmd", "gridmap.cli.locate"):
-        "`import components` dispatches to locate's component import: the dispatch moves to io/dispatch.py (t-cli)",
-    ("gridmap.cli.warn", "gridmap.cli.store_cmd"):
-        "`complaints import` reuses store_cmd's complaint import: the dispatch moves to io/dispatch.py (t-cli)",
     ("gridmap.planning.accept", "gridmap.store.schema"):
-        "accept_proposal writes to the store: the store-facing workflow moves to planning/service.py (t-planning)",
+        "accept_proposal writes the split to the store (its schema's tables); it belongs in planning/service.py",
 }
 
 
@@ -222,14 +209,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
 # Paths the document names that other changes of the same wave create; the lead empties this list at merge.
 PENDING_PATHS = frozenset({
-    "gridmap/grid/service.py",        # t-grid: gridmap/cells.py moves here
-    "gridmap/grid/assign/",           # t-grid: grid/assign.py split into index, numpy engine, kernel binding
-    "gridmap/warning/labels.py",      # t-warning: the Chinese labels of patterns and alerts
-    "gridmap/planning/proposal.py",   # t-planning: Proposal in its own module
-    "gridmap/planning/service.py",    # t-planning: the store-facing split workflows
-    "gridmap/io/components.py",       # t-components: gridmap/components.py moves here
-    "gridmap/maps/service.py",        # t-cli: the store-facing map workflow
-    "gridmap/io/dispatch.py",         # t-cli: importers chosen by layer
+    "gridmap/io/components.py",       # gridmap/components.py moves here (the component importer)
 })
 
 _PATH = re.compile(r"`(gridmap/[\w/]*?(?:\.py|/))(?::([\w.]+))?`")
