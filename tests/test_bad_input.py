@@ -74,7 +74,7 @@ def lonlat(x, y):
 
 def _seed(url: str) -> None:
     from gridmap.cells import build_store_cells
-    from gridmap.components import import_components
+    from gridmap.io.components import import_components
     from gridmap.store import open_store
 
     s = open_store(url, crs="EPSG:4548")

@@ -11,7 +11,8 @@ import pytest
 import shapely
 
 from gridmap.codes.catalog import UnknownClassError
-from gridmap.components import import_components, locate, nearest_components, search_components
+from gridmap.io.components import import_components
+from gridmap.store.components import locate, nearest_components, search_components
 from gridmap.crs import to_wgs84_xy, wgs84_to_gcj02
 from gridmap.errors import CodeError, NotFoundError, ValidationError
 from gridmap.grid import build_cells
@@ -330,7 +331,7 @@ def test_lookup_frame_fast_path_equals_plain_constructor(located, monkeypatch):
     """locate/nearest build their frame from typed blocks; the plain GeoDataFrame constructor gives the same."""
     import pandas.api.internals
 
-    from gridmap import components as comp
+    from gridmap.store import components as comp
 
     real = pandas.api.internals.create_dataframe_from_blocks
     calls = []

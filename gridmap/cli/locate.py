@@ -115,7 +115,7 @@ def _record(row: Any, store: Any) -> dict[str, Any]:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
-    from gridmap.components import locate
+    from gridmap.store.components import locate
 
     store = open_store_from(args, mode="read")
     html = None
@@ -149,7 +149,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
 
 def _write_html(store: Any, found: Any, path: Path) -> Path:
     """An offline map of the component, its cell and the components around it (gridmap.maps)."""
-    from gridmap.components import search_components
+    from gridmap.store.components import search_components
     from gridmap.maps import build_map, write_map
 
     p = found.geometry.iloc[0]
@@ -167,7 +167,7 @@ def _write_html(store: Any, found: Any, path: Path) -> Path:
 
 
 def cmd_nearest(args: argparse.Namespace) -> int:
-    from gridmap.components import nearest_components
+    from gridmap.store.components import nearest_components
 
     store = open_store_from(args, mode="read")
     near = nearest_components(store, args.lon, args.lat, k=args.k, class_code=args.class_code, lonlat=args.lonlat)
@@ -182,7 +182,7 @@ def cmd_nearest(args: argparse.Namespace) -> int:
 
 def cmd_components(args: argparse.Namespace) -> int:
     from gridmap.codes import default_catalog
-    from gridmap.components import search_components
+    from gridmap.store.components import search_components
 
     if args.classes:
         frame = default_catalog().to_frame()
@@ -251,7 +251,7 @@ _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver
 def run_component_import(args: argparse.Namespace) -> int:
     """The component import behind both ``gridmap import-components`` and ``gridmap import components``."""
     from gridmap.cli._common import reject_options
-    from gridmap.components import import_components
+    from gridmap.io.components import import_components
     from gridmap.io.mapping import load_mapping
 
     reject_options(args, _NOT_FOR_COMPONENTS, what="components",
