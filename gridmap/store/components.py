@@ -135,9 +135,8 @@ def _frame(rows: list[Any], store: Any, catalog: Catalog | None,
            extra: dict[str, Any] | None = None) -> gpd.GeoDataFrame:
     """Rows of ``_SELECT`` as a GeoDataFrame.
 
-    A lookup returns one row, so the fixed cost of building the frame is most of its latency: the frame is
-    assembled from three typed blocks (text/integers as objects, coordinates as floats, dates) and the geometry,
-    without per-column type inference (``pandas.api.internals.create_dataframe_from_blocks``).
+    A lookup returns one row, so the fixed cost of building the frame is most of its latency: every column is
+    built with its type (text/integers as objects, coordinates as floats, dates), so pandas infers none.
     """
     names = [*FIELDS, "community_name", "street_name"]
     cat = catalog or default_catalog()
@@ -153,39 +152,20 @@ def _frame(rows: list[Any], store: Any, catalog: Catalog | None,
     floats = {"x": x, "y": y, "lon": np.asarray(lon, dtype=float), "lat": np.asarray(lat, dtype=float)}
     extra_cols = {k: np.asarray(v) for k, v in (extra or {}).items()}
     columns = [*_RESULT_COLUMNS, *extra_cols, "geometry"]
-    where = {c: i for i, c in enumerate(columns)}
     obj_names = [c for c in columns if c not in floats and c not in _DATE_COLUMNS and c != "geometry"
                  and c not in extra_cols]
     obj = np.empty((len(obj_names), n), dtype=object)
     for i, c in enumerate(obj_names):
         obj[i, :] = raw[c]
     geometry = gpd.array.from_shapely(shapely.points(x, y), crs=store.crs)
-    blocks = [(obj, np.array([where[c] for c in obj_names])),
-              (np.vstack([floats[c] for c in floats]) if n else np.empty((4, 0)),
-               np.array([where[c] for c in floats])),
-              (np.vstack([_dates(raw[c]) for c in _DATE_COLUMNS]) if n else np.empty((2, 0), dtype="datetime64[ns]"),
-               np.array([where[c] for c in _DATE_COLUMNS]))]
-    blocks += [(v.reshape(1, -1), np.array([where[k]])) for k, v in extra_cols.items()]
-    blocks.append((geometry, np.array([where["geometry"]])))
-    try:
-        from pandas.api.internals import create_dataframe_from_blocks
-
-        df = create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_column_index(tuple(columns)))
-        # geopandas' own hook for frames made from a block manager (what slicing a GeoDataFrame uses)
-        out = _GDF_TEMPLATE._constructor_from_mgr(df._mgr, df._mgr.axes)
-        if isinstance(out, gpd.GeoDataFrame) and getattr(out, "_geometry_column_name", None) == "geometry":
-            return out
-    except (ImportError, AttributeError, TypeError, ValueError):  # other pandas/geopandas versions
-        pass
-    cols = {c: obj[i] for i, c in enumerate(obj_names)}
-    cols.update(floats)
-    cols.update({c: _dates(raw[c]) for c in _DATE_COLUMNS})
-    cols.update(extra_cols)
-    cols["geometry"] = geometry
-    return gpd.GeoDataFrame({c: cols[c] for c in columns}, geometry="geometry")
-
-
-_GDF_TEMPLATE = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=None))
+    # every column typed here (object, float64, datetime64[ns]), so pandas infers nothing (it would turn the
+    # object columns into strings)
+    cols: dict[str, Any] = {c: pd.Series(obj[i], dtype=object, copy=False) for i, c in enumerate(obj_names)}
+    cols.update({c: pd.Series(v, copy=False) for c, v in floats.items()})
+    cols.update({c: pd.Series(_dates(raw[c]), dtype="datetime64[ns]", copy=False) for c in _DATE_COLUMNS})
+    cols.update({c: pd.Series(v, copy=False) for c, v in extra_cols.items()})
+    cols["geometry"] = gpd.GeoSeries(geometry, copy=False)
+    return gpd.GeoDataFrame(cols, columns=_column_index(tuple(columns)), geometry="geometry")
 
 
 @functools.lru_cache(maxsize=8)
