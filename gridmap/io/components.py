@@ -73,6 +73,12 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                       same_point_m: float = 0.01) -> ComponentImportResult:
     """Import components, assigning cell / community / street and codes; one transaction.
 
+    The steps, each a function of this module: read and normalise (:func:`_read_components`,
+    :func:`_normalise`), code (:func:`_code_rows`), place on cells (:func:`_place_on_cells`), check duplicates
+    (:func:`_check_duplicates`), number the uncoded (:func:`_assign_serials`), write (:func:`_write`). The
+    function takes 13 options because it is the one public entry of the component import (the CLI's
+    ``import-components`` maps its flags onto them one to one).
+
     Parameters
     ----------
     store : gridmap.store.Store
@@ -97,6 +103,36 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     if outside not in ("reject", "keep"):
         raise ValueError(message("outside must be 'reject' or 'keep'", got=repr(outside)))
     cat = catalog or default_catalog()
+    f, where = _read_components(store, source, lonlat=lonlat, crs=crs, file_layer=file_layer, encoding=encoding,
+                                mapping=mapping)
+    bad: dict[Any, Problem] = {}
+    if district_code is not None:
+        district_code = check_district_code(district_code)
+    _normalise(f, bad)
+    _code_rows(f, bad, cat)
+    f["district_code"] = [d or district_code for d in f["district_code"]]
+    _check_status(f, bad)
+    result = ComponentImportResult("components", read=len(f))
+    with store.transaction() as conn:
+        _place_on_cells(store, conn, f, bad, outside=outside, district_code=district_code)
+        existing = _check_duplicates(store, conn, f, bad, same_point_m=same_point_m)
+        new_rows = _assign_serials(f, bad, existing, cat, reuse_gaps=reuse_gaps)
+        keep, problems = _write(store, conn, f, bad, cat, on_error=on_error, dry_run=dry_run, where=where,
+                                result=result)
+    result.dry_run = dry_run
+    result.would_write = len(keep) if dry_run else 0
+    result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
+    _summarise(result, f, keep, existing, new_rows, cat)
+    log.info("imported components from %s: %d written (%d newly coded), %d rejected; serials left: %s", where,
+             result.written, len(result.new_codes), len(result.rejected),
+             ", ".join(f"{r.class_code} {r.left}" for r in result.serials_left.itertuples()) or "-")
+    return result
+
+
+def _read_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame", *, lonlat: Any, crs: Any,
+                     file_layer: str | None, encoding: str | None,
+                     mapping: dict[str, str] | None) -> tuple[gpd.GeoDataFrame, str]:
+    """Read ``source`` (or copy a frame), apply ``mapping`` and reproject into the store CRS; (frame, where)."""
     where = "input frame"
     if isinstance(source, gpd.GeoDataFrame):
         frame = source
@@ -109,18 +145,19 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     check_crs(frame, where=where)
     f = frame.to_crs(store.crs) if not frame.crs.equals(store.crs) else frame.copy()
     f = f.rename_geometry("geometry") if f.geometry.name != "geometry" else f
-    bad: dict[Any, Problem] = {}
+    return f, where
+
+
+def _normalise(f: gpd.GeoDataFrame, bad: dict[Any, Problem]) -> None:
+    """Code columns as text (Excel's lost digits rejected, never completed); geometry must be one point."""
     for col in ("code", "district_code", "national_id", "class_code"):
         if col in f.columns:
             f[col] = pd.Series([_none(normalise_code(v)) for v in f[col].tolist()], index=f.index, dtype=object)
         else:
             f[col] = pd.Series([None] * len(f), index=f.index, dtype=object)
-    if district_code is not None:
-        district_code = check_district_code(district_code)
     for col in ("code", "national_id", "class_code", "district_code"):  # Excel's 1.10101E+15: never completed
         for label in f.index[f[col].map(lost_digits).astype(bool).to_numpy()]:
             _problem(bad, label, col, LOST_DIGITS, f.at[label, col])
-    # geometry
     geoms = np.asarray(f.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms)
     for i in np.flatnonzero(missing):
@@ -131,7 +168,11 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
         _problem(bad, f.index[i], "geometry", "a component is a point", geoms[i].geom_type)
     for i in present[(kinds == 0)][shapely.is_empty(geoms[present[kinds == 0]])]:
         _problem(bad, f.index[i], "geometry", "no coordinates")
-    # codes and classes
+
+
+def _code_rows(f: gpd.GeoDataFrame, bad: dict[Any, Problem], cat: Catalog) -> None:
+    """Class, serial and district of each row from its code / national_id / class_code / district_code (which
+    must agree); ``district_code`` is left ``None`` where no column tells it."""
     cls_out, serial_out, district_out = [], [], []
     for label, code, nid, cls, dist in zip(f.index, f["code"].tolist(), f["national_id"].tolist(),
                                            f["class_code"].tolist(), f["district_code"].tolist()):
@@ -164,104 +205,128 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
         district_out.append(c_dist)
     f["class_code"] = cls_out
     f["serial"] = pd.array(serial_out, dtype="Int64")
-    f["district_code"] = [d or district_code for d in district_out]
+    f["district_code"] = district_out
+
+
+def _check_status(f: gpd.GeoDataFrame, bad: dict[Any, Problem]) -> None:
+    """Status as stored (Chinese); an unknown one rejects the row."""
     if "status" in f.columns:
         norm = f["status"].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
                                else STATUSES.get(str(v).strip().lower(), STATUSES.get(str(v).strip(), "?")))
         for label in f.index[norm == "?"]:
             _problem(bad, label, "status", "unknown status (完好, 破损, 丢失, 废弃, 移除)", f.at[label, "status"])
         f["status"] = norm.where(norm != "?", None)
-    result = ComponentImportResult("components", read=len(f))
-    with store.transaction() as conn:
-        # cells: read only those under the components, assign
-        ok = [lab for lab in f.index if lab not in bad]
-        f["cell_code"] = None
-        if ok:
-            pts = f.loc[ok]
-            cells = store.read("cells", bbox=tuple(pts.total_bounds + np.array([-1, -1, 1, 1])),
-                               columns=["code", "community_code", "ix", "iy"], connection=conn)
-            if len(cells):
-                res = CellIndex(cells).lookup(shapely.get_x(pts.geometry.values), shapely.get_y(pts.geometry.values))
-                codes = np.full(len(res), None, dtype=object)
-                codes[res >= 0] = cells["code"].to_numpy(dtype=object)[res[res >= 0]]
-                f.loc[ok, "cell_code"] = codes
-            if outside == "reject":
-                for lab in pts.index[pd.isna(f.loc[ok, "cell_code"]).to_numpy()]:
-                    _problem(bad, lab, "geometry", "outside every unit cell" + ("" if len(cells) else
-                             " (the store has no cells here: build them first)"))
-        f["community_code"] = [c[:12] if isinstance(c, str) else None for c in f["cell_code"]]
-        f["street_code"] = [c[:9] if isinstance(c, str) else None for c in f["cell_code"]]
-        cell_district = [c[:6] if isinstance(c, str) else None for c in f["cell_code"]]
-        fallback = district_code or default_district(store, connection=conn, required=False)
-        dists = []
-        for lab, d, cd in zip(f.index, f["district_code"], cell_district):
-            if d is not None and cd is not None and d != cd and lab not in bad:
-                _problem(bad, lab, "district_code", f"component of district {d} lies in a cell of district {cd}", d)
-            dists.append(d or cd or fallback)
-        f["district_code"] = dists
-        for lab in f.index[f["district_code"].isna()]:
-            _problem(bad, lab, "district_code", "district unknown: no cell and no district_code")
-        # duplicates: codes inside the input and against the store, same class at the same point without code
-        coded = f[f["serial"].notna() & ~f.index.isin(list(bad))]
-        key = coded["district_code"].astype(str) + "/" + coded["class_code"].astype(str) + \
-            coded["serial"].astype("Int64").astype(str)
-        for lab in coded.index[key.duplicated(keep="first").to_numpy()]:
-            _problem(bad, lab, "code", "duplicate code inside the input", key[lab])
-        existing = existing_codes(conn, f["district_code"].dropna().unique())
-        for lab, d, c, s in zip(coded.index, coded["district_code"], coded["class_code"], coded["serial"]):
-            if f"{c}{int(s):04d}" in existing.get(d, set()):
-                _problem(bad, lab, "code", "code already in the store", f"{d}/{c}{int(s):04d}")
-        uncoded = f[f["serial"].isna() & ~f.index.isin(list(bad))]
-        if len(uncoded):
-            for lab, other in _same_point(uncoded, uncoded, same_point_m, earlier_only=True):
-                _problem(bad, lab, "geometry", "duplicate: same class at the same point as an earlier row",
-                         f"row {other}")
-        # ... and against the components already stored
-        rest = f[~f.index.isin(list(bad))]
-        if len(rest):
-            stored = store.read("components", bbox=tuple(rest.total_bounds + np.array([-1, -1, 1, 1]) * same_point_m),
-                                columns=["code", "district_code", "class_code"], connection=conn)
-            if len(stored):
-                stored.index = stored["district_code"].astype(str) + "/" + stored["code"].astype(str)
-                for lab, other in _same_point(rest, stored, same_point_m):
-                    _problem(bad, lab, "geometry", "duplicate: same class at the same point as stored component "
-                             f"{other}", f"{rest.at[lab, 'class_code']}")
-        # serials for the rest
-        new_rows = []
-        todo = f[f["serial"].isna() & ~f.index.isin(list(bad))]
-        for (d, c), grp in todo.groupby(["district_code", "class_code"], sort=True):
-            used = existing.get(d, set()) | {f"{cc}{int(s):04d}" for cc, s, dd in
-                                             zip(f["class_code"], f["serial"], f["district_code"])
-                                             if dd == d and cc == c and not pd.isna(s)}
-            try:
-                serials = next_free_serials(used, c, len(grp), reuse_gaps=reuse_gaps, catalog=cat)
-            except CapacityError as exc:
-                for lab in grp.index:
-                    _problem(bad, lab, "code", str(exc).split(". Fix")[0], c)
-                continue
-            f.loc[grp.index, "serial"] = serials
-            new_rows += [(lab, f"{c}{s:04d}") for lab, s in zip(grp.index, serials)]
-        good = f[~f.index.isin(list(bad))].copy()
-        good["code"] = [f"{c}{int(s):04d}" for c, s in zip(good["class_code"], good["serial"])]
-        good["major"] = good["class_code"].str[:2]
-        good["national_id"] = [f"{d}{c[:4]}{int(c[4:]):06d}" for d, c in zip(good["district_code"], good["code"])]
-        if "name" not in good.columns:
-            good["name"] = None
-        good["name"] = [n if isinstance(n, str) and n.strip() else cat.classes[c].name if c in cat.classes else None
-                        for n, c in zip(good["name"], good["class_code"])]
-        good = gpd.GeoDataFrame(good[[c for c in FIELDS if c in good.columns] + ["geometry"]], geometry="geometry",
-                                crs=store.crs)
-        problems = list(bad.values()) + store.validate("components", good, mode="append", connection=conn)
-        if problems and on_error == "abort":
-            raise ValidationError(f"{len(problems)} bad component row(s) in {where}; nothing was imported", problems,
-                                  fix="fix the rows, or import with on_error='reject' to keep the good ones")
-        drop = {p.row for p in problems}
-        keep = good[~good.index.isin(list(drop))]
-        written = 0 if dry_run else store.write("components", keep, mode="append", connection=conn)
-    result.written = written
-    result.dry_run = dry_run
-    result.would_write = len(keep) if dry_run else 0
-    result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
+
+
+def _place_on_cells(store: Any, conn: Any, f: gpd.GeoDataFrame, bad: dict[Any, Problem], *, outside: str,
+                    district_code: str | None) -> None:
+    """Cell, community, street and district of each row (reading only the cells under the components)."""
+    ok = [lab for lab in f.index if lab not in bad]
+    f["cell_code"] = None
+    if ok:
+        pts = f.loc[ok]
+        cells = store.read("cells", bbox=tuple(pts.total_bounds + np.array([-1, -1, 1, 1])),
+                           columns=["code", "community_code", "ix", "iy"], connection=conn)
+        if len(cells):
+            res = CellIndex(cells).lookup(shapely.get_x(pts.geometry.values), shapely.get_y(pts.geometry.values))
+            codes = np.full(len(res), None, dtype=object)
+            codes[res >= 0] = cells["code"].to_numpy(dtype=object)[res[res >= 0]]
+            f.loc[ok, "cell_code"] = codes
+        if outside == "reject":
+            for lab in pts.index[pd.isna(f.loc[ok, "cell_code"]).to_numpy()]:
+                _problem(bad, lab, "geometry", "outside every unit cell" + ("" if len(cells) else
+                         " (the store has no cells here: build them first)"))
+    f["community_code"] = [c[:12] if isinstance(c, str) else None for c in f["cell_code"]]
+    f["street_code"] = [c[:9] if isinstance(c, str) else None for c in f["cell_code"]]
+    cell_district = [c[:6] if isinstance(c, str) else None for c in f["cell_code"]]
+    fallback = district_code or default_district(store, connection=conn, required=False)
+    dists = []
+    for lab, d, cd in zip(f.index, f["district_code"], cell_district):
+        if d is not None and cd is not None and d != cd and lab not in bad:
+            _problem(bad, lab, "district_code", f"component of district {d} lies in a cell of district {cd}", d)
+        dists.append(d or cd or fallback)
+    f["district_code"] = dists
+    for lab in f.index[f["district_code"].isna()]:
+        _problem(bad, lab, "district_code", "district unknown: no cell and no district_code")
+
+
+def _check_duplicates(store: Any, conn: Any, f: gpd.GeoDataFrame, bad: dict[Any, Problem], *,
+                      same_point_m: float) -> dict[str, set[str]]:
+    """Reject codes used twice in the input or already stored, and components of one class at one point (in
+    the input or against the store); return the stored codes of the input's districts."""
+    coded = f[f["serial"].notna() & ~f.index.isin(list(bad))]
+    key = coded["district_code"].astype(str) + "/" + coded["class_code"].astype(str) + \
+        coded["serial"].astype("Int64").astype(str)
+    for lab in coded.index[key.duplicated(keep="first").to_numpy()]:
+        _problem(bad, lab, "code", "duplicate code inside the input", key[lab])
+    existing = existing_codes(conn, f["district_code"].dropna().unique())
+    for lab, d, c, s in zip(coded.index, coded["district_code"], coded["class_code"], coded["serial"]):
+        if f"{c}{int(s):04d}" in existing.get(d, set()):
+            _problem(bad, lab, "code", "code already in the store", f"{d}/{c}{int(s):04d}")
+    uncoded = f[f["serial"].isna() & ~f.index.isin(list(bad))]
+    if len(uncoded):
+        for lab, other in _same_point(uncoded, uncoded, same_point_m, earlier_only=True):
+            _problem(bad, lab, "geometry", "duplicate: same class at the same point as an earlier row",
+                     f"row {other}")
+    rest = f[~f.index.isin(list(bad))]  # ... and against the components already stored
+    if len(rest):
+        stored = store.read("components", bbox=tuple(rest.total_bounds + np.array([-1, -1, 1, 1]) * same_point_m),
+                            columns=["code", "district_code", "class_code"], connection=conn)
+        if len(stored):
+            stored.index = stored["district_code"].astype(str) + "/" + stored["code"].astype(str)
+            for lab, other in _same_point(rest, stored, same_point_m):
+                _problem(bad, lab, "geometry", "duplicate: same class at the same point as stored component "
+                         f"{other}", f"{rest.at[lab, 'class_code']}")
+    return existing
+
+
+def _assign_serials(f: gpd.GeoDataFrame, bad: dict[Any, Problem], existing: dict[str, set[str]], cat: Catalog, *,
+                    reuse_gaps: bool) -> list[tuple[Any, str]]:
+    """The next free serials of their class for the good rows without a code; (row, new 8-digit code) pairs."""
+    new_rows = []
+    todo = f[f["serial"].isna() & ~f.index.isin(list(bad))]
+    for (d, c), grp in todo.groupby(["district_code", "class_code"], sort=True):
+        used = existing.get(d, set()) | {f"{cc}{int(s):04d}" for cc, s, dd in
+                                         zip(f["class_code"], f["serial"], f["district_code"])
+                                         if dd == d and cc == c and not pd.isna(s)}
+        try:
+            serials = next_free_serials(used, c, len(grp), reuse_gaps=reuse_gaps, catalog=cat)
+        except CapacityError as exc:
+            for lab in grp.index:
+                _problem(bad, lab, "code", str(exc).split(". Fix")[0], c)
+            continue
+        f.loc[grp.index, "serial"] = serials
+        new_rows += [(lab, f"{c}{s:04d}") for lab, s in zip(grp.index, serials)]
+    return new_rows
+
+
+def _write(store: Any, conn: Any, f: gpd.GeoDataFrame, bad: dict[Any, Problem], cat: Catalog, *, on_error: str,
+           dry_run: bool, where: str, result: ComponentImportResult) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Complete the good rows (code, major, national id, name), validate them against the store and write
+    (unless ``dry_run``); return (rows kept, every problem)."""
+    good = f[~f.index.isin(list(bad))].copy()
+    good["code"] = [f"{c}{int(s):04d}" for c, s in zip(good["class_code"], good["serial"])]
+    good["major"] = good["class_code"].str[:2]
+    good["national_id"] = [f"{d}{c[:4]}{int(c[4:]):06d}" for d, c in zip(good["district_code"], good["code"])]
+    if "name" not in good.columns:
+        good["name"] = None
+    good["name"] = [n if isinstance(n, str) and n.strip() else cat.classes[c].name if c in cat.classes else None
+                    for n, c in zip(good["name"], good["class_code"])]
+    good = gpd.GeoDataFrame(good[[c for c in FIELDS if c in good.columns] + ["geometry"]], geometry="geometry",
+                            crs=store.crs)
+    problems = list(bad.values()) + store.validate("components", good, mode="append", connection=conn)
+    if problems and on_error == "abort":
+        raise ValidationError(f"{len(problems)} bad component row(s) in {where}; nothing was imported", problems,
+                              fix="fix the rows, or import with on_error='reject' to keep the good ones")
+    drop = {p.row for p in problems}
+    keep = good[~good.index.isin(list(drop))]
+    result.written = 0 if dry_run else store.write("components", keep, mode="append", connection=conn)
+    return keep, problems
+
+
+def _summarise(result: ComponentImportResult, f: gpd.GeoDataFrame, keep: gpd.GeoDataFrame,
+               existing: dict[str, set[str]], new_rows: list[tuple[Any, str]], cat: Catalog) -> None:
+    """The result's ``serials_left`` (per district and class the input touched) and ``new_codes``."""
     kept = [(lab, c) for lab, c in new_rows if lab in keep.index]
     touched = []
     pairs = sorted({(d, c) for d, c in zip(f["district_code"], f["class_code"])
@@ -273,10 +338,6 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     result.serials_left = pd.DataFrame(touched, columns=["district_code", "class_code", "used", "left"])
     result.new_codes = pd.DataFrame({"row": [lab for lab, _ in kept], "code": [c for _, c in kept],
                                      "national_id": [keep.at[lab, "national_id"] for lab, _ in kept]})
-    log.info("imported components from %s: %d written (%d newly coded), %d rejected; serials left: %s", where,
-             written, len(kept), len(result.rejected),
-             ", ".join(f"{r['class_code']} {r['left']}" for r in touched) or "-")
-    return result
 
 
 def _same_point(rows: gpd.GeoDataFrame, others: gpd.GeoDataFrame, tol_m: float, *,
