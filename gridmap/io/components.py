@@ -27,7 +27,8 @@ from gridmap.codes.components import STATUSES
 from gridmap.crs import LonLatSystem, check_crs
 from gridmap.errors import CapacityError, CodeError, Problem, ValidationError, message
 from gridmap.grid.assign import CellIndex
-from gridmap.io import ImportResult, read_vector, require_crs
+from gridmap.io.layers import ImportResult
+from gridmap.io.vector import read_vector, require_crs
 from gridmap.io.validate import LOST_DIGITS, lost_digits, normalise_code
 from gridmap.store.components import FIELDS, default_district, existing_codes
 
