@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, import_exit_code, import_summary,
-                                 open_store_from, parse_mapping, print_json, print_table, progress_bar)
+                                 open_store_from, print_json, print_table, progress_bar)
 from gridmap.cli._outputs import add_overwrite, output_path
 
 
@@ -142,6 +142,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from gridmap.errors import CRSError
     from gridmap.io import import_file, import_outline
+    from gridmap.io.mapping import parse_mapping
 
     from gridmap.errors import UsageError
     from gridmap.store.schema import LAYERS
