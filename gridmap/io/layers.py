@@ -157,6 +157,8 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
 
     ``on_error='reject'`` (default) writes the good rows and reports the rest; ``'abort'`` writes nothing if any
     row is bad (raising :class:`~gridmap.errors.ValidationError`). ``dry_run=True`` does everything but commit.
+    Its many options are the one public entry of a layer import (``gridmap import`` maps its flags onto them one
+    to one); the steps are :func:`_apply_topology` and :func:`_row_problems`, then the store's own checks.
 
     Parameters
     ----------
@@ -177,10 +179,9 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
         rejected.
     limits : :class:`gridmap.io.validate.PlausibilityLimits` for this layer instead of the defaults.
     """
-    from gridmap.io.admin_codes import ASSIGNMENT_RULE, assign_codes as _assign, check_hierarchy, fill_parent_codes
+    from gridmap.io.admin_codes import ASSIGNMENT_RULE, assign_codes as _assign, fill_parent_codes
     from gridmap.io.coordinates import zone_warnings
     from gridmap.io.mapping import resolve_mapping
-    from gridmap.io.validate import CODE_DIGITS
     from gridmap.store.schema import layer_spec
 
     if on_error not in ("reject", "abort"):
@@ -211,42 +212,10 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
             if result.assigned_codes:
                 result.notes.append(ASSIGNMENT_RULE.format(band=row_band_m))
         if topology is not TopologyMode.OFF:
-            from gridmap.io.topology import check_seamless, find_topology_problems, repair_topology
-
-            outline = _boundary(store, layer, f, boundary, conn)
-            if topology is TopologyMode.REPORT:
-                result.topology = find_topology_problems(f, boundary=outline)
-            else:
-                f, result.topology = repair_topology(f, boundary=outline, snap_m=snap_m, max_sliver_m2=max_sliver_m2)
-                check = check_seamless(f, boundary=outline)
-                result.notes.append(f"after repair: union differs from the outline by {check['relative_difference']:.2e}"
-                                    f" (relative), overlaps {check['overlap_m2']:.3g} m²")
-                if not check["ok"]:
-                    raise ValidationError(f"the repaired {layer} of {where} are not seamless; nothing was imported",
-                                          [Problem(None, "geometry", "; ".join(result.topology.lines(5)))],
-                                          fix="raise --snap-m, drop --max-sliver-m2, or fix the large gaps by hand")
-        good, problems = prepare(layer, f, crs=store.crs, where=where)
-        implausible = implausible_rows(layer, good, limits=limits)
-        if allow_implausible:
-            for p in implausible:
-                w = f"row {p.row}, {p.field}: {p.reason}; kept because implausible values were allowed"
-                result.warnings.append(w)
-                log.warning("%s: %s", where, w)
-        else:
-            problems += [Problem(p.row, p.field, p.reason + "; check the digits and units, or import with "
-                                 "--allow-implausible (allow_implausible=True) if it is real", p.value)
-                         for p in implausible]
-        parent = CODE_DIGITS.get(layer, (None, None, None, None))[2]
-        known = None
-        if parent is not None:
-            parent_layer = {"street_code": "streets", "district_code": "districts", "community_code": "communities"}[parent]
-            known = store.read(parent_layer, columns=["code"], connection=conn)["code"].tolist()
-        bad = {p.row for p in problems}
-        problems += [p for p in check_hierarchy(layer, good, district=district, known_parents=known)]
-        if result.join is not None:
-            problems += [p for p in result.join.problems if not isinstance(p.row, str)]
-        bad = {p.row for p in problems}
-        good = good.loc[[i for i in good.index if i not in bad]]
+            f = _apply_topology(store, layer, f, conn, result, topology=topology, boundary=boundary, snap_m=snap_m,
+                                max_sliver_m2=max_sliver_m2, where=where)
+        good, problems = _row_problems(store, layer, f, conn, result, district=district,
+                                       allow_implausible=allow_implausible, limits=limits, where=where)
         problems += store.validate(layer, good, mode=mode, connection=conn)
         if problems and on_error == "abort":
             raise ValidationError(f"{len(problems)} bad row(s) in {where}; nothing was imported", problems,
@@ -261,6 +230,59 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
     log.info("imported %s from %s: %d written, %d rejected%s", layer, where, result.written, len(result.rejected),
              " (dry run)" if dry_run else "")
     return result
+
+
+def _apply_topology(store: Any, layer: str, f: gpd.GeoDataFrame, conn: Any, result: ImportResult, *,
+                    topology: TopologyMode, boundary: Any, snap_m: float, max_sliver_m2: float | None,
+                    where: str) -> gpd.GeoDataFrame:
+    """Report gaps and overlaps in ``result.topology``, or repair them (refusing a result that is not seamless)."""
+    from gridmap.io.topology import check_seamless, find_topology_problems, repair_topology
+
+    outline = _boundary(store, layer, f, boundary, conn)
+    if topology is TopologyMode.REPORT:
+        result.topology = find_topology_problems(f, boundary=outline)
+    else:
+        f, result.topology = repair_topology(f, boundary=outline, snap_m=snap_m, max_sliver_m2=max_sliver_m2)
+        check = check_seamless(f, boundary=outline)
+        result.notes.append(f"after repair: union differs from the outline by {check['relative_difference']:.2e}"
+                            f" (relative), overlaps {check['overlap_m2']:.3g} m²")
+        if not check["ok"]:
+            raise ValidationError(f"the repaired {layer} of {where} are not seamless; nothing was imported",
+                                  [Problem(None, "geometry", "; ".join(result.topology.lines(5)))],
+                                  fix="raise --snap-m, drop --max-sliver-m2, or fix the large gaps by hand")
+    return f
+
+
+def _row_problems(store: Any, layer: str, f: gpd.GeoDataFrame, conn: Any, result: ImportResult, *,
+                  district: str | None, allow_implausible: bool, limits: Any,
+                  where: str) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Rows that pass every check before the store's own (values, plausibility, code hierarchy, table join) and
+    the problems of the others."""
+    from gridmap.io.admin_codes import check_hierarchy
+    from gridmap.io.validate import CODE_DIGITS
+
+    good, problems = prepare(layer, f, crs=store.crs, where=where)
+    implausible = implausible_rows(layer, good, limits=limits)
+    if allow_implausible:
+        for p in implausible:
+            w = f"row {p.row}, {p.field}: {p.reason}; kept because implausible values were allowed"
+            result.warnings.append(w)
+            log.warning("%s: %s", where, w)
+    else:
+        problems += [Problem(p.row, p.field, p.reason + "; check the digits and units, or import with "
+                             "--allow-implausible (allow_implausible=True) if it is real", p.value)
+                     for p in implausible]
+    parent = CODE_DIGITS.get(layer, (None, None, None, None))[2]
+    known = None
+    if parent is not None:
+        parent_layer = {"street_code": "streets", "district_code": "districts", "community_code": "communities"}[parent]
+        known = store.read(parent_layer, columns=["code"], connection=conn)["code"].tolist()
+    problems += [p for p in check_hierarchy(layer, good, district=district, known_parents=known)]
+    if result.join is not None:
+        problems += [p for p in result.join.problems if not isinstance(p.row, str)]
+    bad = {p.row for p in problems}
+    good = good.loc[[i for i in good.index if i not in bad]]
+    return good, problems
 
 
 def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: str | None = None,
