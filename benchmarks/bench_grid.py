@@ -136,7 +136,7 @@ def case_locate(url: str, n: int, lookups: int) -> dict:
     import geopandas as gpd
     from sqlalchemy import text
 
-    from gridmap.components import locate, nearest_components
+    from gridmap.store.components import locate, nearest_components
     from gridmap.crs import to_wgs84_xy
 
     store, schema = _fresh_store(url)

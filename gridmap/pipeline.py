@@ -58,8 +58,8 @@ def run_demo(store: Any, out_dir: str | Path, *, scale: float = 1.0, seed: int |
              progress: Callable[[str], None] | None = None) -> DemoRun:
     """Build the demo district into ``store`` (replacing every layer) and write outputs to ``out_dir``."""
     from gridmap import demo as demo_mod
-    from gridmap.components import import_components
     from gridmap.grid.service import build_store_cells
+    from gridmap.io.components import import_components
     from gridmap.io.complaints import import_complaints
 
     out = Path(out_dir)

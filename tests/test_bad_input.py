@@ -73,8 +73,8 @@ def lonlat(x, y):
 
 
 def _seed(url: str) -> None:
-    from gridmap.components import import_components
     from gridmap.grid.service import build_store_cells
+    from gridmap.io.components import import_components
     from gridmap.store import open_store
 
     s = open_store(url, crs="EPSG:4548")

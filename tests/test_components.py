@@ -11,7 +11,8 @@ import pytest
 import shapely
 
 from gridmap.codes.catalog import UnknownClassError
-from gridmap.components import import_components, locate, nearest_components, search_components
+from gridmap.io.components import import_components
+from gridmap.store.components import locate, nearest_components, search_components
 from gridmap.crs import to_wgs84_xy, wgs84_to_gcj02
 from gridmap.errors import CodeError, NotFoundError, ValidationError
 from gridmap.grid import build_cells
@@ -326,37 +327,24 @@ def test_national_id_with_overflowing_serial_is_rejected_with_reason(seeded, tmp
     assert more.written == 1 and more.new_codes["code"].tolist() == ["01010001"]
 
 
-def test_lookup_frame_fast_path_equals_plain_constructor(located, monkeypatch):
-    """locate/nearest build their frame from typed blocks; the plain GeoDataFrame constructor gives the same."""
-    import pandas.api.internals
+def test_lookup_frame_columns_are_typed_not_inferred(located):
+    """locate/nearest build their frame with each column's type given (public constructors, no pandas internals):
+    codes and text stay object (not pandas 3's inferred str), coordinates float64, dates datetime64[ns]; the
+    values are the stored layer's."""
+    from gridmap.store import components as comp
 
-    from gridmap import components as comp
-
-    real = pandas.api.internals.create_dataframe_from_blocks
-    calls = []
-
-    def spy(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(pandas.api.internals, "create_dataframe_from_blocks", spy)
-    fast = locate(located, "01010003")
-    nearest_fast = nearest_components(located, *lonlat_of(448_480.0, 4_419_400.0), k=3)
-    assert len(calls) == 2  # the block path did run
-
-    def unavailable(*a, **k):
-        raise AttributeError("no blocks")
-
-    monkeypatch.setattr(pandas.api.internals, "create_dataframe_from_blocks", unavailable)
-    slow = locate(located, "01010003")
-    nearest_slow = nearest_components(located, *lonlat_of(448_480.0, 4_419_400.0), k=3)
-    for a, b in ((fast, slow), (nearest_fast, nearest_slow)):
-        assert isinstance(a, gpd.GeoDataFrame) and a.crs == b.crs and a.geometry.name == "geometry"
-        assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
-        def plain(f):
-            f = pd.DataFrame(f.drop(columns="geometry")).astype(object)
-            return f.where(f.notna(), None)
-
-        pd.testing.assert_frame_equal(plain(a), plain(b), check_column_type=False)
-        assert a.geometry.geom_equals(b.geometry).all()
+    one = locate(located, "01010003")
+    near = nearest_components(located, *lonlat_of(448_480.0, 4_419_400.0), k=3)
+    stored = located.read("components", where={"code": "01010003"})
+    for f in (one, near):
+        assert isinstance(f, gpd.GeoDataFrame) and f.crs == located.crs and f.geometry.name == "geometry"
+        assert f.columns.dtype == object and len(f) > 0
+        assert [str(f[c].dtype) for c in ("code", "district_code", "class_code", "serial", "name", "dept",
+                                          "status", "cell_code", "community_name", "class_name")] == ["object"] * 10
+        assert [str(f[c].dtype) for c in ("x", "y", "lon", "lat")] == ["float64"] * 4
+        assert [str(f[c].dtype) for c in ("initial_date", "change_date")] == ["datetime64[ns]"] * 2
+    for c in ("code", "district_code", "class_code", "dept", "maintainer", "status", "cell_code"):
+        assert one.at[0, c] == stored[c].iloc[0]
+    assert one.geometry.iloc[0].equals(stored.geometry.iloc[0])
+    assert (one.at[0, "x"], one.at[0, "y"]) == (stored.geometry.iloc[0].x, stored.geometry.iloc[0].y)
     assert comp._frame([], located, None).shape[0] == 0

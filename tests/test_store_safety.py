@@ -31,7 +31,7 @@ import shapely
 from sqlalchemy import text
 
 from gridmap.cli import main
-from gridmap.components import import_components
+from gridmap.io.components import import_components
 from gridmap.errors import StoreError, ValidationError
 from gridmap.io import import_frame
 from gridmap.store import open_store

@@ -186,22 +186,6 @@ def print_table(df: pd.DataFrame) -> None:
         print(df.to_string(index=False))
 
 
-def parse_mapping(text: str | None) -> dict[str, str] | None:
-    """``code=SQDM,name=SQMC`` -> {'code': 'SQDM', 'name': 'SQMC'} (our field = their field)."""
-    if not text:
-        return None
-    from gridmap.errors import Problem, UsageError
-
-    out: dict[str, str] = {}
-    for part in text.split(","):
-        if "=" not in part:
-            raise UsageError("bad --map entry", [Problem(None, "--map", "expected OURS=THEIRS", part)],
-                                  fix="e.g. --map code=SQDM,name=SQMC,households=HS")
-        k, v = part.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def reject_options(args: Any, flags: dict[str, str], *, what: str, fix: str) -> None:
     """Raise one clear error naming every option in ``flags`` (attribute -> flag) that was given but means
     nothing when importing ``what`` (``--topology`` counts when not 'off')."""

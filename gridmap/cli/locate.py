@@ -115,7 +115,7 @@ def _record(row: Any, store: Any) -> dict[str, Any]:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
-    from gridmap.components import locate
+    from gridmap.store.components import locate
 
     store = open_store_from(args, mode="read")
     html = None
@@ -159,7 +159,7 @@ def _write_html(store: Any, found: Any, path: Path) -> Path:
 
 
 def cmd_nearest(args: argparse.Namespace) -> int:
-    from gridmap.components import nearest_components
+    from gridmap.store.components import nearest_components
 
     store = open_store_from(args, mode="read")
     near = nearest_components(store, args.lon, args.lat, k=args.k, class_code=args.class_code, lonlat=args.lonlat)
@@ -174,7 +174,7 @@ def cmd_nearest(args: argparse.Namespace) -> int:
 
 def cmd_components(args: argparse.Namespace) -> int:
     from gridmap.codes import default_catalog
-    from gridmap.components import search_components
+    from gridmap.store.components import search_components
 
     if args.classes:
         frame = default_catalog().to_frame()

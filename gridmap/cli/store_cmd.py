@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, import_exit_code, import_summary,
-                                 open_store_from, parse_mapping, print_json, print_table, progress_bar)
+                                 open_store_from, print_json, print_table, progress_bar)
 from gridmap.cli._outputs import add_overwrite, output_path, report_paths, str_or_none, write_csv
 
 
@@ -134,6 +134,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     import warnings
+
+    from gridmap.io.mapping import parse_mapping
 
     from gridmap.errors import UsageError
     from gridmap.io.dispatch import import_any, layer_name

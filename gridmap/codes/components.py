@@ -33,7 +33,7 @@ import numpy as np
 
 from gridmap.codes.areal import check_digits, check_district_code
 from gridmap.codes.catalog import Catalog, default_catalog
-from gridmap.errors import CapacityError, CodeError, message
+from gridmap.errors import CapacityError, CodeError, UsageError, message
 
 __all__ = [
     "MAX_SERIAL",
@@ -45,6 +45,8 @@ __all__ = [
     "to_national_id",
     "next_free_serials",
     "free_serial_count",
+    "STATUSES",
+    "check_status",
 ]
 
 #: Largest serial of an 8-digit component code (per class and district).
@@ -194,7 +196,7 @@ def next_free_serials(existing: Iterable[object], class_code: str, n: int, *, re
 
     ``existing`` holds 8-digit codes of any class (those of other classes are ignored) or integer serials of
     this class. By default new serials continue after the highest used one; ``reuse_gaps=True`` (what
-    :func:`gridmap.components.import_components` uses) gives the lowest free serials first, so one component
+    :func:`gridmap.io.components.import_components` uses) gives the lowest free serials first, so one component
     numbered 9999 does not block its class. Running out raises :class:`CapacityError` naming the class and how
     many are left.
     """
@@ -220,3 +222,24 @@ def next_free_serials(existing: Iterable[object], class_code: str, n: int, *, re
                                     fix="8-digit codes hold 9,999 per class and district: use the 16-digit national "
                                         "identifier, or retire and delete components of this class first"))
     return free[:n].tolist()
+
+
+#: Component status values (Chinese, as stored) and accepted English aliases.
+STATUSES = {"完好": "完好", "破损": "破损", "丢失": "丢失", "废弃": "废弃", "移除": "移除",
+            "intact": "完好", "damaged": "破损", "missing": "丢失", "abandoned": "废弃", "removed": "移除"}
+
+
+def check_status(status: object) -> str:
+    """A component status (Chinese or English) as stored (Chinese); an unknown one is a usage error listing the
+    valid values.
+
+    >>> check_status("damaged"), check_status(" 破损 ")
+    ('破损', '破损')
+    """
+    key = str(status).strip()
+    found = STATUSES.get(key.lower(), STATUSES.get(key))
+    if found is None:
+        valid = ", ".join(f"{zh} {en}" for en, zh in STATUSES.items() if en.isascii())
+        raise UsageError(message("unknown component status", where="--status", got=repr(status),
+                                 fix=f"use one of {valid} (Chinese or English)"))
+    return found

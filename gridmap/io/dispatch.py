@@ -1,7 +1,7 @@
 """One entry point for every import: :func:`import_any` picks the importer a layer needs.
 
 Most layers are written as read (:func:`gridmap.io.import_file`); components get their cells and codes
-(:func:`gridmap.components.import_components`), complaints their cells, categories and de-duplication
+(:func:`gridmap.io.components.import_components`), complaints their cells, categories and de-duplication
 (:func:`gridmap.io.complaints.import_complaints`), and a district given as a 6-digit code with no such file is
 its real outline (:func:`gridmap.io.import_outline`). The CLI (``gridmap import``, ``gridmap import-components``,
 ``gridmap complaints import``), notebooks and scripts all go through here.
@@ -57,7 +57,7 @@ def import_any(store: Any, layer: str, path: str | os.PathLike, **options: Any) 
     ----------
     layer : a layer of :data:`gridmap.store.schema.LAYERS` or an alias (:func:`layer_name`).
     path : the file; for ``districts``, a 6-digit district code with no such file imports its real outline.
-    options : passed to the importer: :func:`gridmap.components.import_components` (components),
+    options : passed to the importer: :func:`gridmap.io.components.import_components` (components),
         :func:`gridmap.io.complaints.import_complaints` (complaints), :func:`gridmap.io.import_outline`
         (a district code: only ``mode`` and ``dry_run`` apply there, the file options are not used) or
         :func:`gridmap.io.import_file` (every other layer).
@@ -66,7 +66,7 @@ def import_any(store: Any, layer: str, path: str | os.PathLike, **options: Any) 
     -------
     The importer's result (:class:`~gridmap.io.ImportResult` or the component / complaint import result).
     """
-    from gridmap.components import import_components
+    from gridmap.io.components import import_components
     from gridmap.io import import_file, import_outline
     from gridmap.io.complaints import import_complaints
 

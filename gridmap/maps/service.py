@@ -163,9 +163,9 @@ def _concat(a: Any, b: Any) -> Any:
 def locate_map(store: Any, component: "str | gpd.GeoDataFrame", *, district_code: str | None = None,
                radius_m: float = 150.0) -> folium.Map:
     """An offline map centred on a component (its 8- or 16-digit code, or the frame
-    :func:`gridmap.components.locate` returned): the cells and components within ``radius_m`` around it, at
+    :func:`gridmap.store.components.locate` returned): the cells and components within ``radius_m`` around it, at
     community scale."""
-    from gridmap.components import locate, search_components
+    from gridmap.store.components import locate, search_components
 
     found = locate(store, component, district_code=district_code) if isinstance(component, str) else component
     p = found.geometry.iloc[0]

@@ -218,3 +218,21 @@ def bbox_clause(table: Table, bbox: tuple[float, float, float, float], srid: int
 
 def vacuum_index(conn: Connection, table: Table) -> None:
     conn.execute(text(f'ANALYZE "{table.name}"'))
+
+
+def lookup_connection(conn: Connection) -> Connection:
+    """The connection for single read-only lookups (:mod:`gridmap.store.components`): autocommit, so no
+    BEGIN/ROLLBACK round trips around the one SELECT (a third of a lookup's latency); the pool restores the
+    isolation level on return."""
+    return conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def nearest_component_ids(conn: Connection, x: float, y: float, k: int, *, cond: str, params: dict[str, Any],
+                          srid: int) -> list[int]:
+    """Ids of (at least) the ``k`` components nearest to ``(x, y)`` by a KNN index scan (``cond``: extra
+    ``AND c.col = :col`` filters on ``components c`` with their ``params``). The scan has no secondary key: a few
+    more than ``k`` come back, for the caller to sort ties by code."""
+    return [r[0] for r in conn.execute(text(
+        f"SELECT c.id FROM components c WHERE TRUE{cond} "
+        f"ORDER BY c.geom <-> ST_SetSRID(ST_MakePoint(:x, :y), {int(srid)}) LIMIT :k"),
+        {"x": x, "y": y, "k": k + 8, **params})]

@@ -228,3 +228,35 @@ def bbox_clause(table: Table, bbox: tuple[float, float, float, float], srid: int
 
 def vacuum_index(conn: Connection, table: Table) -> None:
     conn.connection.driver_connection.execute("SELECT UpdateLayerStatistics(?, 'geom')", (table.name,))
+
+
+def lookup_connection(conn: Connection) -> Connection:
+    """The connection for single read-only lookups (:mod:`gridmap.store.components`): SpatiaLite's as it is."""
+    return conn
+
+
+def nearest_component_ids(conn: Connection, x: float, y: float, k: int, *, cond: str, params: dict[str, Any],
+                          srid: int) -> list[int]:
+    """Ids of the ``k`` components nearest to ``(x, y)`` through the SpatialIndex virtual table (``cond``: extra
+    ``AND c.col = :col`` filters on ``components c`` with their ``params``): grow a square window until k points
+    lie within its inscribed circle (so nothing outside the window can be nearer); ties by code."""
+    from sqlalchemy import text
+
+    if conn.execute(text("SELECT 1 FROM components LIMIT 1")).first() is None:
+        return []
+    r = 100.0
+    while True:
+        rows = conn.execute(text(
+            "SELECT c.id, ST_X(c.geom), ST_Y(c.geom), c.code FROM components c WHERE c.id IN (SELECT rowid FROM "
+            "SpatialIndex WHERE f_table_name = 'components' AND f_geometry_column = 'geom' AND search_frame = "
+            f"BuildMbr(:x0, :y0, :x1, :y1, {int(srid)})){cond}"),
+            {"x0": x - r, "y0": y - r, "x1": x + r, "y1": y + r, **params}).fetchall()
+        if rows:
+            arr = np.array([(row[1], row[2]) for row in rows], dtype=float)
+            d = np.hypot(arr[:, 0] - x, arr[:, 1] - y)
+            if (d <= r).sum() >= k or r > 2e6:
+                order = np.lexsort(([row[3] for row in rows], d))[:k]
+                return [rows[i][0] for i in order]
+        elif r > 2e6:
+            return []
+        r *= 4
