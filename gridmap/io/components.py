@@ -114,12 +114,26 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     f["district_code"] = [d or district_code for d in f["district_code"]]
     _check_status(f, bad)
     result = ComponentImportResult("components", read=len(f))
-    with store.transaction() as conn:
-        _place_on_cells(store, conn, f, bad, outside=outside, district_code=district_code)
-        existing = _check_duplicates(store, conn, f, bad, same_point_m=same_point_m)
-        new_rows = _assign_serials(f, bad, existing, cat, reuse_gaps=reuse_gaps)
-        keep, problems = _write(store, conn, f, bad, cat, on_error=on_error, dry_run=dry_run, where=where,
+    checked, checked_bad = f, dict(bad)
+
+    def plan(conn: Any, *, write: bool) -> tuple:
+        """Cells, duplicates, serials and the store's checks on a fresh copy (and the write when ``write``).
+        Run first in a read transaction, and again under the write lock only when there is something to write,
+        so an import that writes nothing (a dry run, every row rejected, --strict refusing) never takes the
+        write lock or touches the store file."""
+        g, g_bad = checked.copy(), dict(checked_bad)
+        _place_on_cells(store, conn, g, g_bad, outside=outside, district_code=district_code)
+        existing = _check_duplicates(store, conn, g, g_bad, same_point_m=same_point_m)
+        new_rows = _assign_serials(g, g_bad, existing, cat, reuse_gaps=reuse_gaps)
+        keep, problems = _write(store, conn, g, g_bad, cat, on_error=on_error, dry_run=not write, where=where,
                                 result=result)
+        return g, existing, new_rows, keep, problems
+
+    with store.reading() as conn:
+        f, existing, new_rows, keep, problems = plan(conn, write=False)
+    if not dry_run and len(keep):
+        with store.transaction() as conn:  # under the write lock, against the store as it is now
+            f, existing, new_rows, keep, problems = plan(conn, write=True)
     result.dry_run = dry_run
     result.would_write = len(keep) if dry_run else 0
     result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
