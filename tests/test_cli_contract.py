@@ -204,13 +204,35 @@ def _commands(tmp: Path, db: Path) -> dict[str, list[str]]:
         "warn": ["warn", "--from", "2025-06-01", "--to", "2025-06-15", "--no-scan", "--md", str(tmp / "w.md")],
         "map": ["map", "-o", str(tmp / "m.html")],
         "cells": ["cells", "build", "--replace", "--dry-run"],
+        "import": ["import", "roads", str(_roads_file(tmp)), "--dry-run"],
+        "components": ["import-components", str(_components_file(tmp)), "--lonlat", "wgs84", "--dry-run"],
     }
+
+
+def _roads_file(tmp: Path) -> Path:
+    """Two roads as a user's file, for a layer import."""
+    import geopandas as gpd
+    import shapely
+
+    path = tmp / "roads.geojson"
+    gpd.GeoDataFrame({"code": ["R-P1", "R-P2"], "name": ["东路", "西路"], "kind": ["main", "branch"]},
+                     geometry=[shapely.LineString([(446000, 4418000), (447000, 4418000)]),
+                               shapely.LineString([(446000, 4418500), (447000, 4418500)])],
+                     crs="EPSG:4548").to_file(path, driver="GeoJSON", engine="pyogrio")
+    return path
+
+
+def _components_file(tmp: Path) -> Path:
+    path = tmp / "covers.csv"
+    pd.DataFrame({"class_code": ["0101", "0103"], "lon": [116.43, 116.431], "lat": [39.90, 39.901]}).to_csv(
+        path, index=False)
+    return path
 
 
 BAR = re.compile(r"(\w+): +\d+%\|")  # tqdm: "export:  50%|█████     | 1/2 ..."
 
 
-@pytest.mark.parametrize("desc", ["export", "complaints", "warn", "map", "cells"])
+@pytest.mark.parametrize("desc", ["export", "complaints", "warn", "map", "cells", "import", "components"])
 def test_progress_bar_on_a_terminal_only(demo_db, tmp_path, desc):
     db = tmp_path / "copy.sqlite"
     shutil.copy(demo_db, db)

@@ -28,13 +28,14 @@ def run_component_import(args: argparse.Namespace) -> int:
                        "next free code of its class; drop these options (see `gridmap import-components --help`)")
     store = open_store_from(args, mode="create")  # every import may start a store
     reports = report_paths(args, store, inputs=(args.file, args.mapping))
-    res = import_any(store, "components", args.file, lonlat=args.lonlat, crs=args.src_crs,
-                     file_layer=args.file_layer, encoding=args.encoding,
-                     mapping=load_mapping(args.mapping) if args.mapping else None,
-                     district_code=args.district,
-                     outside="keep" if getattr(args, "keep_outside", False) else "reject",
-                     on_error="abort" if args.abort_on_error or getattr(args, "strict", False) else "reject",
-                     dry_run=getattr(args, "dry_run", False))
+    with progress_bar(args, "components") as progress:
+        res = import_any(store, "components", args.file, lonlat=args.lonlat, crs=args.src_crs,
+                         file_layer=args.file_layer, encoding=args.encoding,
+                         mapping=load_mapping(args.mapping) if args.mapping else None,
+                         district_code=args.district,
+                         outside="keep" if getattr(args, "keep_outside", False) else "reject",
+                         on_error="abort" if args.abort_on_error or getattr(args, "strict", False) else "reject",
+                         dry_run=getattr(args, "dry_run", False), progress=progress)
     as_json = getattr(args, "json", False)
     if not as_json:
         print(res)

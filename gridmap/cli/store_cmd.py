@@ -159,10 +159,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     store, source_crs = open_import_store(args)  # importing a base layer may start a new store
     reports = report_paths(args, store, inputs=(path, args.table, args.boundary))
     mode = "replace" if args.replace else "append"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), progress_bar(args, "import") as progress:
         warnings.simplefilter("ignore")  # the warnings are printed in the report below
         res = import_any(
-            store, layer, path, file_layer=args.file_layer, crs=source_crs, default_crs=args.crs,
+            store, layer, path, progress=progress, file_layer=args.file_layer, crs=source_crs, default_crs=args.crs,
             lonlat=args.lonlat, encoding=args.encoding, mapping=args.mapping, sheet=args.sheet, mode=mode,
             on_error="abort" if args.abort_on_error or args.strict else "reject", dry_run=args.dry_run,
             table=args.table,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
@@ -35,6 +36,9 @@ from gridmap.store.components import FIELDS, default_district, existing_codes
 __all__ = ["ComponentImportResult", "import_components"]
 
 log = logging.getLogger(__name__)
+
+#: Steps :func:`import_components` reports to its ``progress`` callback.
+_STEPS = 4
 
 
 @dataclass
@@ -71,7 +75,8 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                       encoding: str | None = None, mapping: dict[str, str] | None = None,
                       district_code: str | None = None, catalog: Catalog | None = None, on_error: str = "reject",
                       outside: str = "reject", reuse_gaps: bool = True, dry_run: bool = False,
-                      same_point_m: float = 0.01) -> ComponentImportResult:
+                      same_point_m: float = 0.01,
+                      progress: Callable[[int, int, str], None] | None = None) -> ComponentImportResult:
     """Import components, assigning cell / community / street and codes; one transaction.
 
     The steps, each a function of this module: read and normalise (:func:`_read_components`,
@@ -98,17 +103,22 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
     dry_run : check, assign and report everything, write nothing (``would_write`` says how many would be written).
     same_point_m : a component of the same class as another (in the input or already stored) within this distance
         is a duplicate and rejected (default 0.01 m).
+    progress : ``progress(done, total, label)``, called at each step (read, code, place and check, write, done);
+        the CLI draws a progress bar with it.
     """
+    step = progress or (lambda done, total, label: None)
     if on_error not in ("reject", "abort"):
         raise UsageError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
     if outside not in ("reject", "keep"):
         raise UsageError(message("outside must be 'reject' or 'keep'", got=repr(outside)))
     cat = catalog or default_catalog()
+    step(0, _STEPS, "read")
     f, where = _read_components(store, source, lonlat=lonlat, crs=crs, file_layer=file_layer, encoding=encoding,
                                 mapping=mapping)
     bad: dict[Any, Problem] = {}
     if district_code is not None:
         district_code = check_district_code(district_code)
+    step(1, _STEPS, f"code {len(f):,} components")
     _normalise(f, bad)
     _code_rows(f, bad, cat)
     f["district_code"] = [d or district_code for d in f["district_code"]]
@@ -129,11 +139,14 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
                                 result=result)
         return g, existing, new_rows, keep, problems
 
+    step(2, _STEPS, "place on cells, check duplicates")
     with store.reading() as conn:
         f, existing, new_rows, keep, problems = plan(conn, write=False)
     if not dry_run and len(keep):
+        step(3, _STEPS, f"write {len(keep):,} components")
         with store.transaction() as conn:  # under the write lock, against the store as it is now
             f, existing, new_rows, keep, problems = plan(conn, write=True)
+    step(_STEPS, _STEPS, "done")
     result.dry_run = dry_run
     result.would_write = len(keep) if dry_run else 0
     result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))

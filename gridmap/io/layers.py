@@ -13,7 +13,9 @@ import enum
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -27,6 +29,9 @@ from gridmap.io.vector import GEOMETRY_FIELDS, read_vector, require_crs
 __all__ = ["ImportResult", "TopologyMode", "prepare", "import_frame", "import_file", "import_outline"]
 
 log = logging.getLogger(__name__)
+
+#: Steps :func:`import_file` / :func:`import_frame` report to their ``progress`` callback.
+_STEPS = 3
 
 
 class TopologyMode(str, enum.Enum):
@@ -152,7 +157,7 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
                  assign_codes: bool = False, row_band_m: float = 500.0,
                  topology: str | TopologyMode = TopologyMode.OFF, boundary: Any = None,
                  snap_m: float = 0.5, max_sliver_m2: float | None = None, allow_implausible: bool = False,
-                 limits: Any = None) -> ImportResult:
+                 limits: Any = None, progress: Callable[[int, int, str], None] | None = None) -> ImportResult:
     """Import a GeoDataFrame into ``store``: good rows written in one transaction, bad rows reported.
 
     ``on_error='reject'`` (default) writes the good rows and reports the rest; ``'abort'`` writes nothing if any
@@ -230,14 +235,20 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
         bad = {p.row for p in problems}
         return problems, good.loc[[i for i in good.index if i not in bad]]
 
+    if progress:
+        progress(1, _STEPS, f"check {len(f):,} rows")
     with store.reading() as conn:
         problems, keep = plan(conn, f)
     if not dry_run and (len(keep) or (mode == "replace" and not problems)):
+        if progress:
+            progress(2, _STEPS, f"write {len(keep):,} rows")
         with store.transaction() as conn:  # under the write lock, against the store as it is now
             problems, keep = plan(conn, f)
             result.written = store.write(layer, keep, mode=mode, connection=conn)
     elif dry_run:
         result.would_write = len(keep)  # nothing is written by a dry run
+    if progress:
+        progress(_STEPS, _STEPS, "done")
     result.rejected = sorted(problems, key=lambda p: (str(p.row), p.field or ""))
     log.info("imported %s from %s: %d written, %d rejected%s", layer, where, result.written, len(result.rejected),
              " (dry run)" if dry_run else "")
@@ -302,8 +313,12 @@ def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: 
                 mapping: dict[str, str] | str | os.PathLike | None = None, mode: str = "append",
                 on_error: str = "reject", default_crs: Any = None, sheet: str | int | None = None,
                 table: str | os.PathLike | pd.DataFrame | None = None, table_sheet: str | int | None = None,
-                table_encoding: str | None = None, **options: Any) -> ImportResult:
+                table_encoding: str | None = None, progress: Callable[[int, int, str], None] | None = None,
+                **options: Any) -> ImportResult:
     """Read ``path`` (see :func:`read_vector`) and :func:`import_frame` it into ``layer``.
+
+    ``progress(done, total, label)``, if given, is called at each step (read the file, check the rows against
+    the store, write, done); the CLI draws a progress bar with it.
 
     ``mapping`` may be a dict, a ``--map`` string or a ``.toml`` file; ``table`` an ``.xlsx``/CSV path (or a
     DataFrame) joined as described in :func:`import_frame`, whose other keyword options pass through.
@@ -313,6 +328,8 @@ def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: 
 
     layer_spec(layer)  # an unknown layer is reported before the file is read
     mapping = load_mapping(mapping)
+    if progress:
+        progress(0, _STEPS, f"read {Path(path).name}")
     frame = read_vector(path, layer=file_layer, crs=crs, lonlat=lonlat, encoding=encoding, default_crs=default_crs,
                         mapping=mapping, sheet=sheet)
     require_crs(frame, where=str(path))
@@ -321,7 +338,7 @@ def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: 
 
         table = read_table(table, sheet=table_sheet, encoding=table_encoding)
     result = import_frame(store, layer, frame, mapping=mapping, mode=mode, on_error=on_error, where=str(path),
-                          table=table, **options)
+                          table=table, progress=progress, **options)
     if frame.attrs.get("encoding"):
         result.notes.insert(0, f"text encoding: {frame.attrs['encoding']}")
     return result
