@@ -42,12 +42,13 @@ class DemoRun:
     flags: Any = None
     warning: Any = None
     score: Any = None
+    steps: int = 0  # how many steps run_demo takes (for its progress callback)
 
 
 @contextmanager
-def _step(run: DemoRun, name: str, progress: Callable[[str], None] | None) -> Iterator[None]:
+def _step(run: DemoRun, name: str, progress: Callable[[int, int, str], None] | None) -> Iterator[None]:
     if progress:
-        progress(name)
+        progress(len(run.timings), run.steps, name)
     t0 = time.perf_counter()
     yield
     run.timings[name] = time.perf_counter() - t0
@@ -55,8 +56,10 @@ def _step(run: DemoRun, name: str, progress: Callable[[str], None] | None) -> It
 
 
 def run_demo(store: Any, out_dir: str | Path, *, scale: float = 1.0, seed: int | None = None, maps: bool = True,
-             progress: Callable[[str], None] | None = None) -> DemoRun:
-    """Build the demo district into ``store`` (replacing every layer) and write outputs to ``out_dir``."""
+             progress: Callable[[int, int, str], None] | None = None) -> DemoRun:
+    """Build the demo district into ``store`` (replacing every layer) and write outputs to ``out_dir``.
+
+    ``progress(done, total, label)``, if given, is called before each step (the CLI draws a bar with it)."""
     from gridmap import demo as demo_mod
     from gridmap.grid.service import build_store_cells
     from gridmap.io.components import import_components
@@ -65,6 +68,8 @@ def run_demo(store: Any, out_dir: str | Path, *, scale: float = 1.0, seed: int |
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = DemoRun(out)
+    # generate, write input files, one import per base layer, cells, components, complaints, flags, warning, maps
+    run.steps = 8 + len(BASE_LAYERS) - (0 if maps else 1)
     with _step(run, "generate", progress):
         district = demo_mod.generate(scale=scale, **({} if seed is None else {"seed": seed}))
     with _step(run, "write input files", progress):
@@ -97,6 +102,8 @@ def run_demo(store: Any, out_dir: str | Path, *, scale: float = 1.0, seed: int |
         with _step(run, "maps", progress):
             run.files.update(_maps(store, out, run))
     run.files["report"] = write_report(store, run, district)
+    if progress:
+        progress(run.steps, run.steps, "done")
     return run
 
 

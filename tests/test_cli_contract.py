@@ -206,6 +206,8 @@ def _commands(tmp: Path, db: Path) -> dict[str, list[str]]:
         "cells": ["cells", "build", "--replace", "--dry-run"],
         "import": ["import", "roads", str(_roads_file(tmp)), "--dry-run"],
         "components": ["import-components", str(_components_file(tmp)), "--lonlat", "wgs84", "--dry-run"],
+        "check": ["check"],
+        "demo": ["demo", "--scale", "0.03", "--out", str(tmp / "demo-out")],
     }
 
 
@@ -232,7 +234,7 @@ def _components_file(tmp: Path) -> Path:
 BAR = re.compile(r"(\w+): +\d+%\|")  # tqdm: "export:  50%|█████     | 1/2 ..."
 
 
-@pytest.mark.parametrize("desc", ["export", "complaints", "warn", "map", "cells", "import", "components"])
+@pytest.mark.parametrize("desc", ["export", "complaints", "warn", "map", "cells", "import", "components", "check", "demo"])
 def test_progress_bar_on_a_terminal_only(demo_db, tmp_path, desc):
     db = tmp_path / "copy.sqlite"
     shutil.copy(demo_db, db)

@@ -42,8 +42,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from gridmap.store.health import check_store
 
     store = open_store_from(args, mode="read")
+    from gridmap.cli._common import progress_bar
+
     try:
-        report = check_store(store, tolerance_m2=args.tolerance_m2, examples=args.examples)
+        with progress_bar(args, "check") as progress:
+            report = check_store(store, tolerance_m2=args.tolerance_m2, examples=args.examples, progress=progress)
     finally:
         store.close()
     if args.json:

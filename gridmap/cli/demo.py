@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gridmap.cli._common import add_json_option, import_summary, open_store_from, print_json
+from gridmap.cli._common import add_json_option, import_summary, open_store_from, print_json, progress_bar
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -40,8 +40,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store = open_store_from(args, mode="create")
     resolve_output_folder(args.out, store=store, reserved=("input/", "maps/", "report.md", "warning.md"),
                           option="--out")
-    show = (lambda name: print(f"· {name} ...", file=sys.stderr, flush=True)) if not args.quiet else None
-    run = run_demo(store, args.out, scale=args.scale, seed=args.seed, progress=show)
+    with progress_bar(args, "demo") as progress:
+        run = run_demo(store, args.out, scale=args.scale, seed=args.seed, progress=progress)
     if args.json:
         print_json({"store": store.safe_url, "imports": {k: import_summary(r) for k, r in run.imports.items()},
                     "files": {k: str(v) for k, v in run.files.items()}})

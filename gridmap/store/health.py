@@ -22,8 +22,8 @@ Each problem is a :class:`Finding` naming the check, the layer, how many feature
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -104,18 +104,29 @@ class HealthReport:
         return "\n".join(lines)
 
 
-def check_store(store: Any, *, tolerance_m2: float = 1.0, examples: int = 10) -> HealthReport:
-    """Check ``store`` (a :class:`~gridmap.store.Store`, opened read-only or not); nothing is written."""
+def check_store(store: Any, *, tolerance_m2: float = 1.0, examples: int = 10,
+                progress: Callable[[int, int, str], None] | None = None) -> HealthReport:
+    """Check ``store`` (a :class:`~gridmap.store.Store`, opened read-only or not); nothing is written.
+
+    ``progress(done, total, label)``, if given, is called before each check (the CLI draws a bar with it)."""
+    step = progress or (lambda done, total, label: None)
     findings: list[Finding] = []
     ex = int(examples)
     with store.engine.connect() as conn:
+        step(0, 6, "schema")
         version = _schema(conn, store, findings)
+        step(1, 6, "SRIDs")
         _srids(conn, store, findings, ex)
+        step(2, 6, "spatial indexes")
         _indexes(conn, store, findings)
         counts = {name: int(conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar()) for name in LAYERS}
+        step(3, 6, "unique codes")
         _unique(conn, findings, ex)
+        step(4, 6, "orphans")
         _orphans(conn, findings, ex)
+    step(5, 6, "cells tile their communities")
     _tiling(store, counts, findings, float(tolerance_m2), ex)
+    step(6, 6, "done")
     report = HealthReport(store.safe_url, store.backend, store.srid, version, counts, findings, float(tolerance_m2))
     log.info("checked %s: %d problem(s)", store.safe_url, len(findings))
     return report
