@@ -13,7 +13,7 @@ from pyproj import Transformer
 
 from gridmap.cli import main
 from gridmap.errors import StoreError
-from gridmap.maps.sample import sample_layers
+from gridmap.testing.maps import sample_layers
 from gridmap.store import open_store
 from gridmap.store.probe import stored_srid
 

@@ -10,7 +10,7 @@ import pytest
 from gridmap.errors import GridmapError, UsageError
 from gridmap.io import import_file
 from gridmap.io.dispatch import import_any, is_outline_code, layer_name
-from gridmap.maps.sample import sample_layers
+from gridmap.testing.maps import sample_layers
 
 
 @pytest.fixture(scope="module")

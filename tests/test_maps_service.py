@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from gridmap.maps import MapOptions, PagePolicy, Privacy, build_map, page_policy, to_html, write_map
-from gridmap.maps.sample import sample_layers
+from gridmap.testing.maps import sample_layers
 from gridmap.maps.service import locate_map, map_from_store, read_map_layers
 from gridmap.store import open_store
 
