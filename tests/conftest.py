@@ -84,3 +84,18 @@ def pytest_terminal_summary(terminalreporter):
     """Report the bad-input suite's tally of distinct inputs (see tests/test_bad_input.py)."""
     if _BAD_INPUTS:
         terminalreporter.write_line(f"bad-input suite: {len(_BAD_INPUTS)} distinct inputs tried (both backends)")
+
+
+@pytest.fixture(scope="session")
+def map_assets():
+    """The offline map bundle (Leaflet and its plugins from the npm registry), installed if missing (idempotent,
+    quick when present). Map test modules use it with ``pytestmark = pytest.mark.usefixtures("map_assets")``."""
+    import subprocess
+    from pathlib import Path
+
+    from gridmap.maps import AssetsMissingError, check_assets
+
+    try:
+        check_assets()
+    except AssetsMissingError:
+        subprocess.run(["bash", str(Path(__file__).resolve().parents[1] / "scripts" / "fetch_assets.sh")], check=True)

@@ -207,10 +207,6 @@ def test_allow_lists_are_not_stale(graph):
 
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
-# Paths the document names that other changes of the same wave create; the lead empties this list at merge.
-PENDING_PATHS = frozenset({
-    "gridmap/io/components.py",       # gridmap/components.py moves here (the component importer)
-})
 
 _PATH = re.compile(r"`(gridmap/[\w/]*?(?:\.py|/))(?::([\w.]+))?`")
 
@@ -240,9 +236,7 @@ def _defines(path: Path, dotted: str) -> bool:
 
 def _cases():
     for path, name in _references():
-        marks = [pytest.mark.xfail(strict=False, reason="created by another change of this wave")] \
-            if path in PENDING_PATHS else []
-        yield pytest.param(path, name or None, id=f"{path}:{name}" if name else path, marks=marks)
+        yield pytest.param(path, name or None, id=f"{path}:{name}" if name else path)
 
 
 def test_architecture_names_enough_files():
@@ -256,7 +250,3 @@ def test_every_file_named_in_architecture_exists(path, name):
     assert target.is_dir() if path.endswith("/") else target.is_file(), f"{path} does not exist"
     if name:
         assert _defines(target, name), f"{path} does not define {name}"
-
-
-def test_pending_paths_are_named_in_architecture():
-    assert PENDING_PATHS <= {p for p, _ in _references()}

@@ -33,13 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def assets():
-    """Install the offline bundle if it is missing (idempotent, quick when present)."""
-    try:
-        check_assets()
-    except AssetsMissingError:
-        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_assets.sh")], check=True)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")

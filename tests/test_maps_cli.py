@@ -27,12 +27,7 @@ from test_maps import ROOT, external_urls, page_data  # tests/ is on sys.path
 STREET = "110101002"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def assets():
-    try:
-        check_assets()
-    except AssetsMissingError:
-        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_assets.sh")], check=True)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,7 @@ from test_maps import ROOT
 PHONE, ID = "[电话]", "[身份证号]"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def assets():
-    try:
-        check_assets()
-    except AssetsMissingError:
-        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_assets.sh")], check=True)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
 
 
 # --- an independent reader of the output --------------------------------------------------------------------

@@ -51,12 +51,7 @@ COLS = 8
 QUOTE_FREE_DIR = "jinja2.utils"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def assets():
-    try:
-        check_assets()
-    except AssetsMissingError:
-        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_assets.sh")], check=True)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
 
 
 # --- the payloads ---------------------------------------------------------------------------------------------
