@@ -170,11 +170,7 @@ def resolve_output(path: str | os.PathLike, *, store: Any = None, inputs: Iterab
     if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(message(f"{option} is read-only", got=raw, fix="make it writable or choose another path"))
     if folder_named:
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(message(f"cannot create the folder of {option}", got=f"{parent}: {exc.strerror}",
-                                      fix="check the path and your permissions")) from exc
+        _make_folder(parent, what=f"the folder of {option}")
     return target
 
 
@@ -192,12 +188,17 @@ def resolve_output_folder(path: str | os.PathLike, *, store: Any = None, reserve
             if _same(inside, protected) or (name.endswith("/") and _inside(protected, inside)):
                 raise OutputError(message(f"{option} would write over the open store", where=str(protected),
                                           got=str(path), fix="choose another output folder"))
+    _make_folder(folder, what=option)
+    return folder
+
+
+def _make_folder(folder: Path, *, what: str) -> None:
+    """Create ``folder`` (and its parents) or say clearly why it cannot be."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(message(f"cannot create {option}", got=f"{folder}: {exc.strerror}",
+        raise OutputError(message(f"cannot create {what}", got=f"{folder}: {exc.strerror}",
                                   fix="check the path and your permissions")) from exc
-    return folder
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -151,20 +151,14 @@ def import_summary(res: Any) -> dict[str, Any]:
             out[key] = getattr(res, key)
     if hasattr(res, "frame") and "layer" not in out:
         out["layer"] = "complaints"
-    # rows, each counted once: read = accepted + rejected; by reason, each row under its first reason
-    rejected = getattr(res, "rejected_rows", len(res.rejected))
+    # rows, each counted once: read = accepted + rejected; by reason, each row under its first reason (every
+    # import result, gridmap.io.ImportResult and the complaint import's, has rejected_rows and by_reason)
     if hasattr(res, "accepted"):
         out["accepted"] = res.accepted
     elif out.get("read") is not None:
-        out["accepted"] = out["read"] - rejected
-    out["rejected"] = rejected
-    if hasattr(res, "by_reason"):
-        out["rejected_by_reason"] = dict(res.by_reason())
-    else:
-        reasons: dict[str, int] = {}
-        for p in res.rejected:
-            reasons[getattr(p, "reason", str(p))] = reasons.get(getattr(p, "reason", str(p)), 0) + 1
-        out["rejected_by_reason"] = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+        out["accepted"] = out["read"] - res.rejected_rows
+    out["rejected"] = res.rejected_rows
+    out["rejected_by_reason"] = dict(res.by_reason())
     out["rejections"] = problems(res.rejected)
     out["warnings"] = problems(getattr(res, "warnings", []))
     if getattr(res, "notes", None):

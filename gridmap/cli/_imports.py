@@ -46,7 +46,7 @@ def run_component_import(args: argparse.Namespace) -> int:
         if not as_json:
             print(f"rejection report: {reports['rejects']}")
     if as_json:
-        print_json({**import_summary(res), "rejects_file": str(reports["rejects"]) if "rejects" in reports else None})
+        print_json({**import_summary(res), "rejects_file": str_or_none(reports.get("rejects"))})
     return import_exit_code(read=res.read, accepted=res.would_write if res.dry_run else res.written,
                             rejected_rows=res.rejected_rows)
 

@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def cmd_map(args: Any) -> int:
     from gridmap.cli._common import progress_bar
-    from gridmap.errors import UsageError, ValidationError, message
+    from gridmap.errors import UsageError, message
 
     if bool(args.warn_from) != bool(args.warn_to):
         raise UsageError(message("--warn-from and --warn-to go together", got=f"--warn-from {args.warn_from} "

@@ -54,7 +54,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from gridmap.crs import LonLatSystem, to_working_xy, working_crs
-from gridmap.errors import InputFileError, Problem, ValidationError, message, plain
+from gridmap.errors import InputFileError, Problem, ValidationError, message
 from gridmap.warning.categories import FALLBACK_CATEGORY, normalise_category
 
 __all__ = ["FIELD_ALIASES", "ComplaintImport", "parse_timestamp", "parse_timestamps", "parse_complaints", "read_complaints",

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap._enums import ChoiceEnum
-from gridmap.errors import Problem, ValidationError, message
+from gridmap.errors import Problem, ValidationError
 from gridmap.warning.lattice_ops import cell_index, localise_cells, require_window
 
 __all__ = ["Unit", "complaint_mask", "select_complaints", "cell_counts", "counts_by", "point_xy", "cell_xy_index"]
