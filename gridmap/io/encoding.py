@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +68,15 @@ def looks_like_mojibake(text: str) -> bool:
     """
     if not text:
         return False
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    odd = sum(1 for ch in text if "\u0080" <= ch <= "\u00ff" or ch == "\ufffd")
-    return (odd > 0 and cjk == 0) or "\ufffd" in text
+    # regular-expression searches (C loops that stop at the first hit), not a Python loop over every character:
+    # a 300,000-row CSV is 16 M characters
+    if "\ufffd" in text:
+        return True
+    return _ODD.search(text) is not None and _CJK.search(text) is None
+
+
+_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
+_ODD = re.compile("[\u0080-\u00ff\ufffd]")
 
 
 def decode_guess(raw: bytes) -> tuple[str, str]:
