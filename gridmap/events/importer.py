@@ -226,8 +226,10 @@ def _typed(table: pa.Table) -> bool:
             and pa.types.is_timestamp(table.schema.field("received_at").type))
 
 
-def _check_typed(table: pa.Table, offset: int, res: EventImport) -> tuple[pa.Table, np.ndarray, np.ndarray, list]:
-    """Vectorised checks of a typed batch: (good rows, x, y, problems)."""
+def _check_typed(table: pa.Table, offset: int, res: EventImport) -> tuple[pa.Table, np.ndarray, np.ndarray, list,
+                                                                          np.ndarray]:
+    """Vectorised checks of a typed batch: (rows, x, y, problems, source row numbers); rejected rows are still in
+    the table (their numbers are in the problems)."""
     from gridmap.warning.categories import FALLBACK_CATEGORY, normalise_category
 
     n = table.num_rows
@@ -269,11 +271,11 @@ def _check_typed(table: pa.Table, offset: int, res: EventImport) -> tuple[pa.Tab
     for name in ("text", "address", "status", "closed_at", *HANDLING_COLUMNS):
         if name in table.column_names:
             out[name] = table.column(name)
-    return pa.table(out), x, y, problems
+    return pa.table(out), x, y, problems, offset + np.arange(n)
 
 
 def _check_text(table: pa.Table, offset: int, res: EventImport, options: dict) -> tuple[pa.Table, np.ndarray,
-                                                                                      np.ndarray, list]:
+                                                                                      np.ndarray, list, np.ndarray]:
     """A text batch through :func:`gridmap.io.complaints.parse_complaints` (the CLI import's checks)."""
     from gridmap.io.complaints import parse_complaints
 
@@ -293,7 +295,7 @@ def _check_text(table: pa.Table, offset: int, res: EventImport, options: dict) -
     for name in HANDLING_COLUMNS:
         if name in table.column_names:
             out[name] = table.column(name).take(pa.array(keep))
-    return pa.table(out), xy[:, 0].copy(), xy[:, 1].copy(), list(parsed.rejected)
+    return pa.table(out), xy[:, 0].copy(), xy[:, 1].copy(), list(parsed.rejected), f.index.to_numpy()
 
 
 def _conform(table: pa.Table, codes: dict[str, pa.Array], x: np.ndarray, y: np.ndarray) -> pa.Table:
@@ -334,8 +336,10 @@ def _cast(col: pa.Array, target: pa.DataType, name: str) -> pa.Array:
         true = pc.is_in(low, value_set=pa.array(["1", "true", "yes", "y", "是", "满意", "已解决", "解决"]))
         false = pc.is_in(low, value_set=pa.array(["0", "false", "no", "n", "否", "不满意", "未解决"]))
         return pc.if_else(true, True, pc.if_else(false, False, pa.scalar(None, pa.bool_())))
+    if pa.types.is_floating(col.type) and pa.types.is_integer(target):  # pandas writes missing integers as NaN
+        col = pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col)
     try:
-        return col.cast(target, safe=False) if pa.types.is_string(col.type) is False else col.cast(target)
+        return col.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise ValidationError(message(f"column {name} cannot be read as {target}", got=str(exc)[:200],
                                       fix="fix the column's values or drop it")) from None
@@ -369,29 +373,29 @@ def import_events(sink: Any, source: str | os.PathLike, *, coder: Coder, batch_r
             res.read += n
             continue
         if _typed(table):
-            good, x, y, problems = _check_typed(table, offset, res)
+            good, x, y, problems, rows = _check_typed(table, offset, res)
         else:
-            good, x, y, problems = _check_text(table, offset, res, options)
+            good, x, y, problems, rows = _check_text(table, offset, res, options)
         pos = coder.lookup(x, y) if len(x) else np.zeros(0, dtype=np.int64)
         outside = pos < 0
         ok_x = np.isfinite(x) & np.isfinite(y)
         bad_rows = {p.row for p in problems}
         for i in np.flatnonzero(outside & ok_x)[:_MAX_PROBLEMS]:
-            problems.append(Problem(None, "geometry", "outside the district (no cell covers this point)",
+            problems.append(Problem(int(rows[i]), "geometry", "outside the district (no cell covers this point)",
                                     (float(x[i]), float(y[i]))))
         keep = ~outside
         if _typed(table):  # rows rejected by the typed checks are still in `good`: drop them by row number
             rowmask = np.ones(n, dtype=bool)
             rowmask[[r - offset for r in bad_rows if isinstance(r, (int, np.integer))]] = False
             keep &= rowmask
-        good, x, y, pos = good.filter(pa.array(keep)), x[keep], y[keep], pos[keep]
+        good, x, y, pos, rows = good.filter(pa.array(keep)), x[keep], y[keep], pos[keep], rows[keep]
         if _typed(table):
             ids = good.column("source_id").combine_chunks()
             first = _first_occurrence(ids)
             for i in np.flatnonzero(~first)[:_MAX_PROBLEMS]:
-                problems.append(Problem(None, "source_id", "repeated source_id in this input (the first row is kept)",
+                problems.append(Problem(int(rows[i]), "source_id", "repeated source_id in this input (the first row is kept)",
                                         ids[int(i)].as_py()))
-            good, x, y, pos = good.filter(pa.array(first)), x[first], y[first], pos[first]
+            good, x, y, pos, rows = good.filter(pa.array(first)), x[first], y[first], pos[first], rows[first]
         rejected = n - good.num_rows
         res.rejected_rows += rejected
         res.accepted += good.num_rows

@@ -1,0 +1,197 @@
+"""The events import: hive-partitioned GeoParquet, codes equal to an independent sjoin, atomic batches,
+idempotent re-import, typed Parquet checks, handling-record columns, and resumption after ``kill -9``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gridmap.events.dataset import EventDataset
+from gridmap.events.importer import Coder, import_events
+from gridmap.events.schema import HANDLING_COLUMNS
+from gridmap.events.service import import_events_file
+from gridmap.store import open_store
+
+
+def test_layout_is_hive_geoparquet_by_month(demo_events):
+    ev = demo_events[1]
+    ds = EventDataset(ev)
+    months = ds.months()
+    assert months == [f"2025-{m:02d}" for m in range(1, 13)]
+    for f in ds.files():
+        assert f.parent.name.startswith("month=")
+        t = pd.to_datetime(pq.read_table(f, columns=["received_at"]).column(0).to_pandas())
+        assert (t.dt.strftime("%Y-%m") == f.parent.name.split("=")[1]).all()
+    # GeoParquet readers see the points in the store's CRS, with the hive partition column
+    f = ds.files()[0]
+    g = gpd.read_parquet(f)
+    assert g.crs.to_epsg() == 4548 and (g.geom_type == "Point").all()
+    np.testing.assert_array_equal(g.geometry.x.to_numpy(), g["x"].to_numpy())
+    dataset = pq.ParquetDataset(ev, partitioning="hive")
+    assert "month" in dataset.schema.names
+
+
+def test_codes_equal_an_independent_sjoin(demo_events):
+    db, ev = demo_events[:2]
+    rows = EventDataset(ev).read(columns=["source_id", "x", "y", "cell_code", "community_code", "street_code"])
+    with open_store(db, mode="read") as store:
+        cells = store.read("cells", columns=["code", "community_code"])
+    pts = gpd.GeoDataFrame(rows[["source_id"]], geometry=gpd.points_from_xy(rows["x"], rows["y"]), crs=cells.crs)
+    joined = gpd.sjoin(pts, cells, predicate="within", how="left")
+    joined = joined[~joined.index.duplicated()]  # (a point within one cell only: within is exclusive)
+    assert joined["code"].notna().mean() > 0.99
+    inside = joined["code"].notna()
+    assert (rows.loc[inside, "cell_code"].astype(str) == joined.loc[inside, "code"]).all()
+    assert (rows.loc[inside, "community_code"].astype(str) == joined.loc[inside, "community_code_right"]
+            if "community_code_right" in joined else True)
+    assert (rows["street_code"].astype(str) == rows["community_code"].astype(str).str[:9]).all()
+
+
+def test_reimport_writes_nothing_twice(demo_events, tmp_path):
+    db, ev, csv, first = demo_events
+    before = sorted(p.relative_to(ev).as_posix() for p in ev.rglob("*"))
+    with open_store(db, mode="read") as store:
+        again = import_events_file(store, csv, events=ev, batch_rows=5_000)  # other batches: no resume shortcut
+    assert again.written == 0 and again.already_stored == first.written
+    assert sorted(p.relative_to(ev).as_posix() for p in ev.rglob("*")) == before
+    ids = EventDataset(ev).read(columns=["source_id"])["source_id"]
+    assert ids.is_unique and len(ids) == first.written
+
+
+def _cells_frame():
+    import shapely
+
+    x0, y0 = 450_000.0, 4_420_000.0
+    codes, geoms = [], []
+    for i in range(4):
+        for j in range(3):
+            codes.append(f"110199001{j + 1:03d}{i + 1:03d}")
+            geoms.append(shapely.box(x0 + i * 100, y0 + j * 100, x0 + i * 100 + 100, y0 + j * 100 + 100))
+    return gpd.GeoDataFrame({"code": codes, "community_code": [c[:12] for c in codes]}, geometry=geoms,
+                            crs="EPSG:4548")
+
+
+def test_typed_parquet_rows_are_checked_and_handling_columns_kept(tmp_path):
+    t = pd.to_datetime(["2025-01-03 08:00", None, "2025-02-01 09:00", "2025-02-02 10:00", "2025-02-03 11:00",
+                        "2025-03-01 12:00", "2025-03-01 12:00"])
+    src = pd.DataFrame({
+        "source_id": ["A", "B", "C", "D", "E", "F", "F"],
+        "received_at": t,
+        "category": ["房屋漏雨", "噪音", "外星人", "噪声", "噪音", "供暖", "供暖"],
+        "text": ["漏雨", "吵", "?", "", "吵", "不热", "不热"],
+        "x": [450_050.0, 450_050, 450_150, 450_250, 999.0, 450_350, 450_350],
+        "y": [4_420_050.0, 4_420_050, 4_420_150, 4_420_250, 4_420_050, 4_420_250, 4_420_250],
+        "satisfied": [True, None, False, None, None, True, True],
+        "dispatched_to": ["城管;街道", None, None, None, None, "供热", "供热"],
+        "redispatches": [2, None, 0, None, None, None, 1],
+    })
+    path = tmp_path / "typed.parquet"
+    src.to_parquet(path)
+    ds = EventDataset(tmp_path / "ev", crs="EPSG:4548", create=True)
+    res = import_events(ds, path, coder=Coder(_cells_frame()))
+    reasons = dict(res.by_reason())
+    assert res.read == 7 and res.written == 3 and res.rejected_rows == 4
+    assert reasons == {"time missing": 1, "complaint text is empty": 1,
+                       "outside the district (no cell covers this point)": 1,
+                       "repeated source_id in this input (the first row is kept)": 1}
+    got = ds.read().sort_values("source_id").reset_index(drop=True)
+    assert got["source_id"].tolist() == ["A", "C", "F"]
+    assert got["category"].astype(str).tolist() == ["房屋漏雨", "其他", "供暖"] and res.warnings == 1
+    assert got["cell_code"].astype(str).tolist() == ["110199001001001", "110199001002002", "110199001003004"]
+    assert got["satisfied"].tolist() == [True, False, True]
+    assert [None if pd.isna(v) else v for v in got["dispatched_to"]] == ["城管;街道", None, "供热"]
+    assert [None if pd.isna(v) else int(v) for v in got["redispatches"]] == [2, 0, None]
+    assert set(HANDLING_COLUMNS) <= set(got.columns) and got["revisit_at"].isna().all()
+
+
+#: The child process of the kill test: an import of CSV in batches of 1,500 rows.
+_CHILD = textwrap.dedent("""
+    import sys
+    from gridmap.events.service import import_events_file
+    from gridmap.store import open_store
+    with open_store(sys.argv[1], mode="read") as store:
+        import_events_file(store, sys.argv[2], events=sys.argv[3], batch_rows=1500)
+""")
+
+
+def _manifest_lines(ev) -> int:
+    p = ev / "_manifest.jsonl"
+    return p.read_text().count("\n") if p.exists() else 0
+
+
+@pytest.mark.slow
+def test_kill_9_mid_import_leaves_whole_batches_and_a_rerun_completes(demo_store, demo_events, tmp_path):
+    db, csv = demo_store
+    clean = EventDataset(demo_events[1])
+    ev = tmp_path / "killed.events"
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(db), str(csv), str(ev)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while _manifest_lines(ev) < 4 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert child.poll() is None, "the import finished before it could be killed: " + child.stderr.read().decode()[-500:]
+    time.sleep(0.05 + 0.1 * np.random.default_rng().random())  # somewhere inside a later batch
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL
+    # after the kill: the manifest lists only whole batches, each file readable, no id twice
+    ds = EventDataset(ev)
+    committed = ds.batches()
+    assert 4 <= len(committed) < 21
+    rows = ds.read(columns=["source_id"])
+    assert len(rows) == sum(b.rows for b in committed) == 1500 * len(committed)
+    assert rows["source_id"].is_unique
+    # the re-run resumes after the last committed batch and completes the import
+    with open_store(db, mode="read") as store:
+        res = import_events_file(store, csv, events=ev, batch_rows=1500)
+    assert res.skipped_batches == len(committed)
+    assert res.already_stored == 0  # nothing re-written, nothing even re-checked twice
+    final = EventDataset(ev)
+    assert final.count() == clean.count()
+    got = final.read(columns=["source_id", "received_at", "cell_code"]).sort_values("source_id", ignore_index=True)
+    want = clean.read(columns=["source_id", "received_at", "cell_code"]).sort_values("source_id", ignore_index=True)
+    assert got["source_id"].is_unique
+    pd.testing.assert_frame_equal(got.astype({"cell_code": str}), want.astype({"cell_code": str}))
+    # no file that a batch does not list is left behind
+    listed = {f for b in final.batches() for f in b.files}
+    on_disk = {p.relative_to(ev).as_posix() for p in ev.rglob("*.parquet")}
+    assert on_disk == listed
+    lines = (ev / "_manifest.jsonl").read_text().splitlines()
+    assert all(json.loads(line)["source"]["batch_rows"] == 1500 for line in lines)
+
+
+def test_a_torn_batch_is_invisible_and_cleaned(tmp_path):
+    """A batch whose files were renamed but whose manifest line was never written (a kill between the two
+    steps): readers do not see it and the next writer deletes it."""
+    ds = EventDataset(tmp_path / "ev", crs="EPSG:4548", create=True)
+    coder = Coder(_cells_frame())
+    from gridmap.events.importer import _conform
+
+    def batch(ids):
+        n = len(ids)
+        t = pa.table({"source_id": pa.array(ids), "received_at": pa.array(np.full(n, np.datetime64("2025-01-05"),
+                                                                                  "datetime64[us]"))})
+        return _conform(t, coder.arrays(np.zeros(n, dtype=np.int64)), np.full(n, 450_050.0), np.full(n, 4_420_050.0))
+
+    ds.write_batch(batch(["a", "b"]))
+    ds.commit(batch(["c"]), months=np.array(["2025-01"], dtype=object))
+    manifest = tmp_path / "ev" / "_manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text(lines[0] + lines[1][:20])  # the second line torn mid-write
+    again = EventDataset(tmp_path / "ev")
+    assert again.count() == 2 and sorted(again.read(columns=["source_id"])["source_id"]) == ["a", "b"]
+    assert again.recover() == 2  # its Parquet file and its id file
+    assert again.write_batch(batch(["b", "c"])) == (1, 1)
+    assert sorted(EventDataset(tmp_path / "ev").read(columns=["source_id"])["source_id"]) == ["a", "b", "c"]
