@@ -51,7 +51,6 @@ class PostgisEvents:
             raise ValidationError(message("events table names are lower-case letters, digits and _", got=table))
         self.engine, self.srid, self.table = engine, int(srid), table
         self.schema = event_schema()
-        self._months: set[str] = set()
 
     # -- layout ------------------------------------------------------------------------------------------------
     def create(self) -> None:
@@ -72,15 +71,6 @@ class PostgisEvents:
     def exists(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT to_regclass(:t)"), {"t": self.table}).scalar() is not None
-
-    def _partition(self, conn: Any, month: str) -> None:
-        if month in self._months:
-            return
-        y, m = (int(v) for v in month.split("-"))
-        nxt = f"{y + (m == 12):04d}-{m % 12 + 1:02d}-01"
-        conn.execute(text(f'CREATE TABLE IF NOT EXISTS "{self.table}_{y:04d}_{m:02d}" PARTITION OF "{self.table}" '
-                          f"FOR VALUES FROM ('{month}-01') TO ('{nxt}')"))
-        self._months.add(month)
 
     # -- the sink interface of gridmap.events.importer ----------------------------------------------------------
     def recover(self) -> int:
