@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.locate",
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
+    "gridmap.cli.events_cmd",
     "gridmap.cli.planning",
     "gridmap.cli.check",
 ]
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    command = " ".join(str(getattr(args, k)) for k in ("command", "complaints_command") if getattr(args, k, None))
+    command = " ".join(str(getattr(args, k)) for k in ("command", "complaints_command", "events_command") if getattr(args, k, None))
 
     def fail(kind: str, exc: BaseException, code: int, text: str | None = None) -> int:
         if args.verbose >= 2:
