@@ -611,6 +611,20 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
     return parse_complaints(raw, where=str(p), **options)
 
 
+def _write_new(store: Any, new: gpd.GeoDataFrame, *, on_error: str, where: str) -> tuple[int, list[Problem]]:
+    """Write parsed complaints: straight through :meth:`Store.write` (its own checks, one transaction), since
+    :func:`parse_complaints` has already checked every row; only when the store refuses some row (e.g. an id
+    another import stored meanwhile) the general :func:`gridmap.io.import_frame` rejects rows one by one."""
+    from gridmap.io import import_frame
+
+    try:
+        with store.transaction() as conn:
+            return store.write("complaints", new, connection=conn), []
+    except ValidationError:
+        out = import_frame(store, "complaints", new, on_error=on_error, where=where)
+        return out.written, list(out.rejected)
+
+
 #: Steps :func:`import_complaints` reports to its ``progress`` callback.
 _STEPS = 5
 
@@ -627,8 +641,6 @@ def import_complaints(store: Any, source: "str | os.PathLike | pd.DataFrame", *,
     ``progress(done, total, label)``, if given, is called at each of five steps (read cells, read the file, check
     and assign, compare with the stored ids, write); the CLI draws a progress bar with it.
     """
-    from gridmap.io import import_frame
-
     if on_error not in ("reject", "abort"):
         raise ValidationError(message("on_error must be 'reject' or 'abort'", got=repr(on_error)))
     if progress:
@@ -661,9 +673,8 @@ def import_complaints(store: Any, source: "str | os.PathLike | pd.DataFrame", *,
     if progress:
         progress(4, _STEPS, f"write {len(new):,} complaints")
     if len(new):
-        out = import_frame(store, "complaints", new, on_error=on_error, where=res.where)
-        res.written = out.written
-        res.rejected += out.rejected
+        res.written, rejected = _write_new(store, new, on_error=on_error, where=res.where)
+        res.rejected += rejected
     if progress:
         progress(_STEPS, _STEPS, "done")
     log.info("imported complaints from %s: %d written, %d already stored, %d rejected", res.where, res.written,

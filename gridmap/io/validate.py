@@ -270,7 +270,9 @@ def check_rows(layer: str, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, l
     flagged = {(p.row, p.field) for p in problems}
     for col in ("code", "district_code", "street_code", "community_code", "cell_code", "national_id", "class_code"):
         if col in f.columns:
-            for idx in f.index[f[col].map(lost_digits).astype(bool).to_numpy()]:
+            # once per distinct value (a complaints layer repeats a few thousand codes over millions of rows)
+            seen = {v: lost_digits(v) for v in pd.unique(f[col].dropna()) if isinstance(v, str)}
+            for idx in f.index[f[col].map(seen).fillna(False).astype(bool).to_numpy()]:
                 if (idx, col) not in flagged:
                     problems.append(Problem(idx, col, LOST_DIGITS, f.at[idx, col]))
     unreadable: set = set()
