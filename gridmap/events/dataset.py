@@ -190,9 +190,10 @@ class EventDataset:
         # was corrected into another month, or a hash collision)
         out = np.zeros(len(ids), dtype=bool)
         cand = np.flatnonzero(hit)
+        months = _month_numbers(months)
         for month in np.unique(months[cand]):
             sel = cand[months[cand] == month]
-            stored = _ids_of(self.files(months=[str(month)]))
+            stored = _ids_of(self.files(months=[_month_name(int(month))]))
             out[sel] = pc.is_in(ids.take(pa.array(sel)), value_set=stored).to_numpy(zero_copy_only=False)
         left = cand[~out[cand]]
         if len(left):
@@ -207,33 +208,39 @@ class EventDataset:
                 return b.source
         return None
 
-    def write_batch(self, table: pa.Table, *, source: dict | None = None) -> tuple[int, int]:
-        """Commit the rows of ``table`` whose ``source_id`` is not stored yet; return (written, already stored)."""
-        received = table.column("received_at").to_numpy()
-        months = _month_names(received)
+    def write_batch(self, table: pa.Table, *, source: dict | None = None,
+                    hashes: np.ndarray | None = None) -> tuple[int, int]:
+        """Commit the rows of ``table`` whose ``source_id`` is not stored yet; return (written, already stored).
+        ``hashes``: :func:`hash_ids` of its ids, when the caller has them."""
+        months = _months(table.column("received_at"))
         ids = table.column("source_id").combine_chunks()
-        stored = self.stored_ids(ids, hash_ids(ids), months)
+        hashes = hash_ids(ids) if hashes is None else hashes
+        stored = self.stored_ids(ids, hashes, months)
         if stored.any():
-            table = table.filter(pa.array(~stored))
-            months = months[~stored]
+            keep = ~stored
+            table, months, hashes = table.filter(pa.array(keep)), months[keep], hashes[keep]
         if table.num_rows:
-            self.commit(table, months=months, source=source)
+            self.commit(table, months=months, source=source, hashes=hashes)
         return table.num_rows, int(stored.sum())
 
-    def commit(self, table: pa.Table, *, months: np.ndarray, source: dict | None = None) -> Batch:
-        """Write ``table`` (rows of :func:`~gridmap.events.schema.event_schema`) as one batch, atomically."""
+    def commit(self, table: pa.Table, *, months: np.ndarray, source: dict | None = None,
+               hashes: np.ndarray | None = None) -> Batch:
+        """Write ``table`` (rows of :func:`~gridmap.events.schema.event_schema`; ``months`` of each row as months
+        since 1970, or ``YYYY-MM`` text) as one batch, atomically; ``hashes`` of its ids if already computed."""
         batches = self.batches()
         number = batches[-1].number + 1 if batches else 1
-        hashes = np.sort(hash_ids(table.column("source_id")))
+        hashes = np.sort(hash_ids(table.column("source_id")) if hashes is None else hashes)
+        months = _month_numbers(months)
         temps: list[tuple[Path, Path]] = []
         files = []
         order = np.argsort(months, kind="stable")
         sorted_months = months[order]
+        table = table.take(pa.array(order))  # one gather; each month is then a zero-copy slice
         bounds = np.flatnonzero(np.r_[True, sorted_months[1:] != sorted_months[:-1], True])
         geo = geo_metadata(self.crs)
         for a, b in zip(bounds[:-1], bounds[1:]):
-            month = str(sorted_months[a])
-            part = table.take(pa.array(order[a:b]))
+            month = _month_name(int(sorted_months[a]))
+            part = table.slice(int(a), int(b - a))
             rel = f"{PARTITION}={month}/part-{number:06d}.parquet"
             final = self.path / rel
             final.parent.mkdir(exist_ok=True)
@@ -263,6 +270,9 @@ class EventDataset:
         return batch
 
 
+_DICT_COLUMNS = ("category", "status", "cell_code", "community_code", "street_code")
+
+
 def _ids_name(number: int) -> str:
     return f"{_IDS}/batch-{number:06d}.npy"
 
@@ -285,8 +295,9 @@ def _write_parquet(table: pa.Table, path: Path, geo: dict[bytes, bytes]) -> None
     out = table.append_column("geometry", point)
     out = out.replace_schema_metadata({**(out.schema.metadata or {}), **geo})
     with open(path, "wb") as fh:
+        # dictionaries only for the code columns: trying one for unique ids and texts costs 4x the whole write
         pq.write_table(out, fh, compression="zstd", compression_level=1, row_group_size=1 << 20,
-                       write_statistics=["received_at", "source_id"])
+                       use_dictionary=list(_DICT_COLUMNS), write_statistics=["received_at", "source_id"])
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -312,8 +323,18 @@ def iter_files(files: Sequence[Path], **options: Any) -> Iterator[pa.Table]:
         yield read_file(f, **options)
 
 
-def _month_names(values: np.ndarray) -> np.ndarray:
-    """``YYYY-MM`` of datetime64 values (formatted once per distinct month)."""
-    m = np.asarray(values, dtype="datetime64[us]").astype("datetime64[M]")
-    uniq, inv = np.unique(m, return_inverse=True)
-    return np.datetime_as_string(uniq, unit="M").astype(object)[inv]
+def _months(received: Any) -> np.ndarray:
+    """Months since 1970-01 of each time (int64)."""
+    arr = received.to_numpy() if isinstance(received, (pa.Array, pa.ChunkedArray)) else np.asarray(received)
+    return np.asarray(arr, dtype="datetime64[us]").astype("datetime64[M]").astype(np.int64)
+
+
+def _month_numbers(months: np.ndarray) -> np.ndarray:
+    m = np.asarray(months)
+    if m.dtype.kind in "iu":
+        return m.astype(np.int64)
+    return np.asarray(m.astype(str), dtype="datetime64[M]").astype(np.int64)
+
+
+def _month_name(m: int) -> str:
+    return str(np.datetime64(m, "M"))

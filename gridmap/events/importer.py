@@ -346,15 +346,55 @@ def _cast(col: pa.Array, target: pa.DataType, name: str) -> pa.Array:
 
 
 # -- the import loop -------------------------------------------------------------------------------------------------
+def _prepare(table: pa.Table, offset: int, res: EventImport, coder: Coder, options: dict
+             ) -> tuple[pa.Table, np.ndarray | None]:
+    """One source batch -> (its accepted rows in the events schema, their id hashes or None); counts in ``res``."""
+    n = table.num_rows
+    typed = _typed(table)
+    if typed:
+        good, x, y, problems, rows = _check_typed(table, offset, res)
+    else:
+        good, x, y, problems, rows = _check_text(table, offset, res, options)
+    pos = coder.lookup(x, y) if len(x) else np.zeros(0, dtype=np.int64)
+    outside = pos < 0
+    for i in np.flatnonzero(outside & np.isfinite(x) & np.isfinite(y))[:_MAX_PROBLEMS]:
+        problems.append(Problem(int(rows[i]), "geometry", "outside the district (no cell covers this point)",
+                                (float(x[i]), float(y[i]))))
+    keep = ~outside
+    if typed:  # rows rejected by the typed checks are still in `good`: drop them by row number
+        bad_rows = [p.row - offset for p in problems if isinstance(p.row, (int, np.integer)) and p.field != "geometry"]
+        keep[bad_rows] = False
+    good, x, y, pos, rows = good.filter(pa.array(keep)), x[keep], y[keep], pos[keep], rows[keep]
+    hashes = None
+    if typed:
+        ids = good.column("source_id").combine_chunks()
+        first, hashes = _first_occurrence(ids)
+        for i in np.flatnonzero(~first)[:_MAX_PROBLEMS]:
+            problems.append(Problem(int(rows[i]), "source_id",
+                                    "repeated source_id in this input (the first row is kept)", ids[int(i)].as_py()))
+        if not first.all():
+            good, x, y, pos, hashes = good.filter(pa.array(first)), x[first], y[first], pos[first], hashes[first]
+    res.rejected_rows += n - good.num_rows
+    res.accepted += good.num_rows
+    res.read += n
+    if len(res.rejected) < _MAX_PROBLEMS:
+        res.rejected += problems[: _MAX_PROBLEMS - len(res.rejected)]
+    return _conform(good, coder.arrays(pos), x, y), hashes
+
+
 def import_events(sink: Any, source: str | os.PathLike, *, coder: Coder, batch_rows: int = DEFAULT_BATCH_ROWS,
                   lonlat: str = "wgs84", encoding: str | None = None, tz: str = "Asia/Shanghai",
                   mapping: dict[str, str] | None = None, unknown_category: str = "other",
-                  progress: Callable[[int, int, str], None] | None = None, stop_after: int | None = None
-                  ) -> EventImport:
+                  progress: Callable[[int, int, str], None] | None = None) -> EventImport:
     """Import ``source`` into ``sink`` (an :class:`~gridmap.events.dataset.EventDataset` or a PostGIS events
     table) in batches; see the module docstring. ``progress(rows done, rows in total (estimated for CSV),
-    label)`` is called after each batch. ``stop_after`` stops after that many committed batches (for tests of
-    resumption)."""
+    label)`` is called after each batch.
+
+    Two stages overlap (both cores busy): while one thread commits batch k (the stored-id check and the writes,
+    strictly in order), the caller's thread reads and checks batch k+1.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     path = Path(source)
     t0 = time.perf_counter()
     res = EventImport(where=str(path))
@@ -364,66 +404,57 @@ def import_events(sink: Any, source: str | os.PathLike, *, coder: Coder, batch_r
     done_before = _resume_point(sink, ident)
     options = {"lonlat": lonlat, "crs": coder.crs, "mapping": mapping, "unknown_category": unknown_category,
                "tz": tz}
-    offset = 0
-    for k, table in enumerate(batches):
-        n = table.num_rows
-        if k < done_before:  # committed by an earlier, interrupted run of the same import
-            offset += n
-            res.skipped_batches += 1
-            res.read += n
-            continue
-        if _typed(table):
-            good, x, y, problems, rows = _check_typed(table, offset, res)
-        else:
-            good, x, y, problems, rows = _check_text(table, offset, res, options)
-        pos = coder.lookup(x, y) if len(x) else np.zeros(0, dtype=np.int64)
-        outside = pos < 0
-        ok_x = np.isfinite(x) & np.isfinite(y)
-        bad_rows = {p.row for p in problems}
-        for i in np.flatnonzero(outside & ok_x)[:_MAX_PROBLEMS]:
-            problems.append(Problem(int(rows[i]), "geometry", "outside the district (no cell covers this point)",
-                                    (float(x[i]), float(y[i]))))
-        keep = ~outside
-        if _typed(table):  # rows rejected by the typed checks are still in `good`: drop them by row number
-            rowmask = np.ones(n, dtype=bool)
-            rowmask[[r - offset for r in bad_rows if isinstance(r, (int, np.integer))]] = False
-            keep &= rowmask
-        good, x, y, pos, rows = good.filter(pa.array(keep)), x[keep], y[keep], pos[keep], rows[keep]
-        if _typed(table):
-            ids = good.column("source_id").combine_chunks()
-            first = _first_occurrence(ids)
-            for i in np.flatnonzero(~first)[:_MAX_PROBLEMS]:
-                problems.append(Problem(int(rows[i]), "source_id", "repeated source_id in this input (the first row is kept)",
-                                        ids[int(i)].as_py()))
-            good, x, y, pos, rows = good.filter(pa.array(first)), x[first], y[first], pos[first], rows[first]
-        rejected = n - good.num_rows
-        res.rejected_rows += rejected
-        res.accepted += good.num_rows
-        res.read += n
-        if len(res.rejected) < _MAX_PROBLEMS:
-            res.rejected += problems[: _MAX_PROBLEMS - len(res.rejected)]
-        table_out = _conform(good, coder.arrays(pos), x, y)
-        written, stored = sink.write_batch(table_out, source={**ident, "batches_done": k + 1,
-                                                             "rows_done": offset + n})
+    pending: Future | None = None
+
+    def collect() -> None:
+        written, stored = pending.result()  # re-raises the writer's exception here
         res.written += written
         res.already_stored += stored
         res.batches += 1 if written else 0
-        offset += n
         if progress:
             progress(res.read, max(total, res.read), f"{res.written:,} written")
-        if stop_after is not None and res.batches >= stop_after:
-            break
+
+    offset = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridmap-events-writer") as writer:
+        for k, table in enumerate(batches):
+            n = table.num_rows
+            if k < done_before:  # committed by an earlier, interrupted run of the same import
+                offset += n
+                res.skipped_batches += 1
+                res.read += n
+                continue
+            out, hashes = _prepare(table, offset, res, coder, options)
+            offset += n
+            if pending is not None:
+                collect()
+            pending = writer.submit(sink.write_batch, out, hashes=hashes,
+                                    source={**ident, "batches_done": k + 1, "rows_done": offset})
+        if pending is not None:
+            collect()
     res.seconds = time.perf_counter() - t0
     log.info("%s", str(res).splitlines()[0])
     return res
 
 
-def _first_occurrence(ids: pa.Array) -> np.ndarray:
-    codes, _ = pd.factorize(ids.to_numpy(zero_copy_only=False))
-    first = np.zeros(len(codes), dtype=bool)
-    _, idx = np.unique(codes, return_index=True)
-    first[idx] = True
-    return first
+def _first_occurrence(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """True for the first row of each distinct id: candidates by 64-bit hash (one sort of integers), confirmed
+    on the ids themselves (a hash collision never merges two ids). Returns (first, the hashes)."""
+    from gridmap.events.dataset import hash_ids
+
+    h = hash_ids(ids)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    same = np.flatnonzero(hs[1:] == hs[:-1])
+    first = np.ones(len(h), dtype=bool)
+    if len(same):
+        rows = np.unique(np.concatenate([order[same], order[same + 1]]))
+        seen: set = set()
+        for r in rows:  # rows of colliding hashes, in input order
+            v = ids[int(r)].as_py()
+            if v in seen:
+                first[r] = False
+            seen.add(v)
+    return first, h
 
 
 def _resume_point(sink: Any, ident: dict) -> int:

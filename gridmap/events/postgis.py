@@ -88,7 +88,8 @@ class PostgisEvents:
         with self.engine.connect() as conn:
             return int(conn.execute(text(f'SELECT count(*) FROM "{self.table}"')).scalar())
 
-    def write_batch(self, table: pa.Table, *, source: dict | None = None) -> tuple[int, int]:
+    def write_batch(self, table: pa.Table, *, source: dict | None = None,
+                    hashes: Any = None) -> tuple[int, int]:
         """COPY ``table`` in and keep the rows whose ``source_id`` is new; one transaction. (written, stored)."""
         n = table.num_rows
         if not n:

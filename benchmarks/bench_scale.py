@@ -1,0 +1,266 @@
+"""A whole city's 12345 history out of core: N complaints (default 100 M) over one year on 1,600 km² with
+160,000 cells of 100 m, generated in seeded chunks, then, same run:
+
+  1. import to GeoParquet with cell/community/street codes (gridmap.events: typed Parquet chunks -> partitioned
+     events store); goal >= 1 M rows/s on 2 cores;
+  2. the full-year weekly space-time cube streamed from the partitions, then Gi* per bin and the emerging
+     hot-spot categories (gridmap.warning's pure functions on the reduced cube); goal < 3 min;
+  3. peak memory of each step (forked child's peak RSS); goal < 6 GiB;
+  4. baseline: dask-geopandas' own pipeline on the same source files: ``points_from_xy`` + ``sjoin(within)`` with
+     the cells + ``groupby([cell, week]).size()`` (the same cube counts), then the same Gi*/emerging;
+  5. with --postgis URL: M rows (--pg-n, default 10 M) imported into a PostGIS events table partitioned by
+     month, the weekly cube counted in SQL (GROUP BY) vs pulling the rows into pandas and grouping there.
+
+The monthly 三率 by street needs complaints with handling records (issue 14); the events schema carries those
+columns (nullable) but this benchmark does not generate them yet.
+
+Usage:  python benchmarks/bench_scale.py [--n 100000000] [--chunk 2000000] [--dir DIR] [--skip-baseline]
+                                         [--postgis URL --pg-n 10000000]
+        On a shared machine run a reduced --n (e.g. 5000000) and say so; the figures scale linearly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import machine, run_case  # noqa: E402
+
+X0, Y0 = 440_000.0, 4_400_000.0  # south-west corner (EPSG:4548)
+SIDE = 400                       # 400 x 400 cells of 100 m = 40 km x 40 km = 1,600 km²
+CELL = 100.0
+YEAR = pd.Timestamp("2025-01-01")
+CATS = np.array(["房屋漏雨", "供暖", "噪音", "市容环境", "交通", "物业", "供水", "城市管理"])
+WEEK0, WEEK_END = "2025-01-06", "2025-12-29"  # 51 whole weeks from the first Monday
+
+
+def make_cells():
+    """160,000 square cells; communities of 10 x 10 cells (1 km²), streets of 4 x 4 communities."""
+    import geopandas as gpd
+    import shapely
+
+    iy, ix = np.divmod(np.arange(SIDE * SIDE), SIDE)
+    x0, y0 = X0 + ix * CELL, Y0 + iy * CELL
+    cx, cy = ix // 10, iy // 10                     # community 40 x 40
+    street = (cy // 4) * 10 + cx // 4 + 1            # 100 streets
+    comm = (cy % 4) * 4 + cx % 4 + 1                 # 16 per street
+    seq = (iy % 10) * 10 + ix % 10 + 1               # 100 per community
+    comm_code = np.char.add(np.char.add("110199", np.char.zfill(street.astype(str), 3)),
+                            np.char.zfill(comm.astype(str), 3))
+    code = np.char.add(comm_code, np.char.zfill(seq.astype(str), 3))
+    cells = gpd.GeoDataFrame({"code": code.astype(object), "community_code": comm_code.astype(object),
+                              "ix": (X0 // CELL + ix).astype(int), "iy": (Y0 // CELL + iy).astype(int),
+                              "area_m2": CELL * CELL},
+                             geometry=shapely.box(x0, y0, x0 + CELL, y0 + CELL), crs="EPSG:4548")
+    cells.attrs["lattice"] = {"cell_size_m": CELL, "origin": (0.0, 0.0)}
+    return cells
+
+
+def generate(folder: Path, n: int, chunk: int, seed: int = 20251205) -> list[Path]:
+    """Typed Parquet chunks of complaints: 70 % around 400 hot centres (some of them emerging), 30 % uniform."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform([X0 + 2000, Y0 + 2000], [X0 + SIDE * CELL - 2000, Y0 + SIDE * CELL - 2000], (400, 2))
+    growth = rng.uniform(-1, 2, 400)  # some centres grow over the year, some fade
+    files = []
+    for k, start in enumerate(range(0, n, chunk)):
+        m = min(chunk, n - start)
+        r = np.random.default_rng([seed, k])
+        day = r.uniform(0, 365, m)
+        hot = r.random(m) < 0.7
+        c = r.integers(0, 400, m)
+        keep = r.random(m) < (1 + growth[c] * day / 365) / 3  # thin the centres by their trend
+        hot &= keep
+        x = np.where(hot, centres[c, 0] + r.normal(0, 250, m), r.uniform(X0, X0 + SIDE * CELL, m))
+        y = np.where(hot, centres[c, 1] + r.normal(0, 250, m), r.uniform(Y0, Y0 + SIDE * CELL, m))
+        np.clip(x, X0 + 0.01, X0 + SIDE * CELL - 0.01, out=x)
+        np.clip(y, Y0 + 0.01, Y0 + SIDE * CELL - 0.01, out=y)
+        t = (np.datetime64(YEAR.to_datetime64(), "us") + (day * 86_400e6).astype("timedelta64[us]"))
+        cat = r.integers(0, len(CATS), m)
+        ids = pa.array(np.char.add("B", np.char.zfill((start + np.arange(m)).astype(str), 10)).astype(object))
+        table = pa.table({"source_id": ids, "received_at": pa.array(t),
+                          "category": pa.DictionaryArray.from_arrays(pa.array(cat.astype(np.int32)), pa.array(CATS)),
+                          "text": pa.DictionaryArray.from_arrays(pa.array(cat.astype(np.int32)),
+                                                                  pa.array([f"市民反映{c}问题" for c in CATS])),
+                          "x": x, "y": y})
+        f = folder / f"chunk-{k:04d}.parquet"
+        pq.write_table(table, f, compression="zstd")
+        files.append(f)
+    return files
+
+
+def ours_import(sources: list[Path], events: Path, cells_path: Path) -> dict:
+    import geopandas as gpd
+
+    from gridmap.events.dataset import EventDataset
+    from gridmap.events.importer import Coder, import_events
+
+    cells = gpd.read_parquet(cells_path)
+    cells.attrs["lattice"] = {"cell_size_m": CELL, "origin": (0.0, 0.0)}
+    t0 = time.perf_counter()
+    coder = Coder(cells)
+    ds = EventDataset(events, crs="EPSG:4548", create=True)
+    written = 0
+    for f in sources:
+        written += import_events(ds, f, coder=coder, batch_rows=2_000_000).written
+    return {"seconds": time.perf_counter() - t0, "rows": written}
+
+
+def ours_analysis(events: Path, cells_path: Path) -> dict:
+    import geopandas as gpd
+
+    from gridmap.events.analysis import stream_emerging
+    from gridmap.events.dataset import EventDataset
+
+    cells = pd.read_parquet(cells_path, columns=["code", "ix", "iy"])
+    t0 = time.perf_counter()
+    cube, res = stream_emerging(EventDataset(events).files(), cells, start=WEEK0, end=WEEK_END)
+    dt = time.perf_counter() - t0
+    pats = res.cells["pattern"].value_counts()
+    return {"seconds": dt, "events": int(cube.counts.sum()), "hot": int(pats.filter(like="hot").sum()),
+            "z_sum": float(np.nansum(res.z)), "patterns": pats.to_dict()}
+
+
+def baseline_dask(sources: list[Path], cells_path: Path) -> dict:
+    """dask-geopandas: points, sjoin with the cells, groupby(cell, week).size(); then the same Gi*/emerging."""
+    import dask.dataframe as dd
+    import dask_geopandas
+    import geopandas as gpd
+
+    from gridmap.events.analysis import cells_mask
+    from gridmap.warning.emerging import SpaceTimeCube, SliceFreq, emerging_hot_spots
+    from gridmap.warning.lattice_ops import localise_cells
+
+    cells = gpd.read_parquet(cells_path, columns=["code", "ix", "iy", "geometry"])
+    t0 = time.perf_counter()
+    df = dd.read_parquet([str(s) for s in sources], columns=["received_at", "x", "y"])
+    start = pd.Timestamp(WEEK0)
+    df = df[(df.received_at >= start) & (df.received_at < pd.Timestamp(WEEK_END))]
+    df["week"] = ((df.received_at - start).dt.days // 7).astype("int64")
+    pts = dask_geopandas.from_dask_dataframe(df, geometry=dask_geopandas.points_from_xy(df, "x", "y",
+                                                                                        crs="EPSG:4548"))
+    joined = dask_geopandas.sjoin(pts, cells[["code", "geometry"]], predicate="within")
+    counts = joined.groupby(["code", "week"]).size().compute(scheduler="threads")
+    lat, cix, ciy = localise_cells(cells)
+    ny, nx = lat.shape
+    pos = pd.Index(cells["code"]).get_indexer(counts.index.get_level_values(0))
+    weeks = counts.index.get_level_values(1).to_numpy()
+    cube = np.zeros((51, ny, nx))
+    np.add.at(cube, (weeks, ciy[pos], cix[pos]), counts.to_numpy())
+    starts = pd.date_range(start, periods=51, freq="7D")
+    res = emerging_hot_spots(SpaceTimeCube(cube, starts, SliceFreq.WEEK, lat, []), mask=cells_mask(cells))
+    dt = time.perf_counter() - t0
+    return {"seconds": dt, "events": int(cube.sum()), "z_sum": float(np.nansum(res.z))}
+
+
+def pg_ours(url: str, sources: list[Path], cells_path: Path, n: int) -> dict:
+    import geopandas as gpd
+
+    from gridmap.events.importer import Coder, import_events
+    from gridmap.events.postgis import PostgisEvents
+    from gridmap.store import open_store
+
+    cells = gpd.read_parquet(cells_path)
+    cells.attrs["lattice"] = {"cell_size_m": CELL, "origin": (0.0, 0.0)}
+    store = open_store(url, crs="EPSG:4548")
+    sink = PostgisEvents(store.engine, srid=4548, table="bench_events")
+    coder = Coder(cells)
+    t0 = time.perf_counter()
+    done = 0
+    for f in sources:
+        if done >= n:
+            break
+        done += import_events(sink, f, coder=coder, batch_rows=500_000).written
+    t_import = time.perf_counter() - t0
+    from gridmap.events.analysis import Selection
+
+    t0 = time.perf_counter()
+    agg = sink.cube_counts(start=pd.Timestamp(WEEK0), stop=pd.Timestamp(WEEK_END), freq="week", sel=Selection.of())
+    t_sql = time.perf_counter() - t0
+    store.close()
+    return {"seconds": t_sql, "import_s": t_import, "rows": done, "bins": len(agg), "events": int(agg["count"].sum())}
+
+
+def pg_pandas(url: str) -> dict:
+    from sqlalchemy import text
+
+    from gridmap.store import open_store
+
+    store = open_store(url, mode="read")
+    t0 = time.perf_counter()
+    with store.engine.connect() as conn:
+        res = conn.execute(text("SELECT cell_code, received_at FROM bench_events WHERE received_at >= :a AND "
+                                "received_at < :b"), {"a": pd.Timestamp(WEEK0), "b": pd.Timestamp(WEEK_END)})
+        rows = pd.DataFrame(res.fetchall(), columns=["cell_code", "received_at"])
+    k = (pd.to_datetime(rows["received_at"]) - pd.Timestamp(WEEK0)).dt.days // 7
+    agg = rows.groupby([rows["cell_code"], k]).size()
+    dt = time.perf_counter() - t0
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_events CASCADE; DROP TABLE IF EXISTS bench_events_batches"))
+    store.close()
+    return {"seconds": dt, "bins": len(agg), "events": int(agg.sum())}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000_000, help="complaints (default 100 M)")
+    ap.add_argument("--chunk", type=int, default=2_000_000, help="rows per generated source file")
+    ap.add_argument("--dir", type=Path, help="work folder (default a temporary one, removed at the end)")
+    ap.add_argument("--skip-baseline", action="store_true", help="skip the dask-geopandas baseline")
+    ap.add_argument("--postgis", default=os.environ.get("GRIDMAP_BENCH_POSTGIS_URL"))
+    ap.add_argument("--pg-n", type=int, default=10_000_000, help="rows for the PostGIS comparison (default 10 M)")
+    a = ap.parse_args()
+    work = a.dir or Path(tempfile.mkdtemp(prefix="gridmap-bench-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"# out of core at scale — {machine()} — {time.strftime('%Y-%m-%d %H:%M')} — N = {a.n:,}", flush=True)
+    cells = make_cells()
+    cells_path = work / "cells.parquet"
+    cells.to_parquet(cells_path)
+    t0 = time.perf_counter()
+    sources = generate(work / "src", a.n, a.chunk)
+    print(f"generated {a.n:,} complaints in {len(sources)} chunk(s), {len(cells):,} cells: "
+          f"{time.perf_counter() - t0:.0f} s (not timed below)", flush=True)
+    events = work / "city.events"
+    shutil.rmtree(events, ignore_errors=True)
+    out, dt, rss = run_case(ours_import, sources, events, cells_path)
+    ok_import = out["rows"] / dt >= 1_000_000
+    print(f"import to GeoParquet with codes: {out['rows']:,} rows in {dt:.1f} s = {out['rows'] / dt:,.0f} rows/s, "
+          f"peak {rss / 1024:.2f} GiB  (goal >= 1 M rows/s: {'met' if ok_import else 'NOT met'})", flush=True)
+    peak = rss
+    out, dt_an, rss = run_case(ours_analysis, events, cells_path)
+    peak = max(peak, rss)
+    print(f"weekly cube + Gi* + emerging (streamed): {dt_an:.1f} s, peak {rss / 1024:.2f} GiB, {out['events']:,} "
+          f"events, {out['hot']:,} hot-spot cells  (goal < 3 min: {'met' if dt_an < 180 else 'NOT met'})",
+          flush=True)
+    if not a.skip_baseline:
+        base, dt_b, rss_b = run_case(baseline_dask, sources, cells_path)
+        same = base["events"] == out["events"] and np.isclose(base["z_sum"], out["z_sum"])
+        print(f"baseline dask-geopandas sjoin + groupby + same Gi*/emerging: {dt_b:.1f} s, peak {rss_b / 1024:.2f} "
+              f"GiB; same cube: {same}; ours (analysis alone) {dt_b / dt_an:.1f}x faster", flush=True)
+    print(f"peak memory of our steps: {peak / 1024:.2f} GiB (goal < 6 GiB: {'met' if peak < 6 * 1024 else 'NOT met'})")
+    if a.postgis:
+        pg, dt_pg, _ = run_case(pg_ours, a.postgis, sources, cells_path, a.pg_n)
+        pd_, dt_pd, rss_pd = run_case(pg_pandas, a.postgis)
+        print(f"PostGIS, {pg['rows']:,} rows: COPY import {pg['rows'] / pg['import_s']:,.0f} rows/s; weekly cube "
+              f"GROUP BY in SQL {dt_pg:.1f} s vs rows pulled into pandas {dt_pd:.1f} s (peak {rss_pd / 1024:.2f} "
+              f"GiB): {dt_pd / dt_pg:.1f}x; same counts: {pg['events'] == pd_['events'] and pg['bins'] == pd_['bins']}")
+    print("monthly 三率 by street: not measured (needs complaints with handling records, issue 14)")
+    if a.dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
