@@ -603,8 +603,8 @@ def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
             dt = pd.to_datetime(s, errors="coerce", format="mixed")
         bad = dt.isna().to_numpy() & ~na
         fmt = "%Y-%m-%d %H:%M:%S" if isinstance(t, DateTime) else "%Y-%m-%d"
-        txt = dt.dt.strftime(fmt)
-        return [None if pd.isna(v) else v for v in txt.tolist()], bad
+        txt = dt.dt.strftime(fmt).astype(object)
+        return txt.where(dt.notna().to_numpy(), None).tolist(), bad
     vals = [None if m else str(v) for v, m in zip(s.tolist(), na)]
     return vals, np.zeros(len(s), dtype=bool)
 
