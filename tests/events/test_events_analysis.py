@@ -6,6 +6,10 @@ CSV, read by a different route): every count, every cube bin, every Gi* z-score 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,8 +119,17 @@ def test_dask_local_cluster_equals_single_process(demo_events, memory):
         cube_dask = stream_cube(files, cells, start=START, end=END, client=client)
         # the tasks ran on the workers' processes, not here
         assert len(client.scheduler_info()["workers"]) == 2
+        # the CLI reaches the same cluster by its address (--dask tcp://...)
+        r = subprocess.run([sys.executable, "-m", "gridmap", "--db", str(demo_events[0]), "events", "counts",
+                            "--events", str(ev), "--by", "cell", "--period", "month", "--dask", lc.scheduler_address,
+                            "--json"], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        cli = pd.DataFrame(json.loads(r.stdout)["counts"])
     here = stream_counts(files, by="cell", period="month")
     pd.testing.assert_frame_equal(on_dask.sort_index(), here.sort_index())
+    cli["period"] = pd.to_datetime(cli["period"])
+    pd.testing.assert_series_equal(cli.set_index(["cell_code", "period"])["count"].sort_index(),
+                                   here["count"].sort_index(), check_index_type=False)
     cube_here = stream_cube(files, cells, start=START, end=END)
     np.testing.assert_array_equal(cube_dask.counts, cube_here.counts)
     mask = cells_mask(cells)
