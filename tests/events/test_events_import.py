@@ -195,3 +195,15 @@ def test_a_torn_batch_is_invisible_and_cleaned(tmp_path):
     assert again.recover() == 2  # its Parquet file and its id file
     assert again.write_batch(batch(["b", "c"])) == (1, 1)
     assert sorted(EventDataset(tmp_path / "ev").read(columns=["source_id"])["source_id"]) == ["a", "b", "c"]
+
+
+def test_events_location_follows_the_store(tmp_path, monkeypatch):
+    from gridmap.events.service import events_location
+
+    monkeypatch.delenv("GRIDMAP_EVENTS", raising=False)
+    with open_store(tmp_path / "city.sqlite", crs="EPSG:4548") as store:
+        assert events_location(store) == str(tmp_path / "city.events")
+        assert events_location(store, tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
+        monkeypatch.setenv("GRIDMAP_EVENTS", str(tmp_path / "env.events"))
+        assert events_location(store) == str(tmp_path / "env.events")
+        assert events_location(store, "postgresql://u@h/db") == "postgresql://u@h/db"
