@@ -93,13 +93,17 @@ def main() -> int:
     ap.add_argument("--db", type=Path, help="a demo store (gridmap demo) to copy")
     ap.add_argument("--csv", type=Path, help="its complaints.csv (gridmap-out/input/complaints.csv)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each case; the best is reported (default 2)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: the demo at scale 0.2, one run of each case")
     a = ap.parse_args()
+    scale = ["--scale", "0.2"] if a.quick else []
+    if a.quick:
+        a.repeat = 1
     tmp = Path(tempfile.mkdtemp(prefix="gridmap-bench-import-"))
     py = sys.executable
     if a.db is None or a.csv is None:
         print("generating the demo ...", flush=True)
         subprocess.run([py, "-m", "gridmap", "--db", str(tmp / "demo.sqlite"), "demo", "--out", str(tmp / "out"),
-                        "-q"], check=True, capture_output=True)
+                        "-q", *scale], check=True, capture_output=True)
         a.db, a.csv = tmp / "demo.sqlite", tmp / "out" / "input" / "complaints.csv"
     n = sum(1 for _ in open(a.csv, encoding="utf-8")) - 1
     cases = {

@@ -149,8 +149,8 @@ def baseline_dask(sources: list[Path], cells_path: Path) -> dict:
     start = pd.Timestamp(WEEK0)
     df = df[(df.received_at >= start) & (df.received_at < pd.Timestamp(WEEK_END))]
     df["week"] = ((df.received_at - start).dt.days // 7).astype("int64")
-    pts = dask_geopandas.from_dask_dataframe(df, geometry=dask_geopandas.points_from_xy(df, "x", "y",
-                                                                                        crs="EPSG:4548"))
+    pts = dask_geopandas.from_dask_dataframe(df, geometry=dask_geopandas.points_from_xy(df, "x", "y"))
+    pts = pts.set_crs("EPSG:4548")
     joined = dask_geopandas.sjoin(pts, cells[["code", "geometry"]], predicate="within")
     counts = joined.groupby(["code", "week"]).size().compute(scheduler="threads")
     lat, cix, ciy = localise_cells(cells)
@@ -222,7 +222,10 @@ def main() -> int:
     ap.add_argument("--skip-baseline", action="store_true", help="skip the dask-geopandas baseline")
     ap.add_argument("--postgis", default=os.environ.get("GRIDMAP_BENCH_POSTGIS_URL"))
     ap.add_argument("--pg-n", type=int, default=10_000_000, help="rows for the PostGIS comparison (default 10 M)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: N = 1 M, 500,000 rows on PostGIS")
     a = ap.parse_args()
+    if a.quick:
+        a.n, a.chunk, a.pg_n = 1_000_000, 500_000, 500_000
     work = a.dir or Path(tempfile.mkdtemp(prefix="gridmap-bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# out of core at scale — {machine()} — {time.strftime('%Y-%m-%d %H:%M')} — N = {a.n:,}", flush=True)
