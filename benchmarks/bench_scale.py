@@ -166,17 +166,26 @@ def baseline_dask(sources: list[Path], cells_path: Path) -> dict:
             "z_sum": float(np.nansum(res.z))}
 
 
+def _pg_engine(url: str):
+    """A plain engine on the benchmark database (no gridmap store is created there)."""
+    from sqlalchemy import create_engine
+
+    from gridmap.store.postgis import normalise_url
+
+    return create_engine(normalise_url(url))
+
+
 def pg_ours(url: str, sources: list[Path], cells_path: Path, n: int) -> dict:
     import geopandas as gpd
 
+    from gridmap.events.analysis import Selection
     from gridmap.events.importer import Coder, import_events
     from gridmap.events.postgis import PostgisEvents
-    from gridmap.store import open_store
 
     cells = gpd.read_parquet(cells_path)
     cells.attrs["lattice"] = {"cell_size_m": CELL, "origin": (0.0, 0.0)}
-    store = open_store(url, crs="EPSG:4548")
-    sink = PostgisEvents(store.engine, srid=4548, table="bench_events")
+    engine = _pg_engine(url)
+    sink = PostgisEvents(engine, srid=4548, table="bench_events")
     coder = Coder(cells)
     t0 = time.perf_counter()
     done = 0
@@ -185,33 +194,38 @@ def pg_ours(url: str, sources: list[Path], cells_path: Path, n: int) -> dict:
             break
         done += import_events(sink, f, coder=coder, batch_rows=500_000).written
     t_import = time.perf_counter() - t0
-    from gridmap.events.analysis import Selection
-
     t0 = time.perf_counter()
     agg = sink.cube_counts(start=pd.Timestamp(WEEK0), stop=pd.Timestamp(WEEK_END), freq="week", sel=Selection.of())
     t_sql = time.perf_counter() - t0
-    store.close()
+    engine.dispose()
     return {"seconds": t_sql, "import_s": t_import, "rows": done, "bins": len(agg), "events": int(agg["count"].sum())}
 
 
 def pg_pandas(url: str) -> dict:
     from sqlalchemy import text
 
-    from gridmap.store import open_store
-
-    store = open_store(url, mode="read")
+    engine = _pg_engine(url)
     t0 = time.perf_counter()
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         res = conn.execute(text("SELECT cell_code, received_at FROM bench_events WHERE received_at >= :a AND "
                                 "received_at < :b"), {"a": pd.Timestamp(WEEK0), "b": pd.Timestamp(WEEK_END)})
         rows = pd.DataFrame(res.fetchall(), columns=["cell_code", "received_at"])
     k = (pd.to_datetime(rows["received_at"]) - pd.Timestamp(WEEK0)).dt.days // 7
     agg = rows.groupby([rows["cell_code"], k]).size()
     dt = time.perf_counter() - t0
-    with store.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_events CASCADE; DROP TABLE IF EXISTS bench_events_batches"))
-    store.close()
+    engine.dispose()
+    pg_drop(url)
     return {"seconds": dt, "bins": len(agg), "events": int(agg.sum())}
+
+
+def pg_drop(url: str) -> None:
+    from sqlalchemy import text
+
+    engine = _pg_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_events CASCADE"))
+        conn.execute(text("DROP TABLE IF EXISTS bench_events_batches"))
+    engine.dispose()
 
 
 def main() -> int:
@@ -220,7 +234,9 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=2_000_000, help="rows per generated source file")
     ap.add_argument("--dir", type=Path, help="work folder (default a temporary one, removed at the end)")
     ap.add_argument("--skip-baseline", action="store_true", help="skip the dask-geopandas baseline")
-    ap.add_argument("--postgis", default=os.environ.get("GRIDMAP_BENCH_POSTGIS_URL"))
+    ap.add_argument("--postgis", default=os.environ.get("GRIDMAP_BENCH_POSTGIS_URL"),
+                    help="a PostGIS database for the in-database comparison (a table bench_events is made and "
+                         "dropped there)")
     ap.add_argument("--pg-n", type=int, default=10_000_000, help="rows for the PostGIS comparison (default 10 M)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: N = 1 M, 500,000 rows on PostGIS")
     a = ap.parse_args()
@@ -257,6 +273,7 @@ def main() -> int:
               f"GiB; same cube: {same}; ours (analysis alone) {dt_b / dt_an:.1f}x faster", flush=True)
     print(f"peak memory of our steps: {peak / 1024:.2f} GiB (goal < 6 GiB: {'met' if peak < 6 * 1024 else 'NOT met'})")
     if a.postgis:
+        pg_drop(a.postgis)  # a table left by an interrupted run
         pg, dt_pg, _ = run_case(pg_ours, a.postgis, sources, cells_path, a.pg_n)
         pd_, dt_pd, rss_pd = run_case(pg_pandas, a.postgis)
         print(f"PostGIS, {pg['rows']:,} rows: COPY import {pg['rows'] / pg['import_s']:,.0f} rows/s; weekly cube "
