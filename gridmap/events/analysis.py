@@ -17,7 +17,7 @@ workers must see the events folder at the same path). Results are identical eith
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gridmap._enums import ChoiceEnum
 from gridmap.errors import ValidationError, message
 from gridmap.warning.counts import Unit, _terms
 from gridmap.warning.emerging import MIN_SLICES, SliceFreq, SpaceTimeCube, _slice_starts, emerging_hot_spots
@@ -40,12 +41,11 @@ log = logging.getLogger(__name__)
 UNASSIGNED = "(unassigned)"
 
 
-class Period:
-    """Time keys of :func:`stream_counts`: ``month`` (``YYYY-MM``) or ``week`` (the Monday that starts it)."""
+class Period(ChoiceEnum, what="period"):
+    """Time keys of :func:`stream_counts`: ``month`` (its first day) or ``week`` (the Monday that starts it)."""
 
     MONTH = "month"
     WEEK = "week"
-    CHOICES = (MONTH, WEEK)
 
 
 # -- selection -------------------------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def _period_keys(t: pa.Array, period: str | None) -> np.ndarray | None:
     if period is None:
         return None
     v = t.to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    if period == Period.MONTH:
+    if period == Period.MONTH.value:
         return v.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
     # weeks start on Monday: 1970-01-01 was a Thursday
     days = v.astype(np.int64)
@@ -202,8 +202,7 @@ def stream_counts(files: Sequence[str | Path], *, by: "str | Unit" = Unit.CELL, 
     code are counted under ``(unassigned)``.
     """
     unit = Unit.parse(by)
-    if period is not None and period not in Period.CHOICES:
-        raise ValidationError(message("period must be 'month' or 'week'", got=repr(period)))
+    period = None if period is None else Period.parse(period).value
     spec = _CountSpec(unit.column, period, Selection.of(**select))
     parts = run_partials(_count_partial, files, spec, client=client, progress=progress)
     keys = [unit.column] + (["period"] if period else [])
@@ -315,11 +314,3 @@ def cells_mask(cells: pd.DataFrame) -> np.ndarray:
     mask = np.zeros(lat.shape, dtype=bool)
     mask[ciy, cix] = True
     return mask
-
-
-def sum_sparse(parts: Iterable[tuple[np.ndarray, np.ndarray]], size: int) -> np.ndarray:
-    """Dense int64 sums of sparse ``(index, count)`` parts."""
-    out = np.zeros(size, dtype=np.int64)
-    for flat, counts in parts:
-        np.add.at(out, flat, counts)
-    return out

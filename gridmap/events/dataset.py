@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,12 +315,6 @@ def _ids_of(files: Sequence[Path]) -> pa.Array:
         return pa.array([], type=pa.string())
     return pa.concat_arrays([c for f in files for c in pq.read_table(f, columns=["source_id"]).column(0).chunks]) \
         if files else pa.array([], type=pa.string())
-
-
-def iter_files(files: Sequence[Path], **options: Any) -> Iterator[pa.Table]:
-    """The tables of ``files``, one at a time (bounded memory)."""
-    for f in files:
-        yield read_file(f, **options)
 
 
 def _months(received: Any) -> np.ndarray:

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.events.schema import BASE_COLUMNS, HANDLING_COLUMNS, event_schema
+from gridmap.events.schema import HANDLING_COLUMNS, event_schema
 
 __all__ = ["EventImport", "Coder", "import_events", "DEFAULT_BATCH_ROWS"]
 
@@ -242,9 +242,8 @@ def _check_typed(table: pa.Table, offset: int, res: EventImport) -> tuple[pa.Tab
         bad[pos] = True
 
     t = table.column("received_at")
-    if t.type.tz is not None:
-        t = pc.local_timestamp(pc.assume_timezone(t.cast(pa.timestamp(t.type.unit, "UTC")), "UTC")
-                               .cast(pa.timestamp(t.type.unit, "Asia/Shanghai")))
+    if t.type.tz is not None:  # an instant: its wall-clock time in Beijing, without a zone (the store's rule)
+        t = pc.local_timestamp(t.cast(pa.timestamp(t.type.unit, "Asia/Shanghai")))
     t = t.cast(pa.timestamp("us"))
     reject(np.asarray(t.is_null().to_numpy(zero_copy_only=False)), "received_at", "time missing")
     sid = table.column("source_id").cast(pa.string())
@@ -258,7 +257,7 @@ def _check_typed(table: pa.Table, offset: int, res: EventImport) -> tuple[pa.Tab
         empty = pc.or_kleene(txt.is_null(), pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(txt)), 0)).fill_null(True)
         reject(np.asarray(empty.to_numpy(zero_copy_only=False)), "text", "complaint text is empty")
     cat = table.column("category").cast(pa.string()) if "category" in table.column_names \
-        else pa.nulls(n, pa.string())
+        else pa.chunked_array([pa.nulls(n, pa.string())])
     enc = pc.dictionary_encode(cat).combine_chunks()
     names = enc.dictionary.to_pylist()
     mapped = [normalise_category(v) for v in names]

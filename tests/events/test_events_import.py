@@ -207,3 +207,15 @@ def test_events_location_follows_the_store(tmp_path, monkeypatch):
         monkeypatch.setenv("GRIDMAP_EVENTS", str(tmp_path / "env.events"))
         assert events_location(store) == str(tmp_path / "env.events")
         assert events_location(store, "postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_typed_times_with_a_zone_become_beijing_time(tmp_path):
+    src = pd.DataFrame({"source_id": ["U1", "U2"], "text": ["漏雨", "噪音"],
+                        "received_at": pd.to_datetime(["2025-01-31 17:30", "2025-03-01 00:30"]).tz_localize("UTC"),
+                        "x": [450_050.0, 450_150.0], "y": [4_420_050.0, 4_420_050.0]})
+    src.to_parquet(tmp_path / "utc.parquet")
+    ds = EventDataset(tmp_path / "ev", crs="EPSG:4548", create=True)
+    import_events(ds, tmp_path / "utc.parquet", coder=Coder(_cells_frame()))
+    got = ds.read(columns=["source_id", "received_at"]).sort_values("source_id")
+    assert [str(t) for t in got["received_at"]] == ["2025-02-01 01:30:00", "2025-03-01 08:30:00"]
+    assert ds.months() == ["2025-02", "2025-03"]  # partitioned by the Beijing month, not the UTC one
