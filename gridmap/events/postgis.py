@@ -61,10 +61,11 @@ class PostgisEvents:
             conn.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"))
             conn.execute(text(f'CREATE TABLE IF NOT EXISTS "{t}" (\n  {cols},\n  geom geometry(Point, {self.srid})\n)'
                               f" PARTITION BY RANGE (received_at)"))
-            for name, expr in ((f"{t}_cell_time", "cell_code, received_at"), (f"{t}_community", "community_code"),
-                               (f"{t}_street", "street_code"), (f"{t}_source_id", "source_id"),
-                               (f"{t}_time", "received_at")):
+            for name, expr in ((f"{t}_cell_time", "cell_code, received_at"), (f"{t}_time", "received_at")):
                 conn.execute(text(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{t}" ({expr})'))
+            # the stored ids in one unpartitioned table: one index probe per new row (a unique index on the
+            # partitioned table would have to include the partition key, and a probe would visit every month)
+            conn.execute(text(f'CREATE TABLE IF NOT EXISTS "{t}_ids" (source_id text PRIMARY KEY)'))
             conn.execute(text(f'CREATE TABLE IF NOT EXISTS "{t}_batches" (batch serial PRIMARY KEY, rows bigint NOT '
                               f"NULL, source jsonb, committed_at timestamptz NOT NULL DEFAULT now())"))
 
@@ -110,9 +111,10 @@ class PostgisEvents:
                 copy.write(buf.getbuffer())
             for m in np.datetime_as_string(months, unit="M"):
                 self._partition_raw(cur, str(m))
-            cur.execute(f'INSERT INTO "{self.table}" ({cols}, geom) SELECT {cols}, '
-                        f"ST_SetSRID(ST_MakePoint(x, y), {self.srid}) FROM stage s WHERE NOT EXISTS "
-                        f'(SELECT 1 FROM "{self.table}" e WHERE e.source_id = s.source_id)')
+            cur.execute(f'WITH new AS (INSERT INTO "{self.table}_ids" SELECT source_id FROM stage '
+                        f"ON CONFLICT DO NOTHING RETURNING source_id) "
+                        f'INSERT INTO "{self.table}" ({cols}, geom) SELECT {cols}, '
+                        f"ST_SetSRID(ST_MakePoint(x, y), {self.srid}) FROM stage s JOIN new USING (source_id)")
             written = cur.rowcount
             if written:
                 cur.execute(f'INSERT INTO "{self.table}_batches" (rows, source) VALUES (%s, %s)',
@@ -162,9 +164,9 @@ class PostgisEvents:
         else:
             sql = (f"SELECT {key} AS code, date_trunc('{period}', received_at)::date AS period, count(*) AS count "
                    f'FROM "{self.table}"{where} GROUP BY 1, 2')
-        with self.engine.connect() as conn:
-            return pd.DataFrame(conn.execute(text(sql), params).fetchall(),
-                                columns=["code", "count"] if period is None else ["code", "period", "count"])
+        types = {"code": pa.string(), "count": pa.int64()} if period is None else \
+            {"code": pa.string(), "period": pa.date32(), "count": pa.int64()}
+        return self._fetch(sql, params, types)
 
     def cube_counts(self, *, start: pd.Timestamp, stop: pd.Timestamp, freq: str, sel: Any) -> pd.DataFrame:
         """``GROUP BY`` cell and slice (``k``: weeks since ``start``, or months since its month)."""
@@ -172,14 +174,35 @@ class PostgisEvents:
         params.update({"t0": start.to_pydatetime(), "stop": stop.to_pydatetime()})
         extra = " AND ".join(["received_at >= :t0", "received_at < :stop"])
         where = (where + " AND " + extra) if where else " WHERE " + extra
-        if freq == "week":
-            k = "floor(extract(epoch FROM (received_at - :t0)) / 604800)::int"
+        if freq == "week":  # whole days since the first slice, in 7-day steps (received_at >= t0 here)
+            k = "((received_at::date - CAST(:t0 AS date)) / 7)"
+            if start != start.normalize():
+                k = "floor(extract(epoch FROM (received_at - :t0)) / 604800)::int"
         else:
             params["m0"] = start.year * 12 + start.month - 1
             k = "(extract(year FROM received_at)::int * 12 + extract(month FROM received_at)::int - 1 - :m0)"
         sql = f'SELECT cell_code, {k} AS k, count(*) AS count FROM "{self.table}"{where} GROUP BY 1, 2'
+        return self._fetch(sql, params, {"cell_code": pa.string(), "k": pa.int32(), "count": pa.int64()})
+
+    def _fetch(self, sql: str, params: dict, types: dict[str, pa.DataType]) -> pd.DataFrame:
+        """An aggregate query's rows through ``COPY (...) TO STDOUT`` read by pyarrow (a million groups in a
+        fraction of the time of fetching Python tuples)."""
+        from psycopg import ClientCursor
+
+        pg_sql = re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", sql)  # :name -> %(name)s (not ::casts)
         with self.engine.connect() as conn:
-            return pd.DataFrame(conn.execute(text(sql), params).fetchall(), columns=["cell_code", "k", "count"])
+            raw = conn.connection.driver_connection
+            bound = ClientCursor(raw).mogrify(pg_sql, params)  # values quoted by psycopg (lists become arrays)
+            buf = io.BytesIO()
+            with raw.cursor() as cur, cur.copy(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for block in copy:
+                    buf.write(block)
+        buf.seek(0)
+        if not buf.getbuffer().nbytes:
+            return pa.schema(list(types.items())).empty_table().to_pandas()
+        table = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=list(types)),
+                               convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+        return table.to_pandas(types_mapper=None).astype({k: object for k, v in types.items() if v == pa.string()})
 
     def read(self, *, columns: list[str] | None = None) -> pd.DataFrame:
         """All rows (for tests and small tables; analyses aggregate in SQL)."""
