@@ -75,6 +75,8 @@ def import_events_file(store: Any, source: str | os.PathLike, *, events: str | o
                        batch_rows: int = DEFAULT_BATCH_ROWS, progress: Callable[[int, int, str], None] | None = None,
                        **options: Any) -> EventImport:
     """Import a complaints file (CSV or Parquet) into the events of ``store`` (see :mod:`gridmap.events.importer`)."""
+    if not Path(source).exists():  # before anything is created
+        raise FileNotFoundError(message("complaints file not found", got=str(source)))
     coder = _coder(store)
     sink = open_events(store, events, create=True)
     return import_events(sink, source, coder=coder, batch_rows=batch_rows, progress=progress, **options)
