@@ -605,6 +605,11 @@ def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
         fmt = "%Y-%m-%d %H:%M:%S" if isinstance(t, DateTime) else "%Y-%m-%d"
         txt = dt.dt.strftime(fmt).astype(object)
         return txt.where(dt.notna().to_numpy(), None).tolist(), bad
+    arr = s.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty"):  # text already (a C check): no str()
+        arr = arr.copy()
+        arr[na] = None
+        return arr.tolist(), np.zeros(len(s), dtype=bool)
     vals = [None if m else str(v) for v, m in zip(s.tolist(), na)]
     return vals, np.zeros(len(s), dtype=bool)
 
