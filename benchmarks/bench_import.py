@@ -75,12 +75,14 @@ def _fresh(template: Path, tmp: Path, name: str) -> Path:
     return db
 
 
-def _timed(cmd: list[str]) -> tuple[float, float]:
+def _timed(cmd: list[str], *, pythonpath: str | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child) of a command that must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "SPATIALITE_LIBRARY_PATH": "mod_spatialite"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "SPATIALITE_LIBRARY_PATH":
-                                                                   "mod_spatialite"})
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode:
@@ -94,6 +96,9 @@ def main() -> int:
     ap.add_argument("--csv", type=Path, help="its complaints.csv (gridmap-out/input/complaints.csv)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each case; the best is reported (default 2)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: the demo at scale 0.2, one run of each case")
+    ap.add_argument("--before", metavar="DIR", help="also time `gridmap complaints import` of an older gridmap "
+                                                    "checked out in DIR (e.g. git archive COMMIT gridmap | tar -x "
+                                                    "-C DIR, plus the built kernel), same run")
     a = ap.parse_args()
     scale = ["--scale", "0.2"] if a.quick else []
     if a.quick:
@@ -115,13 +120,17 @@ def main() -> int:
                                                                      "import", str(a.csv), "-q", "--events",
                                                                      str(db.with_suffix(".events"))],
     }
+    paths: dict[str, str | None] = {name: None for name in cases}
+    if a.before:
+        cases = {"before: gridmap complaints import (--before)": cases["ours: gridmap complaints import"], **cases}
+        paths["before: gridmap complaints import (--before)"] = a.before
     print(f"# CLI complaint import, {n:,} demo complaints — {machine()} — {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"{'case':<48} {'wall s':>7} {'rows/s':>9} {'CPU s':>7} {'rows/CPU s':>11}")
     best: dict[str, tuple[float, float]] = {}
     for rep in range(a.repeat):
         for k, (name, cmd) in enumerate(cases.items()):
             db = _fresh(a.db, tmp, f"case{k}-{rep}")
-            wall, cpu = _timed(cmd(db))
+            wall, cpu = _timed(cmd(db), pythonpath=paths[name])
             if name not in best or wall < best[name][0]:
                 best[name] = (wall, cpu)
             db.unlink()
