@@ -82,7 +82,8 @@ def _timed(cmd: list[str], *, pythonpath: str | None = None) -> tuple[float, flo
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # a neutral working folder: `python -m gridmap` must not find a checkout in the current folder first
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode:
