@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "gridmap"
+PKG = Path(__file__).resolve().parents[2] / "gridmap"
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -16,8 +16,8 @@ import pytest
 
 from gridmap.store.schema import LAYERS
 
-from browser import Chromium, available, not_blank  # tests/ is on sys.path (rootdir conftest)
-from test_maps import external_urls
+from tests.support.browser import Chromium, available, not_blank
+from tests.maps.test_html import external_urls
 
 
 @pytest.fixture(scope="module")

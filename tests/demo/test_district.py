@@ -310,7 +310,7 @@ def test_full_scale():
 
 
 def _readme_rows(header: str) -> list[list[str]]:
-    text = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "data" / "README.md").read_text(encoding="utf-8")
     block = text[text.index(header):].split("\n\n", 1)[0].splitlines()[2:]
     return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in block if line.startswith("|")]
 

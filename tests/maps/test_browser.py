@@ -16,7 +16,7 @@ from gridmap.maps import (AssetsMissingError, EmptyLayerWarning, build_map, chec
                           street_map, write_map)
 from gridmap.testing.maps import PAYLOADS, sample_layers
 
-from browser import Chromium, available, not_blank  # tests/ is on sys.path (rootdir conftest)
+from tests.support.browser import Chromium, available, not_blank
 
 # Locally without Chromium these are skipped; with GRIDMAP_REQUIRE_BROWSER=1 (scripts/test.sh, CI) they run and
 # fail instead, so a missing browser can never pass as green.
@@ -35,7 +35,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def maps(tmp_path_factory):
-    from test_maps import ROOT
+    from tests.maps.test_html import ROOT
 
     try:
         check_assets()
@@ -147,7 +147,7 @@ def analysis_maps(tmp_path_factory):
     from gridmap.warning import emerging_hot_spots, localise_cells, space_time_cube
     from gridmap.testing.warning import generate
     from gridmap.warning.alerts import early_warning
-    from test_maps import ROOT
+    from tests.maps.test_html import ROOT
 
     sys.path.insert(0, str(ROOT))
     from benchmarks.split_cases import make_case

@@ -22,7 +22,7 @@ from gridmap.maps import AssetsMissingError, check_assets
 from gridmap.testing.maps import PAYLOADS, PII, sample_layers
 from gridmap.store import open_store
 
-from test_maps import ROOT, external_urls, page_data  # tests/ is on sys.path
+from tests.maps.test_html import ROOT, external_urls, page_data
 
 STREET = "110101002"
 
@@ -245,7 +245,7 @@ def test_map_command_split_proposals(store_url, tmp_path, capsys):
 
     sys.path.insert(0, str(ROOT))
     from benchmarks.split_cases import make_case
-    from test_planning_accept import _load
+    from tests.planning.test_accept import _load
 
     db = ["--db", store_url]
     code = _load(open_store(store_url, crs="EPSG:4548"), make_case(0))

@@ -29,7 +29,7 @@ from gridmap.maps.display import Display
 from gridmap.maps.raster import png_bytes, warp_to_mercator
 from gridmap.testing.maps import PAYLOADS, PII, sample_layers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")
 
 

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from gridmap.maps import AssetsMissingError, build_map, check_assets, scrub_pii, write_map
 from gridmap.maps.safety import Privacy
 
-from test_maps import ROOT
+from tests.maps.test_html import ROOT
 
 PHONE, ID = "[电话]", "[身份证号]"
 

@@ -40,7 +40,7 @@ from gridmap.maps import (AssetsMissingError, EmptyLayerWarning, KeyEmbeddedWarn
 from gridmap.testing.maps import sample_layers
 from gridmap.store import open_store
 
-from test_maps import ROOT, page_data  # tests/ is on sys.path
+from tests.maps.test_html import ROOT, page_data
 
 X0, Y0 = 450000.0, 4418000.0
 STREET = "110101001"

@@ -14,7 +14,7 @@ from gridmap.testing.maps import sample_layers
 from gridmap.maps.service import locate_map, map_from_store, read_map_layers
 from gridmap.store import open_store
 
-from test_maps_cli import STREET, _fill, _run, layers  # noqa: F401 (fixtures)
+from tests.maps.test_cli import STREET, _fill, _run, layers  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
 

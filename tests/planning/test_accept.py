@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.split_cases import case_atoms, make_case  # noqa: E402
 

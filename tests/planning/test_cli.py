@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pyogrio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.split_cases import make_case  # noqa: E402
-from test_planning_accept import _load  # noqa: E402
+from tests.planning.test_accept import _load  # noqa: E402
 
 from gridmap.cli import main  # noqa: E402
 from gridmap.store import open_store  # noqa: E402

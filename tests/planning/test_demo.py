@@ -3,14 +3,9 @@ independent verifier accepts, or an infeasibility whose stated reason is confirm
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from planning_verify import verify  # noqa: E402
+from tests.planning.verify import verify
 
 FLOOR, CEILING = 1000, 3000
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.split_cases import make_case  # noqa: E402
-from test_planning_accept import _load  # noqa: E402
+from tests.planning.test_accept import _load  # noqa: E402
 
 from gridmap.errors import NotFoundError  # noqa: E402
 from gridmap.planning.service import accept_split, propose_for_community, undo_split  # noqa: E402

@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.split_cases import case_atoms, make_case  # noqa: E402
-from planning_verify import verify  # noqa: E402
+from tests.planning.verify import verify  # noqa: E402
 
 from gridmap.errors import CRSError, InfeasibleError, ValidationError  # noqa: E402
 from gridmap.planning import build_atoms, propose_splits  # noqa: E402
@@ -57,7 +56,7 @@ def _independently_infeasible(atoms, barriers, floor, ceiling) -> bool:
     import math
 
     import networkx as nx
-    from planning_verify import _graph
+    from tests.planning.verify import _graph
 
     hh = atoms["households"].astype(int)
     if (hh > ceiling).any():
@@ -105,7 +104,7 @@ def _small_instance(seed: int):
 
 def _brute_force_feasible(atoms, barriers, floor, ceiling) -> bool:
     """Bitmask DP over every connected subset (independent of the solver's enumeration)."""
-    from planning_verify import _graph
+    from tests.planning.verify import _graph
 
     G = _graph(atoms, barriers, barrier_aware=True)
     T = _graph(atoms, barriers, barrier_aware=False, min_len=0.8)

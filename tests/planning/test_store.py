@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.split_cases import make_case  # noqa: E402
-from planning_verify import verify  # noqa: E402
+from tests.planning.verify import verify  # noqa: E402
 
 from gridmap.errors import ValidationError  # noqa: E402
 from gridmap.planning import build_atoms, check_streets, flag_communities, propose_splits  # noqa: E402

@@ -16,8 +16,8 @@ from gridmap.cli import main
 from gridmap.store import open_store
 from gridmap.store.health import CHECKS, check_store
 
-from test_demo_cli import demo  # noqa: F401  -- the small demo store, built as tests/test_demo_cli.py builds it
-from test_store_paths import fingerprint, small_store
+from tests.demo.test_cli import demo  # noqa: F401  -- the small demo store, built as tests/test_demo_cli.py builds it
+from tests.store.test_paths import fingerprint, small_store
 
 
 def _strict_json(raw: str) -> dict:

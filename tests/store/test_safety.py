@@ -36,7 +36,7 @@ from gridmap.errors import StoreError, ValidationError
 from gridmap.io import import_frame
 from gridmap.store import open_store
 
-from test_components import components_csv, lonlat_of, seed_store  # tests/ is on sys.path
+from tests.codes.test_components import components_csv, lonlat_of, seed_store
 
 CRS = "EPSG:4548"
 STREET = "110199001"
@@ -279,7 +279,7 @@ _HOLD = textwrap.dedent("""
 def _env():
     env = dict(os.environ)
     env.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2]) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
