@@ -51,15 +51,6 @@ def gridmap(*argv, db=None):
                           timeout=600)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    d = tmp_path_factory.mktemp("jsondemo")
-    db, out = d / "demo.sqlite", d / "out"
-    r = gridmap("demo", "--scale", "0.05", "--out", str(out), db=db)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return db, out
-
-
 @pytest.fixture
 def scratch(demo, tmp_path):
     """A copy of the demo store that a test may write to."""

@@ -20,16 +20,6 @@ from tests.support.browser import Chromium, available, not_blank
 from tests.maps.test_html import external_urls
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    db, out = d / "gridmap.sqlite", d / "out"
-    r = subprocess.run([sys.executable, "-m", "gridmap", "--db", str(db), "demo", "--scale", "0.05", "--out", str(out)],
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return db, out, r
-
-
 def _sqlite_counts(db: Path) -> dict[str, int]:
     """Row counts read with the plain sqlite3 module (no gridmap code)."""
     con = sqlite3.connect(db)

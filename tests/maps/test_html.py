@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")
 
 
-pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/maps/conftest.py)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from tests.maps.test_html import ROOT
 PHONE, ID = "[电话]", "[身份证号]"
 
 
-pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/maps/conftest.py)
 
 
 # --- an independent reader of the output --------------------------------------------------------------------

@@ -51,7 +51,7 @@ COLS = 8
 QUOTE_FREE_DIR = "jinja2.utils"
 
 
-pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/maps/conftest.py)
 
 
 # --- the payloads ---------------------------------------------------------------------------------------------

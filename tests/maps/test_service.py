@@ -14,12 +14,12 @@ from gridmap.testing.maps import sample_layers
 from gridmap.maps.service import locate_map, map_from_store, read_map_layers
 from gridmap.store import open_store
 
-from tests.maps.test_cli import STREET, _fill, _run, layers  # noqa: F401 (fixtures)
+from tests.maps.test_cli import STREET, _fill, _run
 
-pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("map_assets")  # the offline bundle (tests/maps/conftest.py)
 
 
-def test_the_map_command_writes_the_service_map(store_url, tmp_path, capsys, layers):  # noqa: F811
+def test_the_map_command_writes_the_service_map(store_url, tmp_path, capsys, layers):
     _fill(open_store(store_url, crs="EPSG:4548"), layers)
     warn = ["--warn-from", "2024-06-15", "--warn-to", "2024-06-29", "--keywords", "漏雨"]
     rc, out, err = _run(capsys, "map", "--db", store_url, "--street", STREET, "--privacy", "internal", *warn,
@@ -40,7 +40,7 @@ def test_the_map_command_writes_the_service_map(store_url, tmp_path, capsys, lay
     assert "shared map" in out
 
 
-def test_shared_maps_read_no_complaint_text(store, layers):  # noqa: F811
+def test_shared_maps_read_no_complaint_text(store, layers):
     _fill(store, layers)
     shared = read_map_layers(store, street=STREET)
     assert list(shared["complaints"].columns) == ["street_code", "community_code", "geometry"]
@@ -53,7 +53,7 @@ def test_shared_maps_read_no_complaint_text(store, layers):  # noqa: F811
     assert len(internal["complaints"]) == len(layers["complaints"])
 
 
-def test_locate_html_is_the_service_map(store_url, tmp_path, capsys, layers):  # noqa: F811
+def test_locate_html_is_the_service_map(store_url, tmp_path, capsys, layers):
     _fill(open_store(store_url, crs="EPSG:4548"), layers)
     code = str(layers["components"]["code"].iloc[0])
     rc, _, err = _run(capsys, "locate", "--db", store_url, "--district", "110101", code, "--html",

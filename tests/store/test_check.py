@@ -16,8 +16,7 @@ from gridmap.cli import main
 from gridmap.store import open_store
 from gridmap.store.health import CHECKS, check_store
 
-from tests.demo.test_cli import demo  # noqa: F401  -- the small demo store, built as tests/test_demo_cli.py builds it
-from tests.store.test_paths import fingerprint, small_store
+from tests.store.test_paths import fingerprint
 
 
 def _strict_json(raw: str) -> dict:
@@ -35,7 +34,7 @@ def _check(capsys, url: str, *extra: str) -> tuple[int, dict]:
     return rc, _strict_json(out)
 
 
-def test_the_demo_store_is_healthy(demo, capsys):  # noqa: F811
+def test_the_demo_store_is_healthy(demo, capsys):
     db, _, _ = demo
     before = fingerprint(str(db))
     rc, report = _check(capsys, str(db))
@@ -68,12 +67,6 @@ def _drop_spatial_index(url: str, layer: str) -> None:
 
 def _findings(report: dict, check: str) -> list[dict]:
     return [f for f in report["findings"] if f["check"] == check]
-
-
-@pytest.fixture
-def small(store_url):
-    small_store(store_url)
-    return store_url
 
 
 def test_the_small_store_is_healthy(small, capsys):

@@ -29,6 +29,8 @@ from gridmap.errors import OutputError, StoreError
 from gridmap.outputs import atomic_output, resolve_output
 from gridmap.store import open_store
 
+from tests.store.conftest import small_store
+
 DEMO_COMMUNITY = "110199003008"  # an oversized demo community the split solver can cut at --alternatives 1
 
 
@@ -92,46 +94,13 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
 # -- stores ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    """The small demo store (as tests/test_demo_cli.py builds it), built once; tests work on copies."""
-    d = tmp_path_factory.mktemp("paths-demo")
-    db = d / "gridmap.sqlite"
-    r = subprocess.run([sys.executable, "-m", "gridmap", "--db", str(db), "demo", "--scale", "0.05", "--out",
-                        str(d / "out"), "-q"], capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return db
-
-
 @pytest.fixture
-def db(demo_store, tmp_path) -> Path:
+def db(demo, tmp_path) -> Path:
     """A private copy of the demo store."""
     path = tmp_path / "store" / "gridmap.sqlite"
     path.parent.mkdir()
-    shutil.copyfile(demo_store, path)
+    shutil.copyfile(demo[0], path)
     return path
-
-
-def small_store(url: str) -> None:
-    """Two communities of one street, their cells, one component: enough for map, export, locate."""
-    from gridmap.grid import build_cells
-
-    s = open_store(url, crs="EPSG:4548")
-    s.write("streets", gpd.GeoDataFrame({"code": ["110199001"], "district_code": "110199", "name": ["街道"]},
-                                        geometry=[shapely.box(450000, 4418000, 451000, 4418500)], crs=4548))
-    com = gpd.GeoDataFrame({"code": ["110199001001", "110199001002"], "street_code": "110199001",
-                            "name": ["甲社区", "乙社区"], "households": [1500, 2500]},
-                           geometry=[shapely.box(450000, 4418000, 450500, 4418500),
-                                     shapely.box(450500, 4418000, 451000, 4418500)], crs=4548)
-    s.write("communities", com)
-    s.write("cells", build_cells(s.read("communities")))
-    s.close()
-
-
-@pytest.fixture
-def small(store_url) -> str:
-    small_store(store_url)
-    return store_url
 
 
 def foreign_gpkg(path: Path) -> Path:
