@@ -200,7 +200,7 @@ def test_allow_lists_are_not_stale(graph):
     present = cycles(graph)
     gone_cycles = [sorted(c) for c in KNOWN_CYCLES if c not in present]
     assert not gone_edges and not gone_cycles, \
-        f"remove from tests/test_layout.py: ALLOWED_EDGES {gone_edges}, KNOWN_CYCLES {gone_cycles}"
+        f"remove from tests/contract/test_layout.py: ALLOWED_EDGES {gone_edges}, KNOWN_CYCLES {gone_cycles}"
 
 
 # --- docs/architecture.md ------------------------------------------------------------------------------------------

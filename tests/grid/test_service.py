@@ -1,4 +1,5 @@
-"""``gridmap cells build`` on both backends: same cells as build_cells, atomic, replace, re-assignment, errors."""
+"""The cells workflow (``gridmap.grid.service.build_store_cells`` and its command ``gridmap cells build``) on both
+backends: same cells as build_cells, atomic, replace, re-assignment, errors."""
 
 from __future__ import annotations
 

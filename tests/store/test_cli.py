@@ -18,7 +18,7 @@ def run(*argv):
 
 
 def test_info_json_on_new_store(tmp_path, capsys):
-    # a missing store is made only when asked (--create); without it see tests/test_store_paths.py
+    # a missing store is made only when asked (--create); without it see tests/store/test_paths.py
     assert main(["--db", str(tmp_path / "a.sqlite"), "--create", "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["backend"] == "spatialite" and info["crs"] == "EPSG:4548"
