@@ -1,4 +1,5 @@
-"""Shared fixtures: ``store`` runs a test on SpatiaLite and on PostGIS.
+"""Fixtures shared across the test folders: ``store`` runs a test on SpatiaLite and on PostGIS; ``demo`` is the small
+demo store. Fixtures shared inside one folder live in that folder's ``conftest.py``.
 
 PostGIS comes from ``$GRIDMAP_TEST_POSTGIS_URL`` (``scripts/test.sh`` starts a throwaway server and sets it).
 Locally without it the PostGIS half is skipped; with ``GRIDMAP_REQUIRE_POSTGIS=1`` (CI) it fails instead.
