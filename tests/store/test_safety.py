@@ -229,7 +229,7 @@ def test_migration_step_is_a_no_op_on_spatialite_but_the_version_advances(tmp_pa
 # -- concurrent writers ---------------------------------------------------------------------------------------
 
 _IMPORT = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     import geopandas as gpd, numpy as np, pandas as pd
     from gridmap.io import import_frame
     from gridmap.store import open_store
@@ -251,11 +251,12 @@ _IMPORT = textwrap.dedent("""
 """)
 
 _HOLD = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     import geopandas as gpd, numpy as np, pandas as pd
     from gridmap.store import open_store
 
     url, n, hold_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    release = sys.argv[4] if len(sys.argv) > 4 else None  # hold until this file exists (at most hold_s)
     rng = np.random.default_rng(7)
     frame = gpd.GeoDataFrame(
         {"source_id": [f"H{i:07d}" for i in range(n)],
@@ -270,7 +271,9 @@ _HOLD = textwrap.dedent("""
             tx.connection.driver_connection.execute("PRAGMA cache_size=-500")
         store.write("complaints", frame, connection=tx)
         print("loaded", flush=True)
-        time.sleep(hold_s)
+        deadline = time.monotonic() + hold_s
+        while time.monotonic() < deadline and not (release and os.path.exists(release)):
+            time.sleep(0.05)
     print("committed", flush=True)
     store.close()
 """)
@@ -293,6 +296,19 @@ def _wait_for_line(proc, expected, timeout_s=120.0):
             break
     proc.kill()
     pytest.fail(f"the writer never printed {expected!r}: {proc.stderr.read()[-3000:]}")
+
+
+def _read_until(stream, expected, timeout_s=120.0):
+    """Lines read from ``stream`` up to and including the first that contains ``expected`` (all of them if it
+    never comes: the caller's assertion then shows what was said)."""
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        seen.append(line)
+        if expected in line or not line:
+            break
+    return "".join(seen)
 
 
 @pytest.mark.slow
@@ -365,12 +381,15 @@ def test_a_writer_that_cannot_get_the_lock_says_so(store_url, tmp_path):
     _communities([1500], side_m=400.0).astype({"households": "int64"}).to_file(path, driver="GPKG", engine="pyogrio")
     script = tmp_path / "hold.py"
     script.write_text(_HOLD, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), store_url, "10", "8"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env())
+    # the holder keeps its transaction open until the test releases it (at most 110 s), so the timing of the
+    # waiting processes does not depend on how fast they start on a loaded machine
+    release = tmp_path / "release"
+    proc = subprocess.Popen([sys.executable, str(script), store_url, "10", "110", str(release)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     cli = [sys.executable, "-m", "gridmap", "--db", store_url, "import", "communities", str(path)]
     try:
         _wait_for_line(proc, "loaded")
-        # two CLI imports while the holder keeps its transaction open for 8 s: one gives up after 1 s, the other
+        # two CLI imports while the holder keeps its transaction open: one gives up after 1 s, the other
         # (default timeout) waits for the holder and then writes
         quick = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env={**_env(), "GRIDMAP_LOCK_TIMEOUT_S": "1"})
@@ -387,10 +406,14 @@ def test_a_writer_that_cannot_get_the_lock_says_so(store_url, tmp_path):
         assert quick.returncode == 1 and "Traceback" not in err, err[-3000:]
         assert "another import is running on this store" in err  # the wait was announced
         assert "gridmap import: error: another" in err and "try again when it finishes" in err
+        announced = _read_until(patient.stderr, "another import is running on this store")
+        release.touch()
         out, err = patient.communicate(timeout=120)
+        err = announced + err
         assert patient.returncode == 0 and "Traceback" not in err, err[-3000:]
         assert "another import is running on this store" in err and "1 written" in out
     finally:
+        release.touch()
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
     s = open_store(store_url)
