@@ -263,24 +263,12 @@ REASON_MARKER = "Why "
 # Oversized functions that a change of the same wave refactors; emptied at merge (test_allow_lists_are_not_stale
 # style: test_oversized_allow_list_is_not_stale fails as soon as one of them is small or has its reason).
 OVERSIZED_PENDING: dict[str, str] = {
-    "gridmap/cli/store_cmd.py:register": "refactor pending",
-    "gridmap/demo/complaints.py:_anomaly_specs": "refactor pending",
     "gridmap/demo/components.py:build_components": "refactor pending",
     "gridmap/demo/layout.py:build_layout": "refactor pending",
     "gridmap/grid/cells.py:_assemble": "refactor pending",
     "gridmap/io/complaints.py:parse_complaints": "refactor pending",
-    "gridmap/io/components.py:import_components": "refactor pending",
-    "gridmap/io/layers.py:import_frame": "refactor pending",
-    "gridmap/io/layers.py:import_file": "refactor pending",
-    "gridmap/io/topology.py:repair_topology": "refactor pending",
-    "gridmap/maps/build.py:build_map": "refactor pending",
     "gridmap/planning/atoms.py:build_atoms": "refactor pending",
-    "gridmap/store/schema.py:build_metadata": "refactor pending",
     "gridmap/testing/maps.py:sample_layers": "refactor pending",
-    "gridmap/warning/alerts.py:count_jumps": "refactor pending",
-    "gridmap/warning/alerts.py:early_warning": "refactor pending",
-    "gridmap/warning/emerging.py:emerging_hot_spots": "refactor pending",
-    "gridmap/warning/scan.py:space_time_alerts": "refactor pending",
 }
 
 

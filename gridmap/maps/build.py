@@ -132,7 +132,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     folium.Map, whose :func:`~gridmap.maps.page.page_policy` tells its privacy and what its page may load.
     """
     opts = MapOptions.of(options, **drawing)
-    privacy, basemap, scale, title = opts.privacy, opts.basemap, opts.scale, opts.title
+    privacy, basemap, scale = opts.privacy, opts.basemap, opts.scale
     tiles, keyed = _basemap_tiles(opts)
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,
                                               components=components, hotspots=hotspots, alerts=alerts,
@@ -160,6 +160,20 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
             layer.add_to(m)
         if out.legend:
             legend.append(out.legend)
+    legend += _legend_notes(empty, basemap=basemap, keyed=keyed)
+    n_layers = sum(len(o.layers) for o in outs)
+    LayerControl(collapsed=n_layers > 12, position="topright").add_to(m)
+
+    # Everything page-level is data for the runtime's gridmap.page (in the page's JSON block).
+    ScriptControl(_page_spec(frames, outs, display, opts, legend=legend, bounds=bounds, labels=labels)).add_to(m)
+    log.info("map built: %d layers, scale %s, privacy %s, basemap %s", sum(len(o.layers) for o in outs),
+             scale.value, privacy.value, basemap.value)
+    return m
+
+
+def _legend_notes(empty: list[str], *, basemap: Basemap, keyed: bool) -> list[str]:
+    """The notes under the legend: empty layers, GCJ-02 overlays, an embedded Tianditu key."""
+    legend: list[str] = []
     if empty:
         legend.append("<div class='gm-note'>" + esc("无数据 no data: " + ", ".join(empty)) + "</div>")
     if basemap.gcj02:
@@ -167,10 +181,14 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
                       + "</div>")
     if keyed:
         legend.append("<div class='gm-note'>" + esc(KEY_NOTE) + "</div>")
-    n_layers = sum(len(o.layers) for o in outs)
-    LayerControl(collapsed=n_layers > 12, position="topright").add_to(m)
+    return legend
 
-    # Everything page-level is data for the runtime's gridmap.page (in the page's JSON block).
+
+def _page_spec(frames: Mapping[str, gpd.GeoDataFrame], outs: list[Any], display: Display, opts: MapOptions, *,
+               legend: list[str], bounds: list[list[float]], labels: bool) -> dict[str, Any]:
+    """The page-level data of the runtime's ``gridmap.page``: legend, title, banner, search, comparison panels
+    and the initial view."""
+    title, privacy = opts.title, opts.privacy
     spec: dict[str, Any] = {"legend": "".join(legend)}
     if title:
         spec["title"] = str(title)
@@ -183,10 +201,7 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
         compare["bounds"] = display.bounds_latlon(tuple(frames["proposals"].total_bounds))
         spec["compare"] = compare
     spec["init"] = {"bounds": bounds, "labelZoom": 17 if labels else 0}
-    ScriptControl(spec).add_to(m)
-    log.info("map built: %d layers, scale %s, privacy %s, basemap %s", sum(len(o.layers) for o in outs),
-             scale.value, privacy.value, basemap.value)
-    return m
+    return spec
 
 
 def _layer_outs(frames: dict[str, gpd.GeoDataFrame], density: DensityGrid | None, pts: Any, display: Display,

@@ -108,6 +108,10 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     -------
     DataFrame, one row per unit with any complaint in the window or the baseline: ``unit``, ``observed``,
     ``baseline_mean``, ``expected``, ``ratio``, ``p``, ``q``, ``alert``, ``baseline`` (which windows).
+
+    Why 13 parameters: each keyword is an independent setting of the test, documented above and passed one by
+    one by :func:`early_warning` and the notebooks; a group would only move the list. The baseline windows are
+    chosen by :func:`_baseline_windows`.
     """
     col = _unit_column(complaints, by)
     mode = Baseline(baseline)
@@ -116,27 +120,8 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
         raise ValidationError(message("the window is empty", got=f"[{t0}, {t1})", fix="use --from before --to"))
     times = pd.to_datetime(complaints["received_at"])
     first = pd.Timestamp(data_start) if data_start is not None else (times.min() if len(times) else t0)
-    length = t1 - t0
-    seasonal = [(t0 - pd.DateOffset(years=k) + length * b, t1 - pd.DateOffset(years=k) + length * b)
-                for k in range(1, years + 1) for b in range(-season_band, season_band + 1)]
-    seasonal = [w for w in seasonal if w[0] >= first]
-    length = t1 - t0
-    recent = [(t0 - length * k, t0 - length * (k - 1)) for k in range(1, windows + 1)]
-    recent = [w for w in recent if w[0] >= first]
-    if mode is Baseline.SEASONAL or (mode is Baseline.AUTO and seasonal):
-        wins, used = seasonal, "seasonal"
-        if not wins:
-            raise ValidationError(message("no seasonal baseline: the data do not reach back a year before the window",
-                                          got=f"data from {first.date()}", fix="use baseline='recent'"))
-    else:
-        wins, used = recent, "recent"
-        if mode is Baseline.AUTO:
-            (log.warning if warn_fallback else log.debug)(
-                "no data a year before %s: baseline falls back to the %d preceding windows (not "
-                "seasonality-aware)", t0.date(), len(wins))
-        if not wins:
-            raise ValidationError(message("no baseline window has data", got=f"data from {first.date()}",
-                                          fix="widen the data range or shorten the window"))
+    wins, used = _baseline_windows(t0, t1, first=first, mode=mode, years=years, season_band=season_band,
+                                   windows=windows, warn_fallback=warn_fallback)
     sel = complaint_mask(complaints, **select) if select else pd.Series(True, index=complaints.index)
     units = complaints[col].astype("string").fillna("(unassigned)")
     obs = units[sel & (times >= t0) & (times < t1)].value_counts()
@@ -167,6 +152,34 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
              Unit.parse(by).value, t0.date(), t1.date(), len(out), int(out["alert"].sum()), used, len(wins),
              ratio_total)
     return out.reset_index(drop=True)
+
+
+def _baseline_windows(t0: pd.Timestamp, t1: pd.Timestamp, *, first: pd.Timestamp, mode: Baseline, years: int,
+                      season_band: int, windows: int, warn_fallback: bool) -> tuple[list[tuple[Any, Any]], str]:
+    """The baseline windows of :func:`count_jumps` (none before ``first``, the start of the data) and which kind
+    was used ('seasonal' or 'recent')."""
+    length = t1 - t0
+    seasonal = [(t0 - pd.DateOffset(years=k) + length * b, t1 - pd.DateOffset(years=k) + length * b)
+                for k in range(1, years + 1) for b in range(-season_band, season_band + 1)]
+    seasonal = [w for w in seasonal if w[0] >= first]
+    length = t1 - t0
+    recent = [(t0 - length * k, t0 - length * (k - 1)) for k in range(1, windows + 1)]
+    recent = [w for w in recent if w[0] >= first]
+    if mode is Baseline.SEASONAL or (mode is Baseline.AUTO and seasonal):
+        wins, used = seasonal, "seasonal"
+        if not wins:
+            raise ValidationError(message("no seasonal baseline: the data do not reach back a year before the window",
+                                          got=f"data from {first.date()}", fix="use baseline='recent'"))
+    else:
+        wins, used = recent, "recent"
+        if mode is Baseline.AUTO:
+            (log.warning if warn_fallback else log.debug)(
+                "no data a year before %s: baseline falls back to the %d preceding windows (not "
+                "seasonality-aware)", t0.date(), len(wins))
+        if not wins:
+            raise ValidationError(message("no baseline window has data", got=f"data from {first.date()}",
+                                          fix="widen the data range or shorten the window"))
+    return wins, used
 
 
 def hot_spot_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, end: Any, slices: int = 12,
@@ -297,6 +310,10 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
 
     The alert table has ``kind``, ``kind_zh``, ``unit_type``, ``unit`` and the statistics of each test; when
     ``cells`` (with geometry) are given it is a GeoDataFrame with the cell (or community-hull) geometry.
+
+    Why 16 parameters: the keyword-only options of ``gridmap warn`` (one to one with its flags) and of the
+    notebooks; each is independent and documented above. The steps are :func:`_unit_alerts` per unit and
+    :func:`_cell_alerts` for the analyses that need the cells.
     """
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     notes: list[str] = []
@@ -314,46 +331,25 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         done += 1
 
     for unit in units:
-        step(f"count jumps per {unit}")
-        col = Unit.parse(unit).column
-        if col not in complaints.columns or complaints[col].isna().all():
-            notes.append(f"{unit}: complaints carry no {col}; not tested")
-            continue
-        j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                        min_count=min_count, categories=categories, warn_fallback=False)
-        parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
-        if j["baseline"].iloc[:1].str.startswith("recent").any():
-            notes.append(f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)")
-            if not fell_back:
-                log.warning("no data a year before %s: count-jump baselines fall back to the preceding windows "
-                            "(not seasonality-aware)", t0.date())
-                fell_back = True
-        if kws:
-            step(f"keyword watch per {unit}")
-            k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                            min_count=min_count, keywords=kws, categories=categories, adjust_total=False,
-                            warn_fallback=False)
-            parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
+        unit_parts, note, recent = _unit_alerts(complaints, unit, t0=t0, t1=t1, kws=kws, baseline=baseline,
+                                                alpha=alpha, min_count=min_count, categories=categories, step=step)
+        parts += unit_parts
+        if note:
+            notes.append(note)
+        if recent and not fell_back:
+            log.warning("no data a year before %s: count-jump baselines fall back to the preceding windows "
+                        "(not seasonality-aware)", t0.date())
+            fell_back = True
     if hot_spots:
         step("emerging hot spots")
-        if cells is None:
-            notes.append("hot spots: no cells layer given; emerging hot-spot analysis skipped")
-        else:
-            try:
-                h = hot_spot_alerts(complaints, cells, end=t1, slices=slices, alpha=alpha, categories=categories)
-                parts.append(h)
-            except ValidationError as exc:
-                notes.append(f"hot spots skipped: {str(exc).splitlines()[0]}")
+        parts += _cell_alerts(cells, notes, "hot spots: no cells layer given; emerging hot-spot analysis skipped",
+                              "hot spots", lambda: hot_spot_alerts(complaints, cells, end=t1, slices=slices,
+                                                                   alpha=alpha, categories=categories))
     if scan:
         step("space-time scan")
-        if cells is None:
-            notes.append("space-time scan: no cells layer given; skipped")
-        else:
-            try:
-                parts.append(scan_alerts(complaints, cells, start=t0, end=t1, categories=categories,
-                                         **(scan_options or {})))
-            except ValidationError as exc:
-                notes.append(f"space-time scan skipped: {str(exc).splitlines()[0]}")
+        parts += _cell_alerts(cells, notes, "space-time scan: no cells layer given; skipped", "space-time scan",
+                              lambda: scan_alerts(complaints, cells, start=t0, end=t1, categories=categories,
+                                                  **(scan_options or {})))
     alerts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
         pd.DataFrame(columns=["kind", "unit_type", "unit", "observed", "expected", "ratio", "q"])
     alerts["kind_zh"] = alerts["kind"].map(lambda k: AlertKind(k).zh)
@@ -371,3 +367,40 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     return WarningReport(t0, t1, alerts, recheck, notes, kws)
 
 
+def _unit_alerts(complaints: pd.DataFrame, unit: str, *, t0: pd.Timestamp, t1: pd.Timestamp, kws: list[str],
+                 baseline: str, alpha: float, min_count: int, categories: Any,
+                 step: Callable[[str], None]) -> tuple[list[pd.DataFrame], str | None, bool]:
+    """:func:`early_warning`'s count jumps (and keyword watch, with ``kws``) per ``unit``: the alert rows, a note
+    for the report (or None), and whether the baseline fell back to the preceding windows."""
+    step(f"count jumps per {unit}")
+    col = Unit.parse(unit).column
+    if col not in complaints.columns or complaints[col].isna().all():
+        return [], f"{unit}: complaints carry no {col}; not tested", False
+    parts, note, recent = [], None, False
+    j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                    min_count=min_count, categories=categories, warn_fallback=False)
+    parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
+    if j["baseline"].iloc[:1].str.startswith("recent").any():
+        note = f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)"
+        recent = True
+    if kws:
+        step(f"keyword watch per {unit}")
+        k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                        min_count=min_count, keywords=kws, categories=categories, adjust_total=False,
+                        warn_fallback=False)
+        parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
+    return parts, note, recent
+
+
+def _cell_alerts(cells: pd.DataFrame | None, notes: list[str], no_cells: str, what: str,
+                 run: Callable[[], pd.DataFrame]) -> list[pd.DataFrame]:
+    """``[run()]`` for an analysis that needs the cells; without cells, or when its data do not allow it, no
+    rows and a note (``no_cells``, or ``"<what> skipped: <the error's first line>"``)."""
+    if cells is None:
+        notes.append(no_cells)
+        return []
+    try:
+        return [run()]
+    except ValidationError as exc:
+        notes.append(f"{what} skipped: {str(exc).splitlines()[0]}")
+        return []
