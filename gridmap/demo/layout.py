@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Polygon
 
 from gridmap.demo import _names
 from gridmap.demo.geometry import (_adjacency, _boundary, _cell_index, _grid_dims, _merge_slivers, _partition,
@@ -76,14 +76,10 @@ def _split_integer(total: int, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_layout(*, n_streets: int, communities_per_street: float, rng: np.random.Generator) -> Layout:
-    """Build every place layer for ``n_streets`` streets (17 at full scale)."""
-    nx, ny = _grid_dims(n_streets)
-    w, h = nx * SUPERBLOCK_W_M, ny * SUPERBLOCK_H_M
-    x0, y0 = CENTRE_XY[0] - w / 2, CENTRE_XY[1] - h / 2
-    district = _boundary(x0, y0, w, h, rng)
-
-    # --- main roads, river, rail ---------------------------------------------------------------------
+def _main_roads(nx: int, ny: int, x0: float, y0: float, w: float, h: float, rng: np.random.Generator
+                ) -> tuple[list[dict], list[LineString], list[LineString], int]:
+    """The main roads between the superblocks (one north-south line a railway, one east-west line the river):
+    their rows, the north-south and east-west lines, and the river's row index."""
     road_rows: list[dict] = []
     v_lines, h_lines = [], []
     rail_i = nx - 2 if nx >= 5 else None
@@ -107,7 +103,12 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             kind = "main"
         h_lines.append(line)
         road_rows.append({"kind": kind, "geometry": line})
+    return road_rows, v_lines, h_lines, river_j
 
+
+def _superblocks(district: Polygon, road_rows: list[dict], v_lines: list[LineString], h_lines: list[LineString]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The superblocks the main roads cut the district into, with their lattice column and row."""
     ring = district.exterior
     main_geoms = [shapely.intersection(r["geometry"], district) for r in road_rows]
     superblocks = np.asarray(list(shapely.polygonize(
@@ -115,12 +116,14 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
     rp = shapely.get_coordinates(shapely.point_on_surface(superblocks))
     sb_col = _cell_index(rp[:, 0], rp[:, 1], v_lines, vertical=True)
     sb_row = _cell_index(rp[:, 0], rp[:, 1], h_lines, vertical=False)
+    return superblocks, sb_col, sb_row
 
-    # old town: a western band of superblocks north of the river
-    old_cols = set(range(0, max(1, int(round(nx * 0.4)))))
-    old_rows = set(range(river_j, ny))
 
-    # --- secondary and branch roads per superblock ----------------------------------------------------
+def _side_roads(superblocks: np.ndarray, sb_col: np.ndarray, sb_row: np.ndarray, old_cols: set[int],
+                old_rows: set[int], rng: np.random.Generator) -> list[dict]:
+    """Secondary and branch roads per superblock (old-town superblocks get one secondary road fewer and no
+    branch road)."""
+    road_rows: list[dict] = []
     for k, sb in enumerate(superblocks):
         bx0, by0, bx1, by1 = sb.bounds
         old = sb_col[k] in old_cols and sb_row[k] in old_rows
@@ -140,11 +143,14 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             yy = by0 + (by1 - by0) * (strip + 0.5) / 3 + rng.uniform(-20, 20)
             ln = LineString([(bx0 - 50, yy), (bx1 + 50, yy + rng.uniform(-15, 15))])
             road_rows.append({"kind": "branch", "geometry": shapely.intersection(ln, pad)})
+    return road_rows
 
-    roads = gpd.GeoDataFrame(road_rows, geometry="geometry", crs=CRS)
-    roads["geometry"] = shapely.line_merge(shapely.intersection(roads.geometry.values, district))
-    roads = roads[~roads.geometry.is_empty].reset_index(drop=True)
 
+def _blocks(district: Polygon, road_rows: list[dict], v_lines: list[LineString], h_lines: list[LineString]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks every road cuts the district into (slivers merged), west to east and north to south, with
+    their superblock column and row."""
+    ring = district.exterior
     cut_lines = [shapely.intersection(r["geometry"], district.buffer(5.0)) for r in road_rows]
     blocks_arr = np.asarray(list(shapely.polygonize(
         list(shapely.unary_union(cut_lines + [ring]).geoms)).geoms), dtype=object)
@@ -158,11 +164,11 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
     b_row = _cell_index(rp[:, 0], rp[:, 1], h_lines, vertical=False)
     blocks_arr, keep = _merge_slivers(blocks_arr, b_col * 1000 + b_row, min_area_m2=30_000.0)
     rp, b_col, b_row = rp[keep], b_col[keep], b_row[keep]
-    b_old = np.array([c in old_cols and r in old_rows for c, r in zip(b_col, b_row)])
-    b_area = shapely.area(blocks_arr)
-    cxy = shapely.get_coordinates(shapely.centroid(blocks_arr))
+    return blocks_arr, b_col, b_row
 
-    # --- streets: runs of superblocks along a snake through the lattice --------------------------------
+
+def _block_streets(n_streets: int, nx: int, ny: int, b_col: np.ndarray, b_row: np.ndarray) -> np.ndarray:
+    """The street of every block: streets are runs of superblocks along a snake through the lattice."""
     sizes = [2] * n_streets
     sizes[min(3, n_streets - 2)] = 1                  # deliberately under 2 km^2
     sizes[-1] += nx * ny - sum(sizes)                 # the last street absorbs the rest
@@ -174,12 +180,14 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             sb_street[cell] = s
         pos += size
     b_street = np.array([sb_street[(c, r)] for c, r in zip(b_col, b_row)])
-    nbrs = _adjacency(blocks_arr)
+    return b_street
 
-    street_names = _names.street_names(n_streets)
-    street_codes = [f"{_names.DISTRICT_CODE}{s + 1:03d}" for s in range(n_streets)]
 
-    # --- communities ----------------------------------------------------------------------------------
+def _communities(blocks_arr: np.ndarray, b_street: np.ndarray, n_streets: int, communities_per_street: float,
+                 cxy: np.ndarray, b_area: np.ndarray, nbrs: list[set[int]], rng: np.random.Generator
+                 ) -> tuple[np.ndarray, list[int], list[int]]:
+    """The community of every block (connected groups of similar area inside each street), and each
+    community's street and number in it."""
     n_blocks_street = np.bincount(b_street, minlength=n_streets)
     total_comm = int(round(communities_per_street * n_streets))
     k_street = np.maximum(2, np.round(total_comm * n_blocks_street / n_blocks_street.sum()
@@ -201,11 +209,13 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
         for r, g in enumerate(ranked):
             comm_street.append(s)
             comm_local.append(r + 1)
-    n_comm = len(comm_street)
-    comm_codes = [f"{street_codes[s]}{loc:03d}" for s, loc in zip(comm_street, comm_local)]
-    comm_names = _names.community_names(n_comm, rng)
+    return b_comm, comm_street, comm_local
 
-    # residential flags: ~12 % of modern blocks are parks, offices, schools (never a community's last one)
+
+def _residential(blocks_arr: np.ndarray, b_comm: np.ndarray, n_comm: int, b_old: np.ndarray, rng: np.random.Generator
+                 ) -> np.ndarray:
+    """Which blocks are residential: ~12 % of modern blocks are parks, offices, schools (never a community's
+    last one)."""
     b_res = np.ones(len(blocks_arr), dtype=bool)
     for c in range(n_comm):
         members = np.flatnonzero(b_comm == c)
@@ -214,8 +224,13 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             if len(drop) >= len(members):
                 drop = drop[1:]
             b_res[drop] = False
+    return b_res
 
-    # --- compounds and building atoms ----------------------------------------------------------------
+
+def _compounds(roads: gpd.GeoDataFrame, blocks_arr: np.ndarray, b_res: np.ndarray, b_old: np.ndarray, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, list[str], list[dict]]:
+    """Compounds (modern blocks) and building atoms (old town) inside the residential blocks, set back from the
+    road surfaces, with their block and kind; and the hutongs between the old-town atoms."""
     road_buf = shapely.unary_union(shapely.buffer(
         roads.geometry.values[roads.kind.values != "hutong"],
         roads.kind.map(ROAD_WIDTH_M).values[roads.kind.values != "hutong"] / 2 + 4.0, cap_style="flat"))
@@ -259,9 +274,12 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
                     hutong_rows.append({"kind": "hutong", "geometry": ln})
     cmp_geom_a = np.asarray(cmp_geom, dtype=object)
     cmp_block_a = np.asarray(cmp_block)
-    cmp_comm = b_comm[cmp_block_a]
+    return cmp_geom_a, cmp_block_a, cmp_kind, hutong_rows
 
-    # --- households ------------------------------------------------------------------------------------
+
+def _compound_households(n_comm: int, cmp_comm: np.ndarray, cmp_kind: list[str], cmp_geom_a: np.ndarray,
+                         rng: np.random.Generator) -> tuple[np.ndarray, int | None]:
+    """Households per compound, and the community made infeasible to split (one compound over 3,000)."""
     hh_comm = _households(n_comm, rng)
     n_cmp_comm = np.bincount(cmp_comm, minlength=n_comm)
     # super-large communities go where they have room to be split; the infeasible one needs a modern compound
@@ -290,29 +308,12 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             cmp_hh[rest] = _split_integer(int(hh_comm[c]) - mega, wts[idx != big_one])
         else:
             cmp_hh[idx] = _split_integer(int(hh_comm[c]), wts)
-    # communities without any compound (should not happen) keep zero households
-    hh_comm = np.bincount(cmp_comm, weights=cmp_hh, minlength=n_comm).astype(int)
-    cmp_pop = np.round(cmp_hh * HOUSEHOLD_SIZE).astype(int)
-    pop_comm = np.bincount(cmp_comm, weights=cmp_pop, minlength=n_comm).astype(int)
+    return cmp_hh, infeasible
 
-    # --- frames ---------------------------------------------------------------------------------------
-    comm_geom = [shapely.unary_union(blocks_arr[b_comm == c]) for c in range(n_comm)]
-    street_geom = [shapely.unary_union(blocks_arr[b_street == s]) for s in range(n_streets)]
-    district_geom = shapely.unary_union(blocks_arr)
 
-    districts = gpd.GeoDataFrame({"code": [_names.DISTRICT_CODE], "name": [_names.DISTRICT_NAME]},
-                                 geometry=_to_multi([district_geom]), crs=CRS)
-    streets = gpd.GeoDataFrame({"code": street_codes, "district_code": _names.DISTRICT_CODE,
-                                "name": street_names, "zone": "core"},
-                               geometry=_to_multi(street_geom), crs=CRS)
-    communities = gpd.GeoDataFrame({
-        "code": comm_codes, "street_code": [street_codes[s] for s in comm_street],
-        "name": comm_names, "households": hh_comm, "population": pop_comm,
-        "active": True, "retired_at": pd.Series([pd.NaT] * n_comm, dtype="datetime64[ns]"),
-        "parent_code": pd.Series([None] * n_comm, dtype=object)},
-        geometry=_to_multi(comm_geom), crs=CRS)
-
-    # compound codes and names
+def _compound_names(cmp_comm: np.ndarray, cmp_kind: list[str], comm_codes: list[str], comm_names: list[str],
+                    n_comm: int, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """Compound codes (community code + 4 digits) and names, unique inside the district."""
     cmp_code, cmp_name = [], []
     seq = np.zeros(n_comm, dtype=int)
     hutong_no = np.zeros(n_comm, dtype=int)
@@ -334,13 +335,11 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             cmp_name[i] = f"{nm}{'一二三四五六七八九'[min(seen[nm] - 2, 8)]}区" if seen[nm] <= 10 else f"{nm}{seen[nm]}"
         else:
             seen[nm] = 1
-    indivisible = np.ones(len(cmp_geom_a), dtype=bool)
-    compounds = gpd.GeoDataFrame({
-        "code": cmp_code, "community_code": [comm_codes[c] for c in cmp_comm], "name": cmp_name,
-        "kind": cmp_kind, "households": cmp_hh, "population": cmp_pop, "indivisible": indivisible},
-        geometry=_to_multi(cmp_geom_a), crs=CRS)
+    return cmp_code, cmp_name
 
-    # roads: add hutongs, names, codes, widths
+
+def _named_roads(roads: gpd.GeoDataFrame, hutong_rows: list[dict]) -> gpd.GeoDataFrame:
+    """The road layer: main and side roads plus the hutongs, with names, codes and widths."""
     if hutong_rows:
         roads = pd.concat([roads, gpd.GeoDataFrame(hutong_rows, geometry="geometry", crs=CRS)],
                           ignore_index=True)
@@ -363,7 +362,75 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
     roads["code"] = [f"{_names.DISTRICT_CODE}R{i + 1:05d}" for i in range(len(roads))]
     roads = gpd.GeoDataFrame(roads[["code", "name", "kind", "width_m"]],
                              geometry=_to_multi(roads.geometry.values), crs=CRS)
+    return roads
 
+
+def build_layout(*, n_streets: int, communities_per_street: float, rng: np.random.Generator) -> Layout:
+    """Build every place layer for ``n_streets`` streets (17 at full scale)."""
+    nx, ny = _grid_dims(n_streets)
+    w, h = nx * SUPERBLOCK_W_M, ny * SUPERBLOCK_H_M
+    x0, y0 = CENTRE_XY[0] - w / 2, CENTRE_XY[1] - h / 2
+    district = _boundary(x0, y0, w, h, rng)
+
+    road_rows, v_lines, h_lines, river_j = _main_roads(nx, ny, x0, y0, w, h, rng)
+    superblocks, sb_col, sb_row = _superblocks(district, road_rows, v_lines, h_lines)
+    # old town: a western band of superblocks north of the river
+    old_cols = set(range(0, max(1, int(round(nx * 0.4)))))
+    old_rows = set(range(river_j, ny))
+    road_rows += _side_roads(superblocks, sb_col, sb_row, old_cols, old_rows, rng)
+    roads = gpd.GeoDataFrame(road_rows, geometry="geometry", crs=CRS)
+    roads["geometry"] = shapely.line_merge(shapely.intersection(roads.geometry.values, district))
+    roads = roads[~roads.geometry.is_empty].reset_index(drop=True)
+    blocks_arr, b_col, b_row = _blocks(district, road_rows, v_lines, h_lines)
+    b_old = np.array([c in old_cols and r in old_rows for c, r in zip(b_col, b_row)])
+    b_area = shapely.area(blocks_arr)
+    cxy = shapely.get_coordinates(shapely.centroid(blocks_arr))
+    b_street = _block_streets(n_streets, nx, ny, b_col, b_row)
+    nbrs = _adjacency(blocks_arr)
+
+    street_names = _names.street_names(n_streets)
+    street_codes = [f"{_names.DISTRICT_CODE}{s + 1:03d}" for s in range(n_streets)]
+
+    b_comm, comm_street, comm_local = _communities(blocks_arr, b_street, n_streets, communities_per_street, cxy,
+                                                   b_area, nbrs, rng)
+    n_comm = len(comm_street)
+    comm_codes = [f"{street_codes[s]}{loc:03d}" for s, loc in zip(comm_street, comm_local)]
+    comm_names = _names.community_names(n_comm, rng)
+
+    b_res = _residential(blocks_arr, b_comm, n_comm, b_old, rng)
+    cmp_geom_a, cmp_block_a, cmp_kind, hutong_rows = _compounds(roads, blocks_arr, b_res, b_old, rng)
+    cmp_comm = b_comm[cmp_block_a]
+    cmp_hh, infeasible = _compound_households(n_comm, cmp_comm, cmp_kind, cmp_geom_a, rng)
+    # communities without any compound (should not happen) keep zero households
+    hh_comm = np.bincount(cmp_comm, weights=cmp_hh, minlength=n_comm).astype(int)
+    cmp_pop = np.round(cmp_hh * HOUSEHOLD_SIZE).astype(int)
+    pop_comm = np.bincount(cmp_comm, weights=cmp_pop, minlength=n_comm).astype(int)
+
+    # --- frames ---------------------------------------------------------------------------------------
+    comm_geom = [shapely.unary_union(blocks_arr[b_comm == c]) for c in range(n_comm)]
+    street_geom = [shapely.unary_union(blocks_arr[b_street == s]) for s in range(n_streets)]
+    district_geom = shapely.unary_union(blocks_arr)
+
+    districts = gpd.GeoDataFrame({"code": [_names.DISTRICT_CODE], "name": [_names.DISTRICT_NAME]},
+                                 geometry=_to_multi([district_geom]), crs=CRS)
+    streets = gpd.GeoDataFrame({"code": street_codes, "district_code": _names.DISTRICT_CODE,
+                                "name": street_names, "zone": "core"},
+                               geometry=_to_multi(street_geom), crs=CRS)
+    communities = gpd.GeoDataFrame({
+        "code": comm_codes, "street_code": [street_codes[s] for s in comm_street],
+        "name": comm_names, "households": hh_comm, "population": pop_comm,
+        "active": True, "retired_at": pd.Series([pd.NaT] * n_comm, dtype="datetime64[ns]"),
+        "parent_code": pd.Series([None] * n_comm, dtype=object)},
+        geometry=_to_multi(comm_geom), crs=CRS)
+
+    cmp_code, cmp_name = _compound_names(cmp_comm, cmp_kind, comm_codes, comm_names, n_comm, rng)
+    indivisible = np.ones(len(cmp_geom_a), dtype=bool)
+    compounds = gpd.GeoDataFrame({
+        "code": cmp_code, "community_code": [comm_codes[c] for c in cmp_comm], "name": cmp_name,
+        "kind": cmp_kind, "households": cmp_hh, "population": cmp_pop, "indivisible": indivisible},
+        geometry=_to_multi(cmp_geom_a), crs=CRS)
+
+    roads = _named_roads(roads, hutong_rows)
     blocks = gpd.GeoDataFrame({"street_code": [street_codes[s] for s in b_street],
                                "community_code": [comm_codes[c] for c in b_comm],
                                "old_town": b_old, "residential": b_res},
