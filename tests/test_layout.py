@@ -263,12 +263,7 @@ REASON_MARKER = "Why "
 # Oversized functions that a change of the same wave refactors; emptied at merge (test_allow_lists_are_not_stale
 # style: test_oversized_allow_list_is_not_stale fails as soon as one of them is small or has its reason).
 OVERSIZED_PENDING: dict[str, str] = {
-    "gridmap/demo/components.py:build_components": "refactor pending",
-    "gridmap/demo/layout.py:build_layout": "refactor pending",
-    "gridmap/grid/cells.py:_assemble": "refactor pending",
     "gridmap/io/complaints.py:parse_complaints": "refactor pending",
-    "gridmap/planning/atoms.py:build_atoms": "refactor pending",
-    "gridmap/testing/maps.py:sample_layers": "refactor pending",
 }
 
 
