@@ -12,7 +12,6 @@ import logging
 import os
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +26,8 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from gridmap.crs import check_crs, working_crs
 from gridmap.errors import CRSError, Problem, StoreError, UsageError, ValidationError, message
 from gridmap.store import migrations
-from gridmap.store.access import CREATE_HINT, OpenMode, check_postgis_writable, check_sqlite_file, sqlite_path
+from gridmap.store.access import (CREATE_HINT, DEFAULT_DB, OpenMode, check_postgis_writable, check_sqlite_file,
+                                  resolve_url, sqlite_path)
 from gridmap.store.schema import LAYERS, SCHEMA_VERSION, build_metadata, layer_spec
 from gridmap.store.values import _bad_value_reason, _from_sql, _py, _to_sql
 
@@ -35,7 +35,6 @@ __all__ = ["Store", "open_store", "resolve_url", "DEFAULT_DB", "DEFAULT_LOCK_TIM
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DB = "gridmap.sqlite"
 #: Loads of at least this many rows drop the spatial index and rebuild it once afterwards (SpatiaLite only: on
 #: PostGIS dropping an index takes an ACCESS EXCLUSIVE lock that every reader would wait on).
 BULK_INDEX_REBUILD_ROWS = 20_000
@@ -46,25 +45,6 @@ DEFAULT_LOCK_TIMEOUT_S = 30.0
 
 _MULTI = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "MULTILINESTRING": ("LineString", "MultiLineString"),
           "POINT": ("Point",)}
-
-
-def resolve_url(url: str | os.PathLike | None = None) -> str:
-    """Turn ``--db`` / ``$GRIDMAP_DB`` / a path into an SQLAlchemy URL (default ``./gridmap.sqlite``)."""
-    raw = os.fspath(url) if url is not None else os.environ.get("GRIDMAP_DB") or DEFAULT_DB
-    if raw.startswith(("postgresql", "postgres://")):
-        return raw
-    if raw.startswith("sqlite:"):
-        return raw
-    if raw == ":memory:":
-        return "sqlite:///:memory:"
-    if raw.endswith(".gpkg"):
-        raise StoreError(message("a GeoPackage cannot be the working store", got=raw,
-                                 fix="use a .sqlite file (SpatiaLite) as the store; export layers to GeoPackage "
-                                     "with `gridmap export FILE.gpkg`"))
-    if "://" in raw:
-        raise StoreError(message("unsupported database URL", got=raw,
-                                 fix="use a file path (SpatiaLite) or postgresql://user@host:port/dbname"))
-    return "sqlite:///" + str(Path(raw).expanduser().resolve())
 
 
 def _backend_for(url: str) -> ModuleType:
