@@ -325,4 +325,4 @@ def test_modules_and_functions_are_small_or_say_why():
 def test_oversized_allow_list_is_not_stale():
     present = {f.split(" (")[0] for f in oversized(PACKAGE)}
     gone = sorted(set(OVERSIZED_PENDING) - present)
-    assert not gone, f"remove from tests/test_layout.py OVERSIZED_PENDING: {gone}"
+    assert not gone, f"remove from tests/contract/test_layout.py OVERSIZED_PENDING: {gone}"
