@@ -39,6 +39,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                                      "  gridmap events emerging --from 2025-01-06 --to 2025-12-29 --dask "
                                      "tcp://scheduler:8786")
     sub = e.add_subparsers(dest="events_command", metavar="ACTION")
+    _register_import(sub, common)
+    _register_info(sub, common)
+    _register_counts(sub, common)
+    _register_emerging(sub, common)
+
+
+def _register_import(sub: Any, common: argparse.ArgumentParser) -> None:
     i = sub.add_parser(
         "import", parents=[common], help="import complaints (CSV or Parquet) in batches",
         description="Stream a complaints file into the events store in batches: each row is checked (as `gridmap "
@@ -63,6 +70,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     add_json_option(i, "the import summary")
     i.set_defaults(func=_import)
 
+
+def _register_info(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("info", parents=[common], help="where the events are, months, batches and rows",
                        description="Where the events are and what they hold. " + _WHERE,
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -70,6 +79,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     _where_options(s, dask=False)
     add_json_option(s, "the summary")
     s.set_defaults(func=_info)
+
+
+def _register_counts(sub: Any, common: argparse.ArgumentParser) -> None:
+    from gridmap.cli._outputs import add_overwrite
 
     c = sub.add_parser("counts", parents=[common], help="counts per cell/community/street (and month or week)",
                        description="Count events per unit, optionally per month or week, streaming the partitions "
@@ -87,10 +100,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument("--csv", metavar="FILE", help="write the counts as CSV (UTF-8 with BOM)")
     c.add_argument("--top", type=int, default=30, metavar="N", help="rows to print (default 30; --json prints all)")
     add_json_option(c, "the counts")
-    from gridmap.cli._outputs import add_overwrite
-
     add_overwrite(c)
     c.set_defaults(func=_counts)
+
+
+def _register_emerging(sub: Any, common: argparse.ArgumentParser) -> None:
+    from gridmap.cli._outputs import add_overwrite
 
     m = sub.add_parser("emerging", parents=[common], help="emerging hot spots over the whole history (streamed)",
                        description="Emerging hot-spot categories per cell: a weekly (or monthly) space-time cube "
