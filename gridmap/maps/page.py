@@ -35,6 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gridmap.errors import GridmapError, message
 from gridmap.maps.bundle import inline_head
+from gridmap.maps.look import LOOK_CSS, LOOK_FUNCTIONS, LOOK_JS
 from gridmap.maps.safety import Privacy, js_json
 
 __all__ = ["ScriptLayer", "ScriptControl", "LayerControl", "PageFigure", "PagePolicy", "page_figure", "page_policy",
@@ -114,6 +115,19 @@ var gridmap = (function () {
           icon: L.divIcon({className: "gm-label", html: spec.labels[1][i], iconSize: null})}));
       });
     }
+    return spec.minZoom ? gate(group, spec.minZoom) : group;
+  }
+  // A group whose children are drawn only from zoom minZoom (the group stays ticked in the layer control).
+  function gate(group, minZoom) {
+    var kids = null, map = null;
+    function apply() {
+      if (!map) return;
+      var on = map.getZoom() >= minZoom;
+      if (!on && kids === null) { kids = group.getLayers(); group.clearLayers(); }
+      else if (on && kids !== null) { var k = kids; kids = null; k.forEach(function (l) { group.addLayer(l); }); }
+    }
+    group.on("add", function () { map = group._map; map.on("zoomend", apply); apply(); });
+    group.on("remove", function () { if (map) map.off("zoomend", apply); map = null; });
     return group;
   }
   // Unit cells, compactly: spec {style, f: [parts], codes: [code], comm: [i], comms: [community code],
@@ -145,7 +159,7 @@ var gridmap = (function () {
           icon: L.divIcon({className: "gm-label", html: spec.labels[1][i], iconSize: null})}));
       });
     }
-    return group;
+    return spec.minZoom ? gate(group, spec.minZoom) : group;
   }
   // spec: {pts: flatDeltaPoints, cls: [classIndex], codes: [code], classes: [[label, color]], color: clusterColor}
   function points(spec) {
@@ -173,10 +187,18 @@ var gridmap = (function () {
           fillColor: spec.classes[spec.cls[i]][1], fillOpacity: 0.9});
         m._gmIndex = i; m.bindPopup(popup); ms[i] = m;
       }
-      group.addLayers(ms);
       return ms;
     }
-    group.on("add", fill);
+    // Drawn from zoom spec.minZoom when switched on (hundreds of cluster bubbles would bury the map's subject).
+    var shown = false, gmap = null;
+    function byZoom() {
+      if (!gmap) return;
+      var on = !spec.minZoom || gmap.getZoom() >= spec.minZoom;
+      if (on && !shown) { group.addLayers(fill()); shown = true; }
+      else if (!on && shown) { group.clearLayers(); shown = false; }
+    }
+    group.on("add", function () { gmap = group._map; gmap.on("zoomend", byZoom); byZoom(); });
+    group.on("remove", function () { if (gmap) gmap.off("zoomend", byZoom); gmap = null; shown = false; });
     if (spec.search !== false) {
       spec.codes.forEach(function (c, i) { index[c] = {group: group, marker: function () { return fill()[i]; }}; });
     }
@@ -247,6 +269,7 @@ var gridmap = (function () {
     box.className = "gm-compare";
     box.style.gridTemplateColumns = "repeat(" + (n > 2 ? 2 : 1) + ", minmax(0, 1fr))";
     map.getContainer().parentNode.appendChild(box);
+    L.DomUtil.addClass(map.getContainer().parentNode, "gm-has-compare");
     map.getContainer().style.width = "58%";
     function panel(title, specs) {
       var p = document.createElement("div"), d = document.createElement("div");
@@ -277,25 +300,26 @@ var gridmap = (function () {
   function layerControl(map, vars, spec) {
     var base = {}, over = {};
     spec.layers.forEach(function (l) { (l[2] ? over : base)[l[1]] = vars[l[0]]; });
-    return L.control.layers(base, over, {position: spec.position, collapsed: spec.collapsed, autoZIndex: true})
+    return L.control.layers(base, over, {position: spec.position, collapsed: spec.collapsed || window.innerWidth < 700 || window.innerHeight < 500, autoZIndex: true})
       .addTo(map);
   }
   // Everything page-level, from one spec: legend, title, banner, search, comparison panels, initial view.
   function page(map, spec) {
     legend(map, spec.legend);
-    if (spec.title) overlayText(map, "gm-title", spec.title);
-    if (spec.banner) overlayText(map, "gm-banner", spec.banner);
+    var headH = gridmap.header(map, spec);
     if (spec.search) search(map, spec.search);
     if (spec.compare) compare(map, spec.compare);
-    init(map, spec.init);
+    if (spec.print) gridmap.printBlock(map, spec.print);
+    init(map, spec.init, headH);
   }
-  function init(map, opts) {
+  function init(map, opts, headH) {
     if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
+    L.control.scale({metric: true, imperial: false, position: "bottomright", maxWidth: 150}).addTo(map);
     if (opts.labelZoom) {
       var f = function () { L.DomUtil[map.getZoom() < opts.labelZoom ? "addClass" : "removeClass"](map.getContainer(), "gm-hide-labels"); };
       map.on("zoomend", f); f();
     }
-    if (opts.bounds) map.fitBounds(opts.bounds, {animate: false});
+    gridmap.view(map, opts, headH || 0);
     window.gridmapReady = true;
   }
   return {data: data, ring: ring, areas: areas, cells: cells, points: points, tiles: tiles, imageOverlay: imageOverlay,
@@ -306,7 +330,7 @@ var gridmap = (function () {
 
 
 #: Runtime functions a :class:`ScriptLayer` may call (each takes its spec from the page data).
-LAYER_FUNCTIONS = frozenset({"areas", "cells", "points", "tiles", "imageOverlay"})
+LAYER_FUNCTIONS = frozenset({"areas", "cells", "points", "tiles", "imageOverlay"}) | LOOK_FUNCTIONS
 
 # The few templates gridmap itself gives branca. They print identifiers only (element names numbered by
 # PageFigure, and fixed runtime function names): every data-derived value goes into the page
@@ -541,8 +565,8 @@ def to_html(m: folium.Map) -> str:
         raise GridmapError(message("the rendered page still references an external script or stylesheet",
                                    got=_EXTERNAL_TAG_RE.search(page).group(0)[:120],
                                    fix="report this: a folium element bypassed the offline bundle"))
-    head = (inline_head() + f"<style data-gridmap-runtime>{RUNTIME_CSS}</style>\n"
-            f"<script data-gridmap-runtime>{RUNTIME_JS}</script>\n")
+    head = (inline_head() + f"<style data-gridmap-runtime>{RUNTIME_CSS}{LOOK_CSS}</style>\n"
+            f"<script data-gridmap-runtime>{RUNTIME_JS}{LOOK_JS}</script>\n")
     i = page.find("<head>")
     if i < 0:
         raise GridmapError("folium rendered a page without <head>")
