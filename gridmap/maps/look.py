@@ -204,20 +204,30 @@ LOOK_JS = r"""
     var r = e.getBoundingClientRect();
     return r.width > 0 && r.height > 0 ? r : null;
   }
-  // The view: fitted inside what the header, the legend and the layer control leave free (or centred on a
-  // target). A folded panel (phones) reserves its height at the top or bottom, an open one its width at the side.
+  // The view: fitted inside what the header, the legend, the layer control and the print block leave free (or
+  // centred on a target). Each panel reserves either its width (at its side) or its height (at its edge):
+  // of the combinations, the one that lets the data be drawn largest.
   function view(map, opts, headH) {
-    var c = map.getContainer(), cr = c.getBoundingClientRect(), lg = rect(".gm-legend", c);
-    var lgOpen = !!rect(".gm-legend-body", c), lc = rect(".leaflet-control-layers", c), pr = rect(".gm-print", c);
-    var left = 10, right = 10, bottom = 24, top = headH + 10;
-    if (lg && lgOpen && lg.width < cr.width * 0.45) left = lg.width + 20;
-    else if (lg) bottom = Math.max(bottom, cr.bottom - lg.top + 8);
-    if (lc && lc.width < cr.width * 0.45 && lc.width > 60) right = lc.width + 20;
-    else if (lc) top = Math.max(top, lc.bottom - cr.top + 8);
-    if (pr && pr.width < cr.width * 0.45) right = Math.max(right, pr.width + 20);
     if (opts.center) { map.setView(opts.center, opts.zoom || 18, {animate: false}); return; }
-    if (opts.bounds) map.fitBounds(opts.bounds, {animate: false, paddingTopLeft: [left, top],
-                                                 paddingBottomRight: [right, bottom]});
+    if (!opts.bounds) return;
+    var c = map.getContainer(), cr = c.getBoundingClientRect(), W = cr.width, H = cr.height;
+    // [rect, side ("l"/"r"), edge ("t"/"b")]
+    var panels = [[rect(".gm-legend", c), "l", "b"], [rect(".leaflet-control-layers", c), "r", "t"],
+                  [rect(".gm-print", c), "r", "b"]].filter(function (p) { return p[0]; });
+    var sw = map.project(L.latLng(opts.bounds[0]), 0), ne = map.project(L.latLng(opts.bounds[1]), 0);
+    var bw = Math.max(Math.abs(ne.x - sw.x), 1e-9), bh = Math.max(Math.abs(ne.y - sw.y), 1e-9), best = null;
+    for (var mask = 0; mask < (1 << panels.length); mask++) {
+      var pad = {l: 10, r: 10, t: headH + 10, b: 24};
+      panels.forEach(function (p, i) {
+        var r = p[0];
+        if (mask & (1 << i)) pad[p[1]] = Math.max(pad[p[1]], p[1] === "l" ? r.right - cr.left + 10 : cr.right - r.left + 10);
+        else pad[p[2]] = Math.max(pad[p[2]], p[2] === "t" ? r.bottom - cr.top + 8 : cr.bottom - r.top + 8);
+      });
+      var k = Math.min((W - pad.l - pad.r) / bw, (H - pad.t - pad.b) / bh);
+      if (best === null || k > best[0]) best = [k, pad];
+    }
+    var pd = best[1];
+    map.fitBounds(opts.bounds, {animate: false, paddingTopLeft: [pd.l, pd.t], paddingBottomRight: [pd.r, pd.b]});
   }
   g.lines = lines; g.labels = labels; g.target = target; g.header = header; g.printBlock = printBlock; g.view = view;
   g.mpp = mpp;

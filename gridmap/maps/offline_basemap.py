@@ -118,7 +118,7 @@ def compounds_layer(frame: gpd.GeoDataFrame, display: Display, *, min_zoom: int 
     out = LayerOut(legend="")
     for j, (kind, zoom, name) in enumerate((("compound", min_zoom, "小区 compounds"),
                                             ("building", min_zoom + 1, "楼栋 buildings"))):
-        feats = [[j, None, e, None] for k, e in zip(kinds, enc) if (k == "building") == (kind == "building") and e]
+        feats = [[j, "", e, None] for k, e in zip(kinds, enc) if (k == "building") == (kind == "building") and e]
         if feats:
             out.layers.append(ScriptLayer("areas", {"styles": styles, "f": feats, "minZoom": zoom}, name=esc(name)))
     if out.layers:
@@ -131,7 +131,7 @@ def green_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
     """Green space polygons (parks) under everything else."""
     style = {"color": "#8fc58a", "weight": 0.5, "fillColor": "#c6e5bf", "fillOpacity": 0.8, "pane": "gmBase",
              "interactive": False}
-    feats = [[0, None, e, None] for e in display.encode_areas(frame.geometry.values) if e]
+    feats = [[0, "", e, None] for e in display.encode_areas(frame.geometry.values) if e]
     return LayerOut([ScriptLayer("areas", {"styles": [style], "f": feats}, name=esc("绿地 green"))],
                     '<div><i style="background:#c6e5bf;border-color:#8fc58a"></i>' + esc("绿地 green") + "</div>")
 

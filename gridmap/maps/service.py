@@ -33,7 +33,7 @@ from gridmap.maps.frames import warning_layers
 from gridmap.maps.page import page_policy
 from gridmap.maps.safety import Privacy
 
-__all__ = ["StoreMap", "map_from_store", "read_map_layers", "read_layer_file", "locate_map"]
+__all__ = ["StoreMap", "map_from_store", "read_map_layers", "read_layer_file", "locate_map", "print_facts"]
 
 #: Complaint columns a map reads: shared maps only place complaints (density), internal maps show their text.
 COMPLAINT_COLUMNS = {Privacy.SHARED: ["street_code", "community_code"],
@@ -186,3 +186,18 @@ def locate_map(store: Any, component: "str | gpd.GeoDataFrame", *, district_code
     return build_map(components=around if len(around) else found, cells=cells if len(cells) else None,
                      target=target, roads=roads if len(roads) else None,
                      compounds=compounds if len(compounds) else None, scale="community", **drawing)
+
+
+#: District names of synthetic stores (``gridmap demo`` builds the 示范区): their prints say 合成数据.
+SYNTHETIC_MARKS = ("示范", "合成数据")
+SYNTHETIC_NOTICE = "合成数据，非真实行政区 — synthetic data, not a real district"
+
+
+def print_facts(store: Any, *, title: str = "") -> tuple[str, str | None]:
+    """The data source line of a printed map (the store's districts and CRS, no file paths, so the same store
+    prints the same bytes wherever it lies) and the 合成数据 notice when the store holds synthetic data."""
+    districts = store.read("districts")
+    names = [f"{n} ({c})" for c, n in zip(districts.get("code", []), districts.get("name", []))]
+    source = f"gridmap 存储 store: {', '.join(names) or '—'}; EPSG:{store.srid}"
+    synthetic = any(mark in text for mark in SYNTHETIC_MARKS for text in [*names, title])
+    return source, SYNTHETIC_NOTICE if synthetic else None
