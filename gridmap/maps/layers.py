@@ -279,7 +279,7 @@ def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privac
     order = sorted(set(keys), key=lambda k: (list(_HOTSPOT_COLORS).index(k) if k in _HOTSPOT_COLORS else 99, k))
     label_of = dict(zip(keys, frame["label"].fillna("").astype(str)))
     styles = [{"color": _HOTSPOT_COLORS.get(k, "#e31a1c"), "weight": 2,
-               "fillColor": _HOTSPOT_COLORS.get(k, "#e31a1c"), "fillOpacity": 0.55, "pane": "gmTop"} for k in order]
+               "fillColor": _HOTSPOT_COLORS.get(k, "#e31a1c"), "fillOpacity": 0.7, "pane": "gmTop"} for k in order]
     tips = [_tooltip(("热点 hot spot", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
                      (UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
                      ("z", None if pd.isna(z) else f"{float(z):.2f}"), ("件数 count", _fmt_int(n)))
