@@ -154,10 +154,14 @@ _GEOMETRY = """(() => {
   if (title) {
     tb = box(title);
     const [l, t, r, b] = tb;
+    // the header lets clicks through to the map (pointer-events: none); hit-test it as if it did not
+    const head = title.parentNode, was = [head.style.pointerEvents, title.style.pointerEvents];
+    head.style.pointerEvents = title.style.pointerEvents = 'auto';
     for (const fx of [0.1, 0.3, 0.5, 0.7, 0.9]) {
       const e = document.elementFromPoint(l + (r - l) * fx, (t + b) / 2);
       if (e && (e === title || title.contains(e))) titleHits++;
     }
+    [head.style.pointerEvents, title.style.pointerEvents] = was;
   }
   // the subject: hot spot / alert polygons (pane gmTop), proposals (the first proposal layer), the target
   const subject = [];
@@ -271,7 +275,9 @@ def test_size_colours_and_names_show(shots, kind, w):
     coloured = [s for s in free if max(abs(a - b) for a, b in zip(img.getpixel((int(s[1]), int(s[2]))), paper)) > 12]
     assert len(coloured) >= 0.8 * len(free), (kind, w, len(coloured), len(free))
     texts = [lb[0] for lb in geo["labels"]]
-    assert any(t.endswith("街道") for t in texts) and sum(t.endswith("社区") for t in texts) >= 2, (kind, w, texts)
+    assert any(t.endswith("街道") for t in texts), (kind, w, texts)
+    if kind == "street" or w > 1000:     # a whole district on a phone is read by its street names
+        assert sum(t.endswith("社区") for t in texts) >= 2, (kind, w, texts)
     boxes = [lb[1:] for lb in geo["labels"]]
     clashes = [(texts[i], texts[j]) for i in range(len(boxes)) for j in range(i) if _overlap(boxes[i], boxes[j])]
     assert clashes == [], (kind, w, clashes[:5])

@@ -237,8 +237,11 @@ def _layer_outs(frames: dict[str, gpd.GeoDataFrame], density: DensityGrid | None
         outs.append(L.alerts_layer(frames["alerts"], display, privacy=opts.privacy, min_count=opts.min_count))
     if "components" in frames:
         # At district scale component clusters start hidden (tick them on): tens of thousands of markers.
-        # Switched off on district and street maps (the map's subject first), drawn from zoom 16 when on.
-        outs.append(L.components_layers(frames["components"], display, show=opts.scale is Scale.COMMUNITY))
+        # Switched off on district and street maps, and on maps of hot spots, alerts or split proposals (the
+        # map's subject first); drawn from zoom 16 when on.
+        subject = any(k in frames for k in ("hotspots", "alerts", "proposals"))
+        outs.append(L.components_layers(frames["components"], display,
+                                        show=opts.scale is Scale.COMMUNITY and not subject))
     if pts is not None and opts.privacy is Privacy.INTERNAL:
         outs.append(L.complaints_layer(pts, display))
     if any(k in frames for k in ("streets", "communities", "roads")):
