@@ -30,7 +30,7 @@ needs_browser = pytest.mark.skipif(not available() and os.environ.get("GRIDMAP_R
 needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None and os.environ.get("GRIDMAP_REQUIRE_BROWSER") != "1",
                                    reason="needs poppler-utils (pdftoppm)")
 SIZES = ((1280, 900), (390, 844))
-KINDS = ("district", "street", "warning", "split", "locate")
+KINDS = ("district", "street", "warning", "split", "locate", "internal")
 WARN = ("--warn-from", "2025-06-01", "--warn-to", "2025-06-15", "--keywords", "漏雨,渗水,屋顶")
 PHONE_RE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?![\d.])")
 
@@ -58,6 +58,7 @@ def _build_all(db: Path, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     gridmap(db, "map", "-o", out / "district.html", *WARN)
     gridmap(db, "map", "--street", street, "-o", out / "street.html")
+    gridmap(db, "map", "--street", street, "-o", out / "internal.html", "--privacy", "internal")
     # the warning map: the street with the most hot spots in the demo's rainy-season window
     streets = [c for (c,) in sqlite3.connect(db).execute("SELECT code FROM streets ORDER BY code")]
     best = (-1, None)
@@ -169,8 +170,15 @@ _GEOMETRY = """(() => {
     if (!(l instanceof L.Path) || !l._map) return;
     const pane = l.options.pane;
     if (pane === 'gmTop' && l instanceof L.Polygon && l.options.fillOpacity >= 0.6) {
-      const c = m.latLngToContainerPoint(l.getBounds().getCenter());
-      subject.push(['hot', c.x, c.y, l.options.fillColor]);
+      // the point inside the shape nearest its box's centre (hot spots may be L-shaped groups of cells)
+      const b = l.getBounds(), a = m.latLngToContainerPoint(b.getNorthWest()), z = m.latLngToContainerPoint(b.getSouthEast());
+      const cx = (a.x + z.x) / 2, cy = (a.y + z.y) / 2;
+      let best = null;
+      for (let i = 1; i < 16; i++) for (let j = 1; j < 16; j++) {
+        const p = L.point(a.x + (z.x - a.x) * i / 16, a.y + (z.y - a.y) * j / 16);
+        if (l._containsPoint(p) && (!best || p.distanceTo(L.point(cx, cy)) < best.distanceTo(L.point(cx, cy)))) best = p;
+      }
+      if (best) subject.push(['hot', best.x, best.y, l.options.fillColor]);
     }
     if (pane === 'gmTarget' && l instanceof L.CircleMarker && l.options.fillOpacity === 1) {
       const c = m.latLngToContainerPoint(l.getLatLng());
@@ -186,6 +194,10 @@ _GEOMETRY = """(() => {
           clusters: document.querySelectorAll('.marker-cluster, .leaflet-marker-pane .leaflet-interactive').length,
           popup: (document.querySelector('.leaflet-popup-content') || {}).textContent || null,
           targetLabel: (document.querySelector('.gm-target-label') || {}).textContent || null,
+          scales: Array.from(document.querySelectorAll('.leaflet-control-scale-line')).filter(vis).map(e => e.textContent),
+          layersOpen: !!document.querySelector('.leaflet-control-layers-expanded'),
+          legendOpen: vis(document.querySelector('.gm-legend-body')),
+          banner: title && document.querySelector('.gm-banner') ? box(document.querySelector('.gm-banner')) : null,
           compare: Array.from(document.querySelectorAll('.gm-panel-map')).map(box)};
 })()"""
 
@@ -234,6 +246,23 @@ def test_title_is_not_covered(shots, kind, w):
     assert t is not None and t[0] >= 0 and t[2] <= geo["w"] + 1 and t[1] >= 0, (kind, w, t)
     assert geo["titleHits"] == 5, (kind, w, geo["titleHits"])
     assert not [p for p in geo["panels"] if _overlap(p, t)], (kind, w, t, geo["panels"])
+
+
+@needs_browser
+@pytest.mark.browser
+@pytest.mark.parametrize("w", [s[0] for s in SIZES])
+@pytest.mark.parametrize("kind", KINDS)
+def test_panels_fold_on_phones_and_the_scale_is_metric(shots, kind, w):
+    """On a phone the legend and the layer control start folded; on a desktop the legend is open. One scale
+    bar, in metres or kilometres only. The internal banner sits above the title, not over it."""
+    _, geo, _ = shots[kind, w]
+    if w < 700:
+        assert not geo["legendOpen"] and not geo["layersOpen"], (kind, w)
+    else:
+        assert geo["legendOpen"], (kind, w)
+    assert len(geo["scales"]) == 1 and re.fullmatch(r"\d+ k?m", geo["scales"][0]), (kind, w, geo["scales"])
+    if kind == "internal":
+        assert geo["banner"] is not None and geo["banner"][3] <= geo["title"][1] + 0.5, (geo["banner"], geo["title"])
 
 
 @needs_browser
@@ -338,8 +367,9 @@ def test_a3_pdf_opens_in_pdftoppm_with_title_block_and_legend(demo_twice, tmp_pa
     assert abs(w_pt - 420 / 25.4 * 72) < 3 and abs(h_pt - 297 / 25.4 * 72) < 3, (w_pt, h_pt)
     text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
-    for needle in ("制图日期 date: 2025-06-15", "数据来源 data:", "合成数据", "社区规模 community size", "N 北"):
+    for needle in ("制图日期 date: 2025-06-15", "数据来源 data:", "合成数据", "社区规模 community size", "北"):
         assert needle in text, (needle, text[:500])
+    assert re.search(r"^N$", text, re.M)                        # the north arrow's letter
     subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
                    check=True)
     page = Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")

@@ -256,6 +256,8 @@ def _basemap_outs(frames: dict[str, gpd.GeoDataFrame], display: Display, opts: M
     """The offline basemap from the store's own data, under everything else (:mod:`gridmap.maps.offline_basemap`)."""
     from gridmap.maps import offline_basemap as B
 
+    if opts.basemap is not Basemap.NONE:   # online tiles draw their own roads and water (names stay ours)
+        return []
     outs = []
     if "green" in frames:
         outs.append(B.green_layer(frames["green"], display))

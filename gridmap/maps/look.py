@@ -115,7 +115,8 @@ LOOK_JS = r"""
   }
   // Name labels: spec {pts: flatDeltaPoints, t: [escapedText], z: [minZoom], k: [kindIndex], kinds: [cssSuffix]}.
   // Placed after every move in the given order (streets, communities, water, roads): a label shows from its
-  // zoom only where its box overlaps no label already placed, so no two labels overlap.
+  // zoom only where its box overlaps no label already placed and no shape of the map's subject (hot spots,
+  // alerts, the located component), so no two labels overlap and no label covers the subject.
   function labels(spec) {
     var group = L.layerGroup(), pts = g.ring(spec.pts), map = null, icons = {};
     function box(i, p) {
@@ -128,6 +129,12 @@ LOOK_JS = r"""
       if (!map) return;
       group.clearLayers();
       var z = map.getZoom(), size = map.getSize(), placed = [];
+      map.eachLayer(function (l) {
+        var pane = l.options && l.options.pane;
+        if ((pane !== "gmTop" && pane !== "gmTarget") || !l.getBounds) return;
+        var b = l.getBounds(), a = map.latLngToContainerPoint(b.getNorthWest()), c = map.latLngToContainerPoint(b.getSouthEast());
+        placed.push([a.x - 2, a.y - 2, c.x + 2, c.y + 2]);
+      });
       for (var i = 0; i < pts.length; i++) {
         if (z < spec.z[i]) continue;
         var p = map.latLngToContainerPoint(pts[i]);
