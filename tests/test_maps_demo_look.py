@@ -383,3 +383,25 @@ def test_a3_pdf_opens_in_pdftoppm_with_title_block_and_legend(demo_twice, tmp_pa
     assert white > 0.15 and dark > 0.005, (white, dark)   # the white title block with its frame and text
     legend = page.crop((2, int(H * 0.45), int(W * 0.25), H - 2))
     assert int((np.asarray(legend).max(axis=2) < 90).sum()) > 50   # legend text
+
+
+def test_print_options_follow_the_cli_contract(demo_twice, tmp_path):
+    """A file name that names one format cannot also ask for the other (exit 2, saying how); a bad --date is a
+    usage error; -o map.html --pdf A4 --png writes all three, the prints beside the HTML."""
+    db = demo_twice[0][0]
+
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "gridmap", "--db", str(db), "map", *map(str, argv)],
+                              capture_output=True, text=True, timeout=600)
+
+    r = run("-o", tmp_path / "a.pdf", "--png")
+    assert r.returncode == 2 and "cannot also name" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run("-o", tmp_path / "b.html", "--pdf", "A4", "--date", "2025-13-01")
+    assert r.returncode == 2 and "--date" in r.stderr, r.stderr
+    assert not (tmp_path / "a.pdf").exists() and not (tmp_path / "b.html").exists()
+    r = run("-o", tmp_path / "c.html", "--pdf", "a4", "--png", "--orientation", "portrait", "--date", "2025-06-15")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {p.name for p in tmp_path.iterdir()} == {"c.html", "c.pdf", "c.png"}
+    from PIL import Image
+
+    assert Image.open(tmp_path / "c.png").size == (794 * 2, 1123 * 2)      # A4 portrait at 2 px per CSS px
