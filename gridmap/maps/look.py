@@ -115,8 +115,8 @@ LOOK_JS = r"""
   }
   // Name labels: spec {pts: flatDeltaPoints, t: [escapedText], z: [minZoom], k: [kindIndex], kinds: [cssSuffix]}.
   // Placed after every move in the given order (streets, communities, water, roads): a label shows from its
-  // zoom only where its box overlaps no label already placed and no shape of the map's subject (hot spots,
-  // alerts, the located component), so no two labels overlap and no label covers the subject.
+  // zoom only where its box overlaps no label already placed and no filled shape of the map's subject (hot
+  // spots, the located component), so no two labels overlap and no label covers the subject.
   function labels(spec) {
     var group = L.layerGroup(), pts = g.ring(spec.pts), map = null, icons = {};
     function box(i, p) {
@@ -130,8 +130,15 @@ LOOK_JS = r"""
       group.clearLayers();
       var z = map.getZoom(), size = map.getSize(), placed = [];
       map.eachLayer(function (l) {
-        var pane = l.options && l.options.pane;
-        if ((pane !== "gmTop" && pane !== "gmTarget") || !l.getBounds) return;
+        var o = l.options || {};
+        // filled shapes only: hot spots, the target (an alert's light outline may carry a name)
+        if ((o.pane !== "gmTop" && o.pane !== "gmTarget") || !(o.fillOpacity >= 0.5)) return;
+        if (l.getRadius && l.getLatLng) {
+          var q = map.latLngToContainerPoint(l.getLatLng()), rr = l.getRadius() + 12;
+          placed.push([q.x - rr, q.y - rr, q.x + rr, q.y + rr]);
+          return;
+        }
+        if (!l.getBounds) return;
         var b = l.getBounds(), a = map.latLngToContainerPoint(b.getNorthWest()), c = map.latLngToContainerPoint(b.getSouthEast());
         placed.push([a.x - 2, a.y - 2, c.x + 2, c.y + 2]);
       });
