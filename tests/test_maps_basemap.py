@@ -74,13 +74,15 @@ def test_names_are_labels_in_placement_order(lay):
 
 
 def test_subject_first_components_off_and_by_zoom(lay):
-    """Street and district maps: components switched off and drawn from zoom 16; community maps: on. Cells from
-    zoom 16. Hot spots and alerts in the top pane; community fills under the roads."""
+    """Street and district maps, and any map of hot spots or alerts: components switched off, drawn from zoom 16;
+    a plain community map: on. Cells from zoom 16. Hot spots and alerts in the top pane, community fills low."""
     from gridmap.maps import community_map, district_map
 
-    kw = {k: lay[k] for k in ("communities", "streets", "cells", "components", "hotspots", "alerts")}
-    for make, shown in ((lambda: street_map("110101001", **kw), False), (lambda: district_map(**kw), False),
-                        (lambda: community_map("110101001001", **kw), True)):
+    base = {k: lay[k] for k in ("communities", "streets", "cells", "components")}
+    kw = {**base, "hotspots": lay["hotspots"], "alerts": lay["alerts"]}
+    for make, shown in ((lambda: street_map("110101001", **base), False), (lambda: district_map(**base), False),
+                        (lambda: community_map("110101001001", **kw), False),
+                        (lambda: community_map("110101001001", **base), True)):
         m = make()
         html = to_html(m)
         pts = _specs(html, "points")
@@ -88,9 +90,9 @@ def test_subject_first_components_off_and_by_zoom(lay):
         shows = [c.show for c in m._children.values() if getattr(c, "fn", None) == "points"]
         assert shows and all(s is shown for s in shows)
         assert all(s["minZoom"] == 16 for s in _specs(html, "cells"))
-        areas = _specs(html, "areas")
-        panes = {st.get("pane") for s in areas for st in s["styles"]}
-        assert {"gmTop", "gmFill"} <= panes
+    html = to_html(street_map("110101001", **kw))
+    panes = {st.get("pane") for s in _specs(html, "areas") for st in s["styles"]}
+    assert {"gmTop", "gmFill"} <= panes
 
 
 def test_class_colours_are_distinct_and_match_the_legend(lay):
