@@ -7,8 +7,9 @@ Cases (synthetic layers of ``gridmap.testing.maps``):
   示范区 demo district: 5,592 cells, 106,437 components, 300,516 complaints). Every cell is drawn.
 
 Ours: communities, streets, cells (compact, codes on hover), components clustered per class, complaint density as
-one image, hot spots, alerts and split proposals. Plain folium baseline: communities and cells as
-``folium.GeoJson``, components as ``FastMarkerCluster``, complaints as ``HeatMap`` of points. As folium writes
+one image, hot spots, alerts and split proposals, and the offline basemap (roads by class, a river, compounds
+and buildings, street/community/road names; ``gridmap.testing.maps.basemap_layers``). Plain folium baseline:
+communities, cells, roads and compounds as ``folium.GeoJson``, components as ``FastMarkerCluster``, complaints as ``HeatMap`` of points. As folium writes
 it, that page loads Leaflet from CDNs and is blank offline; so that both are timed doing the same work, the
 baseline's Leaflet, MarkerCluster and Leaflet.heat tags are pointed at local copies of the same npm packages
 (Leaflet.heat and Leaflet.awesome-markers are installed for the benchmark into .cache/npm-bench/) and its
@@ -30,11 +31,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")
+FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals", "roads",
+          "compounds")
 
 
 def plain_folium(d: dict, street: str | None, path: Path) -> Path:
     import folium
+    import shapely
     from folium.plugins import FastMarkerCluster, HeatMap
 
     comm, cells, comps, pts = d["communities"], d["cells"], d["components"], d["complaints"]
@@ -47,6 +50,13 @@ def plain_folium(d: dict, street: str | None, path: Path) -> Path:
     m = folium.Map(location=[(c[1] + c[3]) / 2, (c[0] + c[2]) / 2], zoom_start=14, tiles=None, maxZoom=19)  # MarkerCluster needs a maxZoom
     folium.GeoJson(comm.to_crs(4326)[["code", "name", "households", "geometry"]], name="communities").add_to(m)
     folium.GeoJson(cells.to_crs(4326)[["code", "geometry"]], name="cells").add_to(m)
+    # the same offline basemap: roads and compounds as GeoJSON
+    roads, compounds = d["roads"], d["compounds"]
+    if street:
+        box = shapely.box(*comm.total_bounds).buffer(300)
+        roads, compounds = roads[roads.intersects(box)], compounds[compounds.community_code.isin(comm.code)]
+    folium.GeoJson(roads.to_crs(4326)[["name", "kind", "geometry"]], name="roads").add_to(m)
+    folium.GeoJson(compounds.to_crs(4326)[["code", "geometry"]], name="compounds").add_to(m)
     cp = comps.to_crs(4326)
     FastMarkerCluster(list(zip(cp.geometry.y, cp.geometry.x)), name="components").add_to(m)
     pp = pts.to_crs(4326)

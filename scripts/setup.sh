@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh Debian 12 machine (run as root; package registries only, no other internet).
 #   scripts/setup.sh          system packages + .venv with gridmap (SpatiaLite, maps)
-#   scripts/setup.sh --test   also PostGIS, Chromium, CJK fonts and the dev/test Python packages
+#   scripts/setup.sh --test   also PostGIS, Chromium, CJK fonts, poppler-utils (pdftoppm, for the print tests) and the dev/test Python packages
 # A second run only checks: apt is skipped when nothing is missing, pip when setup.cfg is unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ mode=${1:-run}
 # gcc, libc6-dev and python3-dev build the compiled kernel of the point-to-cell index (gridmap/grid/_kernel.c)
 pkgs=(python3-venv python3-dev gcc libc6-dev libsqlite3-mod-spatialite gdal-bin)
 if [ "$mode" = "--test" ]; then
-  pkgs+=(postgresql-15-postgis-3 chromium fonts-noto-cjk)
+  pkgs+=(postgresql-15-postgis-3 chromium fonts-noto-cjk poppler-utils)
 fi
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()

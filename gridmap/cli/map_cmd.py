@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                "  gridmap map --street 110101001 --privacy internal -o internal.html\n"
                "  gridmap map --basemap gaode --online -o gaode.html   # overlays shifted to GCJ-02\n"
                "  gridmap map --basemap tianditu --online --tianditu-key KEY --embed-key -o tdt.html\n"
+               "  gridmap map --street 110101001 -o street.pdf --pdf A3          # print: A3 landscape PDF\n"
+               "  gridmap map --street 110101001 -o street.html --pdf A4 --png --orientation portrait\n"
                "Run scripts/fetch_assets.sh once after set-up (it installs the map scripts from npm).")
     from gridmap.cli._outputs import add_overwrite, output_path
 
@@ -66,6 +68,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--online", action="store_true", help="allow an online basemap (tiles load when viewed)")
     p.add_argument("--min-count", type=int, default=3, help="hide areas with fewer complaints (shared maps)")
     p.add_argument("--title", help="title shown on the map")
+    pr = p.add_argument_group("print (headless Chromium; the same map and options give the same bytes)")
+    pr.add_argument("--pdf", metavar="A3|A4", type=str.upper, choices=["A3", "A4"],
+                    help="also write a PDF of this paper size beside -o (or only it, if -o ends in .pdf): title "
+                         "block with date, data source and 合成数据 notice, north arrow, metric scale, legend")
+    pr.add_argument("--png", action="store_true",
+                    help="also write a PNG of the printed page beside -o (or only it, if -o ends in .png)")
+    pr.add_argument("--orientation", choices=["landscape", "portrait"], default="landscape",
+                    help="page orientation for --pdf/--png (default landscape)")
+    pr.add_argument("--date", metavar="YYYY-MM-DD", help="date in the print title block (default: today)")
     p.set_defaults(func=cmd_map)
 
 
@@ -95,9 +106,12 @@ def _build_and_write(args: Any, progress: Any) -> int:
     from gridmap.maps.service import map_from_store
     from gridmap.outputs import atomic_output
 
+    from gridmap.cli._print import print_targets, write_prints
+
     store = open_store_from(args, mode="read")
     target = resolve(args, args.output, store=store, inputs=(args.alerts, args.proposals), default_name="map.html",
                      option="-o")
+    prints = print_targets(args, target, store=store, resolve=resolve)
     opts = dict(basemap=args.basemap, tianditu_key=args.tianditu_key, embed_key=args.embed_key,
                 offline=not args.online, min_count=args.min_count)
     if args.title:
@@ -116,10 +130,11 @@ def _build_and_write(args: Any, progress: Any) -> int:
             print(f"warning: {wmsg.message}", file=sys.stderr)
     if progress:
         progress(3, 4, "write HTML")
-    with atomic_output(target) as tmp:
-        write_map(made.map, tmp)
-    path = target
+    if target.suffix.lower() not in (".pdf", ".png"):
+        with atomic_output(target) as tmp:
+            write_map(made.map, tmp)
+        print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB, {made.privacy.value} map)")
+    write_prints(args, made.map, prints, store=store)
     if progress:
         progress(4, 4, "done")
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {made.privacy.value} map)")
     return 0

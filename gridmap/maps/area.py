@@ -122,6 +122,14 @@ def _area_map(level: str, code: str, *, communities: gpd.GeoDataFrame, streets: 
                              proposals=proposals, complaints=complaints, title=title, **kwargs)
         raise _not_found(level, code, index, fix)
     area = shapely.union_all(comm.geometry.values)
+    # The offline basemap: what lies in the area or within 300 m of it (roads run on past the boundary).
+    near = shapely.buffer(shapely.envelope(area), 300.0)
+    for ctx in ("roads", "compounds", "green"):
+        if kwargs.get(ctx) is not None:
+            sub = kwargs[ctx][kwargs[ctx].geometry.intersects(near)]
+            if ctx == "roads" and len(sub):   # cut where the margin ends
+                sub = sub.set_geometry(sub.geometry.intersection(near))
+            kwargs[ctx] = sub if len(sub) else None
     comm_codes = [str(c) for c in comm["code"]] if "code" in comm else []
     street_codes = [code] if level == "street" else [str(c) for c in _col_or_empty(comm, "street_code")]
     sel_cells = _within(cells, area, by="community_code", codes=comm_codes or None)

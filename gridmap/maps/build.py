@@ -41,7 +41,10 @@ __all__ = ["EmptyLayerWarning", "KeyEmbeddedWarning", "build_map", "LAYER_NAMES"
 log = logging.getLogger(__name__)
 
 #: Frame arguments of the builders, in drawing order (bottom to top).
-LAYER_NAMES = ("communities", "streets", "cells", "proposals", "hotspots", "alerts", "components", "complaints")
+LAYER_NAMES = ("green", "roads", "compounds", "communities", "streets", "cells", "proposals", "hotspots", "alerts",
+               "components", "complaints", "target")
+#: The offline basemap's frames (context: never decide the view) and the located component.
+CONTEXT_NAMES = ("green", "roads", "compounds", "target")
 
 
 class EmptyLayerWarning(UserWarning):
@@ -99,7 +102,9 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
               cells: gpd.GeoDataFrame | None = None, components: gpd.GeoDataFrame | None = None,
               density: DensityGrid | None = None, hotspots: gpd.GeoDataFrame | None = None,
               alerts: gpd.GeoDataFrame | None = None, proposals: gpd.GeoDataFrame | None = None,
-              complaints: gpd.GeoDataFrame | None = None, options: MapOptions | None = None,
+              complaints: gpd.GeoDataFrame | None = None, roads: gpd.GeoDataFrame | None = None,
+              compounds: gpd.GeoDataFrame | None = None, green: gpd.GeoDataFrame | None = None,
+              target: gpd.GeoDataFrame | None = None, options: MapOptions | None = None,
               **drawing: Any) -> folium.Map:
     """Build a folium map of the given layers; write it with :func:`gridmap.maps.write_map`.
 
@@ -112,6 +117,13 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
         ``code``, ``name``, ``households``, ``parent_code``). Each becomes a toggleable layer.
     density : DensityGrid, optional
         Complaint density lattice; drawn as one image overlay.
+    roads, compounds, green : GeoDataFrame, optional
+        The offline basemap (:mod:`gridmap.maps.offline_basemap`): roads and rivers (``kind``, ``width_m``,
+        ``name``), compound and building outlines (from zoom 16), green space; with the street and community
+        names placed as labels by zoom. Drawn under everything else; they never decide the initial view.
+    target : GeoDataFrame, optional
+        A located component (first row): marked, labelled, its popup open, its cell and community outlined, and
+        the map opens centred on it (:mod:`gridmap.maps.target`).
     complaints : GeoDataFrame of points, optional
         Individual complaints. Shared maps turn them into a density image (if ``density`` is not given) and
         never draw them; internal maps also draw them as clustered points with scrubbed text.
@@ -130,20 +142,25 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     Returns
     -------
     folium.Map, whose :func:`~gridmap.maps.page.page_policy` tells its privacy and what its page may load.
+
+    Why 14 parameters and over 80 lines: one keyword per map layer, so a call names what it draws
+    (``build_map(cells=..., roads=...)``), and most of the body is this parameter list; the drawing options are
+    one :class:`~gridmap.maps.options.MapOptions`.
     """
     opts = MapOptions.of(options, **drawing)
     privacy, basemap, scale = opts.privacy, opts.basemap, opts.scale
     tiles, keyed = _basemap_tiles(opts)
     frames, crs, empty = _checked_frames(dict(communities=communities, streets=streets, cells=cells,
                                               components=components, hotspots=hotspots, alerts=alerts,
-                                              proposals=proposals, complaints=complaints))
+                                              proposals=proposals, complaints=complaints, roads=roads,
+                                              compounds=compounds, green=green, target=target))
     density, crs = _checked_density(density, crs, empty)
     _check_extents(frames, density)
     pts = frames.pop("complaints", None)
     if pts is not None and density is None:
         density = DensityGrid.from_points(pts, cell_size_m=opts.density_cell_m,
                                              bandwidth_m=opts.density_bandwidth_m)
-    if not frames and density is None:
+    if not set(frames) - set(CONTEXT_NAMES) and density is None and "target" not in frames:
         raise ValidationError("nothing to draw: every layer given to the map is missing or empty",
                               [Problem(None, n, "empty") for n in empty],
                               fix="pass at least one non-empty layer (communities, cells, components ...)")
@@ -155,6 +172,10 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
     legend: list[str] = []
     labels = opts.cell_labels if opts.cell_labels is not None else scale is not Scale.DISTRICT
     outs = _layer_outs(frames, density, pts, display, opts, labels=labels)
+    center_on = None
+    if "target" in frames:
+        tout, center_on = _target_out(frames, display)
+        outs.append(tout)
     for out in outs:
         for layer in out.layers:
             layer.add_to(m)
@@ -162,10 +183,15 @@ def build_map(*, communities: gpd.GeoDataFrame | None = None, streets: gpd.GeoDa
             legend.append(out.legend)
     legend += _legend_notes(empty, basemap=basemap, keyed=keyed)
     n_layers = sum(len(o.layers) for o in outs)
-    LayerControl(collapsed=n_layers > 12, position="topright").add_to(m)
+    LayerControl(collapsed=n_layers > 6, position="topright").add_to(m)
 
     # Everything page-level is data for the runtime's gridmap.page (in the page's JSON block).
-    ScriptControl(_page_spec(frames, outs, display, opts, legend=legend, bounds=bounds, labels=labels)).add_to(m)
+    spec = _page_spec(frames, outs, display, opts, legend=legend, bounds=bounds, labels=labels)
+    if center_on is not None:
+        spec["init"].update(center=center_on, zoom=18)
+    if opts.print_block is not None:
+        spec["print"] = {"title": str(opts.title or ""), **opts.print_block}
+    ScriptControl(spec).add_to(m)
     log.info("map built: %d layers, scale %s, privacy %s, basemap %s", sum(len(o.layers) for o in outs),
              scale.value, privacy.value, basemap.value)
     return m
@@ -207,7 +233,7 @@ def _page_spec(frames: Mapping[str, gpd.GeoDataFrame], outs: list[Any], display:
 def _layer_outs(frames: dict[str, gpd.GeoDataFrame], density: DensityGrid | None, pts: Any, display: Display,
                 opts: MapOptions, *, labels: bool) -> list[L.LayerOut]:
     """The drawn layers, bottom to top (:mod:`gridmap.maps.layers`)."""
-    outs: list[L.LayerOut] = []
+    outs: list[L.LayerOut] = list(_basemap_outs(frames, display, opts))
     if "communities" in frames:
         outs.append(L.communities_layer(frames["communities"], display))
     if density is not None:
@@ -228,10 +254,41 @@ def _layer_outs(frames: dict[str, gpd.GeoDataFrame], density: DensityGrid | None
         outs.append(L.alerts_layer(frames["alerts"], display, privacy=opts.privacy, min_count=opts.min_count))
     if "components" in frames:
         # At district scale component clusters start hidden (tick them on): tens of thousands of markers.
-        outs.append(L.components_layers(frames["components"], display, show=opts.scale is not Scale.DISTRICT))
+        # Switched off on district and street maps, and on maps of hot spots, alerts or split proposals (the
+        # map's subject first); drawn from zoom 16 when on.
+        subject = any(k in frames for k in ("hotspots", "alerts", "proposals"))
+        outs.append(L.components_layers(frames["components"], display,
+                                        show=opts.scale is Scale.COMMUNITY and not subject))
     if pts is not None and opts.privacy is Privacy.INTERNAL:
         outs.append(L.complaints_layer(pts, display))
+    if any(k in frames for k in ("streets", "communities", "roads")):
+        from gridmap.maps.offline_basemap import names_layer
+
+        outs.append(names_layer(display, streets=frames.get("streets"), communities=frames.get("communities"),
+                                roads=frames.get("roads")))
     return outs
+
+
+def _basemap_outs(frames: dict[str, gpd.GeoDataFrame], display: Display, opts: MapOptions) -> list[L.LayerOut]:
+    """The offline basemap from the store's own data, under everything else (:mod:`gridmap.maps.offline_basemap`)."""
+    from gridmap.maps import offline_basemap as B
+
+    if opts.basemap is not Basemap.NONE:   # online tiles draw their own roads and water (names stay ours)
+        return []
+    outs = []
+    if "green" in frames:
+        outs.append(B.green_layer(frames["green"], display))
+    if "roads" in frames:
+        outs.append(B.roads_layers(frames["roads"], display))
+    if "compounds" in frames:
+        outs.append(B.compounds_layer(frames["compounds"], display))
+    return outs
+
+
+def _target_out(frames: dict[str, gpd.GeoDataFrame], display: Display) -> tuple[L.LayerOut, list[float]]:
+    from gridmap.maps.target import target_layer
+
+    return target_layer(frames["target"], display, cells=frames.get("cells"), communities=frames.get("communities"))
 
 
 def _basemap_tiles(opts: MapOptions) -> tuple[list[Any], bool]:
@@ -278,11 +335,13 @@ def _checked_density(density: DensityGrid | None, crs: Any, empty: list[str]) ->
 def _base_map(center: list[float], tiles: list[Any], policy: PagePolicy) -> folium.Map:
     """An empty folium map in a :class:`~gridmap.maps.page.PageFigure` with the basemap tiles, and its policy
     (the tile hosts admitted as image sources)."""
-    m = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=True, prefer_canvas=True,
+    # The scale bar is the runtime's (metric only).
+    m = folium.Map(location=center, zoom_start=14, tiles=None, control_scale=False, prefer_canvas=True,
                    max_zoom=19)
     # Without tiles folium does not pass maxZoom to the map, and MarkerCluster needs it.
     m.options["maxZoom"] = 19
     m.options["minZoom"] = 5
+    m.options["zoomSnap"] = 0.25    # the initial view fills the screen
     page_figure(m)
     csp_img = ["data:"]
     for i, t in enumerate(tiles):
@@ -332,7 +391,8 @@ def _bounds(frames: Mapping[str, gpd.GeoDataFrame], density: DensityGrid | None,
     if "communities" in frames:
         boxes = [frames["communities"].total_bounds]
     else:
-        boxes = [f.total_bounds for f in frames.values()]
+        boxes = [f.total_bounds for k, f in frames.items() if k not in CONTEXT_NAMES]
+        boxes = boxes or [f.total_bounds for f in frames.values()]
         if density is not None:
             boxes.append(np.asarray(density.bounds))
     b = np.array(boxes)

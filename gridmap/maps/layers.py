@@ -107,8 +107,9 @@ def communities_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
     classes = _size_classes(frame)
     th = _size_thresholds(frame)
     order = list(SizeClass)
-    styles = [{"color": "#444", "weight": 1.5, "fillColor": _SIZE_COLORS[c], "fillOpacity": 0.45} for c in order]
-    styles.append({"color": "#444", "weight": 1.5, "fillColor": "#cccccc", "fillOpacity": 0.3})
+    styles = [{"color": "#444", "weight": 1.5, "fillColor": _SIZE_COLORS[c], "fillOpacity": 0.45, "pane": "gmFill"}
+              for c in order]
+    styles.append({"color": "#444", "weight": 1.5, "fillColor": "#cccccc", "fillOpacity": 0.3, "pane": "gmFill"})
     parts = display.encode_areas(frame.geometry.values)
     feats = []
     for (_, row), cls, enc in zip(frame.iterrows(), classes, parts):
@@ -134,12 +135,13 @@ def streets_layer(frame: gpd.GeoDataFrame, display: Display) -> LayerOut:
 
 
 def cells_layer(frame: gpd.GeoDataFrame, display: Display, *, max_cells: int, labels: bool,
-                label_zoom: int = 17, show: bool = True) -> LayerOut:
+                label_zoom: int = 17, show: bool = True, min_zoom: int = 16) -> LayerOut:
     """Unit-cell outlines with their 15-digit codes (hover), sequence numbers as labels when zoomed in.
 
     Cells are written compactly (geometry, code, community index, area; the tooltip is built on hover), about
     80 bytes a cell, so a whole district's cells fit in a shared map. More than ``max_cells`` cells are not
-    drawn: the legend says to open a street map.
+    drawn: the legend says to open a street map. Cells are drawn from ``min_zoom`` (where a 100 m cell is
+    about 55 px wide), so they never hide the size colours of a whole-street view.
     """
     if len(frame) > max_cells:
         log.info("cells layer: %d cells > max_cells=%d, not drawn at this scale", len(frame), max_cells)
@@ -155,32 +157,39 @@ def cells_layer(frame: gpd.GeoDataFrame, display: Display, *, max_cells: int, la
     spec: dict[str, Any] = {"style": style, "f": display.encode_areas(frame.geometry.values),
                             "codes": [str(c) for c in codes], "comm": [pos[c] for c in comm],
                             "comms": [str(c) for c in comms], "area": area,
-                            "tip": ["网格 cell", "社区 community", "面积 area m²"]}
+                            "tip": ["网格 cell", "社区 community", "面积 area m²"], "minZoom": min_zoom}
     if labels:
         rp = shapely.point_on_surface(frame.geometry.values)
         spec["labels"] = [display.encode_points(shapely.get_x(rp), shapely.get_y(rp)),
                           [esc(c[-3:]) for c in codes]]
     legend = ("<h4>单元网格 unit cells</h4><div><i style='border:1px solid #3366cc;background:transparent'></i>"
-              + esc(f"{len(frame):,} 个网格 cells（悬停看编码 hover for code）") + "</div>")
+              + esc(f"{len(frame):,} 个网格 cells（悬停看编码 hover for code; zoom ≥ {min_zoom}）") + "</div>")
     log.info("cells layer: %d cells", len(frame))
     return LayerOut([ScriptLayer("cells", spec, name=esc("单元网格 cells"), show=show)], legend)
 
 
-#: Major component classes (CJ/T 214-2007) with colours.
-MAJOR_CLASSES = {"01": ("公用设施 public utilities", "#1f77b4"), "02": ("道路交通 roads & traffic", "#ff7f0e"),
-                 "03": ("市容环境 city appearance", "#2ca02c"), "04": ("园林绿化 greening", "#17becf"),
-                 "05": ("房屋土地 buildings & land", "#9467bd"), "06": ("其他设施 other", "#8c564b")}
+#: Major component classes (CJ/T 214-2007) with colours: one distinct colour per major class, used for the
+#: cluster bubbles, the dots and the legend alike.
+MAJOR_CLASSES = {"01": ("公用设施 public utilities", "#1f4e9c"), "02": ("道路交通 roads & traffic", "#f28e00"),
+                 "03": ("市容环境 city appearance", "#8e3fb5"), "04": ("园林绿化 greening", "#2e9e3a"),
+                 "05": ("房屋土地 buildings & land", "#8c5a2b"), "06": ("其他设施 other", "#e377c2")}
+#: Components are drawn from this zoom when their layer is on.
+COMPONENTS_MIN_ZOOM = 16
 _MINOR_PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
 
 
-def components_layers(frame: gpd.GeoDataFrame, display: Display, *, show: bool = True) -> LayerOut:
-    """Components clustered per major class (one toggleable layer each), searchable by code."""
+def components_layers(frame: gpd.GeoDataFrame, display: Display, *, show: bool = True,
+                      min_zoom: int = COMPONENTS_MIN_ZOOM) -> LayerOut:
+    """Components clustered per major class (one toggleable layer each, drawn from ``min_zoom``), searchable by
+    code; every dot and bubble of a major class has that class's colour (the legend's)."""
     code = _col(frame, "code").astype("string").fillna("")
     cls_code = _col(frame, "class_code").astype("string").fillna("")
     major = (frame["major"].astype("string") if "major" in frame else cls_code.str[:2]).fillna("")
     name = _col(frame, "name").astype("string").fillna("")
     xs, ys = frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
-    out = LayerOut(legend="<h4>城市部件 components (点击聚合展开 click clusters)</h4>")
+    out = LayerOut(legend="<h4>城市部件 components</h4><div class='gm-note'>"
+                   + esc(f"图层控制中打开，放大至 {min_zoom} 级显示 tick on in the layers, shown from zoom {min_zoom}")
+                   + "</div>")
     for mj in sorted(major.unique()):
         sel = (major == mj).to_numpy()
         label, color = MAJOR_CLASSES.get(mj, (f"{mj} 类 class {mj}", "#555555"))
@@ -188,11 +197,10 @@ def components_layers(frame: gpd.GeoDataFrame, display: Display, *, show: bool =
         minor_keys = sorted(set(zip(cls_code[sel], name[sel])))
         minor_idx = {k: i for i, k in enumerate(minor_keys)}
         # Popups are filled with textContent by the runtime: plain (JSON-escaped) text, not HTML.
-        classes = [[scrub_pii(f"{k[0]} {k[1]}".strip()), _MINOR_PALETTE[i % len(_MINOR_PALETTE)]]
-                   for i, k in enumerate(minor_keys)]
+        classes = [[scrub_pii(f"{k[0]} {k[1]}".strip()), color] for k in minor_keys]
         cls = [minor_idx[k] for k in zip(cls_code[sel], name[sel])]
         spec = {"pts": display.encode_points(xs[sel], ys[sel]), "cls": cls,
-                "codes": [str(c) for c in code[sel]], "classes": classes, "color": color}
+                "codes": [str(c) for c in code[sel]], "classes": classes, "color": color, "minZoom": min_zoom}
         n = int(sel.sum())
         out.layers.append(ScriptLayer("points", spec, name=esc(f"部件 {label}（{n:,}）"), show=show))
         out.legend += _swatch(color, f"{mj} {label} · {n:,}")
@@ -271,7 +279,7 @@ def hotspots_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privac
     order = sorted(set(keys), key=lambda k: (list(_HOTSPOT_COLORS).index(k) if k in _HOTSPOT_COLORS else 99, k))
     label_of = dict(zip(keys, frame["label"].fillna("").astype(str)))
     styles = [{"color": _HOTSPOT_COLORS.get(k, "#e31a1c"), "weight": 2,
-               "fillColor": _HOTSPOT_COLORS.get(k, "#e31a1c"), "fillOpacity": 0.4} for k in order]
+               "fillColor": _HOTSPOT_COLORS.get(k, "#e31a1c"), "fillOpacity": 0.7, "pane": "gmTop"} for k in order]
     tips = [_tooltip(("热点 hot spot", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
                      (UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
                      ("z", None if pd.isna(z) else f"{float(z):.2f}"), ("件数 count", _fmt_int(n)))
@@ -304,7 +312,8 @@ def alerts_layer(frame: gpd.GeoDataFrame, display: Display, *, privacy: Privacy,
     order = sorted(set(keys))
     label_of = dict(zip(keys, frame["label"].fillna("").astype(str)))
     styles = [{"color": _ALERT_COLORS.get(k.lower(), "#b2182b"), "weight": 3, "dashArray": "4 3",
-               "fillColor": _ALERT_COLORS.get(k.lower(), "#b2182b"), "fillOpacity": 0.15} for k in order]
+               "fillColor": _ALERT_COLORS.get(k.lower(), "#b2182b"), "fillOpacity": 0.15, "pane": "gmTop"}
+              for k in order]
     tips = [_tooltip(("预警 alert", scrub_pii(lb)), ("类别 category", None if pd.isna(c) else scrub_pii(c)),
                      (UNIT_LABEL.get(str(t), "单元 unit"), None if pd.isna(u) else u),
                      ("说明 note", None if pd.isna(m) else scrub_pii(m)), ("件数 count", _fmt_int(n)))

@@ -49,6 +49,8 @@ class MapOptions:
     cell_labels : cell sequence labels (default: on except at district scale).
     density_cell_m, density_bandwidth_m : lattice of the density image made from complaint points.
     compare_proposals : with split proposals, also show them side by side with the current boundary.
+    print_block : a title block for print (:mod:`gridmap.maps.printing`): ``date``, ``source``, ``notice``
+        texts; the legend stays open and the controls are hidden. Default none (screen maps carry no date).
     """
 
     privacy: Privacy = Privacy.SHARED
@@ -64,6 +66,7 @@ class MapOptions:
     density_cell_m: float = 50.0
     density_bandwidth_m: float = 150.0
     compare_proposals: bool = True
+    print_block: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "privacy", Privacy.parse(self.privacy))

@@ -35,6 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gridmap.errors import GridmapError, message
 from gridmap.maps.bundle import inline_head
+from gridmap.maps.look import LOOK_CSS, LOOK_JS
 from gridmap.maps.runtime import LAYER_FUNCTIONS, RUNTIME_CSS, RUNTIME_JS
 from gridmap.maps.safety import Privacy, js_json
 
@@ -285,8 +286,8 @@ def to_html(m: folium.Map) -> str:
         raise GridmapError(message("the rendered page still references an external script or stylesheet",
                                    got=_EXTERNAL_TAG_RE.search(page).group(0)[:120],
                                    fix="report this: a folium element bypassed the offline bundle"))
-    head = (inline_head() + f"<style data-gridmap-runtime>{RUNTIME_CSS}</style>\n"
-            f"<script data-gridmap-runtime>{RUNTIME_JS}</script>\n")
+    head = (inline_head() + f"<style data-gridmap-runtime>{RUNTIME_CSS}{LOOK_CSS}</style>\n"
+            f"<script data-gridmap-runtime>{RUNTIME_JS}{LOOK_JS}</script>\n")
     i = page.find("<head>")
     if i < 0:
         raise GridmapError("folium rendered a page without <head>")

@@ -7,6 +7,8 @@ Content-Security-Policy. :data:`LAYER_FUNCTIONS` names the runtime functions a s
 
 from __future__ import annotations
 
+from gridmap.maps.look import LOOK_FUNCTIONS
+
 __all__ = ["RUNTIME_CSS", "RUNTIME_JS", "LAYER_FUNCTIONS"]
 
 
@@ -74,6 +76,19 @@ var gridmap = (function () {
           icon: L.divIcon({className: "gm-label", html: spec.labels[1][i], iconSize: null})}));
       });
     }
+    return spec.minZoom ? gate(group, spec.minZoom) : group;
+  }
+  // A group whose children are drawn only from zoom minZoom (the group stays ticked in the layer control).
+  function gate(group, minZoom) {
+    var kids = null, map = null;
+    function apply() {
+      if (!map) return;
+      var on = map.getZoom() >= minZoom;
+      if (!on && kids === null) { kids = group.getLayers(); group.clearLayers(); }
+      else if (on && kids !== null) { var k = kids; kids = null; k.forEach(function (l) { group.addLayer(l); }); }
+    }
+    group.on("add", function () { map = group._map; map.on("zoomend", apply); apply(); });
+    group.on("remove", function () { if (map) map.off("zoomend", apply); map = null; });
     return group;
   }
   // Unit cells, compactly: spec {style, f: [parts], codes: [code], comm: [i], comms: [community code],
@@ -105,7 +120,7 @@ var gridmap = (function () {
           icon: L.divIcon({className: "gm-label", html: spec.labels[1][i], iconSize: null})}));
       });
     }
-    return group;
+    return spec.minZoom ? gate(group, spec.minZoom) : group;
   }
   // spec: {pts: flatDeltaPoints, cls: [classIndex], codes: [code], classes: [[label, color]], color: clusterColor}
   function points(spec) {
@@ -133,10 +148,18 @@ var gridmap = (function () {
           fillColor: spec.classes[spec.cls[i]][1], fillOpacity: 0.9});
         m._gmIndex = i; m.bindPopup(popup); ms[i] = m;
       }
-      group.addLayers(ms);
       return ms;
     }
-    group.on("add", fill);
+    // Drawn from zoom spec.minZoom when switched on (hundreds of cluster bubbles would bury the map's subject).
+    var shown = false, gmap = null;
+    function byZoom() {
+      if (!gmap) return;
+      var on = !spec.minZoom || gmap.getZoom() >= spec.minZoom;
+      if (on && !shown) { group.addLayers(fill()); shown = true; }
+      else if (!on && shown) { group.clearLayers(); shown = false; }
+    }
+    group.on("add", function () { gmap = group._map; gmap.on("zoomend", byZoom); byZoom(); });
+    group.on("remove", function () { if (gmap) gmap.off("zoomend", byZoom); gmap = null; shown = false; });
     if (spec.search !== false) {
       spec.codes.forEach(function (c, i) { index[c] = {group: group, marker: function () { return fill()[i]; }}; });
     }
@@ -207,6 +230,7 @@ var gridmap = (function () {
     box.className = "gm-compare";
     box.style.gridTemplateColumns = "repeat(" + (n > 2 ? 2 : 1) + ", minmax(0, 1fr))";
     map.getContainer().parentNode.appendChild(box);
+    L.DomUtil.addClass(map.getContainer().parentNode, "gm-has-compare");
     map.getContainer().style.width = "58%";
     function panel(title, specs) {
       var p = document.createElement("div"), d = document.createElement("div");
@@ -237,25 +261,26 @@ var gridmap = (function () {
   function layerControl(map, vars, spec) {
     var base = {}, over = {};
     spec.layers.forEach(function (l) { (l[2] ? over : base)[l[1]] = vars[l[0]]; });
-    return L.control.layers(base, over, {position: spec.position, collapsed: spec.collapsed, autoZIndex: true})
+    return L.control.layers(base, over, {position: spec.position, collapsed: spec.collapsed || window.innerWidth < 700 || window.innerHeight < 500, autoZIndex: true})
       .addTo(map);
   }
   // Everything page-level, from one spec: legend, title, banner, search, comparison panels, initial view.
   function page(map, spec) {
     legend(map, spec.legend);
-    if (spec.title) overlayText(map, "gm-title", spec.title);
-    if (spec.banner) overlayText(map, "gm-banner", spec.banner);
+    var headH = gridmap.header(map, spec);
     if (spec.search) search(map, spec.search);
     if (spec.compare) compare(map, spec.compare);
-    init(map, spec.init);
+    if (spec.print) gridmap.printBlock(map, spec.print);
+    init(map, spec.init, headH);
   }
-  function init(map, opts) {
+  function init(map, opts, headH) {
     if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
+    L.control.scale({metric: true, imperial: false, position: "bottomright", maxWidth: 150}).addTo(map);
     if (opts.labelZoom) {
       var f = function () { L.DomUtil[map.getZoom() < opts.labelZoom ? "addClass" : "removeClass"](map.getContainer(), "gm-hide-labels"); };
       map.on("zoomend", f); f();
     }
-    if (opts.bounds) map.fitBounds(opts.bounds, {animate: false});
+    gridmap.view(map, opts, headH || 0);
     window.gridmapReady = true;
   }
   return {data: data, ring: ring, areas: areas, cells: cells, points: points, tiles: tiles, imageOverlay: imageOverlay,
@@ -266,4 +291,4 @@ var gridmap = (function () {
 
 
 #: Runtime functions a :class:`ScriptLayer` may call (each takes its spec from the page data).
-LAYER_FUNCTIONS = frozenset({"areas", "cells", "points", "tiles", "imageOverlay"})
+LAYER_FUNCTIONS = frozenset({"areas", "cells", "points", "tiles", "imageOverlay"}) | LOOK_FUNCTIONS

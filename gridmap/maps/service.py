@@ -34,7 +34,7 @@ from gridmap.maps.frames import warning_layers
 from gridmap.maps.page import page_policy
 from gridmap.maps.safety import Privacy
 
-__all__ = ["StoreMap", "map_from_store", "read_map_layers", "read_layer_file", "locate_map"]
+__all__ = ["StoreMap", "map_from_store", "read_map_layers", "read_layer_file", "locate_map", "print_facts"]
 
 #: Complaint columns a map reads: shared maps only place complaints (density), internal maps show their text.
 COMPLAINT_COLUMNS = {Privacy.SHARED: ["street_code", "community_code"],
@@ -69,7 +69,8 @@ def read_layer_file(path: str | os.PathLike, *, option: str, crs: Any) -> gpd.Ge
 def read_map_layers(store: Any, *, street: str | None = None, community: str | None = None,
                     privacy: "str | Privacy" = Privacy.SHARED) -> dict[str, Any]:
     """The stored layers of a map (empty ones as None): active communities, streets, cells, and the components
-    and complaints of the area when it is given by code; complaints with the columns ``privacy`` allows."""
+    and complaints of the area when it is given by code; complaints with the columns ``privacy`` allows; roads
+    and compounds for the offline basemap."""
     privacy = Privacy.parse(privacy)
     communities = store.read("communities", where={"active": True})
     if len(communities) == 0:
@@ -78,7 +79,7 @@ def read_map_layers(store: Any, *, street: str | None = None, community: str | N
                                       fix="import communities first (gridmap import communities FILE)"))
     frames: dict[str, Any] = {"communities": communities}
     code = street or community
-    for layer in ("streets", "cells", "components", "complaints"):
+    for layer in ("streets", "cells", "components", "complaints", "roads", "compounds"):
         where = None
         if code and code.isdigit() and layer in ("components", "complaints"):
             where = {"street_code": code} if street else {"community_code": code}
@@ -162,17 +163,42 @@ def _concat(a: Any, b: Any) -> Any:
 
 
 def locate_map(store: Any, component: "str | gpd.GeoDataFrame", *, district_code: str | None = None,
-               radius_m: float = 150.0) -> folium.Map:
+               radius_m: float = 150.0, **drawing: Any) -> folium.Map:
     """An offline map centred on a component (its 8- or 16-digit code, or the frame
-    :func:`gridmap.store.components.locate` returned): the cells and components within ``radius_m`` around it, at
+    :func:`gridmap.store.components.locate` returned): the component marked (label, popup open), its cell and
+    community outlined, the cells and components within ``radius_m`` around it and the offline basemap, at
     community scale."""
     from gridmap.store.components import locate, search_components
 
     found = locate(store, component, district_code=district_code) if isinstance(component, str) else component
     p = found.geometry.iloc[0]
     box = (p.x - radius_m, p.y - radius_m, p.x + radius_m, p.y + radius_m)
+    wide = (p.x - 4 * radius_m, p.y - 4 * radius_m, p.x + 4 * radius_m, p.y + 4 * radius_m)
     around = search_components(store, bbox=box)
     cells = store.read("cells", bbox=box)
     row = found.iloc[0]
+    comm_code = row.get("community_code")
+    comm = store.read("communities", where={"code": str(comm_code)}) if isinstance(comm_code, str) else None
+    roads, compounds = store.read("roads", bbox=wide), store.read("compounds", bbox=box)
+    drawing.setdefault("title", f"部件 {row['code']} {row.get('class_name') or ''}".strip())
+    target = found.iloc[:1].copy()
+    if comm is not None and len(comm):   # outlined (not filled by size: the class colours stay readable)
+        target["community_outline"] = [comm.geometry.iloc[0]]
     return build_map(components=around if len(around) else found, cells=cells if len(cells) else None,
-                     scale="community", title=f"部件 {row['code']} {row.get('class_name') or ''}")
+                     target=target, roads=roads if len(roads) else None,
+                     compounds=compounds if len(compounds) else None, scale="community", **drawing)
+
+
+#: District names of synthetic stores (``gridmap demo`` builds the 示范区): their prints say 合成数据.
+SYNTHETIC_MARKS = ("示范", "合成数据")
+SYNTHETIC_NOTICE = "合成数据，非真实行政区 — synthetic data, not a real district"
+
+
+def print_facts(store: Any, *, title: str = "") -> tuple[str, str | None]:
+    """The data source line of a printed map (the store's districts and CRS, no file paths, so the same store
+    prints the same bytes wherever it lies) and the 合成数据 notice when the store holds synthetic data."""
+    districts = store.read("districts")
+    names = [f"{n} ({c})" for c, n in zip(districts.get("code", []), districts.get("name", []))]
+    source = f"gridmap 存储 store: {', '.join(names) or '—'}; EPSG:{store.srid}"
+    synthetic = any(mark in text for mark in SYNTHETIC_MARKS for text in [*names, title])
+    return source, SYNTHETIC_NOTICE if synthetic else None

@@ -128,7 +128,8 @@ def _proposals(comm_g: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
 def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_street: int = 10_000,
                   complaints_per_street: int = 50_000, payloads: bool = False, seed: int = 7,
                   crs: str = "EPSG:4548") -> dict[str, Any]:
-    """Frames ``districts, streets, communities, cells, components, complaints, hotspots, alerts, proposals``."""
+    """Frames ``districts, streets, communities, cells, components, complaints, hotspots, alerts, proposals``
+    and the offline basemap's ``roads`` and ``compounds`` (:func:`basemap_layers`)."""
     rng = np.random.default_rng(seed)
     x0, y0 = 445_000.0, 4_417_000.0
     streets, comms, cells = _places(rng, nx_streets, ny_streets, x0=x0, y0=y0)
@@ -165,5 +166,41 @@ def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_st
         prop.loc[0, "name"] = PAYLOADS[0]
     district = gpd.GeoDataFrame({"code": ["110101"], "name": ["示范区"]},
                                 geometry=[shapely.union_all(streets_g.geometry.values)], crs=crs)
+    roads, compounds = basemap_layers(streets_g, comm_g)
     return {"districts": district, "streets": streets_g, "communities": comm_g, "cells": cells_g,
-            "components": comps_g, "complaints": compl_g, "hotspots": hot, "alerts": al, "proposals": prop}
+            "components": comps_g, "complaints": compl_g, "hotspots": hot, "alerts": al, "proposals": prop,
+            "roads": roads, "compounds": compounds}
+
+
+def basemap_layers(streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame,
+                                                                                       gpd.GeoDataFrame]:
+    """Roads and compounds for the offline basemap: main roads on street edges, secondary roads on community
+    edges, hutongs every 100 m inside communities (the demo district's density), a river across the middle, and
+    four compounds with four buildings each per community."""
+    crs = streets.crs
+    x0, y0, x1, y1 = streets.total_bounds
+    rows = []
+    for kind, width, step in (("main", 40.0, 2000.0), ("secondary", 24.0, 500.0), ("hutong", 6.0, 100.0)):
+        for i, x in enumerate(np.arange(x0, x1 + 1, step)):
+            rows.append((f"{kind}-x{i}", f"{kind}路{i}", kind, width, shapely.LineString([(x, y0), (x, y1)])))
+        for j, y in enumerate(np.arange(y0, y1 + 1, step if kind != "main" else 1500.0)):
+            rows.append((f"{kind}-y{j}", f"{kind}街{j}", kind, width, shapely.LineString([(x0, y), (x1, y)])))
+    ym = (y0 + y1) / 2 + 250
+    river = shapely.LineString([(x0 - 200, ym), ((x0 + x1) / 2, ym + 120), (x1 + 200, ym - 80)])
+    rows.append(("river-1", "示范河", "river", 30.0, river))
+    roads = gpd.GeoDataFrame(pd.DataFrame(rows, columns=["code", "name", "kind", "width_m", "geometry"]),
+                             geometry="geometry", crs=crs)
+    comp = []
+    for code, geom in zip(communities["code"], communities.geometry):
+        bx0, by0, bx1, by1 = geom.bounds
+        w, h = (bx1 - bx0) / 2, (by1 - by0) / 2
+        for q, (qx, qy) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+            cx, cy = bx0 + qx * w, by0 + qy * h
+            comp.append((f"{code}-{q}", code, "compound", shapely.box(cx + 15, cy + 15, cx + w - 15, cy + h - 15)))
+            for b in range(4):
+                bx, by = cx + 30 + (b % 2) * w / 2, cy + 30 + (b // 2) * h / 2
+                comp.append((f"{code}-{q}-{b}", code, "building", shapely.box(bx, by, bx + w / 2 - 60, by + 25)))
+    compounds = gpd.GeoDataFrame(pd.DataFrame(comp, columns=["code", "community_code", "kind", "geometry"]),
+                                 geometry="geometry", crs=crs)
+    return roads, compounds
+
