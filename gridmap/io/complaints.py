@@ -374,7 +374,7 @@ def _pick(columns: list[str], mapping: dict[str, str] | None) -> dict[str, str]:
 def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84", cells: gpd.GeoDataFrame | None = None,
                      bounds: tuple[float, float, float, float] | None = None, crs: Any = None,
                      mapping: dict[str, str] | None = None, unknown_category: str = "other",
-                     where: str = "input", tz: str = CST) -> ComplaintImport:
+                     where: str = "input", tz: str = CST, handling: Any = None) -> ComplaintImport:
     """Validate and convert a raw complaints table (one row per complaint) to the complaints contract.
 
     Parameters
@@ -388,6 +388,8 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     unknown_category : 'other' (map to 其他 with a warning, default) or 'reject'.
     tz : the zone of times written without one (default Asia/Shanghai); how many there were is in the result's
         ``naive_times``, so the summary can say which zone was assumed.
+    handling : :class:`gridmap.io.handling.HandlingRules` for the handling record (派单/响应/解决/满意 ...: known
+        units, exclusion reasons, the satisfaction rule); its fields are read by :mod:`gridmap.io.handling`.
     """
     if unknown_category not in ("other", "reject"):
         raise ValidationError(message("unknown_category must be 'other' or 'reject'", got=repr(unknown_category)))
@@ -433,6 +435,15 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     if "updated_at" in cols:  # Open311: updated_datetime of a closed request is its closing time
         upd = parse_timestamps(col("updated_at"), tz=tz)
         closed = closed.where(closed.notna(), upd.where(status.str.lower().isin(_CLOSED).fillna(False)))
+    # handling record (接诉即办): its own module reads and checks it
+    from gridmap.io.handling import open311_handling, parse_handling
+
+    hand = parse_handling(raw, received=received, closed=closed, tz=tz, mapping=mapping, rules=handling)
+    bad |= hand.bad
+    problems.extend(hand.problems)
+    if "updated_at" in cols and "responded_at" not in hand.found:
+        upd311 = open311_handling(status, parse_timestamps(col("updated_at"), tz=tz))
+        hand.columns["responded_at"] = upd311["responded_at"]
     # text
     text = col("text").astype("string").str.strip()
     reject((text.isna() | (text == "")).fillna(True), "text", "complaint text is empty")
@@ -527,7 +538,8 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
         "source_id": obj(sid), "received_at": received[keep], "category": obj(category),
         "text": obj(text), "address": obj(col("address").astype("string")), "status": obj(status),
         "closed_at": pd.to_datetime(closed[keep]), "cell_code": obj(codes["cell_code"]),
-        "community_code": obj(codes["community_code"]), "street_code": obj(codes["street_code"])},
+        "community_code": obj(codes["community_code"]), "street_code": obj(codes["street_code"]),
+        **{f: (obj(v) if v.dtype == object else v[keep]) for f, v in hand.columns.items()}},
         geometry=gpd.points_from_xy(x[keep.to_numpy()], y[keep.to_numpy()]), crs=target, index=idx[keep])
     problems.sort(key=lambda p: (str(p.row), p.field or ""))
     log.info("parsed complaints from %s: %d row(s), %d accepted, %d rejected, %d category warning(s)", where, n,
