@@ -1,0 +1,254 @@
+"""The three rates (三率) and the composite score per unit (street, community, department, category), per month or
+over any period, with exclusions, denominators and month-over-month change. Pure functions over a complaints
+table (the columns of :mod:`gridmap.store.schema`); no I/O.
+
+Counting rules (what a reader of the league table needs to know):
+
+- A complaint belongs to the month it was **received** in (``received_at``).
+- ``excluded`` complaints (不合理诉求剔除) count in ``complaints`` and ``excluded`` and nowhere else; a complaint
+  whose ``excluded`` is unknown is counted (nothing says it was taken out).
+- **Unknown stays unknown**: each rate is over the counted complaints where its field is known, and its
+  denominator is a column (``response_n``, ``resolution_n``, ``satisfaction_n``). A rate over no known complaint is
+  missing (NaN), and so is the composite score of a unit missing any of its three rates (it is not ranked).
+- Response (响应率): known when ``responded_at`` is; in time when within the limit of
+  :class:`~gridmap.performance.rules.RateRules`. Resolution (解决率): ``resolved`` known / true. Satisfaction
+  (满意率): ``satisfied`` known / true (a 1-5 score was mapped to ``satisfied`` at import, documented in
+  :mod:`gridmap.io.handling`).
+- Departments (承办单位) come from ``dispatched_to``: a complaint dispatched to several units (双派单) counts once
+  for **each** of them; a complaint without a unit is not in the department table.
+- Rates are fractions 0-1; the score is 0-100.
+
+Examples
+--------
+>>> import pandas as pd
+>>> c = pd.DataFrame({"street_code": ["A", "A", "B"], "category": "其他",
+...     "received_at": pd.to_datetime(["2025-06-01 08:00"] * 3),
+...     "responded_at": pd.to_datetime(["2025-06-01 09:00", "2025-06-03 09:00", None]),
+...     "resolved": [True, False, None], "satisfied": [True, True, False], "excluded": [False, None, False]})
+>>> r = unit_rates(c, level="street")
+>>> r["response_n"].tolist(), r["response_rate"].tolist(), r["score"].round(2).tolist()
+([2, 0], [0.5, nan], [72.5, nan])
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridmap.errors import Problem, ValidationError, message
+from gridmap.performance.rules import Level, RateRules
+
+__all__ = ["COUNT_COLUMNS", "RATE_COLUMNS", "handling_flags", "unit_rates", "monthly_rates", "month_over_month",
+           "exclusion_counts", "add_rates", "parse_month", "UNKNOWN_UNIT"]
+
+log = logging.getLogger(__name__)
+
+#: Counts per unit (numerators and denominators), in table order.
+COUNT_COLUMNS = ["complaints", "excluded", "counted", "response_n", "response_ok", "resolution_n", "resolved",
+                 "satisfaction_n", "satisfied"]
+#: Rates (0-1) and the composite score (0-100).
+RATE_COLUMNS = ["response_rate", "resolution_rate", "satisfaction_rate", "score"]
+#: The name of a missing unit in tables that keep such rows (none of the rankings do).
+UNKNOWN_UNIT = "(未知 unknown)"
+
+_NEEDED = ("received_at",)
+
+
+def parse_month(value: Any, *, where: str = "--month") -> pd.Period:
+    """``'2025-06'`` (or a Period/Timestamp) -> monthly Period; anything else is a usage error."""
+    from gridmap.errors import UsageError
+
+    try:
+        p = pd.Period(value, freq="M")
+    except (ValueError, TypeError):
+        raise UsageError(message("not a month", where=where, got=repr(value), fix="use YYYY-MM, e.g. 2025-06")) \
+            from None
+    if p is pd.NaT:  # type: ignore[comparison-overlap]
+        raise UsageError(message("not a month", where=where, got=repr(value), fix="use YYYY-MM, e.g. 2025-06"))
+    return p
+
+
+def _bool_col(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(known, true) masks of a nullable yes/no column (absent: nothing known)."""
+    if name not in frame.columns:
+        z = np.zeros(len(frame), dtype=bool)
+        return z, z
+    s = frame[name]
+    known = s.notna().to_numpy()
+    true = np.zeros(len(frame), dtype=bool)
+    true[known] = s[known].astype(bool).to_numpy()
+    return known, true
+
+
+def handling_flags(complaints: pd.DataFrame, *, rules: RateRules | None = None) -> pd.DataFrame:
+    """One row per complaint, the 0/1 counts of :data:`COUNT_COLUMNS` (aligned with ``complaints``)."""
+    rules = rules or RateRules()
+    missing = [c for c in _NEEDED if c not in complaints.columns]
+    if missing:
+        raise ValidationError("complaints lack the columns the rates need",
+                              [Problem(None, c, "column missing") for c in missing],
+                              fix="read complaints from a gridmap store (schema version 3)")
+    n = len(complaints)
+    exc_known, exc_true = _bool_col(complaints, "excluded")
+    counted = ~exc_true
+    rec = pd.to_datetime(complaints["received_at"]).to_numpy(dtype="datetime64[ns]")
+    if "responded_at" in complaints.columns:
+        resp = pd.to_datetime(complaints["responded_at"]).to_numpy(dtype="datetime64[ns]")
+    else:
+        resp = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    r_known = ~np.isnat(resp) & counted
+    urgent = complaints["category"].isin(rules.urgent_categories).to_numpy(dtype=bool) \
+        if "category" in complaints.columns else np.zeros(n, dtype=bool)
+    limit_ns = np.where(urgent, rules.urgent_limit_h, rules.response_limit_h) * 3.6e12
+    delay_ns = (resp - rec).astype("int64").astype(float)
+    r_ok = r_known & (delay_ns <= limit_ns)
+    s_known, s_true = _bool_col(complaints, "resolved")
+    f_known, f_true = _bool_col(complaints, "satisfied")
+    flags = {"complaints": np.ones(n, dtype=bool), "excluded": exc_true, "counted": counted,
+             "response_n": r_known, "response_ok": r_ok, "resolution_n": s_known & counted,
+             "resolved": s_known & s_true & counted, "satisfaction_n": f_known & counted,
+             "satisfied": f_known & f_true & counted}
+    return pd.DataFrame({k: v.astype(np.int8) for k, v in flags.items()}, index=complaints.index)
+
+
+def add_rates(counts: pd.DataFrame, *, rules: RateRules | None = None) -> pd.DataFrame:
+    """``counts`` (:data:`COUNT_COLUMNS`) plus the rates and the composite score (a new frame)."""
+    rules = rules or RateRules()
+    out = counts.copy()
+    for rate, num, den in (("response_rate", "response_ok", "response_n"),
+                           ("resolution_rate", "resolved", "resolution_n"),
+                           ("satisfaction_rate", "satisfied", "satisfaction_n")):
+        d = out[den].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[rate] = np.where(d > 0, out[num].to_numpy(dtype=float) / d, np.nan)
+    w = rules.weights
+    out["score"] = 100.0 * (w[0] * out["response_rate"] + w[1] * out["resolution_rate"]
+                            + w[2] * out["satisfaction_rate"])
+    return out
+
+
+def _units(complaints: pd.DataFrame, level: Level) -> tuple[np.ndarray, np.ndarray]:
+    """(row positions, unit names): one entry per complaint and unit; departments split on ';' (双派单)."""
+    col = level.column
+    if col not in complaints.columns:
+        raise ValidationError(f"complaints carry no {col}", [Problem(None, col, "column missing")],
+                              fix="import complaints with cells (street and community codes) and handling records")
+    s = complaints[col]
+    if level is Level.DEPARTMENT:
+        parts = s.astype("string").str.split(";")
+        ex = parts.explode()
+        ex = ex.astype("string").str.strip()
+        pos = np.repeat(np.arange(len(s)), parts.map(lambda v: len(v) if isinstance(v, list) else 1).to_numpy())
+        keep = (ex.notna() & (ex != "")).to_numpy(dtype=bool)
+        names = ex.to_numpy(dtype=object)
+        # a unit named twice in one complaint counts once
+        pairs = pd.DataFrame({"p": pos[keep], "u": names[keep]}).drop_duplicates()
+        return pairs["p"].to_numpy(), pairs["u"].to_numpy(dtype=object)
+    keep = s.notna().to_numpy()
+    return np.flatnonzero(keep), s.to_numpy(dtype=object)[keep]
+
+
+def _aggregate(flags: pd.DataFrame, pos: np.ndarray, units: np.ndarray, buckets: np.ndarray | None,
+               n_buckets: int) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """Sum the flags per (unit, bucket) with bincount: (sums [n_units*n_buckets, k], unit index, key of nonzero)."""
+    codes, uniq = pd.factorize(pd.Series(units, dtype=object), sort=True)
+    b = np.zeros(len(pos), dtype=np.int64) if buckets is None else buckets[pos]
+    ok = b >= 0
+    key = codes.astype(np.int64)[ok] * n_buckets + b[ok]
+    size = len(uniq) * n_buckets
+    values = flags.to_numpy()[pos[ok]]
+    sums = np.stack([np.bincount(key, weights=values[:, j], minlength=size) for j in range(values.shape[1])],
+                    axis=1).astype(np.int64) if size else np.zeros((0, values.shape[1]), dtype=np.int64)
+    return sums, pd.Index(uniq, name="unit"), np.flatnonzero(sums[:, 0] > 0) if size else np.array([], dtype=int)
+
+
+def _window(complaints: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
+    if start is None and end is None:
+        return complaints
+    t = pd.to_datetime(complaints["received_at"])
+    m = pd.Series(True, index=complaints.index)
+    if start is not None:
+        m &= t >= pd.Timestamp(start)
+    if end is not None:
+        m &= t < pd.Timestamp(end)
+    return complaints[m.to_numpy()]
+
+
+def unit_rates(complaints: pd.DataFrame, *, level: "str | Level", start: Any = None, end: Any = None,
+               rules: RateRules | None = None) -> pd.DataFrame:
+    """Counts, rates and score per unit of ``level`` over ``[start, end)`` (all rows when not given).
+
+    Index ``unit`` (sorted); columns :data:`COUNT_COLUMNS` + :data:`RATE_COLUMNS`; units without complaints in
+    the window are not listed.
+    """
+    level = Level.parse(level)
+    sel = _window(complaints, start, end)
+    flags = handling_flags(sel, rules=rules)
+    pos, units = _units(sel, level)
+    sums, uniq, nz = _aggregate(flags, pos, units, None, 1)
+    counts = pd.DataFrame(sums[nz], index=uniq[nz], columns=COUNT_COLUMNS)
+    counts.index.name = "unit"
+    return add_rates(counts, rules=rules)
+
+
+def monthly_rates(complaints: pd.DataFrame, *, level: "str | Level", first: Any, last: Any,
+                  rules: RateRules | None = None) -> pd.DataFrame:
+    """Counts, rates and score per unit and month for every month ``first..last`` (inclusive, 'YYYY-MM').
+
+    Long format: columns ``unit``, ``month`` ('YYYY-MM'), :data:`COUNT_COLUMNS`, :data:`RATE_COLUMNS`; a (unit,
+    month) without complaints is not listed. One pass over the rows (bincount), so 10 M complaints x 12 months
+    take seconds (``benchmarks/bench_rates.py``).
+    """
+    level = Level.parse(level)
+    p0, p1 = parse_month(first, where="first"), parse_month(last, where="last")
+    n_months = p1.ordinal - p0.ordinal + 1
+    if n_months < 1:
+        raise ValidationError(message("the last month is before the first", got=f"{p0} .. {p1}",
+                                      fix="give the months in order"))
+    rec = pd.to_datetime(complaints["received_at"]).to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
+    month = np.where(np.isnat(rec), -1, rec.astype(np.int64) - (p0.start_time.to_datetime64()
+                                                                .astype("datetime64[M]").astype(np.int64)))
+    month = np.where((month >= 0) & (month < n_months), month, -1)
+    flags = handling_flags(complaints, rules=rules)
+    pos, units = _units(complaints, level)
+    sums, uniq, nz = _aggregate(flags, pos, units, month, n_months)
+    out = pd.DataFrame(sums[nz], columns=COUNT_COLUMNS)
+    months = pd.period_range(p0, p1, freq="M").astype(str).to_numpy()
+    out.insert(0, "month", months[nz % n_months])
+    out.insert(0, "unit", uniq.to_numpy(dtype=object)[nz // n_months])
+    return add_rates(out, rules=rules)
+
+
+def month_over_month(monthly: pd.DataFrame, *, month: Any) -> pd.DataFrame:
+    """The rows of ``month`` from :func:`monthly_rates` with the previous month's rates and score and the change
+    (``*_change`` = this month minus last month; NaN where either is missing). Index ``unit``."""
+    p = parse_month(month)
+    now = monthly[monthly["month"] == str(p)].set_index("unit")
+    before = monthly[monthly["month"] == str(p - 1)].set_index("unit")[RATE_COLUMNS]
+    out = now.drop(columns="month").join(before.add_suffix("_prev"), how="left")
+    for c in RATE_COLUMNS:
+        out[f"{c}_change"] = out[c] - out[f"{c}_prev"]
+    return out
+
+
+def exclusion_counts(complaints: pd.DataFrame, *, level: "str | Level", start: Any = None,
+                     end: Any = None) -> pd.DataFrame:
+    """Excluded complaints per unit and reason (不合理诉求剔除): index ``unit``, one column per reason
+    (``(未注明 not given)`` when a complaint is excluded without a reason), plus ``total``."""
+    level = Level.parse(level)
+    sel = _window(complaints, start, end)
+    if "excluded" not in sel.columns:
+        return pd.DataFrame(columns=["total"], index=pd.Index([], name="unit"))
+    exc = sel[sel["excluded"].fillna(False).astype(bool).to_numpy()]
+    pos, units = _units(exc, level)
+    reason = exc.get("exclusion_reason", pd.Series(None, index=exc.index)).astype(object)
+    reason = reason.where(reason.notna(), "(未注明 not given)").to_numpy(dtype=object)
+    if not len(pos):
+        return pd.DataFrame(columns=["total"], index=pd.Index([], name="unit"))
+    table = pd.crosstab(pd.Series(units, name="unit"), pd.Series(reason[pos], name="reason"))
+    table.columns.name = None
+    table["total"] = table.sum(axis=1)
+    return table
