@@ -27,6 +27,8 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
     "gridmap.cli.planning",
+    "gridmap.cli.rank",
+    "gridmap.cli.report_cmd",
     "gridmap.cli.check",
 ]
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from gridmap._enums import ChoiceEnum
 from gridmap.errors import UsageError, message
 
-__all__ = ["Level", "RateRules", "DEFAULT_WEIGHTS", "LEVEL_LABELS"]
+__all__ = ["Level", "RateRules", "DEFAULT_WEIGHTS", "LEVEL_LABELS", "SCORE_BANDS", "NO_SCORE", "score_class",
+           "parse_weights"]
 
 #: (response, resolution, satisfaction): 10 % / 45 % / 45 %.
 DEFAULT_WEIGHTS = (0.10, 0.45, 0.45)
@@ -66,3 +67,49 @@ class RateRules:
                                          got=repr(v), fix="e.g. 24 (normal) and 2 (urgent)"))
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "urgent_categories", tuple(self.urgent_categories))
+
+
+#: (lower bound, colour, label): composite-score bands, best first (maps and charts share them, so two months'
+#: pictures compare); a missing score is :data:`NO_SCORE`.
+SCORE_BANDS: tuple[tuple[float, str, str], ...] = (
+    (95.0, "#1a9850", "≥ 95"), (90.0, "#91cf60", "90–95"), (85.0, "#fee08b", "85–90"),
+    (80.0, "#fc8d59", "80–85"), (float("-inf"), "#d73027", "< 80"))
+NO_SCORE = ("#bdbdbd", "无评分 no score")
+
+
+def score_class(score: object) -> int:
+    """Index into :data:`SCORE_BANDS` (``len(SCORE_BANDS)`` for a missing score).
+
+    >>> [score_class(s) for s in (99, 95, 91.2, 70, None)]
+    [0, 0, 1, 4, 5]
+    """
+    import math
+
+    try:
+        v = float(score)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # None, pd.NA, text
+        return len(SCORE_BANDS)
+    if math.isnan(v):
+        return len(SCORE_BANDS)
+    return next(i for i, (lo, _, _) in enumerate(SCORE_BANDS) if v >= lo)
+
+
+def parse_weights(text: str | None) -> tuple[float, float, float]:
+    """``'0.1,0.45,0.45'`` (or percentages ``'10,45,45'``) -> weights summing to 1; None -> the default.
+
+    >>> parse_weights("10,45,45")
+    (0.1, 0.45, 0.45)
+    """
+    if text is None:
+        return DEFAULT_WEIGHTS
+    try:
+        w = tuple(float(x) for x in str(text).replace("，", ",").split(","))
+    except ValueError:
+        raise UsageError(message("weights must be three numbers", where="--weights", got=repr(text),
+                                 fix="e.g. --weights 0.1,0.45,0.45 (response, resolution, satisfaction)")) from None
+    if len(w) == 3 and abs(sum(w) - 100.0) < 1e-6:
+        w = tuple(round(x / 100.0, 12) for x in w)
+    if len(w) != 3:
+        raise UsageError(message("weights must be three numbers", where="--weights", got=repr(text),
+                                 fix="e.g. --weights 0.1,0.45,0.45 (response, resolution, satisfaction)"))
+    return w  # type: ignore[return-value]
