@@ -98,7 +98,7 @@ def generate(*, scale: float = 1.0, seed: int = DEFAULT_SEED) -> DemoDistrict:
     # handling records (接诉即办) draw from their own generator, after every other draw: the rest is unchanged
     handling, plan = build_handling(complaints, layout.communities, layout.streets,
                                     np.random.default_rng(rng.integers(2**63)))
-    complaints = complaints.join(handling)
+    complaints = complaints.join(handling)[[*complaints.columns.drop("geometry"), *handling.columns, "geometry"]]
     demo = DemoDistrict(districts=layout.districts, streets=layout.streets, communities=layout.communities,
                         compounds=layout.compounds, roads=layout.roads, components=components,
                         complaints=complaints, anomalies=anomalies, scale=float(scale), seed=int(seed),

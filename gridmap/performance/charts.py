@@ -57,7 +57,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[Any], *, title: str, highl
     hi = max(known) if known else 1.0
     hi = hi if hi > lo else lo + 1
     span = width - left - right
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" viewBox="0 0 {width} {h}" '
+    parts = [f'<svg width="{width}" height="{h}" viewBox="0 0 {width} {h}" '
              f'role="img" style="{_FONT}"><title>{_e(title)}</title>',
              f'<text x="4" y="18" font-weight="bold">{_e(title)}</text>']
     for i, (lab, v) in enumerate(zip(labels, nums)):
@@ -87,7 +87,7 @@ def line_chart(months: Sequence[str], series: dict[str, Sequence[Any]], *, title
     n = max(1, len(months) - 1)
     x = lambda i: left + pw * i / n  # noqa: E731
     y = lambda v: top + ph * (1 - (v - lo) / (hi - lo))  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    parts = [f'<svg width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" style="{_FONT}"><title>{_e(title)}</title>',
              f'<text x="4" y="18" font-weight="bold">{_e(title)}</text>']
     for t in np.linspace(lo, hi, 5):
@@ -137,7 +137,7 @@ def choropleth(geoms: Sequence[Any], scores: Sequence[Any], labels: Sequence[str
     s = (width - 20) / max(x1 - x0, 1.0)
     h = int((y1 - y0) * s) + 20
     legend_h = 18 * (len(SCORE_BANDS) + 1) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 170}" height="{max(h, legend_h) + 30}" '
+    parts = [f'<svg width="{width + 170}" height="{max(h, legend_h) + 30}" '
              f'viewBox="-10 -30 {width + 170} {max(h, legend_h) + 30}" role="img" style="{_FONT}">'
              f'<title>{_e(title)}</title><text x="0" y="-12" font-weight="bold">{_e(title)}</text>']
     for geom, sc, lab in zip(g, scores, labels):

@@ -33,6 +33,8 @@ Examples
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -57,18 +59,26 @@ UNKNOWN_UNIT = "(未知 unknown)"
 _NEEDED = ("received_at",)
 
 
+_MONTH = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*$")
+
+
 def parse_month(value: Any, *, where: str = "--month") -> pd.Period:
-    """``'2025-06'`` (or a Period/Timestamp) -> monthly Period; anything else is a usage error."""
+    """``'2025-06'`` (also ``2025/6``, ``2025年6月``, a Period or Timestamp) -> monthly Period; anything else is a
+    usage error (``'June'`` is refused: which year?).
+
+    >>> str(parse_month("2025年6月")), str(parse_month("2025-06"))
+    ('2025-06', '2025-06')
+    """
     from gridmap.errors import UsageError
 
-    try:
-        p = pd.Period(value, freq="M")
-    except (ValueError, TypeError):
-        raise UsageError(message("not a month", where=where, got=repr(value), fix="use YYYY-MM, e.g. 2025-06")) \
-            from None
-    if p is pd.NaT:  # type: ignore[comparison-overlap]
+    if isinstance(value, pd.Period):
+        return value.asfreq("M")
+    if isinstance(value, pd.Timestamp):
+        return value.to_period("M")
+    m = _MONTH.match(unicodedata.normalize("NFKC", str(value)))
+    if not m or not 1 <= int(m.group(2)) <= 12:
         raise UsageError(message("not a month", where=where, got=repr(value), fix="use YYYY-MM, e.g. 2025-06"))
-    return p
+    return pd.Period(year=int(m.group(1)), month=int(m.group(2)), freq="M")
 
 
 def _bool_col(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -22,10 +22,13 @@ components     code (8), district_code, national_id (16), class_code (4), major 
                dept (主管部门), owner (权属单位), maintainer (养护单位), status, initial_date,
                change_date, source, remarks, cell_code, community_code, street_code
 complaints     source_id, received_at, category, text, address, status, closed_at, cell_code,
-               community_code, street_code; the handling record (接诉即办, all nullable: unknown stays
-               unknown): dispatched_at, dispatched_to (units ';'-joined for 双派单), responded_at, resolved,
-               satisfied, satisfaction_score (1-5), revisit_at, excluded, exclusion_reason, redispatches
+               community_code, street_code, dispatched_at, dispatched_to (units ';'-joined for 双派单),
+               responded_at, resolved, satisfied, satisfaction_score (1-5), revisit_at, excluded,
+               exclusion_reason, redispatches
 =============  ==========================================================================================
+
+The complaints' columns from ``dispatched_at`` on are the handling record (接诉即办, schema version 3), all
+nullable: unknown stays unknown (:data:`HANDLING_COLUMNS`, read by :mod:`gridmap.io.handling`).
 """
 
 from __future__ import annotations
