@@ -438,7 +438,8 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     # handling record (接诉即办): its own module reads and checks it
     from gridmap.io.handling import open311_handling, parse_handling
 
-    hand = parse_handling(raw, received=received, closed=closed, tz=tz, mapping=mapping, rules=handling)
+    hand = parse_handling(raw, received=received, closed=closed, mapping=mapping, rules=handling,
+                          parse_times=lambda v: parse_timestamps(v, tz=tz))
     bad |= hand.bad
     problems.extend(hand.problems)
     if "updated_at" in cols and "responded_at" not in hand.found:

@@ -55,7 +55,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,18 +211,26 @@ def _reason_lookup(reasons: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     return out
 
 
+def _default_times(values: pd.Series) -> pd.Series:
+    """Times as pandas reads them (naive, unreadable -> NaT); the complaint import passes its own CST parser."""
+    text = _text(values)
+    return pd.to_datetime(text, errors="coerce", format="mixed") if text.notna().any() \
+        else pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+
+
 def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series | None = None,
-                   tz: str = "Asia/Shanghai", mapping: Mapping[str, str] | None = None,
-                   rules: HandlingRules | None = None) -> HandlingParse:
+                   parse_times: Callable[[pd.Series], pd.Series] | None = None,
+                   mapping: Mapping[str, str] | None = None, rules: HandlingRules | None = None) -> HandlingParse:
     """Read the handling fields of ``raw`` (one row per complaint), aligned with ``received`` (parsed times).
 
-    ``closed`` (the parsed 办结时间) is checked against ``received`` too. Returns the columns of
+    ``closed`` (the parsed 办结时间) is checked against ``received`` too. ``parse_times`` reads a column of times
+    (the complaint import passes :func:`gridmap.io.complaints.parse_timestamps` with its zone; default: pandas).
+    Returns the columns of
     :data:`HANDLING_FIELDS` (object/datetime64/Int64; None/NaT where unknown) and one :class:`Problem` per bad
     value; rows with problems are to be rejected by the caller.
     """
-    from gridmap.io.complaints import parse_timestamps
-
     rules = rules or HandlingRules()
+    parse_times = parse_times or _default_times
     idx = raw.index
     n = len(raw)
     cols = _pick(raw.columns, mapping)
@@ -242,7 +250,7 @@ def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series 
     # times: readable, and not before the complaint was received
     for f, zh in (("dispatched_at", "dispatched"), ("responded_at", "responded"), ("revisit_at", "revisited")):
         src = col(f)
-        t = parse_timestamps(src, tz=tz)
+        t = pd.to_datetime(parse_times(src))
         given = _text(src).notna().to_numpy()
         reject(given & t.isna().to_numpy(), f, "cannot read the time", src)
         early = (t < rec).fillna(False).to_numpy(dtype=bool)
