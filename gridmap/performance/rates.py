@@ -88,6 +88,8 @@ def _bool_col(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
         return z, z
     s = frame[name]
     known = s.notna().to_numpy()
+    if isinstance(s.dtype, pd.BooleanDtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return known, s.to_numpy(dtype=bool, na_value=False)
     true = np.zeros(len(frame), dtype=bool)
     true[known] = s[known].astype(bool).to_numpy()
     return known, true
@@ -95,6 +97,12 @@ def _bool_col(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def handling_flags(complaints: pd.DataFrame, *, rules: RateRules | None = None) -> pd.DataFrame:
     """One row per complaint, the 0/1 counts of :data:`COUNT_COLUMNS` (aligned with ``complaints``)."""
+    flags = _flag_arrays(complaints, rules=rules)
+    return pd.DataFrame({k: v.astype(np.int8) for k, v in flags.items()}, index=complaints.index)
+
+
+def _flag_arrays(complaints: pd.DataFrame, *, rules: RateRules | None = None) -> dict[str, np.ndarray]:
+    """The boolean masks of :data:`COUNT_COLUMNS` (``complaints`` is all True)."""
     rules = rules or RateRules()
     missing = [c for c in _NEEDED if c not in complaints.columns]
     if missing:
@@ -121,7 +129,7 @@ def handling_flags(complaints: pd.DataFrame, *, rules: RateRules | None = None) 
              "response_n": r_known, "response_ok": r_ok, "resolution_n": s_known & counted,
              "resolved": s_known & s_true & counted, "satisfaction_n": f_known & counted,
              "satisfied": f_known & f_true & counted}
-    return pd.DataFrame({k: v.astype(np.int8) for k, v in flags.items()}, index=complaints.index)
+    return flags
 
 
 def add_rates(counts: pd.DataFrame, *, rules: RateRules | None = None) -> pd.DataFrame:
@@ -140,8 +148,9 @@ def add_rates(counts: pd.DataFrame, *, rules: RateRules | None = None) -> pd.Dat
     return out
 
 
-def _units(complaints: pd.DataFrame, level: Level) -> tuple[np.ndarray, np.ndarray]:
-    """(row positions, unit names): one entry per complaint and unit; departments split on ';' (双派单)."""
+def _units(complaints: pd.DataFrame, level: Level) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """(row positions, unit number, unit names): one entry per complaint and unit, units numbered in name order;
+    departments split on ';' (双派单: a complaint counts once for each unit it names)."""
     col = level.column
     if col not in complaints.columns:
         raise ValidationError(f"complaints carry no {col}", [Problem(None, col, "column missing")],
@@ -153,26 +162,37 @@ def _units(complaints: pd.DataFrame, level: Level) -> tuple[np.ndarray, np.ndarr
         ex = ex.astype("string").str.strip()
         pos = np.repeat(np.arange(len(s)), parts.map(lambda v: len(v) if isinstance(v, list) else 1).to_numpy())
         keep = (ex.notna() & (ex != "")).to_numpy(dtype=bool)
-        names = ex.to_numpy(dtype=object)
         # a unit named twice in one complaint counts once
-        pairs = pd.DataFrame({"p": pos[keep], "u": names[keep]}).drop_duplicates()
-        return pairs["p"].to_numpy(), pairs["u"].to_numpy(dtype=object)
-    keep = s.notna().to_numpy()
-    return np.flatnonzero(keep), s.to_numpy(dtype=object)[keep]
+        pairs = pd.DataFrame({"p": pos[keep], "u": ex.to_numpy(dtype=object)[keep]}).drop_duplicates()
+        codes, uniq = pd.factorize(pairs["u"], sort=True)
+        return pairs["p"].to_numpy(), codes, pd.Index(uniq, name="unit")
+    codes, uniq = pd.factorize(s, sort=True)  # missing -> -1
+    pos = np.flatnonzero(codes >= 0)
+    return pos, codes[pos], pd.Index(np.asarray(uniq, dtype=object), name="unit")
 
 
-def _aggregate(flags: pd.DataFrame, pos: np.ndarray, units: np.ndarray, buckets: np.ndarray | None,
-               n_buckets: int) -> tuple[np.ndarray, pd.Index, np.ndarray]:
-    """Sum the flags per (unit, bucket) with bincount: (sums [n_units*n_buckets, k], unit index, key of nonzero)."""
-    codes, uniq = pd.factorize(pd.Series(units, dtype=object), sort=True)
-    b = np.zeros(len(pos), dtype=np.int64) if buckets is None else buckets[pos]
-    ok = b >= 0
-    key = codes.astype(np.int64)[ok] * n_buckets + b[ok]
-    size = len(uniq) * n_buckets
-    values = flags.to_numpy()[pos[ok]]
-    sums = np.stack([np.bincount(key, weights=values[:, j], minlength=size) for j in range(values.shape[1])],
-                    axis=1).astype(np.int64) if size else np.zeros((0, values.shape[1]), dtype=np.int64)
-    return sums, pd.Index(uniq, name="unit"), np.flatnonzero(sums[:, 0] > 0) if size else np.array([], dtype=int)
+def _aggregate(flags: dict[str, np.ndarray], pos: np.ndarray, codes: np.ndarray, n_units: int,
+               buckets: np.ndarray | None, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the flags per (unit, bucket) with bincount: (sums [n_units * n_buckets, len(COUNT_COLUMNS)], keys of
+    the (unit, bucket) pairs with complaints); key = unit * n_buckets + bucket."""
+    key = codes.astype(np.int64) * n_buckets
+    if buckets is not None:
+        b = buckets[pos]
+        ok = b >= 0
+        key, pos = key[ok] + b[ok], pos[ok]
+    size = n_units * n_buckets
+    sums = np.zeros((size, len(COUNT_COLUMNS)), dtype=np.int64)
+    n_rows = len(flags["complaints"])
+    every_row = len(pos) == n_rows and bool(np.array_equal(pos, np.arange(n_rows)))  # no gather needed
+    for j, name in enumerate(COUNT_COLUMNS):
+        if not size:
+            break
+        if name == "complaints":
+            sums[:, j] = np.bincount(key, minlength=size)
+            continue
+        f = flags[name] if every_row else flags[name][pos]
+        sums[:, j] = np.bincount(key[f], minlength=size)
+    return sums, np.flatnonzero(sums[:, 0] > 0)
 
 
 def _window(complaints: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
@@ -196,9 +216,9 @@ def unit_rates(complaints: pd.DataFrame, *, level: "str | Level", start: Any = N
     """
     level = Level.parse(level)
     sel = _window(complaints, start, end)
-    flags = handling_flags(sel, rules=rules)
-    pos, units = _units(sel, level)
-    sums, uniq, nz = _aggregate(flags, pos, units, None, 1)
+    flags = _flag_arrays(sel, rules=rules)
+    pos, codes, uniq = _units(sel, level)
+    sums, nz = _aggregate(flags, pos, codes, len(uniq), None, 1)
     counts = pd.DataFrame(sums[nz], index=uniq[nz], columns=COUNT_COLUMNS)
     counts.index.name = "unit"
     return add_rates(counts, rules=rules)
@@ -222,9 +242,9 @@ def monthly_rates(complaints: pd.DataFrame, *, level: "str | Level", first: Any,
     month = np.where(np.isnat(rec), -1, rec.astype(np.int64) - (p0.start_time.to_datetime64()
                                                                 .astype("datetime64[M]").astype(np.int64)))
     month = np.where((month >= 0) & (month < n_months), month, -1)
-    flags = handling_flags(complaints, rules=rules)
-    pos, units = _units(complaints, level)
-    sums, uniq, nz = _aggregate(flags, pos, units, month, n_months)
+    flags = _flag_arrays(complaints, rules=rules)
+    pos, codes, uniq = _units(complaints, level)
+    sums, nz = _aggregate(flags, pos, codes, len(uniq), month, n_months)
     out = pd.DataFrame(sums[nz], columns=COUNT_COLUMNS)
     months = pd.period_range(p0, p1, freq="M").astype(str).to_numpy()
     out.insert(0, "month", months[nz % n_months])
@@ -253,7 +273,8 @@ def exclusion_counts(complaints: pd.DataFrame, *, level: "str | Level", start: A
     if "excluded" not in sel.columns:
         return pd.DataFrame(columns=["total"], index=pd.Index([], name="unit"))
     exc = sel[sel["excluded"].fillna(False).astype(bool).to_numpy()]
-    pos, units = _units(exc, level)
+    pos, codes, uniq = _units(exc, level)
+    units = uniq.to_numpy(dtype=object)[codes]
     reason = exc.get("exclusion_reason", pd.Series(None, index=exc.index)).astype(object)
     reason = reason.where(reason.notna(), "(未注明 not given)").to_numpy(dtype=object)
     if not len(pos):
