@@ -127,6 +127,10 @@ def main() -> int:
     print(f"agreement: {len(s_o):,} (street, month) scores, max |diff| {diff:.2e}; last month's ranks equal: "
           f"{ranks_equal}; trends for {o['slopes']} streets")
     ok = same_index and diff <= 1e-9 and ranks_equal
+    print(f"goal same answers as the pandas groupby: {'met' if ok else 'NOT met'}")
+    print(f"goal no slower than the pandas groupby (ratio >= 1): {'met' if ratio >= 1 else 'NOT met'}")
+    print(f"goal less peak memory than the pandas groupby: "
+          f"{'met' if best['ours'][2] <= best['pandas groupby'][2] else 'NOT met'}")
     if not ok:
         print("DISAGREEMENT", file=sys.stderr)
     return 0 if ok else 1

@@ -35,7 +35,7 @@ __all__ = ["HandlingPlan", "plan_streets", "build_handling", "WORSE_EFFECT", "IM
 
 log = logging.getLogger(__name__)
 
-WORSE_EFFECT = -1.3
+WORSE_EFFECT = -1.6
 IMPROVING_FROM, IMPROVING_TO = -1.8, 0.9
 _CATEGORY_EFFECT = {"供暖": -0.5, "房屋漏雨": -0.5, "噪音扰民": -0.3, "社区服务": 0.3}
 #: demo category -> department (承办部门); 住房/物业 goes to a property company.
