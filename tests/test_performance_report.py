@@ -194,6 +194,7 @@ def test_report_opens_in_chromium(pack, tmp_path):
                            && String(l.getTooltip().getContent()).includes('社区 community')) n++; });
                        return n; })()"""})
     assert page.console_errors == [] and page.external_requests == [] and page.dialogs == []
+    assert page.csp_violations == []
     assert page.evaluations["svgs"] >= 5 and page.evaluations["community_paths"] >= 5
     assert "<img" in page.evaluations["title"]  # shown as text
     ok, stats = not_blank(page.screenshot_png)

@@ -177,7 +177,8 @@ def render_html(pack: MonthlyPack, *, map_file: str | None = None) -> str:
     comm_trend = _trend_chart(pack.communities.trend, title="社区12个月综合成绩 communities' 12-month trend",
                               names=ct["name"].to_dict() if "name" in ct else None)
     gap = pack.gap_communities
-    gap_svg = bar_chart([str(u) for u in gap.index], gap["points"].tolist(), vmin=min(0.0, float(gap["points"].min()))
+    gap_labels = [f"{gap.loc[u].get('name') or ''} {u}".strip() if "name" in gap else str(u) for u in gap.index]
+    gap_svg = bar_chart(gap_labels, gap["points"].tolist(), vmin=min(0.0, float(gap["points"].min()))
                         if len(gap) else 0.0, title="社区得失分 points gained/lost by community", fmt="{:+.2f}")
     geo = pack.community_geometry
     map_svg = choropleth(geo.geometry.values, geo["score"].tolist(),

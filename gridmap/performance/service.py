@@ -166,6 +166,9 @@ def monthly_pack(store: Any, *, month: Any, street: str, rules: RateRules | None
                                  end=end, rules=rules)
     gap_cat = gap_contributions(complaints, street=street, level="category", benchmark=benchmark, start=start,
                                 end=end, rules=rules)
+    comm_names = _names(store, Level.COMMUNITY)
+    if comm_names:
+        gap_comm.insert(0, "name", [comm_names.get(u) for u in gap_comm.index])
     repeats = repeat_complaints(complaints, start=start, end=end, within_days=repeat_days, street=street)
     proactive = proactive_candidates(complaints, month=p, street=street)
     excl = exclusion_counts(mine, level=Level.COMMUNITY, start=start, end=end)
