@@ -132,3 +132,22 @@ def test_open311_status_and_updated_datetime_map_to_handling(tmp_path, store):
     assert back.loc["O1", "dispatched_to"] == "东华门街道"
     assert pd.isna(back.loc["O2", "closed_at"]) and pd.isna(back.loc["O2", "responded_at"])
     assert pd.isna(back.loc["O1", "resolved"]) and pd.isna(back.loc["O1", "satisfied"])
+
+
+def test_cli_import_with_a_units_list_rejects_unknown_units(tmp_path, capsys):
+    from gridmap.cli import main
+
+    units = tmp_path / "units.txt"
+    units.write_text("# 承办单位\n东华门街道\n市水务局\n", encoding="utf-8")
+    csv = tmp_path / "calls.csv"
+    _export(BAD).to_csv(csv, index=False, encoding="utf-8")
+    db = str(tmp_path / "s.sqlite")
+    assert main(["--db", db, "-q", "complaints", "import", str(csv), "--units", str(units), "--strict"]) == 1
+    assert "nothing was imported" in capsys.readouterr().err
+    assert main(["--db", db, "-q", "import", "complaints", str(csv), "--units", str(units), "--json",
+                 "--rejects", str(tmp_path / "rej.csv")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["written"] == 1 and out["rejected"] == 8
+    rej = pd.read_csv(tmp_path / "rej.csv", encoding="utf-8-sig")
+    unit_rows = rej[rej["field"] == "dispatched_to"]
+    assert unit_rows["value"].tolist() == ["火星办事处"] and "unknown unit" in unit_rows["reason"].iloc[0]

@@ -65,7 +65,7 @@ import pandas as pd
 from gridmap.errors import Problem, UsageError, message
 
 __all__ = ["HANDLING_FIELDS", "HANDLING_ALIASES", "EXCLUSION_REASONS", "HandlingRules", "HandlingParse",
-           "parse_handling", "parse_yes_no", "split_units", "open311_handling"]
+           "parse_handling", "parse_yes_no", "split_units", "open311_handling", "read_units"]
 
 log = logging.getLogger(__name__)
 
@@ -334,3 +334,27 @@ def open311_handling(status: pd.Series, updated: pd.Series, *, agency: pd.Series
     if agency is not None:
         out["dispatched_to"] = _objects([";".join(u) if u else None for u in agency.map(split_units)], agency.index)
     return out
+
+
+def read_units(path: Any) -> frozenset[str]:
+    """The known units (承办单位) from a text file: one unit per line (UTF-8; blank lines and lines starting with
+    ``#`` skipped); a ``.csv`` file gives its first column (a header named unit/name/承办单位/单位 is skipped)."""
+    from pathlib import Path
+
+    from gridmap.errors import InputFileError
+    from gridmap.io._reading import check_not_empty, reading
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError("units file not found", path=p, fix="give a text file with one unit per line")
+    check_not_empty(p)
+    with reading(p, encoding="utf-8-sig"):
+        lines = p.read_text(encoding="utf-8-sig").splitlines()
+    if p.suffix.lower() == ".csv":
+        lines = [ln.split(",")[0] for ln in lines]
+        if lines and _norm(lines[0]).lower() in ("unit", "name", "承办单位", "单位", "dispatched_to"):
+            lines = lines[1:]
+    units = frozenset(_norm(ln) for ln in lines if _norm(ln) and not _norm(ln).startswith("#"))
+    if not units:
+        raise InputFileError("the units file lists no unit", path=p, fix="one unit name per line")
+    return units
