@@ -140,6 +140,14 @@ class HandlingParse:
     #: rows (by position) with at least one problem
     bad: np.ndarray
 
+    def kept(self, keep: pd.Series) -> dict[str, pd.Series]:
+        """The columns of the rows ``keep`` selects (text columns with None for missing: no pd.NA in the store)."""
+        out = {}
+        for f, v in self.columns.items():
+            v = v[keep]
+            out[f] = v.astype(object).where(v.notna(), None) if v.dtype == object else v
+        return out
+
 
 def _norm(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip() if value is not None else ""
@@ -218,6 +226,41 @@ def _default_times(values: pd.Series) -> pd.Series:
         else pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
 
 
+def _read_score(src: pd.Series, out: pd.DataFrame, reject: Callable[..., None], rules: HandlingRules) -> None:
+    """``satisfaction_score`` (whole numbers on the scale) into ``out``, and ``satisfied`` from it where no
+    explicit 是否满意 was given (the rule: score >= ``rules.satisfied_from``)."""
+    num = pd.to_numeric(_text(src), errors="coerce")
+    given = _text(src).notna().to_numpy()
+    lo, hi = rules.score_scale
+    whole = (num == np.round(num)).fillna(False).to_numpy(dtype=bool)
+    inside = ((num >= lo) & (num <= hi)).fillna(False).to_numpy(dtype=bool)
+    bad = given & ~(whole & inside)
+    reject(bad, "satisfaction_score", f"satisfaction score outside the scale {lo}-{hi} (whole numbers)", src)
+    score = num.where(~bad & given).astype("Int64")
+    out["satisfaction_score"] = score
+    derived = (score >= rules.satisfied_from).astype("boolean")
+    sat = out["satisfied"]
+    out["satisfied"] = sat.where(sat.notna(), derived.astype(object).where(derived.notna(), None))
+
+
+def _read_exclusions(col: Callable[[str], pd.Series], out: pd.DataFrame, reject: Callable[..., None],
+                     rules: HandlingRules) -> None:
+    """``exclusion_reason`` (canonical, from the configured list) into ``out``; a reason implies ``excluded``,
+    and a reason on a row that says not excluded is rejected."""
+    idx = out.index
+    reason_src = _text(col("exclusion_reason"))
+    canon = reason_src.str.lower().map(_reason_lookup(rules.exclusion_reasons))
+    unknown_reason = (reason_src.notna() & canon.isna()).to_numpy(dtype=bool)
+    reject(unknown_reason, "exclusion_reason", "exclusion reason not in the list (" +
+           "、".join(rules.exclusion_reasons) + ")", col("exclusion_reason"))
+    out["exclusion_reason"] = _objects([None if pd.isna(c) else c for c in canon], idx)
+    exc = out["excluded"]
+    has_reason = canon.notna().to_numpy(dtype=bool)
+    contradict = has_reason & (exc == False).to_numpy(dtype=bool)  # noqa: E712 (object column of True/False/None)
+    reject(contradict, "excluded", "an exclusion reason is given but the row says not excluded", col("excluded"))
+    out["excluded"] = exc.where(~pd.Series(has_reason, index=idx) | exc.notna(), True)
+
+
 def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series | None = None,
                    parse_times: Callable[[pd.Series], pd.Series] | None = None,
                    mapping: Mapping[str, str] | None = None, rules: HandlingRules | None = None) -> HandlingParse:
@@ -272,34 +315,8 @@ def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series 
         v, bad = parse_yes_no(col(f))
         reject(bad, f, "not a yes/no value (是/否, true/false, 1/0)", col(f))
         out[f] = v
-    # satisfaction score
-    src = col("satisfaction_score")
-    num = pd.to_numeric(_text(src), errors="coerce")
-    given = _text(src).notna().to_numpy()
-    lo, hi = rules.score_scale
-    whole = (num == np.round(num)).fillna(False).to_numpy(dtype=bool)
-    inside = ((num >= lo) & (num <= hi)).fillna(False).to_numpy(dtype=bool)
-    bad = given & ~(whole & inside)
-    reject(bad, "satisfaction_score", f"satisfaction score outside the scale {lo}-{hi} (whole numbers)", src)
-    score = num.where(~bad & given).astype("Int64")
-    out["satisfaction_score"] = score
-    derived = (score >= rules.satisfied_from).astype("boolean")
-    sat = out["satisfied"]
-    out["satisfied"] = sat.where(sat.notna(), derived.astype(object).where(derived.notna(), None))
-    # exclusions
-    reason_src = _text(col("exclusion_reason"))
-    lookup = _reason_lookup(rules.exclusion_reasons)
-    canon = reason_src.str.lower().map(lookup)
-    unknown_reason = (reason_src.notna() & canon.isna()).to_numpy(dtype=bool)
-    reject(unknown_reason, "exclusion_reason", "exclusion reason not in the list (" +
-           "、".join(rules.exclusion_reasons) + ")", col("exclusion_reason"))
-    out["exclusion_reason"] = _objects([None if pd.isna(c) else c for c in canon], idx)
-    exc = out["excluded"]
-    has_reason = canon.notna().to_numpy(dtype=bool)
-    contradict = has_reason & (exc == False).to_numpy(dtype=bool)  # noqa: E712 (object column of True/False/None)
-    reject(contradict, "excluded", "an exclusion reason is given but the row says not excluded", col("excluded"))
-    exc = exc.where(~pd.Series(has_reason, index=idx) | exc.notna(), True)
-    out["excluded"] = exc
+    _read_score(col("satisfaction_score"), out, reject, rules)
+    _read_exclusions(col, out, reject, rules)
     # redispatch count
     src = col("redispatches")
     num = pd.to_numeric(_text(src), errors="coerce")
