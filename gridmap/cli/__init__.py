@@ -28,6 +28,8 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.warn",
     "gridmap.cli.events_cmd",
     "gridmap.cli.planning",
+    "gridmap.cli.rank",
+    "gridmap.cli.report_cmd",
     "gridmap.cli.check",
 ]
 

@@ -16,7 +16,8 @@ from gridmap.io.dispatch import import_any
 #: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
 _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair", "allow_implausible": "--allow-implausible", "tz": "--tz"}
+                       "repair": "--repair", "allow_implausible": "--allow-implausible", "tz": "--tz",
+                       "units": "--units"}
 
 
 def run_component_import(args: argparse.Namespace) -> int:
@@ -78,6 +79,10 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         options["mapping"] = load_mapping(args.mapping)
     if getattr(args, "encoding", None):
         options["encoding"] = args.encoding
+    if getattr(args, "units", None):  # known 承办单位: an unknown dispatched unit rejects its row
+        from gridmap.io.handling import HandlingRules, read_units
+
+        options["handling"] = HandlingRules(units=read_units(args.units))
     with progress_bar(args, "complaints") as progress:
         res = import_any(store, "complaints", args.file, lonlat=args.lonlat or "wgs84",
                          unknown_category=getattr(args, "unknown_category", None) or "other",

@@ -80,6 +80,8 @@ def _add_import(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
                    help="outer outline for gaps: 'parent' (stored streets/districts) or a file")
     c.add_argument("--snap-m", type=float, default=0.5, help="repair: snap vertices within this distance (0.5)")
     c.add_argument("--max-sliver-m2", type=float, help="repair: leave gaps larger than this as they are")
+    p.add_argument("--units", metavar="FILE",
+                   help="complaints: the known 承办单位 (one per line); a row dispatched to another unit is rejected")
     p.add_argument("--unknown-category", choices=["other", "reject"],
                    help="complaints: a category not in the catalog becomes 其他 with a warning (other, default) "
                         "or rejects the row (reject)")

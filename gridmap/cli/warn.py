@@ -68,6 +68,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml",
                    help="column mapping, e.g. source_id=编号,received_at=受理时间,lon=经度,lat=纬度")
     i.add_argument("--encoding", help="CSV/JSON encoding (default: detected UTF-8 or GB18030)")
+    i.add_argument("--units", metavar="FILE",
+                   help="complaints: the known 承办单位 (one per line); a row dispatched to another unit is rejected")
     i.add_argument("--unknown-category", choices=["other", "reject"], default="other",
                    help="a category not in the catalog: 其他 with a warning (other, default) or reject the row")
     i.add_argument("--dry-run", action="store_true", help="check and report; write nothing")

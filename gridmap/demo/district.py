@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 
 from gridmap.demo.complaints import build_complaints
 from gridmap.demo.components import build_components
+from gridmap.demo.handling import build_handling
 from gridmap.demo.layout import build_layout
 
 __all__ = ["DemoDistrict", "LAYER_NAMES", "generate", "DEFAULT_SEED", "FULL_STREETS", "FULL_COMPLAINTS"]
@@ -47,6 +49,8 @@ class DemoDistrict:
     scale: float
     seed: int
     infeasible_community: str
+    #: the planted 接诉即办 streets (:class:`gridmap.demo.handling.HandlingPlan`): worse ones and the improving one
+    handling: Any = None
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The store layers by name, in load order."""
@@ -91,10 +95,14 @@ def generate(*, scale: float = 1.0, seed: int = DEFAULT_SEED) -> DemoDistrict:
     intensity = float(scale) if scale > 1 else float(min(1.0, max(0.35, np.sqrt(scale))))
     complaints, anomalies = build_complaints(layout, n_target=FULL_COMPLAINTS * scale, anomaly_intensity=intensity,
                                              rng=np.random.default_rng(rng.integers(2**63)))
+    # handling records (接诉即办) draw from their own generator, after every other draw: the rest is unchanged
+    handling, plan = build_handling(complaints, layout.communities, layout.streets,
+                                    np.random.default_rng(rng.integers(2**63)))
+    complaints = complaints.join(handling)[[*complaints.columns.drop("geometry"), *handling.columns, "geometry"]]
     demo = DemoDistrict(districts=layout.districts, streets=layout.streets, communities=layout.communities,
                         compounds=layout.compounds, roads=layout.roads, components=components,
                         complaints=complaints, anomalies=anomalies, scale=float(scale), seed=int(seed),
-                        infeasible_community=layout.infeasible_community)
+                        infeasible_community=layout.infeasible_community, handling=plan)
     log.info("demo district (scale %.3g, seed %d): %d streets, %d communities, %d compounds, %d components, "
              "%d complaints, %d anomalies in %.1f s", scale, seed, len(demo.streets), len(demo.communities),
              len(demo.compounds), len(components), len(complaints), len(anomalies), time.perf_counter() - t0)

@@ -130,7 +130,7 @@ class ComplaintImport:
 def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84", cells: gpd.GeoDataFrame | None = None,
                      bounds: tuple[float, float, float, float] | None = None, crs: Any = None,
                      mapping: dict[str, str] | None = None, unknown_category: str = "other",
-                     where: str = "input", tz: str = CST) -> ComplaintImport:
+                     where: str = "input", tz: str = CST, handling: Any = None) -> ComplaintImport:
     """Validate and convert a raw complaints table (one row per complaint) to the complaints contract.
 
     Parameters
@@ -144,6 +144,7 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     unknown_category : 'other' (map to 其他 with a warning, default) or 'reject'.
     tz : the zone of times written without one (default Asia/Shanghai); how many there were is in the result's
         ``naive_times``, so the summary can say which zone was assumed.
+    handling : :class:`gridmap.io.handling.HandlingRules` (known units ...) for the handling record (接诉即办).
     """
     if unknown_category not in ("other", "reject"):
         raise ValidationError(message("unknown_category must be 'other' or 'reject'", got=repr(unknown_category)))
@@ -159,7 +160,7 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     col = lambda k: raw[cols[k]] if k in cols else pd.Series(None, index=idx, dtype=object)  # noqa: E731
     # times
     tz = _check_tz(tz)
-    received, naive_received, closed, status = _times(col, cols, tz=tz, reject=reject)
+    received, naive_received, closed, status, hand = _times_and_handling(raw, col, cols, tz, reject, mapping, handling)
     # text
     text = col("text").astype("string").str.strip()
     reject((text.isna() | (text == "")).fillna(True), "text", "complaint text is empty")
@@ -199,13 +200,31 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
         "source_id": obj(sid), "received_at": received[keep], "category": obj(category),
         "text": obj(text), "address": obj(col("address").astype("string")), "status": obj(status),
         "closed_at": pd.to_datetime(closed[keep]), "cell_code": obj(codes["cell_code"]),
-        "community_code": obj(codes["community_code"]), "street_code": obj(codes["street_code"])},
+        "community_code": obj(codes["community_code"]), "street_code": obj(codes["street_code"]), **hand.kept(keep)},
         geometry=gpd.points_from_xy(x[keep.to_numpy()], y[keep.to_numpy()]), crs=target, index=idx[keep])
     problems.sort(key=lambda p: (str(p.row), p.field or ""))
     log.info("parsed complaints from %s: %d row(s), %d accepted, %d rejected, %d category warning(s)", where, n,
              len(frame), len(problems), len(warns))
     return ComplaintImport(frame, problems, warns, where=where, read=n, tz=tz,
                            naive_times=int(naive_received[keep].sum()))
+
+
+def _times_and_handling(raw: pd.DataFrame, col: Callable[[str], pd.Series], cols: dict[str, str], tz: str,
+                        reject: Any, mapping: dict[str, str] | None, rules: Any) -> tuple:
+    """The times (:func:`_times`) and the handling record (接诉即办, :func:`gridmap.io.handling.parse_handling`);
+    bad handling values reject their rows through ``reject``. Open311 ``updated_datetime`` of an acknowledged,
+    in-progress or closed request is its latest response time when no response time is given."""
+    from gridmap.io.handling import open311_handling, parse_handling
+
+    received, naive_received, closed, status = _times(col, cols, tz=tz, reject=reject)
+    hand = parse_handling(raw, received=received, closed=closed, mapping=mapping, rules=rules,
+                          parse_times=lambda v: parse_timestamps(v, tz=tz))
+    reject.bad |= hand.bad
+    reject.problems.extend(hand.problems)
+    if "updated_at" in cols and "responded_at" not in hand.found:
+        hand.columns["responded_at"] = open311_handling(status, parse_timestamps(col("updated_at"), tz=tz))[
+            "responded_at"]
+    return received, naive_received, closed, status, hand
 
 
 def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,

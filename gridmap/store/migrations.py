@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Connection, MetaData, select, text
+from sqlalchemy import Connection, MetaData, inspect, select, text
 
 from gridmap.errors import StoreError, message
-from gridmap.store.schema import COUNT_COLUMNS, SCHEMA_VERSION
+from gridmap.store.schema import COUNT_COLUMNS, HANDLING_COLUMNS, SCHEMA_VERSION
 
 __all__ = ["MIGRATIONS", "current_version", "upgrade"]
 
@@ -58,8 +58,26 @@ def _v2_counts_bigint(conn: Connection, md: MetaData) -> None:
             log.info("widened %s.%s to bigint", table, ", ".join(narrow))
 
 
+def _v3_handling_record(conn: Connection, md: MetaData) -> None:
+    """Complaints gain their handling record (:data:`gridmap.store.schema.HANDLING_COLUMNS`): nullable columns
+    added with ``ALTER TABLE ... ADD COLUMN`` (every stored complaint keeps its values; its handling is unknown).
+
+    A store created at version 3 already has them (step 1 creates the current tables): only missing ones are added.
+    """
+    have = {c["name"] for c in inspect(conn).get_columns("complaints")}
+    added = []
+    for name, kind in HANDLING_COLUMNS.items():
+        if name not in have:
+            sql_type = kind().compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE complaints ADD COLUMN "{name}" {sql_type}'))
+            added.append(name)
+    if added:
+        log.info("complaints: added handling columns %s", ", ".join(added))
+
+
 #: version -> step that brings version-1 up to version. Version 1 creates everything.
-MIGRATIONS: dict[int, Callable[[Connection, MetaData], None]] = {1: _v1_create_all, 2: _v2_counts_bigint}
+MIGRATIONS: dict[int, Callable[[Connection, MetaData], None]] = {1: _v1_create_all, 2: _v2_counts_bigint,
+                                                                 3: _v3_handling_record}
 
 
 def current_version(conn: Connection, md: MetaData) -> int:

@@ -22,8 +22,13 @@ components     code (8), district_code, national_id (16), class_code (4), major 
                dept (主管部门), owner (权属单位), maintainer (养护单位), status, initial_date,
                change_date, source, remarks, cell_code, community_code, street_code
 complaints     source_id, received_at, category, text, address, status, closed_at, cell_code,
-               community_code, street_code
+               community_code, street_code, dispatched_at, dispatched_to (units ';'-joined for 双派单),
+               responded_at, resolved, satisfied, satisfaction_score (1-5), revisit_at, excluded,
+               exclusion_reason, redispatches
 =============  ==========================================================================================
+
+The complaints' columns from ``dispatched_at`` on are the handling record (接诉即办, schema version 3), all
+nullable: unknown stays unknown (:data:`HANDLING_COLUMNS`, read by :mod:`gridmap.io.handling`).
 """
 
 from __future__ import annotations
@@ -35,15 +40,25 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Table, Text,
                         UniqueConstraint)
 
-__all__ = ["SCHEMA_VERSION", "COUNT_COLUMNS", "LAYERS", "LayerSpec", "build_metadata", "layer_spec"]
+__all__ = ["SCHEMA_VERSION", "COUNT_COLUMNS", "HANDLING_COLUMNS", "LAYERS", "LayerSpec", "build_metadata", "layer_spec"]
 
 #: Version of the table layout. Bump it and add a step to ``gridmap.store.migrations`` when it changes.
 #: 2: household and population counts are 64-bit (BIGINT) on PostGIS (3,000,000,000 wrapped in int4).
-SCHEMA_VERSION = 2
+#: 3: complaints carry their handling record (:data:`HANDLING_COLUMNS`, all nullable).
+SCHEMA_VERSION = 3
 
 #: Count columns stored as 64-bit integers (layer -> columns); migration step 2 widens them on PostGIS.
 COUNT_COLUMNS: dict[str, tuple[str, ...]] = {"communities": ("households", "population"),
                                              "compounds": ("households", "population")}
+
+
+#: The handling record of a complaint (接诉即办, schema version 3): column -> SQL type. Every column is nullable,
+#: because unknown stays unknown (a rate is computed only over the complaints where its field is known).
+#: ``closed_at`` predates version 3. Field meanings: :mod:`gridmap.io.handling`.
+HANDLING_COLUMNS: dict[str, type] = {
+    "dispatched_at": DateTime, "dispatched_to": Text, "responded_at": DateTime, "resolved": Boolean,
+    "satisfied": Boolean, "satisfaction_score": Integer, "revisit_at": DateTime, "excluded": Boolean,
+    "exclusion_reason": Text, "redispatches": Integer}
 
 
 @dataclass(frozen=True)
@@ -181,5 +196,6 @@ def build_metadata(srid: int) -> MetaData:
           Column("cell_code", Text, index=True),
           Column("community_code", Text, index=True),
           Column("street_code", Text),
+          *(Column(name, kind) for name, kind in HANDLING_COLUMNS.items()),
           _geom(g["complaints"], srid))
     return md

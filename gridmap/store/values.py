@@ -138,7 +138,9 @@ def _from_sql(s: pd.Series, t: Any) -> pd.Series:
     if isinstance(t, Float):
         return pd.to_numeric(s).astype("float64")
     if isinstance(t, Boolean):
-        return s.map(lambda v: None if v is None else bool(v)).astype("boolean")
+        # a NULL read next to 0/1 values may arrive as NaN (float), which bool() would make True
+        return s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else bool(v)) \
+            .astype("boolean")
     if isinstance(t, DateTime):
         return pd.to_datetime(s)
     if isinstance(t, Date):

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "gridmap"
-ANALYSIS = ("grid", "codes", "planning", "warning")
+ANALYSIS = ("grid", "codes", "planning", "warning", "performance")
 
 # Cycles in the code today that other changes of the same wave remove; the lead empties this list at merge
 # (test_allow_lists_are_not_stale fails as soon as one of them is gone).

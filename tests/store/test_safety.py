@@ -35,6 +35,7 @@ from gridmap.io.components import import_components
 from gridmap.errors import StoreError, ValidationError
 from gridmap.io import import_frame
 from gridmap.store import open_store
+from gridmap.store.schema import SCHEMA_VERSION
 
 from tests.codes.test_components import components_csv, lonlat_of, seed_store
 
@@ -196,7 +197,8 @@ def test_migration_widens_int4_counts_of_an_old_postgis_store(postgis_url):
     s.close()
     s = open_store(postgis_url)
     with s.engine.connect() as conn:
-        assert conn.execute(text("SELECT value FROM gridmap_meta WHERE key = 'schema_version'")).scalar() == "2"
+        assert conn.execute(text("SELECT value FROM gridmap_meta WHERE key = 'schema_version'")).scalar() == \
+            str(SCHEMA_VERSION)
         types = set(conn.execute(text(
             "SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND column_name IN ('households', 'population')")).scalars())
@@ -221,7 +223,8 @@ def test_migration_step_is_a_no_op_on_spatialite_but_the_version_advances(tmp_pa
     s.close()
     s = open_store(path)
     with s.engine.connect() as conn:
-        assert conn.execute(text("SELECT value FROM gridmap_meta WHERE key = 'schema_version'")).scalar() == "2"
+        assert conn.execute(text("SELECT value FROM gridmap_meta WHERE key = 'schema_version'")).scalar() == \
+            str(SCHEMA_VERSION)
     assert _raw_households(s) == {f"{STREET}001": 3_000_000_000}
     s.close()
 
