@@ -56,6 +56,7 @@ from gridmap.markdown import escape_markdown
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh
+from gridmap.warning.keywords import expand_keywords, keyword_match_counts, split_keywords
 from gridmap.warning.labels import ALERT_KIND_ZH, UNIT_LABEL
 from gridmap.warning.lattice_ops import localise_cells
 from gridmap.warning.unit_geometry import attach_unit_geometry
@@ -134,12 +135,13 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     if t1 <= t0:
         raise ValidationError(message("the window is empty", got=f"[{t0}, {t1})", fix="use --from before --to"))
     times = pd.to_datetime(complaints["received_at"])
-    first = pd.Timestamp(data_start) if data_start is not None else (times.min() if len(times) else t0)
+    # the data cover whole days from the first complaint's date (its time of day is not a data start)
+    first = (pd.Timestamp(data_start) if data_start is not None else (times.min() if len(times) else t0)).normalize()
     length = t1 - t0
     seasonal = [(t0 - pd.DateOffset(years=k) + length * b, t1 - pd.DateOffset(years=k) + length * b)
                 for k in range(1, years + 1) for b in range(-season_band, season_band + 1)]
-    seasonal = [w for w in seasonal if w[0] >= first]
-    length = t1 - t0
+    # a baseline window lies inside the data and never overlaps the window it judges (it ends by t0)
+    seasonal = sorted(w for w in seasonal if w[0] >= first and w[1] <= t0)
     recent = [(t0 - length * k, t0 - length * (k - 1)) for k in range(1, windows + 1)]
     recent = [w for w in recent if w[0] >= first]
     if mode is Baseline.SEASONAL or (mode is Baseline.AUTO and seasonal):
@@ -154,7 +156,8 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
                 "no data a year before %s: baseline falls back to the %d preceding windows (not "
                 "seasonality-aware)", t0.date(), len(wins))
         if not wins:
-            raise ValidationError(message("no baseline window has data", got=f"data from {first.date()}",
+            raise ValidationError(message("no baseline window has data", where=f"[{t0.date()}, {t1.date()})",
+                                          got=f"data from {first.date()}",
                                           fix="widen the data range or shorten the window"))
     sel = complaint_mask(complaints, **select) if select else pd.Series(True, index=complaints.index)
     units = complaints[col].astype("string").fillna("(unassigned)")
@@ -185,7 +188,9 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     log.info("count jumps by %s over [%s, %s): %d unit(s), %d alert(s), %s baseline x%d, volume ratio %.2f",
              Unit.parse(by).value, t0.date(), t1.date(), len(out), int(out["alert"].sum()), used, len(wins),
              ratio_total)
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["baseline_windows"] = [(a, b) for a, b in wins]
+    return out
 
 
 def hot_spot_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, end: Any, slices: int = 12,
@@ -368,6 +373,8 @@ class WarningReport:
     recheck: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
+    #: each watched term (families expanded) and how many complaint texts in the window it matches
+    keyword_counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["term", "matches"]))
 
     @property
     def markdown(self) -> str:
@@ -400,8 +407,10 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     notes: list[str] = []
     parts = []
-    kws = [k for k in re.split(r"[,，、\s]+", keywords)] if isinstance(keywords, str) else list(keywords or [])
-    kws = [k for k in kws if k]
+    kws = split_keywords(keywords)
+    terms = expand_keywords(kws)  # a family name (房屋漏雨) watches all its members (漏雨, 渗水, 屋顶漏水 ...)
+    keyword_counts = keyword_match_counts(complaints.loc[complaint_mask(complaints, start=t0, end=t1)], terms) \
+        if kws else pd.DataFrame(columns=["term", "matches"])
     fell_back = False
     total = len(units) * (2 if kws else 1) + int(hot_spots) + int(scan) + int(bool(kws)) + 1
     done = 0
@@ -418,8 +427,14 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         if col not in complaints.columns or complaints[col].isna().all():
             notes.append(f"{unit}: complaints carry no {col}; not tested")
             continue
-        j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                        min_count=min_count, categories=categories, warn_fallback=False)
+        try:  # a step without a baseline says so; the other steps still run
+            j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                            min_count=min_count, categories=categories, warn_fallback=False)
+        except ValidationError as exc:
+            notes.append(f"count jumps per {unit} skipped: {str(exc).splitlines()[0]}")
+            if kws:
+                notes.append(f"keyword watch per {unit} skipped: no baseline either")
+            continue
         parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
         if j["baseline"].iloc[:1].str.startswith("recent").any():
             notes.append(f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)")
@@ -430,7 +445,7 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         if kws:
             step(f"keyword watch per {unit}")
             k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                            min_count=min_count, keywords=kws, categories=categories, adjust_total=False,
+                            min_count=min_count, keywords=terms, categories=categories, adjust_total=False,
                             warn_fallback=False)
             parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
     if hot_spots:
@@ -448,9 +463,11 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         if cells is None:
             notes.append("space-time scan: no cells layer given; skipped")
         else:
+            sopts = dict(scan_options or {})
+            if kws:  # the keyword watch list is a scan family of its own (it may have no history at all)
+                sopts.setdefault("keyword_sets", {"、".join(kws): terms})
             try:
-                parts.append(scan_alerts(complaints, cells, start=t0, end=t1, categories=categories,
-                                         **(scan_options or {})))
+                parts.append(scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **sopts))
             except ValidationError as exc:
                 notes.append(f"space-time scan skipped: {str(exc).splitlines()[0]}")
     alerts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
@@ -459,7 +476,7 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     recheck = pd.DataFrame(columns=RECHECK_COLUMNS)
     if kws:
         step("回头看 re-check list")
-        recheck = recheck_list(complaints, keywords=kws, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
+        recheck = recheck_list(complaints, keywords=terms, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
     step("alert geometry")
     if cells is not None and "geometry" in cells.columns and len(alerts):
         alerts = attach_unit_geometry(alerts, cells=cells)
@@ -467,7 +484,7 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         progress(total, total, "done")
     log.info("early warning [%s, %s): %d alert(s), %d re-check place(s)", t0.date(), t1.date(), len(alerts),
              len(recheck))
-    return WarningReport(t0, t1, alerts, recheck, notes, kws)
+    return WarningReport(t0, t1, alerts, recheck, notes, kws, keyword_counts)
 
 
 def _md_table(frame: pd.DataFrame, columns: dict[str, str], limit: int) -> str:
@@ -521,6 +538,11 @@ def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
            f"汛前回头看清单 {len(report.recheck)} 处。\n",
            f"{len(a)} alert(s): {len(jumps)} count jump(s), {len(st)} space-time cluster(s), {len(kw)} keyword "
            f"watch, {len(hs)} hot spot(s); {len(report.recheck)} place(s) to re-check.\n"]
+    if report.keywords:
+        kc = report.keyword_counts
+        out.append("关键词监测词表（含同义词族）及本期文本匹配数 Watched terms (families expanded) and matching texts "
+                   "in the window：" + ("、".join(f"{escape_markdown(t)} {int(m)}" for t, m in
+                                                zip(kc["term"], kc["matches"])) or "（无）") + "\n")
     sections: list[tuple[str, list[str]]] = []
     if len(jumps):
         sections.append((f"{ALERT_KIND_ZH['count jump']} Count jumps (vs own baseline, FDR 5 %)", [
