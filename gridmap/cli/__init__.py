@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.locate",
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
+    "gridmap.cli.emerging_cmd",
     "gridmap.cli.planning",
     "gridmap.cli.check",
 ]

@@ -2,15 +2,16 @@
 
 A ``side x side`` lattice of 100 m cells, ``slices`` weeks of complaints: Poisson background at ``rate`` per
 cell and week everywhere, and 16 planted 3 x 3 blocks, one per category (8 hot, 8 cold), spaced so their Gi*
-neighbourhoods never touch. The planted cell is each block's centre. Hot bins add ``lift`` complaints to every
-cell of the block; cold bins thin the block to ``cold_share`` of the background. Per category (``T`` slices,
+neighbourhoods never touch. The planted cell is each block's centre (its queen neighbourhood is the block).
+Hot bins add ``lift`` complaints to every cell of the block; cold bins thin the block to ``cold_share`` of the
+background. Block counts are exact (the rounded mean), the background Poisson. Per category (``T`` slices,
 ``k`` = slice index):
 
 ========================  ==============================================================
 new                       hot in the final slice only
 consecutive               hot in the last three slices only
 intensifying              hot in every slice, the lift growing with k
-persistent                hot in every slice, a constant lift
+persistent                hot in every slice, lift alternating 1.25 / 0.75 (no trend)
 diminishing               hot in every slice, the lift shrinking with k
 sporadic                  hot in the final slice and two earlier ones, never cold
 oscillating               hot in the final slice and two earlier ones, cold in one earlier
@@ -62,11 +63,11 @@ def _schedule(kind: str, t: int) -> tuple[np.ndarray, np.ndarray]:
     elif kind == "consecutive":
         on[-3:] = 1
     elif kind == "intensifying":
-        on[:] = 0.55 + 0.9 * k / (t - 1)
+        on[:] = 0.5 + k / (t - 1)
     elif kind == "persistent":
-        on[:] = 1
+        on[:] = np.where(np.arange(t) % 2 == 0, 1.25, 0.75)  # no trend: high, low, high, low ...
     elif kind == "diminishing":
-        on[:] = 1.45 - 0.9 * k / (t - 1)
+        on[:] = 1.5 - k / (t - 1)
     elif kind == "sporadic":
         on[[2, t // 2, t - 1]] = 1
     elif kind == "oscillating":
@@ -77,12 +78,13 @@ def _schedule(kind: str, t: int) -> tuple[np.ndarray, np.ndarray]:
     return on, other
 
 
-def planted_counts(*, side: int = 32, slices: int = 20, rate: float = 30.0, lift: float = 30.0,
+def planted_counts(*, side: int = 24, slices: int = 12, rate: float = 8.0, lift: float = 10.0,
                    cold_share: float = 0.1, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
     """Counts ``(T, side, side)`` and the planted centres (``ix``, ``iy``, ``pattern``)."""
     rng = np.random.default_rng(seed)
     mean = np.full((slices, side, side), rate)
     centres = []
+    planted_mask = np.zeros(mean.shape, dtype=bool)
     spacing = side // 4
     for b, pattern in enumerate(PLANTED):
         kind, hot_side = pattern.split()[0], pattern.split()[1]
@@ -91,21 +93,22 @@ def planted_counts(*, side: int = 32, slices: int = 20, rate: float = 30.0, lift
         blk = (slice(None), slice(cy - 1, cy + 2), slice(cx - 1, cx + 2))
         hot_lift = lift * on if hot_side == "hot" else lift * other
         cold_bins = (on > 0) if hot_side == "cold" else other
+        planted_mask[blk] = True
         m = mean[blk]
         m += hot_lift[:, None, None]
         if hot_side == "cold":
-            # the colder, the lower: strength 1 thins to cold_share; 1.45 to about nothing; 0.55 to about half
-            share = np.clip(1.0 - on * (1.0 - cold_share), 0.0, 1.0)
-            m *= np.where(cold_bins, share, 1.0)[:, None, None]
+            # the colder, the lower: strength s thins the block to cold_share ** s of the background
+            m *= np.where(cold_bins, cold_share ** on, 1.0)[:, None, None]
         else:
             m *= np.where(cold_bins, cold_share, 1.0)[:, None, None]
         centres.append((cx, cy, pattern))
     counts = rng.poisson(mean).astype(float)
+    counts[planted_mask] = np.round(mean[planted_mask])  # planted blocks exact: the pattern, not noise
     planted = pd.DataFrame(centres, columns=["ix", "iy", "pattern"])
     return counts, planted
 
 
-def emerging_scenario(*, side: int = 32, slices: int = 20, rate: float = 30.0, lift: float = 30.0,
+def emerging_scenario(*, side: int = 24, slices: int = 12, rate: float = 8.0, lift: float = 10.0,
                       cold_share: float = 0.1, seed: int = 0, start: str = "2025-03-03",
                       x0: float = 500000.0, y0: float = 4400000.0, crs: str = "EPSG:4548") -> EmergingScenario:
     """The scenario as cells (100 m squares with codes) and complaint points (``received_at``, ``category``,

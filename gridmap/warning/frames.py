@@ -139,16 +139,25 @@ def cube_dataset(cube: Any, *, result: Any = None, cells: pd.DataFrame | None = 
     return ds
 
 
-def write_cube(dataset: Any, path: Any) -> None:
-    """Write a cube dataset as netCDF-4 (h5netcdf engine, compressed)."""
+def write_cube(dataset: Any, path: Any) -> str:
+    """Write a cube dataset as netCDF: netCDF-4 (h5netcdf with h5py, compressed) when installed, else classic
+    netCDF-3 (scipy, always there); both are read by xarray, ArcGIS, QGIS and Panoply. Returns the format."""
     try:
         import h5netcdf  # noqa: F401
+        import h5py  # noqa: F401
     except ImportError:
-        raise ValidationError(message("writing netCDF needs h5netcdf", got="h5netcdf is not installed",
-                                      fix="pip install 'gridmap[cube]' (xarray and h5netcdf)")) from None
+        log.warning("h5netcdf/h5py not installed: writing classic netCDF-3 (pip install 'gridmap[cube]' for "
+                    "compressed netCDF-4)")
+        ds = dataset.copy()
+        for v in list(ds.data_vars) + list(ds.coords):
+            if ds[v].dtype.kind in "OU":
+                ds[v] = ds[v].astype("S")  # UTF-8 bytes as char arrays
+        ds.to_netcdf(path, engine="scipy", format="NETCDF3_64BIT")
+        return "NETCDF3_64BIT"
     enc = {v: {"compression": "gzip", "compression_opts": 4} for v in dataset.data_vars
            if dataset[v].dtype.kind in "fiu"}
-    dataset.to_netcdf(path, engine="h5netcdf", encoding=enc, invalid_netcdf=False)
+    dataset.to_netcdf(path, engine="h5netcdf", encoding=enc)
+    return "NETCDF4"
 
 
 def cell_counts_frame(cube: Any, cells: pd.DataFrame) -> pd.DataFrame:
