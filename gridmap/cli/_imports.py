@@ -16,7 +16,8 @@ from gridmap.io.dispatch import import_any
 #: Options of ``gridmap import`` that mean nothing for components (they are points coded by import_components).
 _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
-                       "repair": "--repair", "allow_implausible": "--allow-implausible", "tz": "--tz"}
+                       "repair": "--repair", "allow_implausible": "--allow-implausible", "tz": "--tz",
+                       "category_map": "--category-map"}
 
 
 def run_component_import(args: argparse.Namespace) -> int:
@@ -78,6 +79,10 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         options["mapping"] = load_mapping(args.mapping)
     if getattr(args, "encoding", None):
         options["encoding"] = args.encoding
+    if getattr(args, "category_map", None):  # your values/keywords -> catalog categories (gridmap.io.categories)
+        from gridmap.io.categories import load_category_map
+
+        options["category_map"] = load_category_map(args.category_map)
     with progress_bar(args, "complaints") as progress:
         res = import_any(store, "complaints", args.file, lonlat=args.lonlat or "wgs84",
                          unknown_category=getattr(args, "unknown_category", None) or "other",
@@ -97,6 +102,7 @@ def run_complaint_import(args: argparse.Namespace) -> int:
             print(f"rejection report: {report}")
     if as_json:
         summary = import_summary(res)
+        summary["categories"] = getattr(res, "categories", None) or None
         if getattr(args, "dry_run", False):
             summary["dry_run"] = True
             summary["would_write"] = res.accepted - res.already_stored

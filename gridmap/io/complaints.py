@@ -301,6 +301,9 @@ class ComplaintImport:
     tz: str = CST
     naive_times: int = 0
     dry_run: bool = False
+    #: how the accepted rows got their category and what fell into 其他 (gridmap.io.categories.category_summary)
+    categories: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
@@ -340,6 +343,14 @@ class ComplaintImport:
             s += f"; {self.written} written, {self.already_stored} already stored"
         if self.naive_times:
             s += f"\ntimes without a zone: {self.naive_times}, read as {self.tz} time (--tz to change)"
+        s += "".join(f"\n{n}" for n in self.notes)
+        if self.categories:
+            c = self.categories
+            top = "、".join(f"{k if k is not None else '(none)'} {v}" for k, v in
+                           list(c["unmapped_values"].items())[:5])
+            s += (f"\ncategories: {c['by_value_map']} from your map, {c['by_catalog']} from the catalog, "
+                  f"{c['by_keyword']} by keyword; {c['other']} in {FALLBACK_CATEGORY}"
+                  + (f" ({c['unmapped']} unknown: {top})" if c["unmapped"] else ""))
         if self.rejected:
             s += "\nrejected rows by reason:"
             for reason, count in self.by_reason():
@@ -374,7 +385,7 @@ def _pick(columns: list[str], mapping: dict[str, str] | None) -> dict[str, str]:
 def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84", cells: gpd.GeoDataFrame | None = None,
                      bounds: tuple[float, float, float, float] | None = None, crs: Any = None,
                      mapping: dict[str, str] | None = None, unknown_category: str = "other",
-                     where: str = "input", tz: str = CST) -> ComplaintImport:
+                     where: str = "input", tz: str = CST, category_map: Any = None) -> ComplaintImport:
     """Validate and convert a raw complaints table (one row per complaint) to the complaints contract.
 
     Parameters
@@ -388,6 +399,9 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     unknown_category : 'other' (map to 其他 with a warning, default) or 'reject'.
     tz : the zone of times written without one (default Asia/Shanghai); how many there were is in the result's
         ``naive_times``, so the summary can say which zone was assumed.
+    category_map : a :class:`gridmap.io.categories.CategoryMap` (your values / text keywords -> catalog
+        categories), applied before the catalog; the result's ``categories`` counts how the accepted rows got
+        theirs and what fell into 其他.
     """
     if unknown_category not in ("other", "reject"):
         raise ValidationError(message("unknown_category must be 'other' or 'reject'", got=repr(unknown_category)))
@@ -438,7 +452,9 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     reject((text.isna() | (text == "")).fillna(True), "text", "complaint text is empty")
     # category (each distinct value normalised once)
     cat_raw = col("category")
-    category = cat_raw.map({v: normalise_category(v) for v in pd.unique(cat_raw.dropna())})
+    from gridmap.io.categories import assign_categories, category_summary  # your values/keywords, then the catalog
+
+    category, cat_how = assign_categories(cat_raw, col("text"), category_map)
     unknown = category.isna().to_numpy()
     present = cat_raw.notna().to_numpy()
     if unknown_category == "reject":
@@ -532,8 +548,10 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     problems.sort(key=lambda p: (str(p.row), p.field or ""))
     log.info("parsed complaints from %s: %d row(s), %d accepted, %d rejected, %d category warning(s)", where, n,
              len(frame), len(problems), len(warns))
+    kept = keep.to_numpy()
     return ComplaintImport(frame, problems, warns, where=where, read=n, tz=tz,
-                           naive_times=int(naive_received[keep].sum()))
+                           naive_times=int(naive_received[keep].sum()),
+                           categories=category_summary(cat_raw[kept], cat_how[kept], category[kept]))
 
 
 def _check_tz(tz: str) -> str:
@@ -553,7 +571,8 @@ def _check_tz(tz: str) -> str:
 
 def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
                     progress: Callable[[int, int, str], None] | None = None, **options: Any) -> ComplaintImport:
-    """Read a CSV, JSON (a list of records, ``{"requests": [...]}`` or Open311 GeoReport v2) or GeoJSON file and
+    """Read a CSV, JSON (a list of records, ``{"requests": [...]}`` or Open311 GeoReport v2), Open311 XML
+    (:mod:`gridmap.io.open311`) or GeoJSON file and
     :func:`parse_complaints` it (``options`` are passed on). ``progress(done, total, label)``, if given, is called
     before reading and before parsing (steps 1 and 2 of :func:`import_complaints`'s five)."""
     from gridmap.io._reading import check_not_empty, reading
@@ -603,12 +622,24 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
                                      else "a list whose items are not all objects",
                                      fix="use a list of objects, {'requests': [...]} or GeoJSON")
             raw = pd.DataFrame.from_records(data)
+    elif suffix == ".xml":  # Open311 GeoReport v2 XML
+        from gridmap.io.open311 import read_open311_xml
+
+        with reading(p):
+            raw = read_open311_xml(p)
     else:
         raise ValidationError(message("unsupported complaints file type", where=str(p), got=p.suffix,
-                                      fix="use .csv, .json (Open311) or .geojson"))
+                                      fix="use .csv, .json or .xml (Open311) or .geojson"))
+    from gridmap.io.open311 import is_open311, normalise_open311
+
+    notes: list[str] = []
+    if is_open311(raw.columns):  # the standard's optional fields (description -> service_name ...)
+        raw, notes = normalise_open311(raw)
     if progress:
         progress(2, _STEPS, f"check and assign {len(raw):,} rows")
-    return parse_complaints(raw, where=str(p), **options)
+    res = parse_complaints(raw, where=str(p), **options)
+    res.notes.extend(notes)
+    return res
 
 
 #: Steps :func:`import_complaints` reports to its ``progress`` callback.
