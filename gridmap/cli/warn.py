@@ -138,6 +138,7 @@ def _warn(args: argparse.Namespace) -> int:
         write_text_atomic(targets["md"], rep.markdown)
     if args.json:
         print_json({"from": str(rep.start.date()), "to": str(rep.end.date()), "notes": rep.notes,
+                    "keywords": rep.keyword_counts.to_dict("records"),
                     "alerts": table.to_dict("records"), "recheck": rep.recheck.head(200).to_dict("records")})
     elif not args.md:
         print(rep.markdown)
