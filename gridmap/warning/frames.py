@@ -10,7 +10,9 @@ functions turn the arrays into those (the arrays stay on the result objects):
 - :func:`cube_dataset` the space-time cube (counts, and with a result the z, p, hot/cold bins and the
   categories) as an :class:`xarray.Dataset` on ``(time, y, x)``, which :func:`write_cube` saves as netCDF
   (the format ArcGIS's space-time cube uses, read by xarray, QGIS, Panoply, R's ``stars``);
-- :func:`cell_counts_frame` complaint counts per cell code over time (cells x slices) as a DataFrame.
+- :func:`cell_counts_frame` complaint counts per cell code over time (cells x slices) as a DataFrame;
+- :func:`lattice_frame` any dense ``(ny, nx)`` arrays (counts, kernel density, a Gi* result's z/p/hot/cold) as a
+  GeoDataFrame indexed by cell code.
 
 xarray (and h5netcdf for netCDF files) are the optional extra ``cube``: ``pip install 'gridmap[cube]'``.
 """
@@ -28,7 +30,7 @@ from gridmap.warning.labels import PATTERN_ZH
 from gridmap.warning.lattice_ops import localise_cells, require_window
 
 __all__ = ["cell_owner", "emerging_frame", "cube_dataset", "write_cube", "cell_counts_frame", "require_xarray",
-           "slice_label"]
+           "slice_label", "lattice_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +169,28 @@ def cell_counts_frame(cube: Any, cells: pd.DataFrame) -> pd.DataFrame:
     data = cube.counts[:, own["iy"].to_numpy(), own["ix"].to_numpy()].T
     return pd.DataFrame(data, index=pd.Index(own["code"].to_numpy(), name="code"),
                         columns=pd.DatetimeIndex(cube.starts, name="slice"))
+
+
+def lattice_frame(grids: Any, cells: pd.DataFrame, *, lattice: Any = None) -> Any:
+    """Dense ``(ny, nx)`` arrays read at each cell: a GeoDataFrame indexed by cell code (one column per array).
+
+    ``grids`` is a mapping name -> array, or an object with array attributes (a
+    :class:`~gridmap.warning.GiStarResult`: its ``z``, ``p``, ``q``, ``hot``, ``cold``). ``lattice`` is the
+    lattice the arrays are on (default :func:`~gridmap.warning.lattice_from_cells` of ``cells``).
+
+    >>> import geopandas as gpd, shapely
+    >>> cells = gpd.GeoDataFrame({"code": ["A", "B"], "ix": [0, 1], "iy": [0, 0], "area_m2": 1e4},
+    ...                          geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)])
+    >>> lattice_frame({"count": np.array([[3.0, 5.0]])}, cells)["count"].to_dict()
+    {'A': 3.0, 'B': 5.0}
+    """
+    import geopandas as gpd
+
+    if not isinstance(grids, dict):
+        grids = {k: getattr(grids, k) for k in ("z", "p", "q", "hot", "cold") if hasattr(grids, k)}
+    lat, ix, iy = localise_cells(cells, lattice)
+    out = pd.DataFrame({name: np.asarray(g)[iy, ix] for name, g in grids.items()},
+                       index=pd.Index(cells["code"].astype(str).to_numpy(), name="code"))
+    if "geometry" not in cells.columns:
+        return out
+    return gpd.GeoDataFrame(out, geometry=cells.geometry.to_numpy(), crs=cells.crs)
