@@ -17,9 +17,24 @@ def test_notebook_outputs_are_stripped():
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
 
 
-def test_notebook_runs_and_meets_the_scores(tmp_path):
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The notebook executed once (the tests below read its outputs)."""
     nb = nbformat.read(NB, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
     client.execute()
+    return nb
+
+
+def test_notebook_runs_and_meets_the_scores(executed):
+    nb = executed
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "recall" in text
+
+
+def test_notebook_draws_its_results(executed):
+    """Issue 13: the notebook draws its results (heat map, hot-spot categories, a time series of one cluster)."""
+    images = sum("image/png" in o.get("data", {}) for c in executed.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+    assert images >= 3
