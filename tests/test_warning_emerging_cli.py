@@ -159,3 +159,32 @@ def test_gridmap_emerging_writes_every_location_and_the_cube(scenario, store, tm
         assert str(ds["time"].values[0])[:10] == str(scenario.start.date())
     finally:
         ds.close()
+
+
+def test_gridmap_emerging_usage_and_refusals(scenario, tmp_path):
+    from gridmap.store import open_store
+
+    db = tmp_path / "s.sqlite"
+    s = open_store(str(db), crs="EPSG:4548")
+    s.write("cells", scenario.cells.drop(columns=["street_code"]))
+    s.write("complaints", scenario.complaints.iloc[:5000])
+    s.close()
+
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "gridmap", "--db", str(db), "emerging", *argv],
+                              capture_output=True, text=True, timeout=300)
+
+    period = ["--from", str(scenario.start.date()), "--to", str(scenario.end.date())]
+    r = run(*period, "--neighbours", "distance")
+    assert r.returncode == 2 and "--distance-m" in r.stderr
+    r = run(*period, "--out", str(tmp_path / "x.shp"))
+    assert r.returncode == 2 and ".gpkg" in r.stderr
+    r = run(*period, "--cube", str(tmp_path / "x.zarr"))
+    assert r.returncode == 2 and ".nc" in r.stderr
+    # six weeks, and the data begin in the third: too few slices, said plainly (exit 1, no traceback)
+    r = run("--from", str((scenario.start - pd.Timedelta(weeks=2)).date()), "--to",
+            str((scenario.start + pd.Timedelta(weeks=4)).date()))
+    assert r.returncode == 1 and "at least 10 complete week slices" in r.stderr and "before" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run("--help")
+    assert r.returncode == 0 and "Examples:" in r.stdout and "17" in r.stdout
