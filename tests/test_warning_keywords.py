@@ -3,7 +3,6 @@ from its own burst against the overall rate, and ``keywords`` reach the scan (fa
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -60,7 +60,6 @@ def _emerging(args: argparse.Namespace) -> int:
 
     from gridmap.cli._outputs import resolve
     from gridmap.errors import UsageError, message
-    from gridmap.outputs import atomic_output
     from gridmap.warning.keywords import expand_keywords
     from gridmap.warning.period import emerging_period
 
