@@ -188,3 +188,25 @@ def test_gridmap_emerging_usage_and_refusals(scenario, tmp_path):
     assert "Traceback" not in r.stderr
     r = run("--help")
     assert r.returncode == 0 and "Examples:" in r.stdout and "17" in r.stdout
+
+
+def test_slices_before_the_data_begin_are_not_counted(scenario):
+    """A period starting three weeks before the first complaint: those weeks are unknown, not cold. Counted as
+    empty they would make the persistent and historical spots (hot in 12 of 12 weeks) 'consecutive' or
+    'sporadic' (12 of 15 < 90 %)."""
+    from gridmap.warning import emerging_hot_spots, localise_cells, space_time_cube
+
+    lat, _, _ = localise_cells(scenario.cells)
+    start = scenario.start - pd.Timedelta(weeks=3)
+    cube = space_time_cube(scenario.complaints, lat, start=start, end=scenario.end, cells=scenario.cells)
+    assert len(cube.starts) == 12 and len(cube.dropped_slices) == 3 and cube.starts[0] == scenario.start
+    res = emerging_hot_spots(cube, moments="slice", time_window=0).cells.set_index(["ix", "iy"])
+    for _, p in scenario.planted.iterrows():
+        assert res.loc[(p["ix"], p["iy"]), "pattern"] == p["pattern"]
+    # data_start=None keeps them (the old behaviour), and the long-lived spots are misread
+    kept = space_time_cube(scenario.complaints, lat, start=start, end=scenario.end, cells=scenario.cells,
+                           data_start=None)
+    old = emerging_hot_spots(kept, moments="slice", time_window=0).cells.set_index(["ix", "iy"])
+    wrong = [p["pattern"] for _, p in scenario.planted.iterrows() if old.loc[(p["ix"], p["iy"]), "pattern"] !=
+             p["pattern"]]
+    assert "persistent hot spot" in wrong and "historical hot spot" in wrong
