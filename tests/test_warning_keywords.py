@@ -57,9 +57,9 @@ def test_keywords_reach_the_scan_even_without_history(district):
     assert keyword_match_counts(district.complaints, ["飞线充电"])["matches"].iloc[0] == 0
     rep = early_warning(c, start="2024-06-24", end="2024-07-01", cells=district.cells, keywords="飞线充电",
                         hot_spots=False, units=("community",))
-    st = rep.alerts[rep.alerts["kind"] == "space-time cluster"]
-    kw = st[st["family"] == "keywords:飞线充电"]
-    assert len(kw) == 1 and kw["unit"].iloc[0] == code, st[["family", "unit", "baseline"]]
+    kw = rep.alerts[rep.alerts["family"] == "keywords:飞线充电"]
+    assert len(kw) == 1 and kw["unit"].iloc[0] == code, rep.alerts[["kind", "family", "unit"]]
+    assert kw["kind"].iloc[0] == "keyword watch" and kw["baseline"].iloc[0].startswith("overall rate")
     assert rep.keyword_counts.set_index("term")["matches"]["飞线充电"] == 8
 
 

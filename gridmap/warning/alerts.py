@@ -390,7 +390,8 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     """Run every alert over ``[start, end)`` and return a :class:`WarningReport`.
 
     - count jumps per unit in ``units`` (all complaints, or ``categories``);
-    - keyword watch: count jumps restricted to ``keywords`` (if given) per unit;
+    - keyword watch: count jumps restricted to ``keywords`` (if given, families expanded) per unit, and the
+      watch list as a family of the space-time scan (its clusters are ``keyword watch`` rows with a ``family``);
     - new/consecutive/intensifying hot spots over ``slices`` weeks ending at ``end`` (needs ``cells``);
     - space-time clusters (``scan=True``, needs ``cells``): :func:`scan_alerts`, the space-time scan whose
       recall is scored on the planted anomalies, evaluated weekly in the window; ``scan_options`` go to it
@@ -467,7 +468,10 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
             if kws:  # the keyword watch list is a scan family of its own (it may have no history at all)
                 sopts.setdefault("keyword_sets", {"、".join(kws): terms})
             try:
-                parts.append(scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **sopts))
+                sc = scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **sopts)
+                # the watch list's own clusters are keyword-watch alerts (found by the scan)
+                sc.loc[sc["family"].astype(str).str.startswith("keywords:"), "kind"] = AlertKind.KEYWORD.value
+                parts.append(sc)
             except ValidationError as exc:
                 notes.append(f"space-time scan skipped: {str(exc).splitlines()[0]}")
     alerts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
