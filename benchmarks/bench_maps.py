@@ -27,7 +27,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FRAMES = ("communities", "streets", "cells", "components", "complaints", "hotspots", "alerts", "proposals")
@@ -121,7 +121,7 @@ def _ours(kind: str, lay: dict, path: Path) -> dict:
 
 
 def main() -> None:
-    from browser import Chromium
+    from tests.support.browser import Chromium
 
     from _harness import machine, run_case
     from gridmap.testing.maps import sample_layers

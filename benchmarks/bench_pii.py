@@ -1,7 +1,7 @@
 """Masking phone and ID numbers in 100,000 complaint texts: ``scrub_pii`` against the three regular expressions it
 replaced, on the same texts in the same run.
 
-Texts: the generated corpus of ``tests/test_maps_pii.py`` (random complaint sentences; a third carry 1-3 planted
+Texts: the generated corpus of ``tests/maps/test_pii.py`` (random complaint sentences; a third carry 1-3 planted
 mobiles, landlines and 18/15-digit IDs rendered in random styles: full-width, Chinese numerals, separators,
 prefixes), the rest plain sentences with dates, amounts and house numbers. For each method: seconds, texts per
 second, peak RSS of the forked child, and how many planted numbers survive (read back with the test's own
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The scrubber of gridmap.maps.safety at commit f91b86b (before written-out numbers were masked): the baseline.
@@ -35,7 +35,7 @@ def old_scrub(text: str) -> str:
 
 
 def corpus(n: int, seed: int = 3):
-    from test_maps_pii import OPENERS, gen_text
+    from tests.maps.test_pii import OPENERS, gen_text
 
     rng = random.Random(seed)
     texts, planted = [], []
@@ -62,7 +62,7 @@ def _run(name: str, texts: list[str]) -> dict:
 
 def main() -> int:
     from _harness import machine, run_case
-    from test_maps_pii import leaked
+    from tests.maps.test_pii import leaked
 
     n = 10_000 if "--quick" in sys.argv else 100_000
     texts, planted = corpus(n)

@@ -6,7 +6,7 @@ share of parts inside 1,000–3,000, household balance (CV, lower is better), me
 ran the method over every community (each method runs in its own forked child, benchmarks/_harness.py).
 
 Ours is the rank-1 proposal, and every returned proposal (all ranks) is also checked by the independent
-verifier of the tests (tests/planning_verify.py). "Feasible" means: ours did not *prove* infeasibility (a
+verifier of the tests (tests/planning/verify.py). "Feasible" means: ours did not *prove* infeasibility (a
 reason from the diagnosis or an exhaustive search); a community where ours only failed to find a split in time
 counts as feasible and as a failure of ours. A baseline with a valid split on a community ours proved
 infeasible would contradict that proof: the run then fails.
@@ -42,7 +42,6 @@ import pandas as pd
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from benchmarks._harness import machine, run_case  # noqa: E402
 from benchmarks.split_cases import case_atoms, make_case  # noqa: E402
@@ -95,7 +94,7 @@ def _prepare(i: int) -> tuple[dict, object, list]:
 
 
 def run_ours(n: int) -> list[dict]:
-    from planning_verify import verify
+    from tests.planning.verify import verify
 
     rows = []
     for i in range(n):

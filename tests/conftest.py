@@ -1,4 +1,5 @@
-"""Shared fixtures: ``store`` runs a test on SpatiaLite and on PostGIS.
+"""Fixtures shared across the test folders: ``store`` runs a test on SpatiaLite and on PostGIS; ``demo`` is the small
+demo store. Fixtures shared inside one folder live in that folder's ``conftest.py``.
 
 PostGIS comes from ``$GRIDMAP_TEST_POSTGIS_URL`` (``scripts/test.sh`` starts a throwaway server and sets it).
 Locally without it the PostGIS half is skipped; with ``GRIDMAP_REQUIRE_POSTGIS=1`` (CI) it fails instead.
@@ -70,7 +71,7 @@ def store(store_url):
 
 
 
-#: digests of the distinct inputs tests/test_bad_input.py tried, gathered from every report (xdist workers too)
+#: digests of the distinct inputs tests/contract/test_bad_input.py tried, gathered from every report (xdist workers too)
 _BAD_INPUTS: set[str] = set()
 
 
@@ -81,21 +82,21 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Report the bad-input suite's tally of distinct inputs (see tests/test_bad_input.py)."""
+    """Report the bad-input suite's tally of distinct inputs (see tests/contract/test_bad_input.py)."""
     if _BAD_INPUTS:
         terminalreporter.write_line(f"bad-input suite: {len(_BAD_INPUTS)} distinct inputs tried (both backends)")
 
 
-@pytest.fixture(scope="session")
-def map_assets():
-    """The offline map bundle (Leaflet and its plugins from the npm registry), installed if missing (idempotent,
-    quick when present). Map test modules use it with ``pytestmark = pytest.mark.usefixtures("map_assets")``."""
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """``gridmap demo --scale 0.05`` run through the console entry point, once per test module: the store file,
+    the output folder and the finished process (its stdout is the report summary)."""
     import subprocess
-    from pathlib import Path
+    import sys
 
-    from gridmap.maps import AssetsMissingError, check_assets
-
-    try:
-        check_assets()
-    except AssetsMissingError:
-        subprocess.run(["bash", str(Path(__file__).resolve().parents[1] / "scripts" / "fetch_assets.sh")], check=True)
+    d = tmp_path_factory.mktemp("demo")
+    db, out = d / "gridmap.sqlite", d / "out"
+    r = subprocess.run([sys.executable, "-m", "gridmap", "--db", str(db), "demo", "--scale", "0.05", "--out", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return db, out, r

@@ -78,6 +78,22 @@ def print_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
+def add_command(sub: argparse._SubParsersAction, name: str, common: argparse.ArgumentParser, *, help: str,
+                description: str | None = None, epilog: str | None = None) -> argparse.ArgumentParser:
+    """A command's parser the house way: the options every command shares (``common``), and the description and
+    the examples (``epilog``) printed as written."""
+    return sub.add_parser(name, parents=[common], help=help, description=description,
+                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=epilog)
+
+
+def add_rejects_option(p: argparse.ArgumentParser, help: str) -> None:
+    """``--rejects CSV`` (the rejection report of an import) and its deprecated alias ``--report``."""
+    from gridmap.cli._outputs import output_path
+
+    p.add_argument("--rejects", type=output_path, metavar="CSV", help=help)
+    p.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
+
+
 def add_json_option(p: argparse.ArgumentParser, what: str = "the output") -> None:
     """The ``--json`` option every command that prints data has."""
     p.add_argument("--json", action="store_true", help=f"print {what} as strict JSON (missing values are null)")

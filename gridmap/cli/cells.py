@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from gridmap.cli._common import add_json_option, open_store_from, print_json, progress_bar
+from gridmap.cli._common import add_command, add_json_option, open_store_from, print_json, progress_bar
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("cells", parents=[common], help="unit cells (万米单元网格): build them from the communities",
-                       description="Unit cells (万米单元网格) of the stored communities.",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="Examples:\n  gridmap cells build\n  gridmap cells build --replace --cell-size-m 50")
+    p = add_command(sub, "cells", common, help="unit cells (万米单元网格): build them from the communities",
+                         description="Unit cells (万米单元网格) of the stored communities.",
+                         epilog="Examples:\n  gridmap cells build\n  gridmap cells build --replace --cell-size-m 50")
     cells_sub = p.add_subparsers(dest="cells_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])  # `gridmap cells` alone: its help
-    b = cells_sub.add_parser(
-        "build", parents=[common], help="cut the active communities into coded unit cells (one transaction)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    b = add_command(cells_sub,
+        "build", common, help="cut the active communities into coded unit cells (one transaction)",
         description="Cut every active community into unit cells on a square lattice anchored at a fixed origin "
                     "(the same ground gets the same cells and codes on every rebuild), merge slivers into a "
                     "neighbour of the same community and code the cells per DB11/T 2157-2023 (community code + "

@@ -6,14 +6,13 @@ import argparse
 import json
 import sys
 
-from gridmap.cli._common import open_store_from
+from gridmap.cli._common import add_command, open_store_from
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "check", parents=[common], help="check the store: schema, SRIDs, spatial indexes, unique codes, tiling, "
-                                        "orphans",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(sub,
+        "check", common, help="check the store: schema, SRIDs, spatial indexes, unique codes, tiling, "
+                              "orphans",
         description="Check a store without changing it (it is opened read-only): the schema version, the SRID of "
                     "every geometry column and feature, the spatial index of every layer, unique codes, cells "
                     "tiling their active communities (no gap, spill or overlap larger than --tolerance-m2) and "
@@ -28,13 +27,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--examples", type=int, default=10, help="list at most this many features per problem (10)")
     p.set_defaults(func=cmd_check)
 
-    m = sub.add_parser("migrate", parents=[common], help="bring a store written by an older gridmap up to date",
-                       description="Migrate the store's schema to this gridmap's version (one transaction); read "
-                                   "commands open stores read-only and never migrate them.",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="Examples:\n"
-                              "  gridmap migrate                       # the default store ./gridmap.sqlite\n"
-                              "  gridmap --db postgresql://u@127.0.0.1/gm migrate")
+    m = add_command(sub, "migrate", common, help="bring a store written by an older gridmap up to date",
+                         description="Migrate the store's schema to this gridmap's version (one transaction); read "
+                                     "commands open stores read-only and never migrate them.",
+                         epilog="Examples:\n"
+                                "  gridmap migrate                       # the default store ./gridmap.sqlite\n"
+                                "  gridmap --db postgresql://u@127.0.0.1/gm migrate")
     m.set_defaults(func=cmd_migrate)
 
 

@@ -6,13 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from gridmap.cli._common import add_json_option, import_summary, open_store_from, print_json, progress_bar
+from gridmap.cli._common import add_command, add_json_option, import_summary, open_store_from, print_json, progress_bar
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "demo", parents=[common], help="build the synthetic demo district (示范区) and write report and maps",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(sub,
+        "demo", common, help="build the synthetic demo district (示范区) and write report and maps",
         description="Generate the synthetic 示范区 (about 42 km², 17 streets, ~170 communities, 100,000+ "
                     "components, a year of 12345 complaints with planted anomalies), import it through the "
                     "normal import path into the store (replacing its layers), build the unit grid, and write "

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, open_store_from, print_json,
-                                 print_table)
+from gridmap.cli._common import (add_command, add_import_contract, add_json_option, add_rejects_option, open_store_from,
+                                 print_json, print_table)
 from gridmap.cli._outputs import add_overwrite, output_path
 
 _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "community_name", "street_name",
@@ -18,13 +18,12 @@ _SHOW = ["code", "class_code", "class_name", "name", "status", "cell_code", "com
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("locate", parents=[common], help="find a component by its 8- or 16-digit code",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Show one city component: class, status, coordinates (WGS 84 and working CRS), "
-                                   "cell, community, street and departments. An unknown code lists the nearest "
-                                   "stored codes.",
-                       epilog="Examples:\n  gridmap locate 01010023\n  gridmap locate 1101010101000023 --json\n"
-                              "  gridmap locate 01010023 --html cover.html")
+    p = add_command(sub, "locate", common, help="find a component by its 8- or 16-digit code",
+                         description="Show one city component: class, status, coordinates (WGS 84 and working CRS), "
+                                     "cell, community, street and departments. An unknown code lists the nearest "
+                                     "stored codes.",
+                         epilog="Examples:\n  gridmap locate 01010023\n  gridmap locate 1101010101000023 --json\n"
+                                "  gridmap locate 01010023 --html cover.html")
     p.add_argument("code", help="8-digit code (class 4 + serial 4) in the default district, or 16-digit identifier")
     p.add_argument("--district", metavar="CODE", help="district of an 8-digit code (default: the store's only "
                                                       "district or $GRIDMAP_DISTRICT)")
@@ -34,12 +33,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add_overwrite(p)
     p.set_defaults(func=cmd_locate)
 
-    p = sub.add_parser("nearest", parents=[common], help="the k components nearest to a lon/lat",
-                       description="The k city components nearest to a point given in lon/lat.",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="Examples:\n"
-                              "  gridmap nearest --lon 116.4075 --lat 39.9040\n"
-                              "  gridmap nearest --lon 116.4138 --lat 39.9053 --lonlat gcj02 --class 0101 -k 3 --json")
+    p = add_command(sub, "nearest", common, help="the k components nearest to a lon/lat",
+                         description="The k city components nearest to a point given in lon/lat.",
+                         epilog="Examples:\n"
+                                "  gridmap nearest --lon 116.4075 --lat 39.9040\n"
+                                "  gridmap nearest --lon 116.4138 --lat 39.9053 --lonlat gcj02 "
+                                "--class 0101 -k 3 --json")
     p.add_argument("--lon", type=float, required=True, help="longitude of the point in degrees (east), e.g. 116.4075")
     p.add_argument("--lat", type=float, required=True, help="latitude of the point in degrees (north), e.g. 39.9040")
     p.add_argument("--lonlat", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
@@ -49,13 +48,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add_json_option(p, "the components with their distance in metres")
     p.set_defaults(func=cmd_nearest)
 
-    p = sub.add_parser("components", parents=[common], help="search components by class, box and status",
-                       description="List stored components by class and area, or the component catalog.",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="Examples:\n"
-                              "  gridmap components --class 0101 --status 破损\n"
-                              "  gridmap components --bbox 446000,4418000,447000,4419000 --limit 50 --json\n"
-                              "  gridmap components --classes                 # the component catalog")
+    p = add_command(sub, "components", common, help="search components by class, box and status",
+                         description="List stored components by class and area, or the component catalog.",
+                         epilog="Examples:\n"
+                                "  gridmap components --class 0101 --status 破损\n"
+                                "  gridmap components --bbox 446000,4418000,447000,4419000 --limit 50 --json\n"
+                                "  gridmap components --classes                 # the component catalog")
     p.add_argument("--class", dest="class_code", metavar="CLASS", help="class (0101) or major class (01)")
     p.add_argument("--bbox", metavar="XMIN,YMIN,XMAX,YMAX", help="box in the working CRS")
     p.add_argument("--status", help="完好, 破损, 丢失, 废弃, 移除 (or intact, damaged, missing, abandoned, removed)")
@@ -64,14 +62,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add_json_option(p, "the components (or the catalog)")
     p.set_defaults(func=cmd_components)
 
-    p = sub.add_parser("import-components", parents=[common],
-                       help="import components, assigning cells and codes (bad rows reported)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Import city components from CSV (lon/lat or x/y), GeoJSON, GeoPackage or "
-                                   "Shapefile: each gets its unit cell, community, street and, if it has no "
-                                   "code, the lowest free serial of its class (the report says how many remain). One transaction.",
-                       epilog="Examples:\n  gridmap import-components covers.csv --lonlat gcj02 --rejects bad.csv\n"
-                              "  gridmap import-components bj.shp --map class_code=BJLX,code=BJBM")
+    p = add_command(sub, "import-components", common,
+                         help="import components, assigning cells and codes (bad rows reported)",
+                         description="Import city components from CSV (lon/lat or x/y), GeoJSON, GeoPackage or "
+                                     "Shapefile: each gets its unit cell, community, street and, if it has no "
+                                     "code, the lowest free serial of its class (the report says how many remain). One transaction.",
+                         epilog="Examples:\n  gridmap import-components covers.csv --lonlat gcj02 --rejects bad.csv\n"
+                                "  gridmap import-components bj.shp --map class_code=BJLX,code=BJBM")
     p.add_argument("file", type=Path, help="CSV (lon/lat or x/y columns), GeoJSON, GeoPackage or Shapefile")
     p.add_argument("--lonlat", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
                    help="system of lon/lat input (Amap/Gaode: gcj02, Baidu: bd09; converted to WGS 84)")
@@ -84,9 +81,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--keep-outside", action="store_true", help="keep components on no cell (without a cell code)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
     p.add_argument("--dry-run", action="store_true", help="check and report everything; write nothing")
-    p.add_argument("--rejects", type=output_path, metavar="CSV",
-                   help="write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
-    p.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
+    add_rejects_option(p, "write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
     add_json_option(p, "the import summary (counts, rejections grouped by reason, new codes)")
     add_overwrite(p)
     add_import_contract(p)

@@ -10,13 +10,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from gridmap.cli._common import add_command
+
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "map", parents=[common], help="write an offline HTML map of the district, one street or one community",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(sub,
+        "map", common, help="write an offline HTML map of the district, one street or one community",
         description="Write one self-contained HTML map (Leaflet inlined, no network needed to view it) of the "
                     "whole district, one street or one community: communities by size, unit cells, components, "
                     "complaint density; optionally early-warning hot spots and alerts, and split proposals. "

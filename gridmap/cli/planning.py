@@ -5,54 +5,50 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gridmap.cli._common import add_json_option, open_store_from, print_json, print_table, progress_bar
+from gridmap.cli._common import add_command, add_json_option, open_store_from, print_json, print_table, progress_bar
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("communities", parents=[common], help="community size flags and the street-office standard",
-                       description="社区规模：按户数分类（1,000–3,000 户标准），街道办设置标准检查。 Community size "
-                                   "by households (1,000-3,000 per community) and the street-office standard.",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="Examples:\n  gridmap communities flag --list\n  gridmap communities streets --json")
+    p = add_command(sub, "communities", common, help="community size flags and the street-office standard",
+                         description="社区规模：按户数分类（1,000–3,000 户标准），街道办设置标准检查。 Community size "
+                                     "by households (1,000-3,000 per community) and the street-office standard.",
+                         epilog="Examples:\n  gridmap communities flag --list\n  gridmap communities streets --json")
     s = p.add_subparsers(dest="communities_command", metavar="SUBCOMMAND")
-    f = s.add_parser("flag", parents=[common], help="classify communities by households; table by street",
-                     description="Classify every active community by households: 偏小 below --floor, 标准 up to "
-                                 "--adjust, 需调整 above it, 超大社区 above --super-large; a table per street.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                     epilog="Examples:\n  gridmap communities flag --list\n"
-                            "  gridmap communities flag --adjust 3500 --super-large 6000 --json")
+    f = add_command(s, "flag", common, help="classify communities by households; table by street",
+                       description="Classify every active community by households: 偏小 below --floor, 标准 up to "
+                                   "--adjust, 需调整 above it, 超大社区 above --super-large; a table per street.",
+                       epilog="Examples:\n  gridmap communities flag --list\n"
+                              "  gridmap communities flag --adjust 3500 --super-large 6000 --json")
     f.add_argument("--floor", type=int, default=1000, help="below this: 偏小 small (default 1000)")
     f.add_argument("--adjust", type=int, default=3000, help="above this: 需调整 (default 3000)")
     f.add_argument("--super-large", type=int, default=5000, help="above this: 超大社区 (default 5000)")
     f.add_argument("--list", action="store_true", help="also list every oversized community")
     add_json_option(f, "the table by street and the oversized communities")
     f.set_defaults(func=cmd_flag)
-    st = s.add_parser("streets", parents=[common], help="check streets against the street-office standard",
-                      description="Check every street's area and resident population against Beijing's 2021 "
-                                  "street-office standard for its zone.",
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                      epilog="Examples:\n  gridmap communities streets\n  gridmap communities streets --zone core --json")
+    st = add_command(s, "streets", common, help="check streets against the street-office standard",
+                        description="Check every street's area and resident population against Beijing's 2021 "
+                                    "street-office standard for its zone.",
+                        epilog="Examples:\n  gridmap communities streets\n  gridmap communities streets --zone core --json")
     st.add_argument("--zone", help="core (东城/西城), inner, other; default from the street's zone or district")
     add_json_option(st, "the check of every street")
     st.set_defaults(func=cmd_streets)
 
-    p = sub.add_parser("split", parents=[common], help="split proposals for an oversized community",
-                       description="超大社区拆分方案：生成、接受、撤销。 Split proposals for an oversized community: "
-                                   "propose, accept, undo.",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="Examples:\n"
-                              "  gridmap split propose 110199001003 --out proposals/\n"
-                              "  gridmap split accept 110199001003 --rank 2\n"
-                              "  gridmap split undo 110199001003")
+    p = add_command(sub, "split", common, help="split proposals for an oversized community",
+                         description="超大社区拆分方案：生成、接受、撤销。 Split proposals for an oversized community: "
+                                     "propose, accept, undo.",
+                         epilog="Examples:\n"
+                                "  gridmap split propose 110199001003 --out proposals/\n"
+                                "  gridmap split accept 110199001003 --rank 2\n"
+                                "  gridmap split undo 110199001003")
     s = p.add_subparsers(dest="split_command", metavar="SUBCOMMAND")
-    pr = s.add_parser("propose", parents=[common], help="ranked split proposals for one community",
-                      description="Ranked proposals to split one community into parts of --floor to --ceiling "
-                                  "households along compounds, roads and barriers, each explained in Chinese and "
-                                  "English. Deterministic for a given --seed.",
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                      epilog="Examples:\n"
-                             "  gridmap split propose 110199001003 --out proposals/\n"
-                             "  gridmap split propose 110199001003 --floor 1200 --ceiling 2800 --alternatives 5 --json")
+    pr = add_command(s, "propose", common, help="ranked split proposals for one community",
+                        description="Ranked proposals to split one community into parts of --floor to --ceiling "
+                                    "households along compounds, roads and barriers, each explained in Chinese and "
+                                    "English. Deterministic for a given --seed.",
+                        epilog="Examples:\n"
+                               "  gridmap split propose 110199001003 --out proposals/\n"
+                               "  gridmap split propose 110199001003 --floor 1200 --ceiling 2800 "
+                               "--alternatives 5 --json")
     pr.add_argument("community", help="12-digit code of the community to split")
     _solver_args(pr)
     pr.add_argument("--out", type=Path, help="folder for <code>.gpkg, <code>.geojson and <code>.md (created if "
@@ -62,26 +58,24 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     add_overwrite(pr)
     pr.set_defaults(func=cmd_propose)
-    ac = s.add_parser("accept", parents=[common], help="accept proposal RANK: new communities, cells re-coded",
-                      description="Accept one proposal (recomputed with the same options, so give the options you "
-                                  "proposed with): the community is retired, its parts become new communities, "
-                                  "cells are re-coded; an undo journal is written.",
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                      epilog="Examples:\n"
-                             "  gridmap split accept 110199001003             # the best-ranked proposal\n"
-                             "  gridmap split accept 110199001003 --rank 2 --journal journal/")
+    ac = add_command(s, "accept", common, help="accept proposal RANK: new communities, cells re-coded",
+                        description="Accept one proposal (recomputed with the same options, so give the options you "
+                                    "proposed with): the community is retired, its parts become new communities, "
+                                    "cells are re-coded; an undo journal is written.",
+                        epilog="Examples:\n"
+                               "  gridmap split accept 110199001003             # the best-ranked proposal\n"
+                               "  gridmap split accept 110199001003 --rank 2 --journal journal/")
     ac.add_argument("community", help="12-digit code of the community to split")
     ac.add_argument("--rank", type=int, default=1,
                     help="which proposal to accept, as ranked by `gridmap split propose` (default 1, the best)")
     _solver_args(ac)
     ac.add_argument("--journal", type=Path, default=Path("gridmap-journal"), help="folder for the undo journal")
     ac.set_defaults(func=cmd_accept)
-    un = s.add_parser("undo", parents=[common], help="undo the last accepted split of a community",
-                      description="Restore the community and cells as they were before the last accepted split, "
-                                  "from the undo journal.",
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                      epilog="Examples:\n  gridmap split undo 110199001003\n"
-                             "  gridmap split undo 110199001003 --journal journal/ --discard-cell-changes")
+    un = add_command(s, "undo", common, help="undo the last accepted split of a community",
+                        description="Restore the community and cells as they were before the last accepted split, "
+                                    "from the undo journal.",
+                        epilog="Examples:\n  gridmap split undo 110199001003\n"
+                               "  gridmap split undo 110199001003 --journal journal/ --discard-cell-changes")
     un.add_argument("community", help="12-digit code of the community whose split is undone")
     un.add_argument("--journal", type=Path, default=Path("gridmap-journal"), help="folder of the undo journal")
     un.add_argument("--discard-cell-changes", action="store_true",

@@ -5,25 +5,34 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gridmap.cli._common import (DeprecatedAlias, add_import_contract, add_json_option, import_exit_code, import_summary,
-                                 open_store_from, print_json, print_table, progress_bar)
+from gridmap.cli._common import (add_command, add_import_contract, add_json_option, add_rejects_option,
+                                 import_exit_code, import_summary, open_store_from, print_json, print_table,
+                                 progress_bar)
 from gridmap.cli._outputs import add_overwrite, output_path, report_paths, str_or_none, write_csv
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("info", parents=[common], help="layers, feature counts, CRS and backend of the store",
-                       description="Show what the store holds: every layer with its feature count, the working "
-                                   "CRS and the backend.",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="Examples:\n"
-                              "  gridmap info\n"
-                              "  gridmap --db postgresql://u@127.0.0.1/gm info --json")
+    _add_info(sub, common)
+    _add_import(sub, common)
+    _add_export(sub, common)
+
+
+def _add_info(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """``gridmap info``."""
+    p = add_command(sub, "info", common, help="layers, feature counts, CRS and backend of the store",
+                         description="Show what the store holds: every layer with its feature count, the working "
+                                     "CRS and the backend.",
+                         epilog="Examples:\n"
+                                "  gridmap info\n"
+                                "  gridmap --db postgresql://u@127.0.0.1/gm info --json")
     add_json_option(p, "the store, CRS and feature counts")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser(
-        "import", parents=[common], help="import a layer from a file, rejecting bad rows with reasons",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+
+def _add_import(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """``gridmap import LAYER FILE``."""
+    p = add_command(sub,
+        "import", common, help="import a layer from a file, rejecting bad rows with reasons",
         description="Import districts, streets, communities, compounds, roads, cells, components or complaints "
                     "from GeoPackage, Shapefile (UTF-8 or GBK, with or without .cpg), GeoJSON, CSV or Excel "
                     "(lon/lat, x/y or WKT), optionally joining an Excel/CSV attribute table by code or name. Good "
@@ -85,18 +94,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--dry-run", action="store_true", help="check everything and report; write nothing")
     p.add_argument("--replace", action="store_true", help="empty the layer first (same transaction)")
     p.add_argument("--abort-on-error", action="store_true", help="write nothing if any row is bad")
-    p.add_argument("--rejects", type=output_path, metavar="CSV",
-                   help="write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
-    p.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
+    add_rejects_option(p, "write the rejection report (row, field, reason, value) to this CSV (UTF-8 with BOM)")
     add_json_option(p, "the import summary (counts, rejections grouped by reason)")
     add_import_contract(p, tz=True)
     p.add_argument("--topology-report", type=output_path, metavar="CSV", help="write the gaps/overlaps table to this CSV")
     add_overwrite(p)
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser(
-        "export", parents=[common], help="write layers to GeoPackage, GeoJSON, FlatGeobuf, GeoParquet or CSV",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+
+def _add_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """``gridmap export FILE``."""
+    p = add_command(sub,
+        "export", common, help="write layers to GeoPackage, GeoJSON, FlatGeobuf, GeoParquet or CSV",
         description="Export layers of the store to the format the output file's extension names: .gpkg "
                     "(GeoPackage 1.3, every layer as a table, working CRS), .geojson (one layer, EPSG:4326 as RFC "
                     "7946 requires), .fgb (FlatGeobuf, one layer, working CRS), .parquet/.geoparquet (GeoParquet, "

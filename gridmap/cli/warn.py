@@ -6,21 +6,20 @@ import argparse
 import sys
 from typing import Any
 
-from gridmap.cli._common import (DeprecatedAlias, add_json_option, open_store_from, print_json, print_table,
-                                 progress_bar)
+from gridmap.cli._common import (add_command, add_json_option, add_rejects_option, open_store_from, print_json,
+                                 print_table, progress_bar)
 
 __all__ = ["register"]
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser(
-        "warn", parents=[common],
+    p = add_command(subparsers,
+        "warn", common,
         help="12345 early warning: count jumps, space-time clusters, hot spots, keyword watch, 回头看 list",
         description="Alerts over [--from, --to) from the complaints in the store: count jumps against each unit's "
                     "own baseline, space-time clusters (the weekly space-time scan, evaluated on --to and every 7 "
                     "days before it inside the window), emerging hot spots and keyword watch, plus the 回头看 "
                     "re-check list; a Markdown summary in Chinese.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n"
                "  gridmap warn --from 2024-05-01 --to 2024-06-01 --keywords 漏雨,渗水 --md report.md \\\n"
                "      --csv alerts.csv --recheck-csv recheck.csv --geojson alerts.geojson\n"
@@ -46,19 +45,18 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     add_overwrite(p)
     p.set_defaults(func=_warn)
 
-    c = subparsers.add_parser("complaints", parents=[common], help="12345 complaints: import",
-                              description="12345 complaints (接诉即办): import them with their cell, community, "
-                                          "street and catalog category.",
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              epilog="Example:\n  gridmap complaints import calls.csv --lonlat gcj02 --rejects bad.csv")
+    c = add_command(subparsers, "complaints", common, help="12345 complaints: import",
+                                description="12345 complaints (接诉即办): import them with their cell, community, "
+                                            "street and catalog category.",
+                                epilog="Example:\n"
+                                       "  gridmap complaints import calls.csv --lonlat gcj02 --rejects bad.csv")
     csub = c.add_subparsers(dest="complaints_command", metavar="ACTION")
-    i = csub.add_parser(
-        "import", parents=[common], help="import complaints (CSV, JSON/Open311, GeoJSON)",
+    i = add_command(csub,
+        "import", common, help="import complaints (CSV, JSON/Open311, GeoJSON)",
         description="Import complaints: each gets its unit cell, community and street from the stored cells (points "
                     "outside every cell are rejected) and a catalog category; rows already stored (same "
                     "source_id) are skipped, so re-importing a file adds nothing twice. Same as `gridmap import "
                     "complaints FILE`.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n"
                "  gridmap complaints import calls.csv --lonlat gcj02 --rejects bad.csv\n"
                "  gridmap complaints import 12345.csv --map source_id=编号,received_at=受理时间,lon=经度,lat=纬度 "
@@ -79,10 +77,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "[keywords] tables, or CSV theirs,ours[,match]); the summary counts what fell into 其他 "
                         "(see docs/complaint-categories.md)")
     i.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    i.add_argument("--rejects", metavar="CSV", type=output_path,
-                   help="write the rejection report (rejected rows and warnings: row, field, reason, value, action) "
-                        "as CSV (UTF-8 with BOM)")
-    i.add_argument("--report", dest="rejects", type=output_path, action=DeprecatedAlias, new="--rejects")
+    add_rejects_option(i, "write the rejection report (rejected rows and warnings: row, field, reason, value, "
+                          "action) as CSV (UTF-8 with BOM)")
     add_json_option(i, "the import summary (counts, rejections grouped by reason)")
     add_overwrite(i)
     from gridmap.cli._common import add_import_contract

@@ -156,8 +156,9 @@ def _units(cls: str) -> tuple[list[str], list[str], list[str]]:
     return _UNITS.get(cls) or _UNITS[cls[:2]]
 
 
-def build_components(layout: Layout, *, fraction: float, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Components along the roads and at compounds of ``layout``; ``fraction`` (<= 1) thins them for small scales."""
+def _candidates(layout: Layout, rng: np.random.Generator) -> tuple[list, list, list]:
+    """Candidate positions (x and y arrays) and classes of components: along the roads by rule, at compounds,
+    bridges and footbridges, and beside each public toilet."""
     roads = layout.roads
     parts = shapely.get_parts(roads.geometry.values, return_index=True)
     lines, ridx = parts[0], parts[1]
@@ -210,15 +211,13 @@ def build_components(layout: Layout, *, fraction: float, rng: np.random.Generato
         xs.append(xy[:, 0])
         ys.append(xy[:, 1])
         cls_all.append(np.full(len(xy), cls))
+    return xs, ys, cls_all
 
-    x, y, cls = np.concatenate(xs), np.concatenate(ys), np.concatenate(cls_all)
-    district = layout.districts.geometry.values[0]
-    shapely.prepare(district)
-    inside = shapely.contains_xy(district, x, y)
-    keep = inside & (rng.random(len(x)) < fraction)
-    x, y, cls = x[keep], y[keep], cls[keep]
 
-    # serials: per class, west->east inside 200 m bands from north to south; thin classes over the cap
+def _serials(x: np.ndarray, y: np.ndarray, cls: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Serials per class, west to east inside 200 m bands from north to south; a class over the 4-digit cap is
+    thinned evenly. Returns the kept ``x, y, cls``, their serials, and the classes present."""
     order = np.lexsort((x, -np.floor(y / 200.0), cls))
     x, y, cls = x[order], y[order], cls[order]
     uniq, start, count = np.unique(cls, return_index=True, return_counts=True)
@@ -236,6 +235,20 @@ def build_components(layout: Layout, *, fraction: float, rng: np.random.Generato
         else:
             serial[s0: s0 + n] = np.arange(1, n + 1)
     x, y, cls, serial = x[keep], y[keep], cls[keep], serial[keep]
+    return x, y, cls, serial, uniq
+
+
+def build_components(layout: Layout, *, fraction: float, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Components along the roads and at compounds of ``layout``; ``fraction`` (<= 1) thins them for small scales."""
+    xs, ys, cls_all = _candidates(layout, rng)
+    x, y, cls = np.concatenate(xs), np.concatenate(ys), np.concatenate(cls_all)
+    district = layout.districts.geometry.values[0]
+    shapely.prepare(district)
+    inside = shapely.contains_xy(district, x, y)
+    keep = inside & (rng.random(len(x)) < fraction)
+    x, y, cls = x[keep], y[keep], cls[keep]
+
+    x, y, cls, serial, uniq = _serials(x, y, cls)
     n = len(x)
 
     code = np.char.add(cls.astype("U4"), np.char.zfill(serial.astype("U4"), 4))

@@ -20,6 +20,8 @@ import shapely
 from shapely.geometry import LineString, Polygon
 
 from gridmap.demo import _names
+from gridmap.demo.geometry import (_adjacency, _boundary, _cell_index, _grid_dims, _merge_slivers, _partition,
+                                   _polyline, _snake_order, _to_multi)
 
 __all__ = ["Layout", "build_layout", "ROAD_WIDTH_M", "HOUSEHOLD_SIZE"]
 
@@ -48,179 +50,6 @@ class Layout:
     oversized_single_block: str | None
 
 
-def _grid_dims(n_streets: int) -> tuple[int, int]:
-    """Superblock lattice (nx, ny) with about 2 superblocks per street, wider than tall."""
-    target = 2 * n_streets + 1
-    best = None
-    for ny in range(2, 12):
-        for nx in range(ny, 3 * ny + 1):
-            score = (abs(nx * ny - target), abs(nx / ny - 1.4))
-            if nx * ny >= 2 * n_streets and (best is None or score < best[0]):
-                best = (score, nx, ny)
-    assert best is not None
-    return best[1], best[2]
-
-
-def _polyline(start: float, stop: float, step: float, base: float, jitter: np.ndarray, *,
-              vertical: bool) -> LineString:
-    t = np.arange(start, stop + step / 2, step)
-    off = base + jitter[: len(t)]
-    return LineString(np.c_[off, t] if vertical else np.c_[t, off])
-
-
-def _boundary(x0: float, y0: float, w: float, h: float, rng: np.random.Generator) -> Polygon:
-    """A rectangle with gently jittered edges (vertices every 500 m)."""
-    def edge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        n = max(2, int(np.hypot(*(b - a)) // 500))
-        t = np.linspace(0, 1, n, endpoint=False)
-        pts = a + np.outer(t, b - a)
-        normal = np.array([-(b - a)[1], (b - a)[0]]) / np.hypot(*(b - a))
-        jit = np.clip(rng.normal(0, 35, n), -70, 70)
-        jit[0] = 0
-        return pts + np.outer(jit, normal)
-    c = [np.array(p, dtype=float) for p in ((x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h))]
-    ring = np.vstack([edge(c[i], c[(i + 1) % 4]) for i in range(4)])
-    poly = Polygon(ring)
-    return poly if poly.is_valid else shapely.make_valid(poly)
-
-
-def _snake_order(nx: int, ny: int) -> list[tuple[int, int]]:
-    order = []
-    for row in range(ny):
-        cols = range(nx) if row % 2 == 0 else range(nx - 1, -1, -1)
-        order += [(c, row) for c in cols]
-    return order
-
-
-def _cell_index(px: np.ndarray, py: np.ndarray, lines: list[LineString], *, vertical: bool) -> np.ndarray:
-    """How many of the (sorted) lattice lines lie west of (vertical) / south of (horizontal) each point."""
-    idx = np.zeros(len(px), dtype=int)
-    for line in lines:
-        xy = np.asarray(line.coords)
-        if vertical:
-            idx += px > np.interp(py, xy[:, 1], xy[:, 0])
-        else:
-            order = np.argsort(xy[:, 0])
-            idx += py > np.interp(px, xy[order, 0], xy[order, 1])
-    return idx
-
-
-def _adjacency(geoms: np.ndarray) -> list[set[int]]:
-    """Blocks sharing more than 1 m of boundary."""
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b])))
-    nbrs: list[set[int]] = [set() for _ in range(len(geoms))]
-    for i, j in zip(a[shared > 1.0], b[shared > 1.0]):
-        nbrs[i].add(int(j))
-        nbrs[j].add(int(i))
-    return nbrs
-
-
-def _components(members: list[int], nbrs: list[set[int]]) -> list[list[int]]:
-    todo, out = set(members), []
-    while todo:
-        start = min(todo)
-        stack, comp = [start], []
-        todo.discard(start)
-        while stack:
-            k = stack.pop()
-            comp.append(k)
-            for m in nbrs[k] & todo:
-                todo.discard(m)
-                stack.append(m)
-        out.append(sorted(comp))
-    return sorted(out, key=len, reverse=True)
-
-
-def _partition(blocks: list[int], k: int, cx: np.ndarray, cy: np.ndarray, area: np.ndarray,
-               nbrs: list[set[int]]) -> np.ndarray:
-    """Split a street's blocks into ``k`` contiguous groups (k-means on centroids, then connectivity repair)."""
-    b = np.asarray(blocks)
-    pts = np.c_[cx[b], cy[b]]
-    # farthest-point seeds from the north-west block: deterministic
-    seeds = [int(np.argmin(pts[:, 0] - pts[:, 1]))]
-    d = np.hypot(*(pts - pts[seeds[0]]).T)
-    while len(seeds) < k:
-        seeds.append(int(np.argmax(d)))
-        d = np.minimum(d, np.hypot(*(pts - pts[seeds[-1]]).T))
-    centres = pts[seeds].astype(float)
-    label = np.zeros(len(b), dtype=int)
-    for _ in range(12):
-        dist = np.hypot(pts[:, None, 0] - centres[None, :, 0], pts[:, None, 1] - centres[None, :, 1])
-        label = np.argmin(dist, axis=1)
-        for j in range(k):
-            sel = label == j
-            if sel.any():
-                centres[j] = np.average(pts[sel], axis=0, weights=area[b][sel])
-            else:                                   # re-seed an empty group at the worst-served block
-                far = int(np.argmax(dist[np.arange(len(b)), label]))
-                centres[j] = pts[far]
-    for j in range(k):                              # no empty group
-        if not (label == j).any():
-            counts = np.bincount(label, minlength=k)
-            donor = int(np.argmax(counts))
-            label[np.flatnonzero(label == donor)[0]] = j
-    pos = {int(blk): i for i, blk in enumerate(b)}
-    for _ in range(30):
-        moved = False
-        for j in range(k):
-            members = [int(x) for x in b[label == j]]
-            comps = _components(members, nbrs)
-            for comp in comps[1:]:
-                for blk in comp:
-                    cand = [label[pos[m]] for m in nbrs[blk] if m in pos and label[pos[m]] != j]
-                    if cand:
-                        label[pos[blk]] = np.bincount(cand).argmax()
-                        moved = True
-        if not moved:
-            break
-    return label
-
-
-def _merge_slivers(geoms: np.ndarray, group: np.ndarray, *, min_area_m2: float) -> tuple[np.ndarray, np.ndarray]:
-    """Merge blocks smaller than ``min_area_m2`` into the neighbour of the same superblock they share most edge with.
-
-    Returns the new block array and the indices (into the input) of the blocks kept.
-    """
-    geoms = geoms.copy()
-    alive = np.ones(len(geoms), dtype=bool)
-    for _ in range(5):
-        area = shapely.area(geoms)
-        small = np.flatnonzero(alive & (area < min_area_m2))
-        if len(small) == 0:
-            break
-        nbrs = _adjacency(np.where(alive, geoms, shapely.Point()))
-        for i in small[np.argsort(area[small])]:
-            if not alive[i]:
-                continue
-            cand = [j for j in nbrs[i] if alive[j] and group[j] == group[i]]
-            if not cand:
-                continue
-            shared = [shapely.intersection(geoms[i].boundary, geoms[j].boundary).length for j in cand]
-            j = cand[int(np.argmax(shared))]
-            geoms[j] = shapely.unary_union([geoms[j], geoms[i]])
-            alive[i] = False
-            nbrs[j] |= nbrs[i] - {j}
-    keep = np.flatnonzero(alive)
-    return geoms[keep], keep
-
-
-def _to_multi(geoms: np.ndarray | list) -> np.ndarray:
-    arr = np.asarray(geoms, dtype=object)
-    out = np.empty(len(arr), dtype=object)
-    for i, g in enumerate(arr):
-        if g.geom_type == "Polygon":
-            out[i] = shapely.MultiPolygon([g])
-        elif g.geom_type == "LineString":
-            out[i] = shapely.MultiLineString([g])
-        else:
-            out[i] = g
-    return out
-
-
 def _households(n: int, rng: np.random.Generator) -> np.ndarray:
     """Heavy-tailed community household counts: mean 1,500, ~19 % over 3,000, >= 3 over 5,000."""
     n_super = max(3, int(round(0.025 * n)))
@@ -247,14 +76,10 @@ def _split_integer(total: int, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_layout(*, n_streets: int, communities_per_street: float, rng: np.random.Generator) -> Layout:
-    """Build every place layer for ``n_streets`` streets (17 at full scale)."""
-    nx, ny = _grid_dims(n_streets)
-    w, h = nx * SUPERBLOCK_W_M, ny * SUPERBLOCK_H_M
-    x0, y0 = CENTRE_XY[0] - w / 2, CENTRE_XY[1] - h / 2
-    district = _boundary(x0, y0, w, h, rng)
-
-    # --- main roads, river, rail ---------------------------------------------------------------------
+def _main_roads(nx: int, ny: int, x0: float, y0: float, w: float, h: float, rng: np.random.Generator
+                ) -> tuple[list[dict], list[LineString], list[LineString], int]:
+    """The main roads between the superblocks (one north-south line a railway, one east-west line the river):
+    their rows, the north-south and east-west lines, and the river's row index."""
     road_rows: list[dict] = []
     v_lines, h_lines = [], []
     rail_i = nx - 2 if nx >= 5 else None
@@ -278,7 +103,12 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             kind = "main"
         h_lines.append(line)
         road_rows.append({"kind": kind, "geometry": line})
+    return road_rows, v_lines, h_lines, river_j
 
+
+def _superblocks(district: Polygon, road_rows: list[dict], v_lines: list[LineString], h_lines: list[LineString]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The superblocks the main roads cut the district into, with their lattice column and row."""
     ring = district.exterior
     main_geoms = [shapely.intersection(r["geometry"], district) for r in road_rows]
     superblocks = np.asarray(list(shapely.polygonize(
@@ -286,12 +116,14 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
     rp = shapely.get_coordinates(shapely.point_on_surface(superblocks))
     sb_col = _cell_index(rp[:, 0], rp[:, 1], v_lines, vertical=True)
     sb_row = _cell_index(rp[:, 0], rp[:, 1], h_lines, vertical=False)
+    return superblocks, sb_col, sb_row
 
-    # old town: a western band of superblocks north of the river
-    old_cols = set(range(0, max(1, int(round(nx * 0.4)))))
-    old_rows = set(range(river_j, ny))
 
-    # --- secondary and branch roads per superblock ----------------------------------------------------
+def _side_roads(superblocks: np.ndarray, sb_col: np.ndarray, sb_row: np.ndarray, old_cols: set[int],
+                old_rows: set[int], rng: np.random.Generator) -> list[dict]:
+    """Secondary and branch roads per superblock (old-town superblocks get one secondary road fewer and no
+    branch road)."""
+    road_rows: list[dict] = []
     for k, sb in enumerate(superblocks):
         bx0, by0, bx1, by1 = sb.bounds
         old = sb_col[k] in old_cols and sb_row[k] in old_rows
@@ -311,11 +143,14 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             yy = by0 + (by1 - by0) * (strip + 0.5) / 3 + rng.uniform(-20, 20)
             ln = LineString([(bx0 - 50, yy), (bx1 + 50, yy + rng.uniform(-15, 15))])
             road_rows.append({"kind": "branch", "geometry": shapely.intersection(ln, pad)})
+    return road_rows
 
-    roads = gpd.GeoDataFrame(road_rows, geometry="geometry", crs=CRS)
-    roads["geometry"] = shapely.line_merge(shapely.intersection(roads.geometry.values, district))
-    roads = roads[~roads.geometry.is_empty].reset_index(drop=True)
 
+def _blocks(district: Polygon, road_rows: list[dict], v_lines: list[LineString], h_lines: list[LineString]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks every road cuts the district into (slivers merged), west to east and north to south, with
+    their superblock column and row."""
+    ring = district.exterior
     cut_lines = [shapely.intersection(r["geometry"], district.buffer(5.0)) for r in road_rows]
     blocks_arr = np.asarray(list(shapely.polygonize(
         list(shapely.unary_union(cut_lines + [ring]).geoms)).geoms), dtype=object)
@@ -329,11 +164,11 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
     b_row = _cell_index(rp[:, 0], rp[:, 1], h_lines, vertical=False)
     blocks_arr, keep = _merge_slivers(blocks_arr, b_col * 1000 + b_row, min_area_m2=30_000.0)
     rp, b_col, b_row = rp[keep], b_col[keep], b_row[keep]
-    b_old = np.array([c in old_cols and r in old_rows for c, r in zip(b_col, b_row)])
-    b_area = shapely.area(blocks_arr)
-    cxy = shapely.get_coordinates(shapely.centroid(blocks_arr))
+    return blocks_arr, b_col, b_row
 
-    # --- streets: runs of superblocks along a snake through the lattice --------------------------------
+
+def _block_streets(n_streets: int, nx: int, ny: int, b_col: np.ndarray, b_row: np.ndarray) -> np.ndarray:
+    """The street of every block: streets are runs of superblocks along a snake through the lattice."""
     sizes = [2] * n_streets
     sizes[min(3, n_streets - 2)] = 1                  # deliberately under 2 km^2
     sizes[-1] += nx * ny - sum(sizes)                 # the last street absorbs the rest
@@ -345,12 +180,14 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             sb_street[cell] = s
         pos += size
     b_street = np.array([sb_street[(c, r)] for c, r in zip(b_col, b_row)])
-    nbrs = _adjacency(blocks_arr)
+    return b_street
 
-    street_names = _names.street_names(n_streets)
-    street_codes = [f"{_names.DISTRICT_CODE}{s + 1:03d}" for s in range(n_streets)]
 
-    # --- communities ----------------------------------------------------------------------------------
+def _communities(blocks_arr: np.ndarray, b_street: np.ndarray, n_streets: int, communities_per_street: float,
+                 cxy: np.ndarray, b_area: np.ndarray, nbrs: list[set[int]], rng: np.random.Generator
+                 ) -> tuple[np.ndarray, list[int], list[int]]:
+    """The community of every block (connected groups of similar area inside each street), and each
+    community's street and number in it."""
     n_blocks_street = np.bincount(b_street, minlength=n_streets)
     total_comm = int(round(communities_per_street * n_streets))
     k_street = np.maximum(2, np.round(total_comm * n_blocks_street / n_blocks_street.sum()
@@ -372,11 +209,13 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
         for r, g in enumerate(ranked):
             comm_street.append(s)
             comm_local.append(r + 1)
-    n_comm = len(comm_street)
-    comm_codes = [f"{street_codes[s]}{loc:03d}" for s, loc in zip(comm_street, comm_local)]
-    comm_names = _names.community_names(n_comm, rng)
+    return b_comm, comm_street, comm_local
 
-    # residential flags: ~12 % of modern blocks are parks, offices, schools (never a community's last one)
+
+def _residential(blocks_arr: np.ndarray, b_comm: np.ndarray, n_comm: int, b_old: np.ndarray, rng: np.random.Generator
+                 ) -> np.ndarray:
+    """Which blocks are residential: ~12 % of modern blocks are parks, offices, schools (never a community's
+    last one)."""
     b_res = np.ones(len(blocks_arr), dtype=bool)
     for c in range(n_comm):
         members = np.flatnonzero(b_comm == c)
@@ -385,8 +224,13 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             if len(drop) >= len(members):
                 drop = drop[1:]
             b_res[drop] = False
+    return b_res
 
-    # --- compounds and building atoms ----------------------------------------------------------------
+
+def _compounds(roads: gpd.GeoDataFrame, blocks_arr: np.ndarray, b_res: np.ndarray, b_old: np.ndarray, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, list[str], list[dict]]:
+    """Compounds (modern blocks) and building atoms (old town) inside the residential blocks, set back from the
+    road surfaces, with their block and kind; and the hutongs between the old-town atoms."""
     road_buf = shapely.unary_union(shapely.buffer(
         roads.geometry.values[roads.kind.values != "hutong"],
         roads.kind.map(ROAD_WIDTH_M).values[roads.kind.values != "hutong"] / 2 + 4.0, cap_style="flat"))
@@ -430,9 +274,12 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
                     hutong_rows.append({"kind": "hutong", "geometry": ln})
     cmp_geom_a = np.asarray(cmp_geom, dtype=object)
     cmp_block_a = np.asarray(cmp_block)
-    cmp_comm = b_comm[cmp_block_a]
+    return cmp_geom_a, cmp_block_a, cmp_kind, hutong_rows
 
-    # --- households ------------------------------------------------------------------------------------
+
+def _compound_households(n_comm: int, cmp_comm: np.ndarray, cmp_kind: list[str], cmp_geom_a: np.ndarray,
+                         rng: np.random.Generator) -> tuple[np.ndarray, int | None]:
+    """Households per compound, and the community made infeasible to split (one compound over 3,000)."""
     hh_comm = _households(n_comm, rng)
     n_cmp_comm = np.bincount(cmp_comm, minlength=n_comm)
     # super-large communities go where they have room to be split; the infeasible one needs a modern compound
@@ -461,29 +308,12 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             cmp_hh[rest] = _split_integer(int(hh_comm[c]) - mega, wts[idx != big_one])
         else:
             cmp_hh[idx] = _split_integer(int(hh_comm[c]), wts)
-    # communities without any compound (should not happen) keep zero households
-    hh_comm = np.bincount(cmp_comm, weights=cmp_hh, minlength=n_comm).astype(int)
-    cmp_pop = np.round(cmp_hh * HOUSEHOLD_SIZE).astype(int)
-    pop_comm = np.bincount(cmp_comm, weights=cmp_pop, minlength=n_comm).astype(int)
+    return cmp_hh, infeasible
 
-    # --- frames ---------------------------------------------------------------------------------------
-    comm_geom = [shapely.unary_union(blocks_arr[b_comm == c]) for c in range(n_comm)]
-    street_geom = [shapely.unary_union(blocks_arr[b_street == s]) for s in range(n_streets)]
-    district_geom = shapely.unary_union(blocks_arr)
 
-    districts = gpd.GeoDataFrame({"code": [_names.DISTRICT_CODE], "name": [_names.DISTRICT_NAME]},
-                                 geometry=_to_multi([district_geom]), crs=CRS)
-    streets = gpd.GeoDataFrame({"code": street_codes, "district_code": _names.DISTRICT_CODE,
-                                "name": street_names, "zone": "core"},
-                               geometry=_to_multi(street_geom), crs=CRS)
-    communities = gpd.GeoDataFrame({
-        "code": comm_codes, "street_code": [street_codes[s] for s in comm_street],
-        "name": comm_names, "households": hh_comm, "population": pop_comm,
-        "active": True, "retired_at": pd.Series([pd.NaT] * n_comm, dtype="datetime64[ns]"),
-        "parent_code": pd.Series([None] * n_comm, dtype=object)},
-        geometry=_to_multi(comm_geom), crs=CRS)
-
-    # compound codes and names
+def _compound_names(cmp_comm: np.ndarray, cmp_kind: list[str], comm_codes: list[str], comm_names: list[str],
+                    n_comm: int, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """Compound codes (community code + 4 digits) and names, unique inside the district."""
     cmp_code, cmp_name = [], []
     seq = np.zeros(n_comm, dtype=int)
     hutong_no = np.zeros(n_comm, dtype=int)
@@ -505,13 +335,11 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
             cmp_name[i] = f"{nm}{'一二三四五六七八九'[min(seen[nm] - 2, 8)]}区" if seen[nm] <= 10 else f"{nm}{seen[nm]}"
         else:
             seen[nm] = 1
-    indivisible = np.ones(len(cmp_geom_a), dtype=bool)
-    compounds = gpd.GeoDataFrame({
-        "code": cmp_code, "community_code": [comm_codes[c] for c in cmp_comm], "name": cmp_name,
-        "kind": cmp_kind, "households": cmp_hh, "population": cmp_pop, "indivisible": indivisible},
-        geometry=_to_multi(cmp_geom_a), crs=CRS)
+    return cmp_code, cmp_name
 
-    # roads: add hutongs, names, codes, widths
+
+def _named_roads(roads: gpd.GeoDataFrame, hutong_rows: list[dict]) -> gpd.GeoDataFrame:
+    """The road layer: main and side roads plus the hutongs, with names, codes and widths."""
     if hutong_rows:
         roads = pd.concat([roads, gpd.GeoDataFrame(hutong_rows, geometry="geometry", crs=CRS)],
                           ignore_index=True)
@@ -534,7 +362,75 @@ def build_layout(*, n_streets: int, communities_per_street: float, rng: np.rando
     roads["code"] = [f"{_names.DISTRICT_CODE}R{i + 1:05d}" for i in range(len(roads))]
     roads = gpd.GeoDataFrame(roads[["code", "name", "kind", "width_m"]],
                              geometry=_to_multi(roads.geometry.values), crs=CRS)
+    return roads
 
+
+def build_layout(*, n_streets: int, communities_per_street: float, rng: np.random.Generator) -> Layout:
+    """Build every place layer for ``n_streets`` streets (17 at full scale)."""
+    nx, ny = _grid_dims(n_streets)
+    w, h = nx * SUPERBLOCK_W_M, ny * SUPERBLOCK_H_M
+    x0, y0 = CENTRE_XY[0] - w / 2, CENTRE_XY[1] - h / 2
+    district = _boundary(x0, y0, w, h, rng)
+
+    road_rows, v_lines, h_lines, river_j = _main_roads(nx, ny, x0, y0, w, h, rng)
+    superblocks, sb_col, sb_row = _superblocks(district, road_rows, v_lines, h_lines)
+    # old town: a western band of superblocks north of the river
+    old_cols = set(range(0, max(1, int(round(nx * 0.4)))))
+    old_rows = set(range(river_j, ny))
+    road_rows += _side_roads(superblocks, sb_col, sb_row, old_cols, old_rows, rng)
+    roads = gpd.GeoDataFrame(road_rows, geometry="geometry", crs=CRS)
+    roads["geometry"] = shapely.line_merge(shapely.intersection(roads.geometry.values, district))
+    roads = roads[~roads.geometry.is_empty].reset_index(drop=True)
+    blocks_arr, b_col, b_row = _blocks(district, road_rows, v_lines, h_lines)
+    b_old = np.array([c in old_cols and r in old_rows for c, r in zip(b_col, b_row)])
+    b_area = shapely.area(blocks_arr)
+    cxy = shapely.get_coordinates(shapely.centroid(blocks_arr))
+    b_street = _block_streets(n_streets, nx, ny, b_col, b_row)
+    nbrs = _adjacency(blocks_arr)
+
+    street_names = _names.street_names(n_streets)
+    street_codes = [f"{_names.DISTRICT_CODE}{s + 1:03d}" for s in range(n_streets)]
+
+    b_comm, comm_street, comm_local = _communities(blocks_arr, b_street, n_streets, communities_per_street, cxy,
+                                                   b_area, nbrs, rng)
+    n_comm = len(comm_street)
+    comm_codes = [f"{street_codes[s]}{loc:03d}" for s, loc in zip(comm_street, comm_local)]
+    comm_names = _names.community_names(n_comm, rng)
+
+    b_res = _residential(blocks_arr, b_comm, n_comm, b_old, rng)
+    cmp_geom_a, cmp_block_a, cmp_kind, hutong_rows = _compounds(roads, blocks_arr, b_res, b_old, rng)
+    cmp_comm = b_comm[cmp_block_a]
+    cmp_hh, infeasible = _compound_households(n_comm, cmp_comm, cmp_kind, cmp_geom_a, rng)
+    # communities without any compound (should not happen) keep zero households
+    hh_comm = np.bincount(cmp_comm, weights=cmp_hh, minlength=n_comm).astype(int)
+    cmp_pop = np.round(cmp_hh * HOUSEHOLD_SIZE).astype(int)
+    pop_comm = np.bincount(cmp_comm, weights=cmp_pop, minlength=n_comm).astype(int)
+
+    # --- frames ---------------------------------------------------------------------------------------
+    comm_geom = [shapely.unary_union(blocks_arr[b_comm == c]) for c in range(n_comm)]
+    street_geom = [shapely.unary_union(blocks_arr[b_street == s]) for s in range(n_streets)]
+    district_geom = shapely.unary_union(blocks_arr)
+
+    districts = gpd.GeoDataFrame({"code": [_names.DISTRICT_CODE], "name": [_names.DISTRICT_NAME]},
+                                 geometry=_to_multi([district_geom]), crs=CRS)
+    streets = gpd.GeoDataFrame({"code": street_codes, "district_code": _names.DISTRICT_CODE,
+                                "name": street_names, "zone": "core"},
+                               geometry=_to_multi(street_geom), crs=CRS)
+    communities = gpd.GeoDataFrame({
+        "code": comm_codes, "street_code": [street_codes[s] for s in comm_street],
+        "name": comm_names, "households": hh_comm, "population": pop_comm,
+        "active": True, "retired_at": pd.Series([pd.NaT] * n_comm, dtype="datetime64[ns]"),
+        "parent_code": pd.Series([None] * n_comm, dtype=object)},
+        geometry=_to_multi(comm_geom), crs=CRS)
+
+    cmp_code, cmp_name = _compound_names(cmp_comm, cmp_kind, comm_codes, comm_names, n_comm, rng)
+    indivisible = np.ones(len(cmp_geom_a), dtype=bool)
+    compounds = gpd.GeoDataFrame({
+        "code": cmp_code, "community_code": [comm_codes[c] for c in cmp_comm], "name": cmp_name,
+        "kind": cmp_kind, "households": cmp_hh, "population": cmp_pop, "indivisible": indivisible},
+        geometry=_to_multi(cmp_geom_a), crs=CRS)
+
+    roads = _named_roads(roads, hutong_rows)
     blocks = gpd.GeoDataFrame({"street_code": [street_codes[s] for s in b_street],
                                "community_code": [comm_codes[c] for c in b_comm],
                                "old_town": b_old, "residential": b_res},

@@ -261,87 +261,104 @@ def assemble_cells(pieces: gpd.GeoDataFrame, *, cell_size_m: float = 100.0, sliv
     return out
 
 
-def _assemble(p_geom: np.ndarray, p_row: np.ndarray, p_ix: np.ndarray, p_iy: np.ndarray, p_area: np.ndarray,
-              codes: np.ndarray, *, cell_size_m: float, sliver_share: float, allow_overflow: bool, crs: Any,
-              stacklevel: int = 2) -> tuple[gpd.GeoDataFrame, int]:
-    """Pieces (polygons, their community row in ``codes``, lattice square, area) -> coded cells, slivers merged."""
+def _sliver_owners(p_geom: np.ndarray, p_row: np.ndarray, p_ix: np.ndarray, p_iy: np.ndarray, p_area: np.ndarray,
+                   sliver: np.ndarray, *, cell_size_m: float) -> np.ndarray:
+    """The owner of each piece: the piece whose square it joins (itself for non-slivers); a sliver joins the
+    non-sliver neighbour of its community with the longest shared edge (ties: northern-most, then western-most
+    receiving square), repeatedly; slivers with no such neighbour are placed by :func:`_place_strays`."""
     n = len(p_geom)
-    nominal = float(cell_size_m) * float(cell_size_m)
-    # owner of each piece: the piece whose square it joins (itself for non-slivers)
-    sliver = p_area < float(sliver_share) * nominal
     owner = np.where(sliver, -1, np.arange(n))
-    if sliver.any():
-        tree = shapely.STRtree(p_geom)
-        boundaries = shapely.boundary(p_geom)
-        merged_any = True
-        while merged_any and (owner < 0).any():
-            todo = np.flatnonzero(owner < 0)
-            s_idx, n_idx = tree.query(p_geom[todo], predicate="intersects")
-            s_idx = todo[s_idx]
-            ok = (n_idx != s_idx) & (p_row[n_idx] == p_row[s_idx]) & (owner[n_idx] >= 0)
-            s_idx, n_idx = s_idx[ok], n_idx[ok]
-            if not len(s_idx):
-                break
-            shared = shapely.length(shapely.intersection(boundaries[s_idx], boundaries[n_idx]))
-            edge = shared > 1e-9 * cell_size_m
-            s_idx, n_idx, shared = s_idx[edge], n_idx[edge], shared[edge]
-            if not len(s_idx):
-                break
-            target = owner[n_idx]
-            # longest shared edge first; ties: northern-most then western-most receiving square
-            order = np.lexsort((p_ix[target], -p_iy[target], -shared, s_idx))
-            s_sorted = s_idx[order]
-            first = np.r_[True, s_sorted[1:] != s_sorted[:-1]]
-            owner[s_sorted[first]] = target[order][first]
-            merged_any = bool(first.any())
-        stray = owner < 0
-        if stray.any():
-            log.debug("%d sliver(s) with no non-sliver neighbour in their community", stray.sum())
-            # slivers touching only each other (a small detached part cut by lattice lines) become one cell,
-            # kept at the square of their largest member (ties: northern-most, then western-most)
-            todo = np.flatnonzero(stray)
-            a, b = tree.query(p_geom[todo], predicate="intersects")
-            a = todo[a]
-            ok = (a != b) & stray[b] & (p_row[a] == p_row[b])
-            a, b = a[ok], b[ok]
-            if len(a):
-                edge = shapely.length(shapely.intersection(boundaries[a], boundaries[b])) > 1e-9 * cell_size_m
-                a, b = a[edge], b[edge]
-            if len(a):
-                from scipy.sparse import coo_matrix
-                from scipy.sparse.csgraph import connected_components
+    if not sliver.any():
+        return owner
+    tree = shapely.STRtree(p_geom)
+    boundaries = shapely.boundary(p_geom)
+    merged_any = True
+    while merged_any and (owner < 0).any():
+        todo = np.flatnonzero(owner < 0)
+        s_idx, n_idx = tree.query(p_geom[todo], predicate="intersects")
+        s_idx = todo[s_idx]
+        ok = (n_idx != s_idx) & (p_row[n_idx] == p_row[s_idx]) & (owner[n_idx] >= 0)
+        s_idx, n_idx = s_idx[ok], n_idx[ok]
+        if not len(s_idx):
+            break
+        shared = shapely.length(shapely.intersection(boundaries[s_idx], boundaries[n_idx]))
+        edge = shared > 1e-9 * cell_size_m
+        s_idx, n_idx, shared = s_idx[edge], n_idx[edge], shared[edge]
+        if not len(s_idx):
+            break
+        target = owner[n_idx]
+        # longest shared edge first; ties: northern-most then western-most receiving square
+        order = np.lexsort((p_ix[target], -p_iy[target], -shared, s_idx))
+        s_sorted = s_idx[order]
+        first = np.r_[True, s_sorted[1:] != s_sorted[:-1]]
+        owner[s_sorted[first]] = target[order][first]
+        merged_any = bool(first.any())
+    stray = owner < 0
+    if stray.any():
+        _place_strays(owner, stray, tree, boundaries, p_geom, p_row, p_ix, p_iy, p_area, sliver,
+                      cell_size_m=cell_size_m)
+    return owner
 
-                pos = np.full(n, -1)
-                pos[todo] = np.arange(len(todo))
-                graph = coo_matrix((np.ones(len(a)), (pos[a], pos[b])), shape=(len(todo), len(todo)))
-                _, label = connected_components(graph, directed=False)
-                best = np.lexsort((p_ix[todo], -p_iy[todo], -p_area[todo], label))
-                first = np.r_[True, label[best][1:] != label[best][:-1]]
-                leader = np.empty(label.max() + 1, dtype=np.int64)
-                leader[label[best][first]] = todo[best][first]
-                grouped = label[np.bincount(label)[label] > 1]
-                members = todo[np.isin(label, grouped)]
-                owner[members] = leader[label[pos[members]]]
-                # the leaders stay unowned: they anchor their square below, and their group follows them
-                owner[leader[np.unique(grouped)]] = -1
-                lead = np.zeros(n, dtype=bool)
-                lead[leader[np.unique(grouped)]] = True
-            else:
-                lead = np.zeros(n, dtype=bool)
-            stray = owner < 0
-            # group with a non-sliver piece of the same square if any, else with the first stray of the square
-            key = pd.DataFrame({"r": p_row, "x": p_ix, "y": p_iy, "i": np.arange(n), "o": owner})
-            anchor = key[key["o"] >= 0].groupby(["r", "x", "y"])["i"].min()
-            stray_anchor = key[key["o"] < 0].groupby(["r", "x", "y"])["i"].min()
-            anchors = anchor.combine_first(stray_anchor)
-            sk = key[key["o"] < 0]
-            target = anchors.loc[list(zip(sk["r"], sk["x"], sk["y"]))].to_numpy()
-            group = owner.copy()
-            owner[sk["i"].to_numpy()] = target
-            # members of a sliver group follow their leader's (now resolved) square
-            follow = (group >= 0) & sliver & lead[np.maximum(group, 0)]
-            owner[follow] = owner[group[follow]]
-    # non-sliver pieces of the same square and community are one cell
+
+def _place_strays(owner: np.ndarray, stray: np.ndarray, tree: shapely.STRtree, boundaries: np.ndarray,
+                  p_geom: np.ndarray, p_row: np.ndarray, p_ix: np.ndarray, p_iy: np.ndarray, p_area: np.ndarray,
+                  sliver: np.ndarray, *, cell_size_m: float) -> None:
+    """Set ``owner`` of the slivers no non-sliver neighbour took (``stray``): slivers touching only each other
+    become one cell led by their largest member; a leader or lone sliver joins a non-sliver piece of its own
+    square, else the first stray of that square."""
+    n = len(p_geom)
+    log.debug("%d sliver(s) with no non-sliver neighbour in their community", stray.sum())
+    # slivers touching only each other (a small detached part cut by lattice lines) become one cell,
+    # kept at the square of their largest member (ties: northern-most, then western-most)
+    todo = np.flatnonzero(stray)
+    a, b = tree.query(p_geom[todo], predicate="intersects")
+    a = todo[a]
+    ok = (a != b) & stray[b] & (p_row[a] == p_row[b])
+    a, b = a[ok], b[ok]
+    if len(a):
+        edge = shapely.length(shapely.intersection(boundaries[a], boundaries[b])) > 1e-9 * cell_size_m
+        a, b = a[edge], b[edge]
+    if len(a):
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        pos = np.full(n, -1)
+        pos[todo] = np.arange(len(todo))
+        graph = coo_matrix((np.ones(len(a)), (pos[a], pos[b])), shape=(len(todo), len(todo)))
+        _, label = connected_components(graph, directed=False)
+        best = np.lexsort((p_ix[todo], -p_iy[todo], -p_area[todo], label))
+        first = np.r_[True, label[best][1:] != label[best][:-1]]
+        leader = np.empty(label.max() + 1, dtype=np.int64)
+        leader[label[best][first]] = todo[best][first]
+        grouped = label[np.bincount(label)[label] > 1]
+        members = todo[np.isin(label, grouped)]
+        owner[members] = leader[label[pos[members]]]
+        # the leaders stay unowned: they anchor their square below, and their group follows them
+        owner[leader[np.unique(grouped)]] = -1
+        lead = np.zeros(n, dtype=bool)
+        lead[leader[np.unique(grouped)]] = True
+    else:
+        lead = np.zeros(n, dtype=bool)
+    stray = owner < 0
+    # group with a non-sliver piece of the same square if any, else with the first stray of the square
+    key = pd.DataFrame({"r": p_row, "x": p_ix, "y": p_iy, "i": np.arange(n), "o": owner})
+    anchor = key[key["o"] >= 0].groupby(["r", "x", "y"])["i"].min()
+    stray_anchor = key[key["o"] < 0].groupby(["r", "x", "y"])["i"].min()
+    anchors = anchor.combine_first(stray_anchor)
+    sk = key[key["o"] < 0]
+    target = anchors.loc[list(zip(sk["r"], sk["x"], sk["y"]))].to_numpy()
+    group = owner.copy()
+    owner[sk["i"].to_numpy()] = target
+    # members of a sliver group follow their leader's (now resolved) square
+    follow = (group >= 0) & sliver & lead[np.maximum(group, 0)]
+    owner[follow] = owner[group[follow]]
+
+
+def _cell_geometries(p_geom: np.ndarray, p_row: np.ndarray, p_ix: np.ndarray, p_iy: np.ndarray, owner: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """One geometry per cell: the union of the pieces of the same square and community (slivers with the piece
+    that owns them); returns the head piece of each cell and the cell geometries."""
+    n = len(p_geom)
     keyframe = pd.DataFrame({"r": p_row, "x": p_ix, "y": p_iy, "i": np.arange(n)})
     head = keyframe.groupby(["r", "x", "y"], sort=False)["i"].transform("min").to_numpy()
     cell_of = head[owner]
@@ -360,6 +377,18 @@ def _assemble(p_geom: np.ndarray, p_row: np.ndarray, p_ix: np.ndarray, p_iy: np.
         log.warning("%d cell(s) needed make_valid after merging", bad.sum())
         fixed = shapely.make_valid(cell_geom[bad])
         cell_geom[bad] = [shapely.union_all(_polygon_parts(np.array([g]))[0]) for g in fixed]
+    return uniq, cell_geom
+
+
+def _assemble(p_geom: np.ndarray, p_row: np.ndarray, p_ix: np.ndarray, p_iy: np.ndarray, p_area: np.ndarray,
+              codes: np.ndarray, *, cell_size_m: float, sliver_share: float, allow_overflow: bool, crs: Any,
+              stacklevel: int = 2) -> tuple[gpd.GeoDataFrame, int]:
+    """Pieces (polygons, their community row in ``codes``, lattice square, area) -> coded cells, slivers merged."""
+    nominal = float(cell_size_m) * float(cell_size_m)
+    # owner of each piece: the piece whose square it joins (itself for non-slivers)
+    sliver = p_area < float(sliver_share) * nominal
+    owner = _sliver_owners(p_geom, p_row, p_ix, p_iy, p_area, sliver, cell_size_m=cell_size_m)
+    uniq, cell_geom = _cell_geometries(p_geom, p_row, p_ix, p_iy, owner)
     c_row = p_row[uniq]
     c_ix = p_ix[uniq]
     c_iy = p_iy[uniq]

@@ -47,7 +47,7 @@ import pandas as pd
 from gridmap.errors import Problem, UsageError, ValidationError, message
 from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
 
-__all__ = ["CategoryMap", "load_category_map", "assign_categories", "category_summary"]
+__all__ = ["CategoryMap", "load_category_map", "assign_categories", "category_summary", "import_categories"]
 
 
 def _key(value: object) -> str:
@@ -148,3 +148,14 @@ def category_summary(raw: pd.Series, how: pd.Series, final: pd.Series) -> dict[s
             "by_keyword": int((how == "keyword").sum()), "unmapped": int(unknown.sum()),
             "other": int((final == FALLBACK_CATEGORY).sum()),
             "unmapped_values": {(None if pd.isna(k) else k): int(n) for k, n in counts.items()}}
+
+
+def import_categories(raw: pd.Series, text: pd.Series, category_map: CategoryMap | None, *, unknown_category: str,
+                      reject: Any) -> tuple[pd.Series, np.ndarray, pd.Series]:
+    """The complaint import's categories: :func:`assign_categories`, then the importer's rule for what is still
+    unknown (其他, or rejected); returns the categories, which kept rows were unknown, and how each was found."""
+    from gridmap.io.complaint_fields import _categories
+
+    known, how = assign_categories(raw, text, category_map)
+    category, unknown_kept = _categories(raw, unknown_category=unknown_category, reject=reject, known=known)
+    return category, unknown_kept, how

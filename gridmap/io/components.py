@@ -81,9 +81,11 @@ def import_components(store: Any, source: "str | os.PathLike | gpd.GeoDataFrame"
 
     The steps, each a function of this module: read and normalise (:func:`_read_components`,
     :func:`_normalise`), code (:func:`_code_rows`), place on cells (:func:`_place_on_cells`), check duplicates
-    (:func:`_check_duplicates`), number the uncoded (:func:`_assign_serials`), write (:func:`_write`). The
-    function takes 13 options because it is the one public entry of the component import (the CLI's
-    ``import-components`` maps its flags onto them one to one).
+    (:func:`_check_duplicates`), number the uncoded (:func:`_assign_serials`), write (:func:`_write`).
+
+    Why 15 parameters and ~85 lines: the keyword-only options are the one public entry of the component import
+    (``gridmap import components`` maps its flags onto them one to one) and the docstring documents each; the
+    body is ~40 lines of calls to the steps above.
 
     Parameters
     ----------

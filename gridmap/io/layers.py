@@ -9,7 +9,6 @@ and what is wrong. Files are read by :func:`gridmap.io.vector.read_vector`.
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import warnings
@@ -23,6 +22,7 @@ import pandas as pd
 
 from gridmap.crs import check_crs, parse_crs
 from gridmap.errors import Problem, UsageError, ValidationError, message
+from gridmap.io.topology import TopologyMode
 from gridmap.io.validate import check_rows, implausible_rows
 from gridmap.io.vector import GEOMETRY_FIELDS, read_vector, require_crs
 
@@ -32,14 +32,6 @@ log = logging.getLogger(__name__)
 
 #: Steps :func:`import_file` / :func:`import_frame` report to their ``progress`` callback.
 _STEPS = 3
-
-
-class TopologyMode(str, enum.Enum):
-    """What an import does about gaps and overlaps between polygons."""
-
-    OFF = "off"
-    REPORT = "report"
-    REPAIR = "repair"
 
 
 @dataclass
@@ -162,8 +154,9 @@ def import_frame(store: Any, layer: str, frame: gpd.GeoDataFrame, *, mapping: di
 
     ``on_error='reject'`` (default) writes the good rows and reports the rest; ``'abort'`` writes nothing if any
     row is bad (raising :class:`~gridmap.errors.ValidationError`). ``dry_run=True`` does everything but commit.
-    Its many options are the one public entry of a layer import (``gridmap import`` maps its flags onto them one
-    to one); the steps are :func:`_apply_topology` and :func:`_row_problems`, then the store's own checks.
+    Why 22 parameters and ~100 lines: the keyword-only options are the one public entry of a layer import
+    (``gridmap import`` maps its flags onto them one to one) and the docstring documents each (the body is ~65
+    lines); the steps are :func:`_apply_topology` and :func:`_row_problems`, then the store's own checks.
 
     Parameters
     ----------
@@ -322,6 +315,9 @@ def import_file(store: Any, layer: str, path: str | os.PathLike, *, file_layer: 
 
     ``mapping`` may be a dict, a ``--map`` string or a ``.toml`` file; ``table`` an ``.xlsx``/CSV path (or a
     DataFrame) joined as described in :func:`import_frame`, whose other keyword options pass through.
+
+    Why 16 parameters: the reading options of ``gridmap import`` (file layer, CRS, lon/lat system, encodings,
+    sheets, mapping, attribute table), keyword-only and one to one with its flags.
     """
     from gridmap.io.mapping import load_mapping
     from gridmap.store.schema import layer_spec

@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import enum
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +40,18 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.crs import check_crs
 
-__all__ = ["TopologyReport", "find_topology_problems", "repair_topology", "check_seamless"]
+__all__ = ["TopologyMode", "TopologyReport", "find_topology_problems", "repair_topology", "check_seamless"]
 
 log = logging.getLogger(__name__)
+
+
+class TopologyMode(str, enum.Enum):
+    """What an import does about gaps and overlaps between polygons."""
+
+    OFF = "off"
+    REPORT = "report"
+    REPAIR = "repair"
+
 
 _EPS = 1e-3  # metres: "touching" for shared-edge lengths and neighbour searches
 
@@ -174,6 +184,25 @@ def _snap(geoms: np.ndarray, boundary: BaseGeometry | None, snap_m: float) -> np
     return out
 
 
+def _slivers(geoms: np.ndarray, tree: shapely.STRtree, target: BaseGeometry
+             ) -> list[tuple[BaseGeometry, list[int] | None]]:
+    """The pieces :func:`repair_topology` hands out: each pairwise overlap (minus what earlier pairs took: triple
+    corners go once), then the gaps; each with the features allowed to receive it (None: any). Whatever
+    floating-point noise is left comes later."""
+    slivers: list[tuple[BaseGeometry, list[int] | None]] = []
+    taken = shapely.Polygon()
+    left, right = tree.query(geoms, predicate="intersects")
+    for i, j in zip(left, right):
+        if i < j:
+            o = _polygonal(shapely.difference(_polygonal(shapely.intersection(geoms[i], geoms[j])), taken))
+            if o.area > 0:
+                slivers += [(p, [int(i), int(j)]) for p in shapely.get_parts(o) if p.area > 0]
+                taken = shapely.union(taken, o)
+    slivers += [(p, None) for p in shapely.get_parts(_polygonal(shapely.difference(target, shapely.union_all(geoms))))
+                if p.area > 0]
+    return slivers
+
+
 def repair_topology(frame: gpd.GeoDataFrame, *, key: str | None = "code", boundary: BaseGeometry | None = None,
                     snap_m: float = 0.5, max_sliver_m2: float | None = None
                     ) -> tuple[gpd.GeoDataFrame, TopologyReport]:
@@ -200,20 +229,7 @@ def repair_topology(frame: gpd.GeoDataFrame, *, key: str | None = "code", bounda
         near = [k for k in tree.query(g, predicate="intersects") if k != i]
         if near:
             exclusive[i] = _polygonal(shapely.difference(g, shapely.union_all(geoms[near])))
-    # slivers: each pairwise overlap (minus what earlier pairs took: triple corners go once), then the gaps,
-    # then whatever floating-point noise is left; each with the features allowed to receive it (None: any)
-    slivers: list[tuple[BaseGeometry, list[int] | None]] = []
-    taken = shapely.Polygon()
-    left, right = tree.query(geoms, predicate="intersects")
-    for i, j in zip(left, right):
-        if i < j:
-            o = _polygonal(shapely.difference(_polygonal(shapely.intersection(geoms[i], geoms[j])), taken))
-            if o.area > 0:
-                slivers += [(p, [int(i), int(j)]) for p in shapely.get_parts(o) if p.area > 0]
-                taken = shapely.union(taken, o)
-    slivers += [(p, None) for p in shapely.get_parts(_polygonal(shapely.difference(target, shapely.union_all(geoms))))
-                if p.area > 0]
-    pending = slivers
+    pending = _slivers(geoms, tree, target)
     left_over: list[BaseGeometry] = []
     moved = 0
     for _round in range(2):

@@ -24,8 +24,8 @@ Examples
 """
 
 from gridmap.maps.basemaps import Basemap, tile_url_templates
-from gridmap.maps.build import (EmptyLayerWarning, KeyEmbeddedWarning, build_map, community_map, district_map,
-                                street_map)
+from gridmap.maps.area import community_map, district_map, street_map
+from gridmap.maps.build import EmptyLayerWarning, KeyEmbeddedWarning, build_map
 from gridmap.maps.frames import emerging_cells, warning_layers
 from gridmap.maps.bundle import AssetsMissingError, check_assets
 from gridmap.maps.options import MapOptions, Scale

@@ -28,7 +28,8 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmap.errors import CRSError, ValidationError, message
-from gridmap.maps.build import build_map, community_map, district_map, street_map
+from gridmap.maps.area import community_map, district_map, street_map
+from gridmap.maps.build import build_map
 from gridmap.maps.frames import warning_layers
 from gridmap.maps.page import page_policy
 from gridmap.maps.safety import Privacy

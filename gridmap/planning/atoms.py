@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -78,80 +79,62 @@ def _split_by_lines(poly: shapely.Geometry, lines: shapely.Geometry | None) -> l
     return keep or [poly]
 
 
-def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
-                cells: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-                block_size_m: float = 100.0, min_piece_m2: float = 50.0) -> gpd.GeoDataFrame:
-    """Cut a community into atoms: compounds plus remainder pieces (cells or blocks, split by barriers).
-
-    Parameters
-    ----------
-    community : GeoDataFrame (one row, or several unioned) in a projected CRS.
-    compounds : residential compounds / buildings with ``households`` (``code``, ``name``, ``indivisible``
-        optional; indivisible defaults to True). Clipped to the community.
-    cells : optional unit cells; the remainder is cut along cell edges. If there are no compounds and the
-        cells carry ``households``, the cells themselves are the atoms.
-    barriers : optional lines (roads, rivers, rail); remainder pieces are split along them.
-    block_size_m : side of the square lattice used for the remainder when no cells are given.
-    min_piece_m2 : remainder slivers smaller than this are merged into the neighbour sharing most boundary
-        (off the barriers); a sliver without households under 1 m² that shares no boundary line with any piece
-        (a crumb left where a barrier clips a cell corner) is dropped.
-
-    Returns
-    -------
-    GeoDataFrame indexed by atom id (compound code, ``C`` + cell code, or ``B`` + sequence) with ``kind``,
-    ``name``, ``households`` (int), ``population`` (float, NaN if unknown), ``indivisible`` (bool), ``geometry``.
-    """
-    crs = check_crs(community, where="community", metric=True)
-    geom = as_geometry(community)
+def _compound_atoms(community: object, compounds: gpd.GeoDataFrame | None, geom: shapely.Geometry, crs: Any
+                    ) -> tuple[list[dict], shapely.Geometry]:
+    """The compound atoms (each clipped to the community and to what earlier compounds left), after checking
+    every compound's code and households; and the area they take."""
     rows: list[dict] = []
     taken = shapely.Polygon()
-    if compounds is not None and len(compounds):
-        check_crs(compounds, where="compounds", expected=crs)
-        if "households" not in compounds.columns:
-            raise ValidationError("compounds have no 'households' column", [Problem(None, "households", "missing")])
-        # float64 with NaN: the stores give nullable Int64 columns whose missing values are <NA>
-        hh = as_float(compounds["households"])
-        codes = compounds["code"].astype(str) if "code" in compounds.columns else compounds.index.astype(str)
-        indiv = compounds["indivisible"] if "indivisible" in compounds.columns else pd.Series(True, compounds.index)
-        pop = as_float(compounds["population"]) if "population" in compounds.columns \
-            else pd.Series(np.nan, compounds.index)
-        raw = compounds["households"]
-        problems = [Problem(c, "households", "missing or not a number", None if pd.isna(raw.loc[i]) else raw.loc[i])
-                    for i, c in zip(compounds.index, codes) if np.isnan(hh.loc[i])]
-        problems += [Problem(c, "households", "negative", int(hh.loc[i]))
-                     for i, c in zip(compounds.index, codes) if hh.loc[i] < 0]
-        problems += [Problem(c, "households", "not a whole number", float(hh.loc[i]))
-                     for i, c in zip(compounds.index, codes)
-                     if not np.isnan(hh.loc[i]) and hh.loc[i] != np.round(hh.loc[i])]
-        if codes.duplicated().any():
-            problems += [Problem(c, "code", "duplicate compound code") for c in codes[codes.duplicated()].unique()]
-        if problems:
-            code = community["code"].iloc[0] if isinstance(community, gpd.GeoDataFrame) and "code" in \
-                community.columns and len(community) == 1 else None
-            raise ValidationError(f"bad compounds for the split{f' of community {code}' if code else ''}", problems,
-                                  fix="give every compound a unique code and a household count >= 0")
-        for i, code in zip(compounds.index, codes):
-            g = shapely.intersection(compounds.geometry.loc[i], geom, grid_size=GRID)
-            g = shapely.difference(g, taken, grid_size=GRID) if not taken.is_empty else g
-            g = _polygonal(g)
-            if g.is_empty or g.area < 1e-6:
-                if hh.loc[i] > 0:
-                    log.warning("compound %s lies outside the community; ignored", code)
-                continue
-            rows.append({"id": code, "kind": str(compounds["kind"].loc[i]) if "kind" in compounds.columns else
-                         "compound", "name": str(compounds["name"].loc[i]) if "name" in compounds.columns else code,
-                         "households": int(hh.loc[i]), "population": float(pop.loc[i]),
-                         "indivisible": bool(indiv.loc[i]) if pd.notna(indiv.loc[i]) else True, "geometry": g})
-            taken = shapely.union(taken, g, grid_size=GRID)
-    rest = shapely.difference(geom, taken, grid_size=GRID) if not taken.is_empty else geom
-    bar = None
-    if barriers is not None and len(barriers):
-        check_crs(barriers, where="barriers", expected=crs)
-        bar = shapely.union_all(barriers.geometry.values if isinstance(barriers, gpd.GeoDataFrame) else barriers.values)
+    if compounds is None or not len(compounds):
+        return rows, taken
+    check_crs(compounds, where="compounds", expected=crs)
+    if "households" not in compounds.columns:
+        raise ValidationError("compounds have no 'households' column", [Problem(None, "households", "missing")])
+    # float64 with NaN: the stores give nullable Int64 columns whose missing values are <NA>
+    hh = as_float(compounds["households"])
+    codes = compounds["code"].astype(str) if "code" in compounds.columns else compounds.index.astype(str)
+    indiv = compounds["indivisible"] if "indivisible" in compounds.columns else pd.Series(True, compounds.index)
+    pop = as_float(compounds["population"]) if "population" in compounds.columns \
+        else pd.Series(np.nan, compounds.index)
+    raw = compounds["households"]
+    problems = [Problem(c, "households", "missing or not a number", None if pd.isna(raw.loc[i]) else raw.loc[i])
+                for i, c in zip(compounds.index, codes) if np.isnan(hh.loc[i])]
+    problems += [Problem(c, "households", "negative", int(hh.loc[i]))
+                 for i, c in zip(compounds.index, codes) if hh.loc[i] < 0]
+    problems += [Problem(c, "households", "not a whole number", float(hh.loc[i]))
+                 for i, c in zip(compounds.index, codes)
+                 if not np.isnan(hh.loc[i]) and hh.loc[i] != np.round(hh.loc[i])]
+    if codes.duplicated().any():
+        problems += [Problem(c, "code", "duplicate compound code") for c in codes[codes.duplicated()].unique()]
+    if problems:
+        code = community["code"].iloc[0] if isinstance(community, gpd.GeoDataFrame) and "code" in \
+            community.columns and len(community) == 1 else None
+        raise ValidationError(f"bad compounds for the split{f' of community {code}' if code else ''}", problems,
+                              fix="give every compound a unique code and a household count >= 0")
+    for i, code in zip(compounds.index, codes):
+        g = shapely.intersection(compounds.geometry.loc[i], geom, grid_size=GRID)
+        g = shapely.difference(g, taken, grid_size=GRID) if not taken.is_empty else g
+        g = _polygonal(g)
+        if g.is_empty or g.area < 1e-6:
+            if hh.loc[i] > 0:
+                log.warning("compound %s lies outside the community; ignored", code)
+            continue
+        rows.append({"id": code, "kind": str(compounds["kind"].loc[i]) if "kind" in compounds.columns else
+                     "compound", "name": str(compounds["name"].loc[i]) if "name" in compounds.columns else code,
+                     "households": int(hh.loc[i]), "population": float(pop.loc[i]),
+                     "indivisible": bool(indiv.loc[i]) if pd.notna(indiv.loc[i]) else True, "geometry": g})
+        taken = shapely.union(taken, g, grid_size=GRID)
+    return rows, taken
+
+
+def _remainder_pieces(rest: shapely.Geometry, cells: gpd.GeoDataFrame | None, crs: Any, *, has_compounds: bool,
+                      block_size_m: float) -> list[tuple[str, shapely.Geometry, int]]:
+    """The community outside the compounds cut into pieces ``(id, polygon, households)``: along the cells (which
+    carry the households when there are no compounds), else on a square lattice of ``block_size_m``."""
     pieces: list[tuple[str, shapely.Geometry, int]] = []
     if cells is not None and len(cells):
         check_crs(cells, where="cells", expected=crs)
-        with_hh = "households" in cells.columns and not rows
+        with_hh = "households" in cells.columns and not has_compounds
         if with_hh:
             cell_hh = as_float(cells["households"])
             cc = cells["code"].astype(str) if "code" in cells.columns else cells.index.astype(str)
@@ -185,15 +168,13 @@ def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
                 if p.geom_type == "Polygon" and p.area > 0:
                     pieces.append((f"B{k:04d}", p, 0))
                     k += 1
-    out_pieces: list[tuple[str, shapely.Geometry, int]] = []
-    for pid, g, h in pieces:
-        parts = [p for q in shapely.get_parts(g) if q.geom_type == "Polygon" for p in _split_by_lines(q, bar)]
-        if len(parts) == 1:
-            out_pieces.append((pid, parts[0], h))
-        else:
-            for j, p in enumerate(sorted(parts, key=lambda p: (-p.centroid.y, p.centroid.x))):
-                out_pieces.append((f"{pid}.{j}", p, h if j == 0 else 0))
-    # merge slivers into the neighbour that shares the most boundary (off the barriers)
+    return pieces
+
+
+def _merge_small_pieces(out_pieces: list[tuple[str, shapely.Geometry, int]], bar: shapely.Geometry | None, *,
+                        min_piece_m2: float) -> list[tuple[str, shapely.Geometry, int]]:
+    """Merge pieces under ``min_piece_m2`` without households into the neighbour that shares the most boundary
+    off the barriers ``bar``; a crumb under 1 m² that touches no piece along a line is dropped."""
     bar_zone = shapely.buffer(bar, 1.0) if bar is not None else None
     big = [p for p in out_pieces if p[1].area >= min_piece_m2 or p[2] > 0]
     small = [p for p in out_pieces if not (p[1].area >= min_piece_m2 or p[2] > 0)]
@@ -215,6 +196,50 @@ def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
         else:
             qid, q, qh = big[best]
             big[best] = (qid, _polygonal(shapely.union(q, g, grid_size=GRID)), qh + h)
+    return big
+
+
+def build_atoms(community: object, compounds: gpd.GeoDataFrame | None = None, *,
+                cells: gpd.GeoDataFrame | None = None, barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+                block_size_m: float = 100.0, min_piece_m2: float = 50.0) -> gpd.GeoDataFrame:
+    """Cut a community into atoms: compounds plus remainder pieces (cells or blocks, split by barriers).
+
+    Parameters
+    ----------
+    community : GeoDataFrame (one row, or several unioned) in a projected CRS.
+    compounds : residential compounds / buildings with ``households`` (``code``, ``name``, ``indivisible``
+        optional; indivisible defaults to True). Clipped to the community.
+    cells : optional unit cells; the remainder is cut along cell edges. If there are no compounds and the
+        cells carry ``households``, the cells themselves are the atoms.
+    barriers : optional lines (roads, rivers, rail); remainder pieces are split along them.
+    block_size_m : side of the square lattice used for the remainder when no cells are given.
+    min_piece_m2 : remainder slivers smaller than this are merged into the neighbour sharing most boundary
+        (off the barriers); a sliver without households under 1 m² that shares no boundary line with any piece
+        (a crumb left where a barrier clips a cell corner) is dropped.
+
+    Returns
+    -------
+    GeoDataFrame indexed by atom id (compound code, ``C`` + cell code, or ``B`` + sequence) with ``kind``,
+    ``name``, ``households`` (int), ``population`` (float, NaN if unknown), ``indivisible`` (bool), ``geometry``.
+    """
+    crs = check_crs(community, where="community", metric=True)
+    geom = as_geometry(community)
+    rows, taken = _compound_atoms(community, compounds, geom, crs)
+    rest = shapely.difference(geom, taken, grid_size=GRID) if not taken.is_empty else geom
+    bar = None
+    if barriers is not None and len(barriers):
+        check_crs(barriers, where="barriers", expected=crs)
+        bar = shapely.union_all(barriers.geometry.values if isinstance(barriers, gpd.GeoDataFrame) else barriers.values)
+    pieces = _remainder_pieces(rest, cells, crs, has_compounds=bool(rows), block_size_m=block_size_m)
+    out_pieces: list[tuple[str, shapely.Geometry, int]] = []
+    for pid, g, h in pieces:
+        parts = [p for q in shapely.get_parts(g) if q.geom_type == "Polygon" for p in _split_by_lines(q, bar)]
+        if len(parts) == 1:
+            out_pieces.append((pid, parts[0], h))
+        else:
+            for j, p in enumerate(sorted(parts, key=lambda p: (-p.centroid.y, p.centroid.x))):
+                out_pieces.append((f"{pid}.{j}", p, h if j == 0 else 0))
+    big = _merge_small_pieces(out_pieces, bar, min_piece_m2=min_piece_m2)
     for pid, g, h in big:
         rows.append({"id": pid, "kind": "cell" if pid.startswith("C") and cells is not None else "block",
                      "name": pid, "households": h, "population": np.nan, "indivisible": False, "geometry": g})

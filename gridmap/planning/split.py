@@ -105,8 +105,8 @@ def propose_splits(community: object, atoms: gpd.GeoDataFrame, *, floor: int = 1
                    progress: Callable[[int, int, str], None] | None = None) -> list[Proposal]:
     """Ranked split proposals for one community; raises :class:`InfeasibleError` when none is valid.
 
-    (Why 19 parameters: each keyword is an independent, documented setting of the search that callers set one
-    by one; grouping them would only move the list. The search steps live in helpers, the body is ~55 lines.)
+    Why 19 parameters: each keyword is an independent, documented setting of the search that callers set one
+    by one; grouping them would only move the list. The search steps live in helpers, the body is ~55 lines.
 
     Parameters
     ----------

@@ -1,4 +1,5 @@
-"""How a store is opened: create, write or read-only, and what a file must be before gridmap opens it.
+"""How a store is opened: which backend a URL names (:func:`resolve_url`), create, write or read-only, and what a
+file must be before gridmap opens it.
 
 ``open_store(url, mode=...)`` takes one of three :class:`OpenMode` values:
 
@@ -32,7 +33,8 @@ from pathlib import Path
 
 from gridmap.errors import StoreError, message
 
-__all__ = ["OpenMode", "check_sqlite_file", "check_postgis_writable", "sqlite_path", "CREATE_HINT"]
+__all__ = ["OpenMode", "check_sqlite_file", "check_postgis_writable", "sqlite_path", "CREATE_HINT", "DEFAULT_DB",
+           "resolve_url"]
 
 
 class OpenMode(str, Enum):
@@ -161,3 +163,27 @@ def _uri_path(path: Path) -> str:
     from urllib.parse import quote
 
     return quote(str(path.resolve()), safe="/")
+
+
+DEFAULT_DB = "gridmap.sqlite"
+
+
+def resolve_url(url: str | os.PathLike | None = None) -> str:
+    """Turn ``--db`` / ``$GRIDMAP_DB`` / a path into an SQLAlchemy URL (default ``./gridmap.sqlite``)."""
+    raw = os.fspath(url) if url is not None else os.environ.get("GRIDMAP_DB") or DEFAULT_DB
+    if raw.startswith(("postgresql", "postgres://")):
+        return raw
+    if raw.startswith("sqlite:"):
+        return raw
+    if raw == ":memory:":
+        return "sqlite:///:memory:"
+    if raw.endswith(".gpkg"):
+        raise StoreError(message("a GeoPackage cannot be the working store", got=raw,
+                                 fix="use a .sqlite file (SpatiaLite) as the store; export layers to GeoPackage "
+                                     "with `gridmap export FILE.gpkg`"))
+    if "://" in raw:
+        raise StoreError(message("unsupported database URL", got=raw,
+                                 fix="use a file path (SpatiaLite) or postgresql://user@host:port/dbname"))
+    return "sqlite:///" + str(Path(raw).expanduser().resolve())
+
+

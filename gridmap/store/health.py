@@ -31,6 +31,7 @@ import shapely
 from sqlalchemy import text
 
 from gridmap.store import migrations
+from gridmap.store.database import _backend_for
 from gridmap.store.schema import LAYERS
 
 __all__ = ["CHECKS", "Finding", "HealthReport", "check_store"]
@@ -146,15 +147,9 @@ def _schema(conn: Any, store: Any, findings: list[Finding]) -> int:
 
 def _srids(conn: Any, store: Any, findings: list[Finding], ex: int) -> None:
     srid = int(store.srid)
-    if store.backend == "spatialite":
-        registered = {r[0].lower(): int(r[1]) for r in conn.execute(text(
-            "SELECT f_table_name, srid FROM geometry_columns WHERE lower(f_geometry_column) = 'geom'"))}
-        srid_fn = "SRID"
-    else:
-        registered = {r[0]: int(r[1]) for r in conn.execute(text(
-            "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = current_schema() "
-            "AND f_geometry_column = 'geom'"))}
-        srid_fn = "ST_SRID"
+    dialect = _backend_for(store.url)
+    registered = dialect.geometry_srids(conn)
+    srid_fn = dialect.SRID_FUNCTION
     for layer in LAYERS:
         got = registered.get(layer)
         if got is None:
@@ -171,23 +166,10 @@ def _srids(conn: Any, store: Any, findings: list[Finding], ex: int) -> None:
 
 
 def _indexes(conn: Any, store: Any, findings: list[Finding]) -> None:
-    if store.backend == "spatialite":
-        enabled = {r[0].lower(): int(r[1]) for r in conn.execute(text(
-            "SELECT f_table_name, spatial_index_enabled FROM geometry_columns "
-            "WHERE lower(f_geometry_column) = 'geom'"))}
-        tables = {r[0].lower() for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
-        for layer in LAYERS:
-            if enabled.get(layer) != 1 or f"idx_{layer}_geom" not in tables:
-                findings.append(Finding("spatial_index", layer, "缺少空间索引（R*Tree）",
-                                        f"the spatial index (R*Tree idx_{layer}_geom) is missing"))
-    else:
-        have = {r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND indexdef ILIKE '%USING gist%geom%'"))}
-        for layer in LAYERS:
-            if layer not in have:
-                findings.append(Finding("spatial_index", layer, "缺少空间索引（GiST）",
-                                        "the spatial index (GiST on geom) is missing"))
+    dialect = _backend_for(store.url)
+    zh, en = dialect.MISSING_INDEX
+    for layer in dialect.missing_spatial_indexes(conn, list(LAYERS)):
+        findings.append(Finding("spatial_index", layer, zh, en.format(layer=layer)))
 
 
 def _unique(conn: Any, findings: list[Finding], ex: int) -> None:

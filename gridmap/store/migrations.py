@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 def _v1_create_all(conn: Connection, md: MetaData) -> None:
     # Create from a fresh, uncached copy of the tables: GeoAlchemy2's SQLite create events alter the Table objects
     # they create, and build_metadata() is cached per SRID, so a PostGIS store created after a SpatiaLite store in
-    # the same process got no GiST indexes (found by `gridmap check`, tests/test_check.py).
+    # the same process got no GiST indexes (found by `gridmap check`, tests/store/test_check.py).
     from gridmap.store.schema import build_metadata
 
     srid = md.tables["cells"].c.geom.type.srid

@@ -27,6 +27,10 @@ from gridmap.errors import StoreError, message
 
 NAME = "postgis"
 AS_BINARY = "ST_AsBinary"
+#: The SQL function that reads a geometry's SRID.
+SRID_FUNCTION = "ST_SRID"
+#: How the health check names a missing spatial index ({layer} is filled in): Chinese, English.
+MISSING_INDEX = ("缺少空间索引（GiST）", "the spatial index (GiST on geom) is missing")
 #: Never drop indexes for a big load (ACCESS EXCLUSIVE: readers would wait): COPY maintains them.
 REBUILD_INDEXES = False
 
@@ -236,3 +240,18 @@ def nearest_component_ids(conn: Connection, x: float, y: float, k: int, *, cond:
         f"SELECT c.id FROM components c WHERE TRUE{cond} "
         f"ORDER BY c.geom <-> ST_SetSRID(ST_MakePoint(:x, :y), {int(srid)}) LIMIT :k"),
         {"x": x, "y": y, "k": k + 8, **params})]
+
+
+def geometry_srids(conn: Connection) -> dict[str, int]:
+    """Table -> the SRID its ``geom`` column is registered with (``geometry_columns`` of the current schema)."""
+    return {r[0]: int(r[1]) for r in conn.execute(text(
+        "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = current_schema() "
+        "AND f_geometry_column = 'geom'"))}
+
+
+def missing_spatial_indexes(conn: Connection, layers: Sequence[str]) -> list[str]:
+    """The ``layers`` whose ``geom`` has no GiST index in the current schema."""
+    have = {r[0] for r in conn.execute(text(
+        "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND indexdef ILIKE '%USING gist%geom%'"))}
+    return [layer for layer in layers if layer not in have]

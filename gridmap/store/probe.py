@@ -9,7 +9,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from gridmap.errors import StoreError, message
-from gridmap.store import _backend_for, resolve_url
+from gridmap.store.access import resolve_url
+from gridmap.store.database import _backend_for
 from gridmap.store.access import OpenMode, check_sqlite_file, sqlite_path
 from gridmap.store.migrations import current_version
 from gridmap.store.schema import build_metadata

@@ -28,13 +28,17 @@ import numpy as np
 import pyogrio  # noqa: F401  -- must be imported before the first SpatiaLite connection (segfault otherwise)
 import shapely
 from geoalchemy2.admin.dialects.sqlite import load_spatialite
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.errors import StoreError, message
 
 NAME = "spatialite"
 AS_BINARY = "AsBinary"
+#: The SQL function that reads a geometry's SRID.
+SRID_FUNCTION = "SRID"
+#: How the health check names a missing spatial index ({layer} is filled in): Chinese, English.
+MISSING_INDEX = ("缺少空间索引（R*Tree）", "the spatial index (R*Tree idx_{layer}_geom) is missing")
 #: Big loads drop the R*Tree and b-tree indexes inside their transaction and rebuild them once (WAL readers keep
 #: reading the last committed state meanwhile, so nobody waits).
 REBUILD_INDEXES = True
@@ -260,3 +264,19 @@ def nearest_component_ids(conn: Connection, x: float, y: float, k: int, *, cond:
         elif r > 2e6:
             return []
         r *= 4
+
+
+def geometry_srids(conn: Connection) -> dict[str, int]:
+    """Table -> the SRID its ``geom`` column is registered with (``geometry_columns``; lower-case names)."""
+    return {r[0].lower(): int(r[1]) for r in conn.execute(text(
+        "SELECT f_table_name, srid FROM geometry_columns WHERE lower(f_geometry_column) = 'geom'"))}
+
+
+def missing_spatial_indexes(conn: Connection, layers: Sequence[str]) -> list[str]:
+    """The ``layers`` whose ``geom`` has no spatial index: not enabled, or its R*Tree table ``idx_<layer>_geom``
+    is gone."""
+    enabled = {r[0].lower(): int(r[1]) for r in conn.execute(text(
+        "SELECT f_table_name, spatial_index_enabled FROM geometry_columns "
+        "WHERE lower(f_geometry_column) = 'geom'"))}
+    tables = {r[0].lower() for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+    return [layer for layer in layers if enabled.get(layer) != 1 or f"idx_{layer}_geom" not in tables]

@@ -27,12 +27,9 @@ _CLASSES = [("0101", "上水井盖"), ("0103", "雨水井盖"), ("0105", "电力
             ("0407", "街头座椅"), ("0501", "宣传栏")]
 
 
-def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_street: int = 10_000,
-                  complaints_per_street: int = 50_000, payloads: bool = False, seed: int = 7,
-                  crs: str = "EPSG:4548") -> dict[str, Any]:
-    """Frames ``districts, streets, communities, cells, components, complaints, hotspots, alerts, proposals``."""
-    rng = np.random.default_rng(seed)
-    x0, y0 = 445_000.0, 4_417_000.0
+def _places(rng: np.random.Generator, nx_streets: int, ny_streets: int, *, x0: float, y0: float
+            ) -> tuple[list[dict], list[dict], list[dict]]:
+    """Rows of the streets (2 x 1.5 km), their 500 m communities and their 100 m cells, coded per DB11/T 2157."""
     sw, sh, cs, cell = 2000.0, 1500.0, 500.0, 100.0
     streets, comms, cells = [], [], []
     for sj in range(ny_streets):
@@ -61,15 +58,11 @@ def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_st
                                           "ix": int((bx - x0) // cell), "iy": int((by - y0) // cell),
                                           "area_m2": cell * cell, "street_code": s_code,
                                           "geometry": shapely.box(bx, by, bx + cell, by + cell)})
-    streets_g = gpd.GeoDataFrame(streets, crs=crs)
-    comm_g = gpd.GeoDataFrame(comms, crs=crs)
-    cells_g = gpd.GeoDataFrame(cells, crs=crs)
-    if payloads:
-        comm_g.loc[0, "name"] = PAYLOADS[0]
-        comm_g.loc[1, "name"] = PAYLOADS[2]
-        cells_g.loc[0, "community_code"] = PAYLOADS[3]
+    return streets, comms, cells
 
-    # Components: uniform per street, class drawn from the catalog sample.
+
+def _components(rng: np.random.Generator, streets: list[dict], components_per_street: int) -> pd.DataFrame:
+    """Components: uniform per street, class drawn from the catalog sample (``x``/``y`` columns)."""
     comp_rows = []
     serial: dict[str, int] = {}
     for s in streets:
@@ -81,12 +74,11 @@ def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_st
             cc, name = _CLASSES[k]
             serial[cc] = serial.get(cc, 0) + 1
             comp_rows.append((f"{cc}{serial[cc]:04d}", cc, cc[:2], name, s["code"], x, y))
-    comp = pd.DataFrame(comp_rows, columns=["code", "class_code", "major", "name", "street_code", "x", "y"])
-    comps_g = gpd.GeoDataFrame(comp.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(comp.x, comp.y), crs=crs)
-    if payloads:
-        comps_g.loc[0, "name"] = PAYLOADS[1]
+    return pd.DataFrame(comp_rows, columns=["code", "class_code", "major", "name", "street_code", "x", "y"])
 
-    # Complaints: clustered around a few centres per street plus background.
+
+def _complaint_points(rng: np.random.Generator, streets: list[dict], complaints_per_street: int) -> pd.DataFrame:
+    """Complaint positions: clustered around a few centres per street plus background."""
     pts = []
     for s in streets:
         bx0, by0, bx1, by1 = s["geometry"].bounds
@@ -99,16 +91,12 @@ def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_st
         xy[:, 0] = np.clip(xy[:, 0], bx0, bx1 - 1e-6)
         xy[:, 1] = np.clip(xy[:, 1], by0, by1 - 1e-6)
         pts.append(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "street_code": s["code"]}))
-    cp = pd.concat(pts, ignore_index=True)
-    cats = np.array(["噪音扰民 noise", "垃圾清运 garbage", "违章停车 parking", "供暖 heating"])
-    cp["category"] = cats[rng.integers(0, len(cats), len(cp))]
-    cp["text"] = "反映" + cp["category"]
-    cp["source_id"] = [f"S{i:08d}" for i in range(len(cp))]
-    if payloads:
-        cp.loc[0, "text"] = f"{PAYLOADS[0]} 我的电话 {PII[0]} 身份证 {PII[1]} 座机 {PII[2]}"
-        cp.loc[1, "text"] = PAYLOADS[1]
-    compl_g = gpd.GeoDataFrame(cp.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(cp.x, cp.y), crs=crs)
+    return pd.concat(pts, ignore_index=True)
 
+
+def _hot_spots_and_alerts(rng: np.random.Generator, cells_g: gpd.GeoDataFrame, cats: np.ndarray
+                          ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Hot spots on 40 random cells, and alerts on the first eight of them."""
     hot_idx = rng.choice(len(cells_g), size=min(40, len(cells_g)), replace=False)
     hot = cells_g.iloc[hot_idx][["code", "geometry"]].rename(columns={"code": "cell_code"}).reset_index(drop=True)
     hot["category"] = cats[rng.integers(0, len(cats), len(hot))]
@@ -119,10 +107,11 @@ def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_st
     al["level"] = np.array(["red", "orange", "yellow"])[np.arange(len(al)) % 3]
     al["message"] = "近7天诉求激增 surge in last 7 days"
     al["count"] = np.maximum(al["count"], 5)
-    if payloads:
-        hot.loc[0, "category"] = PAYLOADS[1]
-        al.loc[al.index[0], "message"] = f"{PAYLOADS[0]} 联系 {PII[0]}，{PII[1]}"
+    return hot, al
 
+
+def _proposals(comm_g: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    """Two split proposals (west/east, north/south) of the community with the most households."""
     big = comm_g.sort_values("households", ascending=False).iloc[0]
     bx0, by0, bx1, by1 = big.geometry.bounds
     mx, my = (bx0 + bx1) / 2, (by0 + by1) / 2
@@ -133,6 +122,45 @@ def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_st
          "parent_code": [big.code] * 4},
         geometry=[shapely.box(bx0, by0, mx, by1), shapely.box(mx, by0, bx1, by1),
                   shapely.box(bx0, my, bx1, by1), shapely.box(bx0, by0, bx1, my)], crs=crs)
+    return prop
+
+
+def sample_layers(*, nx_streets: int = 3, ny_streets: int = 3, components_per_street: int = 10_000,
+                  complaints_per_street: int = 50_000, payloads: bool = False, seed: int = 7,
+                  crs: str = "EPSG:4548") -> dict[str, Any]:
+    """Frames ``districts, streets, communities, cells, components, complaints, hotspots, alerts, proposals``."""
+    rng = np.random.default_rng(seed)
+    x0, y0 = 445_000.0, 4_417_000.0
+    streets, comms, cells = _places(rng, nx_streets, ny_streets, x0=x0, y0=y0)
+    streets_g = gpd.GeoDataFrame(streets, crs=crs)
+    comm_g = gpd.GeoDataFrame(comms, crs=crs)
+    cells_g = gpd.GeoDataFrame(cells, crs=crs)
+    if payloads:
+        comm_g.loc[0, "name"] = PAYLOADS[0]
+        comm_g.loc[1, "name"] = PAYLOADS[2]
+        cells_g.loc[0, "community_code"] = PAYLOADS[3]
+
+    comp = _components(rng, streets, components_per_street)
+    comps_g = gpd.GeoDataFrame(comp.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(comp.x, comp.y), crs=crs)
+    if payloads:
+        comps_g.loc[0, "name"] = PAYLOADS[1]
+
+    cp = _complaint_points(rng, streets, complaints_per_street)
+    cats = np.array(["噪音扰民 noise", "垃圾清运 garbage", "违章停车 parking", "供暖 heating"])
+    cp["category"] = cats[rng.integers(0, len(cats), len(cp))]
+    cp["text"] = "反映" + cp["category"]
+    cp["source_id"] = [f"S{i:08d}" for i in range(len(cp))]
+    if payloads:
+        cp.loc[0, "text"] = f"{PAYLOADS[0]} 我的电话 {PII[0]} 身份证 {PII[1]} 座机 {PII[2]}"
+        cp.loc[1, "text"] = PAYLOADS[1]
+    compl_g = gpd.GeoDataFrame(cp.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(cp.x, cp.y), crs=crs)
+
+    hot, al = _hot_spots_and_alerts(rng, cells_g, cats)
+    if payloads:
+        hot.loc[0, "category"] = PAYLOADS[1]
+        al.loc[al.index[0], "message"] = f"{PAYLOADS[0]} 联系 {PII[0]}，{PII[1]}"
+
+    prop = _proposals(comm_g, crs)
     if payloads:
         prop.loc[0, "name"] = PAYLOADS[0]
     district = gpd.GeoDataFrame({"code": ["110101"], "name": ["示范区"]},

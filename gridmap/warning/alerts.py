@@ -1,5 +1,6 @@
 """Alerts for a street office: count jumps against a seasonal baseline, new/intensifying hot spots, keyword
-watch lists, and the pre-season re-check list (回头看), with a Markdown summary in Chinese.
+watch lists, and the pre-season re-check list (回头看), with a Markdown summary in Chinese
+(:mod:`gridmap.warning.report`).
 
 Count jumps (:func:`count_jumps`)
     For each unit (cell, community or street) the count in the window ``[start, end)`` is compared with the same
@@ -21,7 +22,7 @@ Space-time clusters (:func:`scan_alerts`)
     before it, with the scan's own false-alarm control (at most ``alpha=0.002`` chance of any false alert per
     evaluation date). One row per place and family.
 
-Re-check list (:func:`recheck_list`)
+Re-check list (:func:`recheck_list`, in :mod:`gridmap.warning.recheck`)
     Past complaints matching keywords (e.g. 漏雨, 渗水, 屋顶) grouped by place (normalised address, else cell),
     ranked by unresolved items first, then recurrence (number of complaints, distinct years), then recency.
 
@@ -41,10 +42,7 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,13 +50,14 @@ import pandas as pd
 from scipy import stats
 
 from gridmap.errors import Problem, ValidationError, message
-from gridmap.markdown import escape_markdown
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh
 from gridmap.warning.keywords import expand_keywords, keyword_match_counts, split_keywords
-from gridmap.warning.labels import ALERT_KIND_ZH, UNIT_LABEL
+from gridmap.warning.labels import AlertKind
 from gridmap.warning.lattice_ops import localise_cells
+from gridmap.warning.recheck import RECHECK_COLUMNS, RESOLVED_STATUSES, normalise_address, recheck_list
+from gridmap.warning.report import WarningReport, summary_markdown
 from gridmap.warning.unit_geometry import attach_unit_geometry
 
 __all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spot_alerts", "scan_alerts",
@@ -66,31 +65,12 @@ __all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spo
 
 log = logging.getLogger(__name__)
 
-#: Status values counted as resolved (办结) when building the re-check list; anything else is unresolved.
-RESOLVED_STATUSES = frozenset({"closed", "resolved", "办结", "已办结", "已解决", "解决", "完成", "已完成"})
-
-
 class Baseline(str, enum.Enum):
     """How the baseline windows of :func:`count_jumps` are chosen."""
 
     SEASONAL = "seasonal"
     RECENT = "recent"
     AUTO = "auto"
-
-
-class AlertKind(str, enum.Enum):
-    """Kinds of rows in the alert table."""
-
-    COUNT_JUMP = "count jump"
-    KEYWORD = "keyword watch"
-    NEW_HOT_SPOT = "new hot spot"
-    CONSECUTIVE_HOT_SPOT = "consecutive hot spot"
-    INTENSIFYING_HOT_SPOT = "intensifying hot spot"
-    SPACE_TIME_CLUSTER = "space-time cluster"
-
-    @property
-    def zh(self) -> str:
-        return ALERT_KIND_ZH[self.value]
 
 
 def _unit_column(complaints: pd.DataFrame, by: "str | Unit") -> str:
@@ -128,6 +108,10 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     -------
     DataFrame, one row per unit with any complaint in the window or the baseline: ``unit``, ``observed``,
     ``baseline_mean``, ``expected``, ``ratio``, ``p``, ``q``, ``alert``, ``baseline`` (which windows).
+
+    Why 13 parameters: each keyword is an independent setting of the test, documented above and passed one by
+    one by :func:`early_warning` and the notebooks; a group would only move the list. The baseline windows are
+    chosen by :func:`_baseline_windows`.
     """
     col = _unit_column(complaints, by)
     mode = Baseline(baseline)
@@ -137,28 +121,8 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     times = pd.to_datetime(complaints["received_at"])
     # the data cover whole days from the first complaint's date (its time of day is not a data start)
     first = (pd.Timestamp(data_start) if data_start is not None else (times.min() if len(times) else t0)).normalize()
-    length = t1 - t0
-    seasonal = [(t0 - pd.DateOffset(years=k) + length * b, t1 - pd.DateOffset(years=k) + length * b)
-                for k in range(1, years + 1) for b in range(-season_band, season_band + 1)]
-    # a baseline window lies inside the data and never overlaps the window it judges (it ends by t0)
-    seasonal = sorted(w for w in seasonal if w[0] >= first and w[1] <= t0)
-    recent = [(t0 - length * k, t0 - length * (k - 1)) for k in range(1, windows + 1)]
-    recent = [w for w in recent if w[0] >= first]
-    if mode is Baseline.SEASONAL or (mode is Baseline.AUTO and seasonal):
-        wins, used = seasonal, "seasonal"
-        if not wins:
-            raise ValidationError(message("no seasonal baseline: the data do not reach back a year before the window",
-                                          got=f"data from {first.date()}", fix="use baseline='recent'"))
-    else:
-        wins, used = recent, "recent"
-        if mode is Baseline.AUTO:
-            (log.warning if warn_fallback else log.debug)(
-                "no data a year before %s: baseline falls back to the %d preceding windows (not "
-                "seasonality-aware)", t0.date(), len(wins))
-        if not wins:
-            raise ValidationError(message("no baseline window has data", where=f"[{t0.date()}, {t1.date()})",
-                                          got=f"data from {first.date()}",
-                                          fix="widen the data range or shorten the window"))
+    wins, used = _baseline_windows(t0, t1, first=first, mode=mode, years=years, season_band=season_band,
+                                   windows=windows, warn_fallback=warn_fallback)
     sel = complaint_mask(complaints, **select) if select else pd.Series(True, index=complaints.index)
     units = complaints[col].astype("string").fillna("(unassigned)")
     obs = units[sel & (times >= t0) & (times < t1)].value_counts()
@@ -191,6 +155,34 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     out = out.reset_index(drop=True)
     out.attrs["baseline_windows"] = [(a, b) for a, b in wins]
     return out
+
+
+def _baseline_windows(t0: pd.Timestamp, t1: pd.Timestamp, *, first: pd.Timestamp, mode: Baseline, years: int,
+                      season_band: int, windows: int, warn_fallback: bool) -> tuple[list[tuple[Any, Any]], str]:
+    """The baseline windows of :func:`count_jumps` (none before ``first``, the start of the data, and none
+    overlapping the window it judges: each ends by ``t0``) and which kind was used ('seasonal' or 'recent')."""
+    length = t1 - t0
+    seasonal = [(t0 - pd.DateOffset(years=k) + length * b, t1 - pd.DateOffset(years=k) + length * b)
+                for k in range(1, years + 1) for b in range(-season_band, season_band + 1)]
+    seasonal = sorted(w for w in seasonal if w[0] >= first and w[1] <= t0)
+    recent = [(t0 - length * k, t0 - length * (k - 1)) for k in range(1, windows + 1)]
+    recent = [w for w in recent if w[0] >= first]
+    if mode is Baseline.SEASONAL or (mode is Baseline.AUTO and seasonal):
+        wins, used = seasonal, "seasonal"
+        if not wins:
+            raise ValidationError(message("no seasonal baseline: the data do not reach back a year before the window",
+                                          got=f"data from {first.date()}", fix="use baseline='recent'"))
+    else:
+        wins, used = recent, "recent"
+        if mode is Baseline.AUTO:
+            (log.warning if warn_fallback else log.debug)(
+                "no data a year before %s: baseline falls back to the %d preceding windows (not "
+                "seasonality-aware)", t0.date(), len(wins))
+        if not wins:
+            raise ValidationError(message("no baseline window has data", where=f"[{t0.date()}, {t1.date()})",
+                                          got=f"data from {first.date()}",
+                                          fix="widen the data range or shorten the window"))
+    return wins, used
 
 
 def hot_spot_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, end: Any, slices: int = 12,
@@ -299,88 +291,6 @@ def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, en
     return out
 
 
-def normalise_address(value: object) -> str | None:
-    """Address key for grouping: NFKC, no spaces, no leading 北京市/北京, no trailing punctuation.
-
-    >>> normalise_address(" 北京市 大兴区 黄村镇 ３号楼。")
-    '大兴区黄村镇3号楼'
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    s = unicodedata.normalize("NFKC", str(value))
-    s = re.sub(r"\s+", "", s)
-    s = re.sub(r"^(北京市|北京)", "", s)
-    s = s.rstrip("。.,，;；")
-    return s or None
-
-
-#: Columns of :func:`recheck_list` (also of the empty list when no keywords are given).
-RECHECK_COLUMNS = ["place", "complaints", "unresolved", "years", "first", "last", "cell_code", "community_code",
-                   "street_code", "x", "y", "priority"]
-
-
-def recheck_list(complaints: pd.DataFrame, *, keywords: Any, start: Any = None, end: Any = None,
-                 place: str = "address", categories: Any = None) -> pd.DataFrame:
-    """The 回头看 list: places with past complaints matching ``keywords`` in ``[start, end)``.
-
-    ``place='address'`` groups by the normalised address (rows without one fall back to their cell code);
-    ``'cell'`` / ``'community'`` group by those codes. Columns: ``place``, ``complaints``, ``unresolved``,
-    ``years``, ``first``, ``last``, ``cell_code``, ``community_code``, ``street_code``, ``priority`` (A: something
-    still unresolved; B: recurring, 2+ complaints; C: once, resolved), ranked A→C, then by counts and recency.
-    """
-    sel = complaints.loc[complaint_mask(complaints, start=start, end=end, keywords=keywords,
-                                        categories=categories)].copy()
-    cols = RECHECK_COLUMNS
-    if sel.empty:
-        log.info("re-check list: no complaint matches %s", keywords)
-        return pd.DataFrame(columns=cols)
-    if place == "address":
-        key = sel.get("address", pd.Series(None, index=sel.index)).map(normalise_address)
-        if "cell_code" in sel.columns:
-            key = key.fillna("网格 " + sel["cell_code"].astype("string"))
-    elif place in ("cell", "community", "street"):
-        key = sel[f"{place}_code"].astype("string")
-    else:
-        raise ValidationError(message("unknown place grouping", got=repr(place),
-                                      fix="use 'address', 'cell', 'community' or 'street'"))
-    sel["place"] = key.fillna("(无地址)")
-    status = sel.get("status", pd.Series(None, index=sel.index)).astype("string").str.strip().str.lower()
-    closed = sel.get("closed_at", pd.Series(pd.NaT, index=sel.index))
-    sel["_unresolved"] = ~status.isin(RESOLVED_STATUSES).fillna(False).astype(bool) | pd.isna(closed)
-    sel["_t"] = pd.to_datetime(sel["received_at"])
-    if "geometry" in sel.columns and hasattr(sel, "geometry"):
-        sel["x"], sel["y"] = sel.geometry.x, sel.geometry.y
-    g = sel.sort_values("_t").groupby("place", sort=False)
-    out = pd.DataFrame({
-        "complaints": g.size(), "unresolved": g["_unresolved"].sum().astype(int),
-        "years": g["_t"].agg(lambda s: s.dt.year.nunique()), "first": g["_t"].min(), "last": g["_t"].max()})
-    for c in ("cell_code", "community_code", "street_code", "x", "y"):
-        out[c] = g[c].last() if c in sel.columns else None
-    out["priority"] = np.where(out["unresolved"] > 0, "A", np.where(out["complaints"] >= 2, "B", "C"))
-    out = out.reset_index().sort_values(["priority", "unresolved", "complaints", "years", "last"],
-                                        ascending=[True, False, False, False, False], kind="stable")
-    log.info("re-check list: %d place(s), %d with unresolved items", len(out), int((out["unresolved"] > 0).sum()))
-    return out[cols].reset_index(drop=True)
-
-
-@dataclass
-class WarningReport:
-    """Everything ``gridmap warn`` prints: the alert table, the re-check list, notes and the Markdown summary."""
-
-    start: pd.Timestamp
-    end: pd.Timestamp
-    alerts: pd.DataFrame
-    recheck: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-    keywords: list[str] = field(default_factory=list)
-    #: each watched term (families expanded) and how many complaint texts in the window it matches
-    keyword_counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["term", "matches"]))
-
-    @property
-    def markdown(self) -> str:
-        return summary_markdown(self)
-
-
 def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.DataFrame | None = None,
                   keywords: Any = None, units: tuple[str, ...] = ("cell", "community"),
                   baseline: str = "auto", alpha: float = 0.05, min_count: int = 3, hot_spots: bool = True,
@@ -390,8 +300,10 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     """Run every alert over ``[start, end)`` and return a :class:`WarningReport`.
 
     - count jumps per unit in ``units`` (all complaints, or ``categories``);
-    - keyword watch: count jumps restricted to ``keywords`` (if given, families expanded) per unit, and the
-      watch list as a family of the space-time scan (its clusters are ``keyword watch`` rows with a ``family``);
+    - keyword watch: count jumps restricted to ``keywords`` (if given, families expanded:
+      :mod:`~gridmap.warning.keywords`) per unit, and the watch list as a family of the space-time scan (its
+      clusters are ``keyword watch`` rows with a ``family``; with no history it is judged against the overall
+      rate); each watched term's match count is in the report's ``keyword_counts``;
     - new/consecutive/intensifying hot spots over ``slices`` weeks ending at ``end`` (needs ``cells``);
     - space-time clusters (``scan=True``, needs ``cells``): :func:`scan_alerts`, the space-time scan whose
       recall is scored on the planted anomalies, evaluated weekly in the window; ``scan_options`` go to it
@@ -404,6 +316,10 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
 
     The alert table has ``kind``, ``kind_zh``, ``unit_type``, ``unit`` and the statistics of each test; when
     ``cells`` (with geometry) are given it is a GeoDataFrame with the cell (or community-hull) geometry.
+
+    Why 16 parameters: the keyword-only options of ``gridmap warn`` (one to one with its flags) and of the
+    notebooks; each is independent and documented above. The steps are :func:`_unit_alerts` per unit and
+    :func:`_cell_alerts` for the analyses that need the cells.
     """
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     notes: list[str] = []
@@ -423,57 +339,25 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         done += 1
 
     for unit in units:
-        step(f"count jumps per {unit}")
-        col = Unit.parse(unit).column
-        if col not in complaints.columns or complaints[col].isna().all():
-            notes.append(f"{unit}: complaints carry no {col}; not tested")
-            continue
-        try:  # a step without a baseline says so; the other steps still run
-            j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                            min_count=min_count, categories=categories, warn_fallback=False)
-        except ValidationError as exc:
-            notes.append(f"count jumps per {unit} skipped: {str(exc).splitlines()[0]}")
-            if kws:
-                notes.append(f"keyword watch per {unit} skipped: no baseline either")
-            continue
-        parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
-        if j["baseline"].iloc[:1].str.startswith("recent").any():
-            notes.append(f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)")
-            if not fell_back:
-                log.warning("no data a year before %s: count-jump baselines fall back to the preceding windows "
-                            "(not seasonality-aware)", t0.date())
-                fell_back = True
-        if kws:
-            step(f"keyword watch per {unit}")
-            k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                            min_count=min_count, keywords=terms, categories=categories, adjust_total=False,
-                            warn_fallback=False)
-            parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
+        unit_parts, note, recent = _unit_alerts(complaints, unit, t0=t0, t1=t1, kws=terms, baseline=baseline,
+                                                alpha=alpha, min_count=min_count, categories=categories, step=step)
+        parts += unit_parts
+        if note:
+            notes.append(note)
+        if recent and not fell_back:
+            log.warning("no data a year before %s: count-jump baselines fall back to the preceding windows "
+                        "(not seasonality-aware)", t0.date())
+            fell_back = True
     if hot_spots:
         step("emerging hot spots")
-        if cells is None:
-            notes.append("hot spots: no cells layer given; emerging hot-spot analysis skipped")
-        else:
-            try:
-                h = hot_spot_alerts(complaints, cells, end=t1, slices=slices, alpha=alpha, categories=categories)
-                parts.append(h)
-            except ValidationError as exc:
-                notes.append(f"hot spots skipped: {str(exc).splitlines()[0]}")
+        parts += _cell_alerts(cells, notes, "hot spots: no cells layer given; emerging hot-spot analysis skipped",
+                              "hot spots", lambda: hot_spot_alerts(complaints, cells, end=t1, slices=slices,
+                                                                   alpha=alpha, categories=categories))
     if scan:
         step("space-time scan")
-        if cells is None:
-            notes.append("space-time scan: no cells layer given; skipped")
-        else:
-            sopts = dict(scan_options or {})
-            if kws:  # the keyword watch list is a scan family of its own (it may have no history at all)
-                sopts.setdefault("keyword_sets", {"、".join(kws): terms})
-            try:
-                sc = scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **sopts)
-                # the watch list's own clusters are keyword-watch alerts (found by the scan)
-                sc.loc[sc["family"].astype(str).str.startswith("keywords:"), "kind"] = AlertKind.KEYWORD.value
-                parts.append(sc)
-            except ValidationError as exc:
-                notes.append(f"space-time scan skipped: {str(exc).splitlines()[0]}")
+        parts += _cell_alerts(cells, notes, "space-time scan: no cells layer given; skipped", "space-time scan",
+                              lambda: _scan_with_keywords(complaints, cells, t0=t0, t1=t1, categories=categories,
+                                                          kws=kws, terms=terms, scan_options=scan_options))
     alerts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
         pd.DataFrame(columns=["kind", "unit_type", "unit", "observed", "expected", "ratio", "q"])
     alerts["kind_zh"] = alerts["kind"].map(lambda k: AlertKind(k).zh)
@@ -491,100 +375,57 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     return WarningReport(t0, t1, alerts, recheck, notes, kws, keyword_counts)
 
 
-def _md_table(frame: pd.DataFrame, columns: dict[str, str], limit: int) -> str:
-    if frame is None or frame.empty:
-        return "（无 / none）\n"
-    f = frame.head(limit)
-    head = "| " + " | ".join(columns.values()) + " |\n|" + "---|" * len(columns) + "\n"
-    rows = []
-    for _, r in f.iterrows():
-        cells = []
-        for c in columns:
-            v = r.get(c)
-            # Numbers and dates as gridmap formats them; every other value (codes, names, categories,
-            # addresses from the data) as escaped text, so it cannot become markup.
-            if isinstance(v, (float, np.floating)):
-                v = "∞" if np.isinf(v) else ("" if np.isnan(v) else f"{v:.3g}")
-            elif isinstance(v, pd.Timestamp):
-                v = v.strftime("%Y-%m-%d")
-            elif isinstance(v, (bool, np.bool_, int, np.integer)):
-                v = str(v)
-            else:
-                v = escape_markdown(v)
-            cells.append("" if v is None else v)
-        rows.append("| " + " | ".join(cells) + " |")
-    more = f"\n… 另有 {len(frame) - limit} 条 (and {len(frame) - limit} more)\n" if len(frame) > limit else "\n"
-    return head + "\n".join(rows) + "\n" + more
+def _scan_with_keywords(complaints: pd.DataFrame, cells: pd.DataFrame, *, t0: pd.Timestamp, t1: pd.Timestamp,
+                        categories: Any, kws: list[str], terms: list[str],
+                        scan_options: dict[str, Any] | None) -> pd.DataFrame:
+    """:func:`scan_alerts` with the keyword watch list as a family of its own (it may have no history at all);
+    the watch list's clusters are keyword-watch rows."""
+    sopts = dict(scan_options or {})
+    if kws:
+        sopts.setdefault("keyword_sets", {"、".join(kws): terms})
+    sc = scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **sopts)
+    sc.loc[sc["family"].astype(str).str.startswith("keywords:"), "kind"] = AlertKind.KEYWORD.value
+    return sc
 
 
-_ZH_NUMBERS = "一二三四五六七八九十"
+def _unit_alerts(complaints: pd.DataFrame, unit: str, *, t0: pd.Timestamp, t1: pd.Timestamp, kws: list[str],
+                 baseline: str, alpha: float, min_count: int, categories: Any,
+                 step: Callable[[str], None]) -> tuple[list[pd.DataFrame], str | None, bool]:
+    """:func:`early_warning`'s count jumps (and keyword watch, with ``kws``) per ``unit``: the alert rows, a note
+    for the report (or None), and whether the baseline fell back to the preceding windows."""
+    step(f"count jumps per {unit}")
+    col = Unit.parse(unit).column
+    if col not in complaints.columns or complaints[col].isna().all():
+        return [], f"{unit}: complaints carry no {col}; not tested", False
+    parts, note, recent = [], None, False
+    try:  # a step without a baseline says so; the other steps still run
+        j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                        min_count=min_count, categories=categories, warn_fallback=False)
+    except ValidationError as exc:
+        return [], f"count jumps per {unit} skipped: {str(exc).splitlines()[0]}" + \
+            (f" (keyword watch per {unit} too)" if kws else ""), False
+    parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
+    if j["baseline"].iloc[:1].str.startswith("recent").any():
+        note = f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)"
+        recent = True
+    if kws:
+        step(f"keyword watch per {unit}")
+        k = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                        min_count=min_count, keywords=kws, categories=categories, adjust_total=False,
+                        warn_fallback=False)
+        parts.append(k[k["alert"]].assign(kind=AlertKind.KEYWORD.value, keywords="、".join(kws)))
+    return parts, note, recent
 
-_HOT_KINDS = (AlertKind.NEW_HOT_SPOT.value, AlertKind.CONSECUTIVE_HOT_SPOT.value,
-              AlertKind.INTENSIFYING_HOT_SPOT.value)
 
-
-def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
-    """The Chinese (with English) Markdown summary a street office can act on.
-
-    The opening lines count every kind of alert (zeros included); a section with its table follows only for
-    the kinds that have alerts (and for the re-check list when it has places), so a heading always comes with
-    content.
-    """
-    a = report.alerts
-    t0, t1 = report.start.strftime("%Y-%m-%d"), (report.end - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    kinds = a["kind"] if len(a) else pd.Series(dtype=str)
-    jumps = a[kinds == AlertKind.COUNT_JUMP.value] if len(a) else a
-    kw = a[kinds == AlertKind.KEYWORD.value] if len(a) else a
-    hs = a[kinds.isin(_HOT_KINDS)] if len(a) else a
-    st = a[kinds == AlertKind.SPACE_TIME_CLUSTER.value] if len(a) else a
-    out = [f"# 12345 诉求预警 / Complaint early warning：{t0} 至 {t1}\n",
-           f"共 **{len(a)}** 条预警（诉求量突增 {len(jumps)}，时空聚集 {len(st)}，关键词监测 {len(kw)}，热点 {len(hs)}）；"
-           f"汛前回头看清单 {len(report.recheck)} 处。\n",
-           f"{len(a)} alert(s): {len(jumps)} count jump(s), {len(st)} space-time cluster(s), {len(kw)} keyword "
-           f"watch, {len(hs)} hot spot(s); {len(report.recheck)} place(s) to re-check.\n"]
-    if report.keywords:
-        kc = report.keyword_counts
-        out.append("关键词监测词表（含同义词族）及本期文本匹配数 Watched terms (families expanded) and matching texts "
-                   "in the window：" + ("、".join(f"{escape_markdown(t)} {int(m)}" for t, m in
-                                                zip(kc["term"], kc["matches"])) or "（无）") + "\n")
-    sections: list[tuple[str, list[str]]] = []
-    if len(jumps):
-        sections.append((f"{ALERT_KIND_ZH['count jump']} Count jumps (vs own baseline, FDR 5 %)", [
-            "建议：当周派人到点位核实原因，能立即解决的即时处置（接诉即办），需多部门的上报街道“吹哨”。\n",
-            _md_table(jumps, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
-                              "expected": "期望 expected", "ratio": "倍数 ratio", "q": "q 值", "baseline": "基线"},
-                      limit)]))
-    if len(st):
-        sections.append((f"{ALERT_KIND_ZH['space-time cluster']} Space-time clusters (space-time scan, weekly "
-                         "evaluations)", [
-            "建议：按类别派单到点位逐户核查（如房屋漏雨排查屋面防水，外卖车辆占道可设专门停车区）；"
-            "连续多次评估均预警的点位列入街道重点督办。\n",
-            _md_table(st, {"unit": UNIT_LABEL["cell"], "category": "类别 family", "flagged_at": "首次预警 first flag",
-                           "evaluations": "预警次数 flags", "observed": "本期 observed", "expected": "期望 expected",
-                           "ratio": "倍数 ratio", "radius_m": "扫描半径 m"}, limit)]))
-    if len(hs):
-        sections.append(("新增 / 连续 / 加强热点 Emerging hot spots (Gi*)", [
-            "建议：新增热点当周巡查；加强热点列入街道重点督办（如堂子胡同外卖车辆停放，可设专门停车区）。\n",
-            _md_table(hs, {"unit": UNIT_LABEL["cell"], "kind_zh": "类型", "kind": "pattern", "final_z": "末期 z",
-                           "total": "期间诉求 total"}, limit)]))
-    if report.keywords and len(kw):
-        watch = "、".join(map(escape_markdown, report.keywords))
-        sections.append((f"{ALERT_KIND_ZH['keyword watch']} Keyword watch：{watch}", [
-            _md_table(kw, {"unit_type": "单元 unit", "unit": "编码 code", "observed": "本期 observed",
-                           "expected": "期望 expected", "q": "q 值"}, limit)]))
-    if report.keywords and len(report.recheck):
-        sections.append((f"汛前回头看清单 Pre-season re-check list（{'、'.join(map(escape_markdown, report.keywords))}）", [
-            "优先级 A：仍有未办结诉求；B：反复诉求（2 次及以上）；C：曾诉求且已解决。建议在雨季（6–8 月）前逐户上门"
-            "复查并登记整改结果。\n",
-            _md_table(report.recheck, {"priority": "优先级", "place": "地点 place", "complaints": "诉求数",
-                                       "unresolved": "未办结", "years": "涉及年份", "last": "最近",
-                                       "community_code": "社区"}, limit)]))
-    for k, (title, body) in enumerate(sections):
-        num = _ZH_NUMBERS[k] if k < len(_ZH_NUMBERS) else str(k + 1)
-        out += [f"## {num}、{title}\n", *body]
-    if report.notes:
-        out += ["## 说明 Notes\n"] + [f"- {escape_markdown(n)}\n" for n in report.notes]
-    out.append("\n方法：本期计数与同期（往年同日期）基线比较，条件二项检验并按 Benjamini–Hochberg 控制错误发现率；"
-               "时空聚集为时空置换扫描（每周评估前 7 天，各点位与自身以往占比比较，精确检验，每次评估的误报概率受控）；"
-               "热点为 Getis-Ord Gi*（queen 邻域，含自身）与 Mann–Kendall 趋势。\n")
-    return "\n".join(out)
+def _cell_alerts(cells: pd.DataFrame | None, notes: list[str], no_cells: str, what: str,
+                 run: Callable[[], pd.DataFrame]) -> list[pd.DataFrame]:
+    """``[run()]`` for an analysis that needs the cells; without cells, or when its data do not allow it, no
+    rows and a note (``no_cells``, or ``"<what> skipped: <the error's first line>"``)."""
+    if cells is None:
+        notes.append(no_cells)
+        return []
+    try:
+        return [run()]
+    except ValidationError as exc:
+        notes.append(f"{what} skipped: {str(exc).splitlines()[0]}")
+        return []

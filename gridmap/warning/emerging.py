@@ -331,6 +331,34 @@ class EmergingResult:
         return emerging_dataset(self, cells=cells)
 
 
+def _space_time_z(ym: np.ndarray, m: np.ndarray, rows: Any, *, time_window: int, moments: str, n: int,
+                  mean: float, var: float) -> np.ndarray:
+    """Gi* z-score of every bin of the masked cube ``ym`` ``(T, ny, nx)``: the spatial neighbourhood ``rows``
+    summed over the bin's slice and the ``time_window`` previous ones, standardised with the cube's moments
+    (``n``, ``mean``, ``var``) or each slice's own (``moments='slice'``)."""
+    t = ym.shape[0]
+    spatial = neighbourhood_sum(ym.astype(np.int64), rows).astype(float)
+    card_s = neighbourhood_sum(m, rows).astype(float)
+    # add the previous `time_window` slices (fewer at the start of the cube)
+    cs = np.cumsum(spatial, axis=0)
+    lagged = np.zeros_like(cs)
+    lagged[time_window + 1:] = cs[: t - time_window - 1]
+    local = cs - lagged
+    depth = np.minimum(np.arange(t) + 1, time_window + 1).astype(float)
+    card = card_s[None] * depth[:, None, None]
+    if moments == "cube":
+        z = _zscores(local, card, n, mean, var)
+    else:
+        ns = int(m.sum())
+        means = ym.sum(axis=(1, 2)) / ns
+        vars_ = (ym * ym).sum(axis=(1, 2)) / ns - means ** 2
+        z = np.zeros_like(local)
+        for k in range(t):
+            if means[k] > 0 and vars_[k] > 0:
+                z[k] = _zscores(local[k], card[k], ns, means[k], vars_[k])
+    return z
+
+
 def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
                        weights: "str | Weights" = Weights.QUEEN, distance_m: float | None = None,
                        time_window: int = 1, alpha: float = 0.05, fdr: bool = False,
@@ -371,25 +399,7 @@ def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
     if mean == 0 or var <= 0:
         raise ValidationError(message("the space-time cube has no variation (no complaints, or all equal)",
                                       got=f"{int(ym.sum())} complaints", fix="check the window and filters"))
-    spatial = neighbourhood_sum(ym.astype(np.int64), rows).astype(float)
-    card_s = neighbourhood_sum(m, rows).astype(float)
-    # add the previous `time_window` slices (fewer at the start of the cube)
-    cs = np.cumsum(spatial, axis=0)
-    lagged = np.zeros_like(cs)
-    lagged[time_window + 1:] = cs[: t - time_window - 1]
-    local = cs - lagged
-    depth = np.minimum(np.arange(t) + 1, time_window + 1).astype(float)
-    card = card_s[None] * depth[:, None, None]
-    if moments == "cube":
-        z = _zscores(local, card, n, mean, var)
-    else:
-        ns = int(m.sum())
-        means = ym.sum(axis=(1, 2)) / ns
-        vars_ = (ym * ym).sum(axis=(1, 2)) / ns - means ** 2
-        z = np.zeros_like(local)
-        for k in range(t):
-            if means[k] > 0 and vars_[k] > 0:
-                z[k] = _zscores(local[k], card[k], ns, means[k], vars_[k])
+    z = _space_time_z(ym, m, rows, time_window=time_window, moments=moments, n=n, mean=mean, var=var)
     z[:, ~m] = np.nan
     p = 2.0 * stats.norm.sf(np.abs(z))
     q = fdr_bh(p) if fdr else p

@@ -1,4 +1,5 @@
-"""The Chinese labels of emerging hot-spot patterns, alert kinds and spatial units, in one place.
+"""The Chinese labels of emerging hot-spot patterns, alert kinds (and :class:`AlertKind` itself) and spatial units,
+in one place.
 
 The analysis (:mod:`~gridmap.warning.emerging`, :mod:`~gridmap.warning.alerts`) writes ``pattern_zh`` /
 ``kind_zh`` columns from these tables, and the map (:mod:`gridmap.maps`) labels its layers with them.
@@ -15,10 +16,11 @@ Examples
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any
 
-__all__ = ["PATTERN_ZH", "ALERT_KIND_ZH", "UNIT_LABEL", "PATTERN_ALIASES", "pattern_key", "pattern_label"]
+__all__ = ["AlertKind", "PATTERN_ZH", "ALERT_KIND_ZH", "UNIT_LABEL", "PATTERN_ALIASES", "pattern_key", "pattern_label"]
 
 #: Emerging hot-spot categories (ArcGIS names, :class:`~gridmap.warning.Pattern` values) and the plain
 #: Gi* "hot spot" / "cold spot" -> Chinese.
@@ -67,3 +69,18 @@ def pattern_label(key: Any) -> str:
     """'新增热点 new hot spot' for a pattern name (English, Chinese or a short alias); unknown names as given."""
     k = pattern_key(key)
     return f"{PATTERN_ZH[k]} {k}" if k in PATTERN_ZH else str(key)
+
+
+class AlertKind(str, enum.Enum):
+    """Kinds of rows in the alert table."""
+
+    COUNT_JUMP = "count jump"
+    KEYWORD = "keyword watch"
+    NEW_HOT_SPOT = "new hot spot"
+    CONSECUTIVE_HOT_SPOT = "consecutive hot spot"
+    INTENSIFYING_HOT_SPOT = "intensifying hot spot"
+    SPACE_TIME_CLUSTER = "space-time cluster"
+
+    @property
+    def zh(self) -> str:
+        return ALERT_KIND_ZH[self.value]

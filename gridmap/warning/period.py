@@ -72,6 +72,10 @@ def emerging_period(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any
     ``select`` (``categories=``, ``keywords=``) restricts the complaints counted; the data start is taken from
     all complaints. Options are those of :func:`~gridmap.warning.space_time_cube` and
     :func:`~gridmap.warning.emerging_hot_spots` (``neighbours`` is their ``weights``).
+
+    Why 13 parameters: they are the options of ``gridmap emerging`` one to one (period, slices, neighbourhood,
+    significance, trend), each independent and passed on to the two functions above; a group would only move
+    the list.
     """
     lat, cix, ciy = localise_cells(cells)
     cube = space_time_cube(complaints, lat, start=start, end=end, freq=freq, cells=cells, data_start=data_start,

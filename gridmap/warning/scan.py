@@ -141,6 +141,40 @@ def _scan_options(options: ScanOptions | None, overrides: dict[str, Any]) -> Sca
     return replace(opts, **overrides) if overrides else opts
 
 
+def _cell_places(cells: pd.DataFrame, lat: Any, cix: np.ndarray, ciy: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """The place of each lattice square (the code of the largest cell on it) and each cell's centre ``x``/``y``
+    (indexed by code)."""
+    c = lat.cell_size_m
+    area = cells["area_m2"].to_numpy(dtype=float) if "area_m2" in cells.columns else \
+        np.asarray(cells.geometry.area, dtype=float)
+    owner = pd.DataFrame({"code": cells["code"].astype(str).to_numpy(), "ix": cix, "iy": ciy, "area": area}) \
+        .sort_values("area", ascending=False, kind="stable").drop_duplicates(["ix", "iy"])
+    code_grid = np.full(lat.shape, None, dtype=object)
+    code_grid[owner["iy"].to_numpy(), owner["ix"].to_numpy()] = owner["code"].to_numpy()
+    cent = cells.geometry.centroid if "geometry" in cells.columns else None
+    cxy = pd.DataFrame({"x": np.asarray(cent.x), "y": np.asarray(cent.y)} if cent is not None else
+                       {"x": lat.x0 + (cix + .5) * c, "y": lat.y0 + (ciy + .5) * c},
+                       index=cells["code"].astype(str).to_numpy())
+    return code_grid, cxy[~cxy.index.duplicated()]
+
+
+def _families(complaints: pd.DataFrame, families: Any, keyword_sets: Any) -> dict[str, np.ndarray]:
+    """Family name -> row mask: one family per category (or 'all'), plus one per keyword set."""
+    fams: dict[str, np.ndarray] = {}
+    if families == "category" and "category" in complaints.columns:
+        cat = complaints["category"].astype("string").fillna("(none)").to_numpy(dtype=object)
+        for name in sorted(set(cat)):
+            fams[f"category:{name}"] = cat == name
+    elif families in ("category", "all", None):
+        fams["all"] = np.ones(len(complaints), dtype=bool)
+    else:
+        raise ValidationError(message("unknown families option", got=repr(families),
+                                      fix="use 'category', 'all' or None"))
+    for name, kws in (keyword_sets or {}).items():
+        fams[f"keywords:{name}"] = complaint_mask(complaints, keywords=kws).to_numpy()
+    return fams
+
+
 def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, end: Any,
                       options: ScanOptions | None = None, **overrides: Any) -> pd.DataFrame:
     """Alerts evaluated at every ``step_days`` from ``start`` to ``end`` (inclusive); see the module docstring.
@@ -168,9 +202,10 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
         e.g. ``alpha=0.01``) replace its values, so ``space_time_alerts(c, cells, start=, end=, alpha=0.01)``
         works as well.
 
-    The body stays one function of about 180 lines: it is the single pass of steps 2-6 of the module docstring
-    over shared intermediate arrays (cumulative daily counts, excess per date); splitting it would thread a
-    dozen arrays through helpers without making a step readable on its own.
+    Why one function of about 200 lines: it is the single pass of steps 2-6 of the module docstring over shared
+    intermediate arrays (cumulative daily counts, excess per date); splitting it further would thread a dozen
+    arrays through helpers without making a step readable on its own. The self-contained parts are helpers
+    (:func:`_cell_places`, :func:`_families`).
 
     Returns
     -------
@@ -221,31 +256,8 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     ok = ok & (day >= 0) & (day < n_days)
     mask2d = np.zeros(lat.shape, dtype=bool)
     mask2d[ciy, cix] = True
-    # place of each lattice square: the largest cell on it
-    area = cells["area_m2"].to_numpy(dtype=float) if "area_m2" in cells.columns else \
-        np.asarray(cells.geometry.area, dtype=float)
-    owner = pd.DataFrame({"code": cells["code"].astype(str).to_numpy(), "ix": cix, "iy": ciy, "area": area}) \
-        .sort_values("area", ascending=False, kind="stable").drop_duplicates(["ix", "iy"])
-    code_grid = np.full(lat.shape, None, dtype=object)
-    code_grid[owner["iy"].to_numpy(), owner["ix"].to_numpy()] = owner["code"].to_numpy()
-    cent = cells.geometry.centroid if "geometry" in cells.columns else None
-    cxy = pd.DataFrame({"x": np.asarray(cent.x), "y": np.asarray(cent.y)} if cent is not None else
-                       {"x": lat.x0 + (cix + .5) * c, "y": lat.y0 + (ciy + .5) * c},
-                       index=cells["code"].astype(str).to_numpy())
-    cxy = cxy[~cxy.index.duplicated()]
-    # families
-    fams: dict[str, np.ndarray] = {}
-    if families == "category" and "category" in complaints.columns:
-        cat = complaints["category"].astype("string").fillna("(none)").to_numpy(dtype=object)
-        for name in sorted(set(cat)):
-            fams[f"category:{name}"] = cat == name
-    elif families in ("category", "all", None):
-        fams["all"] = np.ones(len(complaints), dtype=bool)
-    else:
-        raise ValidationError(message("unknown families option", got=repr(families),
-                                      fix="use 'category', 'all' or None"))
-    for name, kws in (keyword_sets or {}).items():
-        fams[f"keywords:{name}"] = complaint_mask(complaints, keywords=kws).to_numpy()
+    code_grid, cxy = _cell_places(cells, lat, cix, ciy)
+    fams = _families(complaints, families, keyword_sets)
     kernels = [(float(r), _disc(int(round(r / c)))) for r in radii_m]
     nyx = lat.nx * lat.ny
     base_tag = {True: f"seasonal: {years} year(s) x ±{season_band_days} d",
