@@ -3,6 +3,7 @@ from its own burst against the overall rate, and ``keywords`` reach the scan (fa
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 
@@ -19,7 +20,6 @@ def district():
 
 def _burst(d, *, cells, n_each, text, category, day="2024-06-26"):
     """Complaints of a new kind: ``n_each`` in each of ``cells`` (codes) on ``day``."""
-    base = d.complaints.iloc[:0].copy()
     rows = []
     for code in cells:
         src = d.complaints[d.complaints["cell_code"] == code].iloc[0]
@@ -29,9 +29,9 @@ def _burst(d, *, cells, n_each, text, category, day="2024-06-26"):
             r["text"], r["category"] = text, category
             r["source_id"] = f"N-{code}-{k}"
             rows.append(r)
-    new = pd.concat([base, pd.DataFrame(rows)], ignore_index=True)
-    out = pd.concat([d.complaints, new], ignore_index=True)
-    return out.set_geometry("geometry") if hasattr(out, "set_geometry") else out
+    new = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=d.complaints.crs)
+    return gpd.GeoDataFrame(pd.concat([d.complaints, new], ignore_index=True), geometry="geometry",
+                            crs=d.complaints.crs)
 
 
 def test_a_never_seen_category_bursting_in_one_place_alerts_against_the_overall_rate(district):
