@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "gridmap.cli.map_cmd",
     "gridmap.cli.warn",
     "gridmap.cli.events_cmd",
+    "gridmap.cli.emerging_cmd",
     "gridmap.cli.planning",
     "gridmap.cli.rank",
     "gridmap.cli.report_cmd",

@@ -17,7 +17,7 @@ from gridmap.io.dispatch import import_any
 _NOT_FOR_COMPONENTS = {"table": "--table", "boundary": "--boundary", "max_sliver_m2": "--max-sliver-m2",
                        "topology_report": "--topology-report", "sheet": "--sheet", "replace": "--replace",
                        "repair": "--repair", "allow_implausible": "--allow-implausible", "tz": "--tz",
-                       "units": "--units"}
+                       "units": "--units", "category_map": "--category-map"}
 
 
 def run_component_import(args: argparse.Namespace) -> int:
@@ -83,6 +83,10 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         from gridmap.io.handling import HandlingRules, read_units
 
         options["handling"] = HandlingRules(units=read_units(args.units))
+    if getattr(args, "category_map", None):  # your values/keywords -> catalog categories (gridmap.io.categories)
+        from gridmap.io.categories import load_category_map
+
+        options["category_map"] = load_category_map(args.category_map)
     with progress_bar(args, "complaints") as progress:
         res = import_any(store, "complaints", args.file, lonlat=args.lonlat or "wgs84",
                          unknown_category=getattr(args, "unknown_category", None) or "other",
@@ -102,6 +106,7 @@ def run_complaint_import(args: argparse.Namespace) -> int:
             print(f"rejection report: {report}")
     if as_json:
         summary = import_summary(res)
+        summary["categories"] = getattr(res, "categories", None) or None
         if getattr(args, "dry_run", False):
             summary["dry_run"] = True
             summary["would_write"] = res.accepted - res.already_stored

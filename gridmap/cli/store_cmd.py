@@ -85,6 +85,10 @@ def _add_import(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--unknown-category", choices=["other", "reject"],
                    help="complaints: a category not in the catalog becomes 其他 with a warning (other, default) "
                         "or rejects the row (reject)")
+    p.add_argument("--category-map", metavar="FILE.toml|FILE.csv",
+                   help="complaints: your category values or text keywords -> catalog categories ([values] and "
+                        "[keywords] tables, or CSV theirs,ours[,match]); the summary counts what fell into 其他 "
+                        "(see docs/complaint-categories.md)")
     p.add_argument("--allow-implausible", action="store_true",
                    help="communities/compounds: keep rows whose households or population are implausible (more "
                         "than 100,000 households in a community, or 60,000 a km² of its area ...) with a warning "
@@ -164,6 +168,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if getattr(args, "tz", None):
         raise UsageError(f"--tz cannot be used when importing {layer}",
                          fix="--tz is the zone of complaint times written without one; drop it")
+    if getattr(args, "category_map", None):
+        raise UsageError(f"--category-map cannot be used when importing {layer}",
+                         fix="--category-map maps complaint categories; drop it")
     path = Path(args.file)
     from gridmap.cli._imports import open_import_store
 

@@ -61,8 +61,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                "  gridmap complaints import calls.csv --lonlat gcj02 --rejects bad.csv\n"
                "  gridmap complaints import 12345.csv --map source_id=编号,received_at=受理时间,lon=经度,lat=纬度 "
                "--dry-run\n"
-               "  gridmap complaints import open311.json --json")
-    i.add_argument("file", help="CSV, JSON (a list, {\"requests\": [...]} or Open311 GeoReport v2) or GeoJSON file")
+               "  gridmap complaints import open311.json --json\n"
+               "  gridmap complaints import requests.xml --category-map my-categories.toml")
+    i.add_argument("file", help="CSV, JSON (a list, {\"requests\": [...]} or Open311 GeoReport v2), Open311 XML or "
+                                "GeoJSON file")
     i.add_argument("--lonlat", default="wgs84", choices=["wgs84", "cgcs2000", "gcj02", "bd09"],
                    help="coordinate system of lon/lat: wgs84 (default), cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu)")
     i.add_argument("--map", dest="mapping", metavar="OURS=THEIRS,...|FILE.toml",
@@ -72,6 +74,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="complaints: the known 承办单位 (one per line); a row dispatched to another unit is rejected")
     i.add_argument("--unknown-category", choices=["other", "reject"], default="other",
                    help="a category not in the catalog: 其他 with a warning (other, default) or reject the row")
+    i.add_argument("--category-map", metavar="FILE.toml|FILE.csv",
+                   help="complaints: your category values or text keywords -> catalog categories ([values] and "
+                        "[keywords] tables, or CSV theirs,ours[,match]); the summary counts what fell into 其他 "
+                        "(see docs/complaint-categories.md)")
     i.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     add_rejects_option(i, "write the rejection report (rejected rows and warnings: row, field, reason, value, "
                           "action) as CSV (UTF-8 with BOM)")
@@ -130,6 +136,7 @@ def _warn(args: argparse.Namespace) -> int:
         write_text_atomic(targets["md"], rep.markdown)
     if args.json:
         print_json({"from": str(rep.start.date()), "to": str(rep.end.date()), "notes": rep.notes,
+                    "keywords": rep.keyword_counts.to_dict("records"),
                     "alerts": table.to_dict("records"), "recheck": rep.recheck.head(200).to_dict("records")})
     elif not args.md:
         print(rep.markdown)

@@ -134,10 +134,13 @@ def _times(col: Callable[[str], pd.Series], cols: dict[str, str], *, tz: str, re
     return received, naive_received, closed, status
 
 
-def _categories(cat_raw: pd.Series, *, unknown_category: str, reject: _Rejects) -> tuple[pd.Series, np.ndarray]:
+def _categories(cat_raw: pd.Series, *, unknown_category: str, reject: _Rejects,
+                known: pd.Series | None = None) -> tuple[pd.Series, np.ndarray]:
     """Catalog categories (each distinct value normalised once; unknown ones 其他, or rejected with
-    ``unknown_category='reject'``) and which kept rows had an unknown category."""
-    category = cat_raw.map({v: normalise_category(v) for v in pd.unique(cat_raw.dropna())})
+    ``unknown_category='reject'``) and which kept rows had an unknown category. ``known``: the categories
+    already found per row (None where unknown), e.g. through a category map (:mod:`gridmap.io.categories`)."""
+    category = known if known is not None else \
+        cat_raw.map({v: normalise_category(v) for v in pd.unique(cat_raw.dropna())})
     unknown = category.isna().to_numpy()
     present = cat_raw.notna().to_numpy()
     if unknown_category == "reject":

@@ -13,7 +13,9 @@ What happens to every row (nothing is dropped silently):
   swapped-looking or non-numeric coordinates reject the row; so do points outside the district (outside every
   cell when ``cells`` are given, else outside ``bounds``, else outside Beijing's extent).
 - **Text**: an empty complaint text rejects the row (a complaint must say what it is about).
-- **Category**: normalised against the catalog (:mod:`gridmap.warning.categories`); an unknown or missing
+- **Category**: ``category_map=`` (your values and text keywords -> catalog categories,
+  :mod:`gridmap.io.categories`; the result's ``categories`` counts how rows got theirs) first, then normalised
+  against the catalog (:mod:`gridmap.warning.categories`); an unknown or missing
   category is **mapped to 其他 and reported as a warning** (kept, with the original value in the report).
 - **Identity**: ``source_id`` (work-order number); when absent, a stable hash of the row's time, rounded
   position, text and address (``h-`` + 16 hex digits), so re-importing the same file gives the same ids.
@@ -51,7 +53,8 @@ from shapely.errors import GEOSException
 
 from gridmap.crs import LonLatSystem, to_working_xy, working_crs
 from gridmap.errors import InputFileError, Problem, ValidationError, message
-from gridmap.io.complaint_fields import (FIELD_ALIASES, _categories, _district_codes, _lonlat, _pick, _Rejects,
+from gridmap.io.categories import category_summary, import_categories
+from gridmap.io.complaint_fields import (FIELD_ALIASES, _district_codes, _lonlat, _pick, _Rejects,
                                          _require_columns, _source_ids, _times, stable_id)
 from gridmap.io.timestamps import CST, _check_tz, parse_timestamp, parse_timestamps
 from gridmap.warning.categories import FALLBACK_CATEGORY
@@ -75,6 +78,9 @@ class ComplaintImport:
     tz: str = CST
     naive_times: int = 0
     dry_run: bool = False
+    #: how the accepted rows got their category and what fell into 其他 (gridmap.io.categories.category_summary)
+    categories: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
@@ -114,6 +120,14 @@ class ComplaintImport:
             s += f"; {self.written} written, {self.already_stored} already stored"
         if self.naive_times:
             s += f"\ntimes without a zone: {self.naive_times}, read as {self.tz} time (--tz to change)"
+        s += "".join(f"\n{n}" for n in self.notes)
+        if self.categories:
+            c = self.categories
+            top = "、".join(f"{k if k is not None else '(none)'} {v}" for k, v in
+                           list(c["unmapped_values"].items())[:5])
+            s += (f"\ncategories: {c['by_value_map']} from your map, {c['by_catalog']} from the catalog, "
+                  f"{c['by_keyword']} by keyword; {c['other']} in {FALLBACK_CATEGORY}"
+                  + (f" ({c['unmapped']} unknown: {top})" if c["unmapped"] else ""))
         if self.rejected:
             s += "\nrejected rows by reason:"
             for reason, count in self.by_reason():
@@ -130,7 +144,8 @@ class ComplaintImport:
 def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84", cells: gpd.GeoDataFrame | None = None,
                      bounds: tuple[float, float, float, float] | None = None, crs: Any = None,
                      mapping: dict[str, str] | None = None, unknown_category: str = "other",
-                     where: str = "input", tz: str = CST, handling: Any = None) -> ComplaintImport:
+                     where: str = "input", tz: str = CST, handling: Any = None,
+                     category_map: Any = None) -> ComplaintImport:
     """Validate and convert a raw complaints table (one row per complaint) to the complaints contract.
 
     Parameters
@@ -164,9 +179,9 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     # text
     text = col("text").astype("string").str.strip()
     reject((text.isna() | (text == "")).fillna(True), "text", "complaint text is empty")
-    # category (each distinct value normalised once)
-    cat_raw = col("category")
-    category, unknown_kept = _categories(cat_raw, unknown_category=unknown_category, reject=reject)
+    cat_raw = col("category")  # category: your map's values/keywords first (gridmap.io.categories), then the catalog
+    category, unknown_kept, cat_how = import_categories(cat_raw, col("text"), category_map,
+                                                        unknown_category=unknown_category, reject=reject)
     # coordinates
     lon, lat = _lonlat(raw, cols, col, where=where)
     raw_lon, raw_lat = col("lon").to_numpy(dtype=object), col("lat").to_numpy(dtype=object)
@@ -206,7 +221,8 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     log.info("parsed complaints from %s: %d row(s), %d accepted, %d rejected, %d category warning(s)", where, n,
              len(frame), len(problems), len(warns))
     return ComplaintImport(frame, problems, warns, where=where, read=n, tz=tz,
-                           naive_times=int(naive_received[keep].sum()))
+                           naive_times=int(naive_received[keep].sum()),
+                           categories=category_summary(cat_raw[keep], cat_how[keep], category[keep]))
 
 
 def _times_and_handling(raw: pd.DataFrame, col: Callable[[str], pd.Series], cols: dict[str, str], tz: str,
@@ -229,7 +245,8 @@ def _times_and_handling(raw: pd.DataFrame, col: Callable[[str], pd.Series], cols
 
 def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
                     progress: Callable[[int, int, str], None] | None = None, **options: Any) -> ComplaintImport:
-    """Read a CSV, JSON (a list of records, ``{"requests": [...]}`` or Open311 GeoReport v2) or GeoJSON file and
+    """Read a CSV, JSON (a list of records, ``{"requests": [...]}`` or Open311 GeoReport v2), Open311 XML
+    (:mod:`gridmap.io.open311`) or GeoJSON file and
     :func:`parse_complaints` it (``options`` are passed on). ``progress(done, total, label)``, if given, is called
     before reading and before parsing (steps 1 and 2 of :func:`import_complaints`'s five)."""
     from gridmap.io._reading import check_not_empty, reading
@@ -279,12 +296,24 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
                                      else "a list whose items are not all objects",
                                      fix="use a list of objects, {'requests': [...]} or GeoJSON")
             raw = pd.DataFrame.from_records(data)
+    elif suffix == ".xml":  # Open311 GeoReport v2 XML
+        from gridmap.io.open311 import read_open311_xml
+
+        with reading(p):
+            raw = read_open311_xml(p)
     else:
         raise ValidationError(message("unsupported complaints file type", where=str(p), got=p.suffix,
-                                      fix="use .csv, .json (Open311) or .geojson"))
+                                      fix="use .csv, .json or .xml (Open311) or .geojson"))
+    from gridmap.io.open311 import is_open311, normalise_open311
+
+    notes: list[str] = []
+    if is_open311(raw.columns):  # the standard's optional fields (description -> service_name ...)
+        raw, notes = normalise_open311(raw)
     if progress:
         progress(2, _STEPS, f"check and assign {len(raw):,} rows")
-    return parse_complaints(raw, where=str(p), **options)
+    res = parse_complaints(raw, where=str(p), **options)
+    res.notes.extend(notes)
+    return res
 
 
 def _write_new(store: Any, new: gpd.GeoDataFrame, *, on_error: str, where: str) -> tuple[int, list[Problem]]:

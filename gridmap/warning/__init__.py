@@ -14,7 +14,10 @@ Pure analysis on a regular lattice (numpy/scipy; no file or database I/O here). 
   alarms controlled per evaluation date), the method the demo's planted anomalies are scored on;
 - :mod:`~gridmap.warning.labels` the Chinese labels of patterns, alert kinds and units;
 - :mod:`~gridmap.warning.unit_geometry` each alert row's cell / community / street polygon;
-- :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies.
+- :mod:`~gridmap.warning.scoring` recall / false alerts / days to detection against planted anomalies;
+- :mod:`~gridmap.warning.keywords` keyword families for keyword watch (漏雨 -> 漏雨, 渗水, 屋顶漏水 ...);
+- :mod:`~gridmap.warning.period` the full-period emerging hot-spot analysis of ``gridmap emerging``;
+- :mod:`~gridmap.warning.frames` the analyst's views: GeoDataFrames indexed by cell code, the cube as xarray.
 
 Dense arrays live on a window of the one lattice, :class:`gridmap.grid.Lattice` with ``nx``/``ny``, covering only
 the cells' extent (:func:`lattice_from_cells`); cells from :func:`gridmap.grid.build_cells` carry global indices
@@ -31,6 +34,8 @@ from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceT
 from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
 from gridmap.warning.scan import ScanBaseline, ScanControl, ScanOptions, space_time_alerts
 from gridmap.warning.unit_geometry import attach_unit_geometry
+from gridmap.warning.frames import cell_counts_frame, cube_dataset, emerging_frame, lattice_frame
+from gridmap.warning.period import EmergingPeriod, emerging_period
 
 __all__ = [
     "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
@@ -40,4 +45,5 @@ __all__ = [
     "GiStarResult", "Weights", "fdr_bh", "gi_star",
     "EmergingResult", "Pattern", "SliceFreq", "SpaceTimeCube", "classify", "emerging_hot_spots", "mann_kendall",
     "space_time_cube", "ScanBaseline", "ScanControl", "ScanOptions", "space_time_alerts", "attach_unit_geometry",
+    "cell_counts_frame", "cube_dataset", "emerging_frame", "lattice_frame", "EmergingPeriod", "emerging_period",
 ]

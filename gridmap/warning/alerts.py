@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +53,7 @@ from gridmap.errors import Problem, ValidationError, message
 from gridmap.warning.counts import Unit, complaint_mask
 from gridmap.warning.emerging import Pattern, emerging_hot_spots, space_time_cube
 from gridmap.warning.hotspots import fdr_bh
+from gridmap.warning.keywords import expand_keywords, keyword_match_counts, split_keywords
 from gridmap.warning.labels import AlertKind
 from gridmap.warning.lattice_ops import localise_cells
 from gridmap.warning.recheck import RECHECK_COLUMNS, RESOLVED_STATUSES, normalise_address, recheck_list
@@ -119,7 +119,8 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     if t1 <= t0:
         raise ValidationError(message("the window is empty", got=f"[{t0}, {t1})", fix="use --from before --to"))
     times = pd.to_datetime(complaints["received_at"])
-    first = pd.Timestamp(data_start) if data_start is not None else (times.min() if len(times) else t0)
+    # the data cover whole days from the first complaint's date (its time of day is not a data start)
+    first = (pd.Timestamp(data_start) if data_start is not None else (times.min() if len(times) else t0)).normalize()
     wins, used = _baseline_windows(t0, t1, first=first, mode=mode, years=years, season_band=season_band,
                                    windows=windows, warn_fallback=warn_fallback)
     sel = complaint_mask(complaints, **select) if select else pd.Series(True, index=complaints.index)
@@ -151,18 +152,19 @@ def count_jumps(complaints: pd.DataFrame, *, start: Any, end: Any, by: "str | Un
     log.info("count jumps by %s over [%s, %s): %d unit(s), %d alert(s), %s baseline x%d, volume ratio %.2f",
              Unit.parse(by).value, t0.date(), t1.date(), len(out), int(out["alert"].sum()), used, len(wins),
              ratio_total)
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["baseline_windows"] = [(a, b) for a, b in wins]
+    return out
 
 
 def _baseline_windows(t0: pd.Timestamp, t1: pd.Timestamp, *, first: pd.Timestamp, mode: Baseline, years: int,
                       season_band: int, windows: int, warn_fallback: bool) -> tuple[list[tuple[Any, Any]], str]:
-    """The baseline windows of :func:`count_jumps` (none before ``first``, the start of the data) and which kind
-    was used ('seasonal' or 'recent')."""
+    """The baseline windows of :func:`count_jumps` (none before ``first``, the start of the data, and none
+    overlapping the window it judges: each ends by ``t0``) and which kind was used ('seasonal' or 'recent')."""
     length = t1 - t0
     seasonal = [(t0 - pd.DateOffset(years=k) + length * b, t1 - pd.DateOffset(years=k) + length * b)
                 for k in range(1, years + 1) for b in range(-season_band, season_band + 1)]
-    seasonal = [w for w in seasonal if w[0] >= first]
-    length = t1 - t0
+    seasonal = sorted(w for w in seasonal if w[0] >= first and w[1] <= t0)
     recent = [(t0 - length * k, t0 - length * (k - 1)) for k in range(1, windows + 1)]
     recent = [w for w in recent if w[0] >= first]
     if mode is Baseline.SEASONAL or (mode is Baseline.AUTO and seasonal):
@@ -177,7 +179,8 @@ def _baseline_windows(t0: pd.Timestamp, t1: pd.Timestamp, *, first: pd.Timestamp
                 "no data a year before %s: baseline falls back to the %d preceding windows (not "
                 "seasonality-aware)", t0.date(), len(wins))
         if not wins:
-            raise ValidationError(message("no baseline window has data", got=f"data from {first.date()}",
+            raise ValidationError(message("no baseline window has data", where=f"[{t0.date()}, {t1.date()})",
+                                          got=f"data from {first.date()}",
                                           fix="widen the data range or shorten the window"))
     return wins, used
 
@@ -297,7 +300,10 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     """Run every alert over ``[start, end)`` and return a :class:`WarningReport`.
 
     - count jumps per unit in ``units`` (all complaints, or ``categories``);
-    - keyword watch: count jumps restricted to ``keywords`` (if given) per unit;
+    - keyword watch: count jumps restricted to ``keywords`` (if given, families expanded:
+      :mod:`~gridmap.warning.keywords`) per unit, and the watch list as a family of the space-time scan (its
+      clusters are ``keyword watch`` rows with a ``family``; with no history it is judged against the overall
+      rate); each watched term's match count is in the report's ``keyword_counts``;
     - new/consecutive/intensifying hot spots over ``slices`` weeks ending at ``end`` (needs ``cells``);
     - space-time clusters (``scan=True``, needs ``cells``): :func:`scan_alerts`, the space-time scan whose
       recall is scored on the planted anomalies, evaluated weekly in the window; ``scan_options`` go to it
@@ -318,8 +324,10 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     notes: list[str] = []
     parts = []
-    kws = [k for k in re.split(r"[,，、\s]+", keywords)] if isinstance(keywords, str) else list(keywords or [])
-    kws = [k for k in kws if k]
+    kws = split_keywords(keywords)
+    terms = expand_keywords(kws)  # a family name (房屋漏雨) watches all its members (漏雨, 渗水, 屋顶漏水 ...)
+    keyword_counts = keyword_match_counts(complaints.loc[complaint_mask(complaints, start=t0, end=t1)], terms) \
+        if kws else pd.DataFrame(columns=["term", "matches"])
     fell_back = False
     total = len(units) * (2 if kws else 1) + int(hot_spots) + int(scan) + int(bool(kws)) + 1
     done = 0
@@ -331,7 +339,7 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         done += 1
 
     for unit in units:
-        unit_parts, note, recent = _unit_alerts(complaints, unit, t0=t0, t1=t1, kws=kws, baseline=baseline,
+        unit_parts, note, recent = _unit_alerts(complaints, unit, t0=t0, t1=t1, kws=terms, baseline=baseline,
                                                 alpha=alpha, min_count=min_count, categories=categories, step=step)
         parts += unit_parts
         if note:
@@ -348,15 +356,15 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
     if scan:
         step("space-time scan")
         parts += _cell_alerts(cells, notes, "space-time scan: no cells layer given; skipped", "space-time scan",
-                              lambda: scan_alerts(complaints, cells, start=t0, end=t1, categories=categories,
-                                                  **(scan_options or {})))
+                              lambda: _scan_with_keywords(complaints, cells, t0=t0, t1=t1, categories=categories,
+                                                          kws=kws, terms=terms, scan_options=scan_options))
     alerts = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
         pd.DataFrame(columns=["kind", "unit_type", "unit", "observed", "expected", "ratio", "q"])
     alerts["kind_zh"] = alerts["kind"].map(lambda k: AlertKind(k).zh)
     recheck = pd.DataFrame(columns=RECHECK_COLUMNS)
     if kws:
         step("回头看 re-check list")
-        recheck = recheck_list(complaints, keywords=kws, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
+        recheck = recheck_list(complaints, keywords=terms, start=t0 - pd.DateOffset(years=recheck_years), end=t0)
     step("alert geometry")
     if cells is not None and "geometry" in cells.columns and len(alerts):
         alerts = attach_unit_geometry(alerts, cells=cells)
@@ -364,7 +372,20 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
         progress(total, total, "done")
     log.info("early warning [%s, %s): %d alert(s), %d re-check place(s)", t0.date(), t1.date(), len(alerts),
              len(recheck))
-    return WarningReport(t0, t1, alerts, recheck, notes, kws)
+    return WarningReport(t0, t1, alerts, recheck, notes, kws, keyword_counts)
+
+
+def _scan_with_keywords(complaints: pd.DataFrame, cells: pd.DataFrame, *, t0: pd.Timestamp, t1: pd.Timestamp,
+                        categories: Any, kws: list[str], terms: list[str],
+                        scan_options: dict[str, Any] | None) -> pd.DataFrame:
+    """:func:`scan_alerts` with the keyword watch list as a family of its own (it may have no history at all);
+    the watch list's clusters are keyword-watch rows."""
+    sopts = dict(scan_options or {})
+    if kws:
+        sopts.setdefault("keyword_sets", {"、".join(kws): terms})
+    sc = scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **sopts)
+    sc.loc[sc["family"].astype(str).str.startswith("keywords:"), "kind"] = AlertKind.KEYWORD.value
+    return sc
 
 
 def _unit_alerts(complaints: pd.DataFrame, unit: str, *, t0: pd.Timestamp, t1: pd.Timestamp, kws: list[str],
@@ -377,8 +398,12 @@ def _unit_alerts(complaints: pd.DataFrame, unit: str, *, t0: pd.Timestamp, t1: p
     if col not in complaints.columns or complaints[col].isna().all():
         return [], f"{unit}: complaints carry no {col}; not tested", False
     parts, note, recent = [], None, False
-    j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
-                    min_count=min_count, categories=categories, warn_fallback=False)
+    try:  # a step without a baseline says so; the other steps still run
+        j = count_jumps(complaints, start=t0, end=t1, by=unit, baseline=baseline, alpha=alpha,
+                        min_count=min_count, categories=categories, warn_fallback=False)
+    except ValidationError as exc:
+        return [], f"count jumps per {unit} skipped: {str(exc).splitlines()[0]}" + \
+            (f" (keyword watch per {unit} too)" if kws else ""), False
     parts.append(j[j["alert"]].assign(kind=AlertKind.COUNT_JUMP.value))
     if j["baseline"].iloc[:1].str.startswith("recent").any():
         note = f"{unit}: no data a year earlier, baseline = preceding windows (not seasonal)"

@@ -64,6 +64,7 @@ MIN_SLICES = 10
 class SliceFreq(str, enum.Enum):
     """Time-slice length."""
 
+    DAY = "day"
     WEEK = "week"
     MONTH = "month"
 
@@ -103,9 +104,25 @@ class SpaceTimeCube:
     freq: SliceFreq
     lattice: Any
     empty_slices: list[pd.Timestamp] = field(default_factory=list)
+    dropped_slices: list[pd.Timestamp] = field(default_factory=list)
+
+    @property
+    def ends(self) -> pd.DatetimeIndex:
+        """The (exclusive) end of each slice."""
+        step = {SliceFreq.DAY: pd.DateOffset(days=1), SliceFreq.WEEK: pd.DateOffset(days=7)}.get(
+            self.freq, pd.offsets.MonthBegin(1))
+        return pd.DatetimeIndex([s + step for s in self.starts])
+
+    def to_xarray(self, cells: pd.DataFrame | None = None) -> Any:
+        """The cube as an :class:`xarray.Dataset` (see :func:`gridmap.warning.frames.cube_dataset`)."""
+        from gridmap.warning.frames import cube_dataset
+
+        return cube_dataset(self, cells=cells)
 
 
 def _slice_starts(start: pd.Timestamp, end: pd.Timestamp, freq: SliceFreq) -> pd.DatetimeIndex:
+    if freq is SliceFreq.DAY:
+        return pd.date_range(start, end, freq="1D", inclusive="left")
     if freq is SliceFreq.WEEK:
         return pd.date_range(start, end, freq="7D", inclusive="left")
     first = start.normalize().replace(day=1)
@@ -117,7 +134,7 @@ def _slice_starts(start: pd.Timestamp, end: pd.Timestamp, freq: SliceFreq) -> pd
 
 def space_time_cube(complaints: pd.DataFrame, lattice: Any, *, start: Any, end: Any,
                     freq: "str | SliceFreq" = SliceFreq.WEEK, min_slices: int = MIN_SLICES,
-                    cells: pd.DataFrame | None = None, **select: Any) -> SpaceTimeCube:
+                    cells: pd.DataFrame | None = None, data_start: Any = "auto", **select: Any) -> SpaceTimeCube:
     """Count complaints per lattice cell and week/month slice in ``[start, end)``.
 
     Weekly slices start at ``start`` and are 7 days long; monthly slices are calendar months. A trailing
@@ -125,17 +142,35 @@ def space_time_cube(complaints: pd.DataFrame, lattice: Any, *, start: Any, end: 
     ``min_slices`` complete slices raise :class:`~gridmap.errors.ValidationError`. With ``cells`` (the cells
     layer ``lattice`` was made from, :func:`~gridmap.warning.lattice_from_cells`), complaints that carry a
     ``cell_code`` are counted in their cell's square; otherwise points are binned by their coordinates.
+
+    Slices that begin before the data do (``data_start``: by default the date of the earliest ``received_at``
+    of all ``complaints``, before any category/keyword selection; ``None`` keeps every slice) are not counted:
+    a week before the first complaint is unknown, not a cold week, and would make every place look "new".
+    They are logged and listed in the cube's ``dropped_slices``.
     """
     lat = require_window(lattice)
     freq = SliceFreq(freq)
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     starts = _slice_starts(t0, t1, freq)
-    step = pd.DateOffset(days=7) if freq is SliceFreq.WEEK else pd.offsets.MonthBegin(1)
+    step = {SliceFreq.DAY: pd.DateOffset(days=1), SliceFreq.WEEK: pd.DateOffset(days=7)}.get(
+        freq, pd.offsets.MonthBegin(1))
     complete = [s for s in starts if s + step <= t1]
+    dropped: list[pd.Timestamp] = []
+    if isinstance(data_start, str) and data_start == "auto":
+        data_start = pd.to_datetime(complaints["received_at"]).min() if len(complaints) else None
+    if data_start is not None and not pd.isna(data_start):
+        first = pd.Timestamp(data_start).normalize()
+        dropped = [s for s in complete if s < first]
+        complete = [s for s in complete if s >= first]
+        if dropped:
+            log.warning("%d %s slice(s) before the data begin (%s) are not counted: %s .. %s", len(dropped),
+                        freq.value, first.date(), dropped[0].date(), dropped[-1].date())
     if len(complete) < min_slices:
         raise ValidationError(
             message(f"emerging hot-spot analysis needs at least {min_slices} complete {freq.value} slices",
-                    where=f"[{t0.date()}, {t1.date()})", got=f"{len(complete)} slice(s)",
+                    where=f"[{t0.date()}, {t1.date()})",
+                    got=f"{len(complete)} slice(s)" + (f" after the data begin ({len(dropped)} before)"
+                                                       if dropped else ""),
                     fix=f"widen the window (>= {min_slices} {freq.value}s) or use freq='week'"))
     starts = pd.DatetimeIndex(complete)
     stop = starts[-1] + step
@@ -160,7 +195,7 @@ def space_time_cube(complaints: pd.DataFrame, lattice: Any, *, start: Any, end: 
                     len(empty), ", ".join(str(e.date()) for e in empty[:5]))
     log.info("space-time cube: %d %s slices x %d cells, %d complaints", len(starts), freq.value, ny * nx,
              int(totals.sum()))
-    return SpaceTimeCube(cube, starts, freq, lat, empty)
+    return SpaceTimeCube(cube, starts, freq, lat, empty, dropped)
 
 
 def mann_kendall(series: np.ndarray, *, continuity: bool = True) -> pd.DataFrame:
@@ -261,13 +296,39 @@ class EmergingResult:
     cold: np.ndarray
     starts: pd.DatetimeIndex
     empty_slices: list[pd.Timestamp]
+    lattice: Any = None
+    dropped_slices: list[pd.Timestamp] = field(default_factory=list)
 
     def grid(self, column: str = "pattern") -> np.ndarray:
         """A per-cell column as a lattice array (``None``/NaN outside the study area)."""
         ny, nx = self.z.shape[1:]
-        out = np.full(ny * nx, None if self.cells[column].dtype == object else np.nan, dtype=self.cells[column].dtype)
-        out[(self.cells["iy"] * nx + self.cells["ix"]).to_numpy()] = self.cells[column].to_numpy()
+        values = self.cells[column]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+            out = np.full(ny * nx, np.nan)
+            data = values.to_numpy(dtype=float, na_value=np.nan)
+        else:  # text (object or pandas' string dtype), booleans: an object array with None outside
+            out = np.full(ny * nx, None, dtype=object)
+            data = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+        out[(self.cells["iy"] * nx + self.cells["ix"]).to_numpy()] = data
         return out.reshape(ny, nx)
+
+    @property
+    def p(self) -> np.ndarray:
+        """Two-sided p-value of each bin's z (``(T, ny, nx)``, NaN outside the study area)."""
+        return 2.0 * stats.norm.sf(np.abs(self.z))
+
+    def to_frame(self, cells: pd.DataFrame) -> Any:
+        """Per-location results as a GeoDataFrame indexed by cell code (see
+        :func:`gridmap.warning.frames.emerging_frame`)."""
+        from gridmap.warning.frames import emerging_frame
+
+        return emerging_frame(self, cells)
+
+    def to_xarray(self, cells: pd.DataFrame | None = None) -> Any:
+        """Per-bin z, p, hot/cold flags and per-location categories as an :class:`xarray.Dataset`."""
+        from gridmap.warning.frames import emerging_dataset
+
+        return emerging_dataset(self, cells=cells)
 
 
 def _space_time_z(ym: np.ndarray, m: np.ndarray, rows: Any, *, time_window: int, moments: str, n: int,
@@ -364,4 +425,5 @@ def emerging_hot_spots(cube: SpaceTimeCube, *, mask: np.ndarray | None = None,
     counts = pd.Series(pattern).value_counts()
     log.info("emerging hot spots: %d cells x %d slices; %s", len(cells), t,
              ", ".join(f"{k}: {v}" for k, v in counts.items() if k != Pattern.NONE.value) or "no pattern anywhere")
-    return EmergingResult(cells, z, hot, cold, cube.starts, list(cube.empty_slices))
+    return EmergingResult(cells, z, hot, cold, cube.starts, list(cube.empty_slices), cube.lattice,
+                          list(cube.dropped_slices))

@@ -23,6 +23,8 @@ class WarningReport:
     recheck: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
+    #: each watched term (families expanded) and how many complaint texts in the window it matches
+    keyword_counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["term", "matches"]))
 
     @property
     def markdown(self) -> str:
@@ -81,6 +83,11 @@ def summary_markdown(report: WarningReport, *, limit: int = 20) -> str:
            f"汛前回头看清单 {len(report.recheck)} 处。\n",
            f"{len(a)} alert(s): {len(jumps)} count jump(s), {len(st)} space-time cluster(s), {len(kw)} keyword "
            f"watch, {len(hs)} hot spot(s); {len(report.recheck)} place(s) to re-check.\n"]
+    if report.keywords:
+        kc = report.keyword_counts
+        out.append("关键词监测词表（含同义词族）及本期文本匹配数 Watched terms (families expanded) and matching texts "
+                   "in the window：" + ("、".join(f"{escape_markdown(t)} {int(m)}" for t, m in
+                                                zip(kc["term"], kc["matches"])) or "（无）") + "\n")
     sections: list[tuple[str, list[str]]] = []
     if len(jumps):
         sections.append((f"{ALERT_KIND_ZH['count jump']} Count jumps (vs own baseline, FDR 5 %)", [

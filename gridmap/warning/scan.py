@@ -19,6 +19,9 @@ per evaluation:
    (heating from 15 November, leaks in the rainy season, a storm, a city-wide rise) moves every place alike.
    Given the 2x2 table (place / rest of district) x (window / baseline), ``O`` is hypergeometric; the one-sided
    exact p-value is ``P(X >= O)`` (Fisher's exact test; the space-time permutation model's conditional law).
+   A family with no history at all (a new kind of complaint, a keyword never written before) has no baseline
+   of its own: its window is compared with the baseline of all complaints (the overall rate), so a new kind
+   that bursts in one place alerts, while one spread like everything else does not (``baseline`` says so).
 5. **Multiple testing.** ``control='fwer'`` (default): Bonferroni over every (family, radius, cell) test of one
    evaluation date, so a date without any real change raises a false alert with probability at most ``alpha``:
    weekly evaluations at the default ``alpha=0.002`` mean at most about one false alert in ten years (the
@@ -265,19 +268,24 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     # p-values above this cannot pass (Bonferroni: alpha / at least these tests per date; BH: alpha); computed
     # exactly below it
     screen = alpha / n_tests if control is ScanControl.FWER else alpha
+    def cumulative(sel: np.ndarray) -> np.ndarray:
+        flat = (day[sel] * nyx + iy[sel] * lat.nx + ix[sel]).astype(np.int64)
+        cube = np.bincount(flat, minlength=n_days * nyx).reshape(n_days, lat.ny, lat.nx).astype(np.int32)
+        return np.concatenate([np.zeros((1, lat.ny, lat.nx), np.int64), np.cumsum(cube, axis=0, dtype=np.int64)])
+
+    overall: list[np.ndarray] = []  # all complaints' cumulative counts, made when a family has no history
+
     for fam, fmask in fams.items():
         sel = ok & fmask
         if not sel.any():
             continue
-        flat = (day[sel] * nyx + iy[sel] * lat.nx + ix[sel]).astype(np.int64)
-        cube = np.bincount(flat, minlength=n_days * nyx).reshape(n_days, lat.ny, lat.nx).astype(np.int32)
-        cum = np.concatenate([np.zeros((1, lat.ny, lat.nx), np.int64), np.cumsum(cube, axis=0, dtype=np.int64)])
-        del cube
+        cum = cumulative(sel)
 
-        def span(a: pd.Timestamp, b: pd.Timestamp) -> np.ndarray:
+        def span(a: pd.Timestamp, b: pd.Timestamp, counts: np.ndarray | None = None) -> np.ndarray:
+            c_ = cum if counts is None else counts
             ia = min(max(int((a - lo).days), 0), n_days)
             ib = min(max(int((b - lo).days), 0), n_days)
-            return cum[ib] - cum[ia]
+            return c_[ib] - c_[ia]
 
         for d, seas in zip(dates, use_season):
             obs = span(d - w, d)
@@ -295,8 +303,18 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                 g = pd.Timedelta(days=guard_days)
                 base = span(d - w - g - pd.Timedelta(days=baseline_days), d - w - g)
             t_o, t_b = float(obs[mask2d].sum()), float(base[mask2d].sum())
+            tag = base_tag[bool(seas)]
             if t_b == 0:
-                continue
+                # never seen before: its burst is judged against where complaints of every kind come from
+                # (the overall rate over the same baseline days), so a new kind clustered in one place alerts
+                if not overall:
+                    overall.append(cumulative(ok))
+                g = pd.Timedelta(days=guard_days)
+                base = span(d - w - g - pd.Timedelta(days=baseline_days), d - w - g, overall[0])
+                t_b = float(base[mask2d].sum())
+                tag = "overall rate (no history of this family)"
+                if t_b == 0:
+                    continue
             excess[(d, fam)] = obs - base * (t_o / t_b)
             for r, ker in kernels:
                 o = ndimage.convolve(obs, ker, mode="constant") if ker.size > 1 else obs
@@ -315,7 +333,7 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                         oc, nc = o[cand][exact], (o[cand] + b[cand])[exact]
                         pc[exact] = stats.hypergeom.sf(oc - 1, int(t_o + t_b), nc, int(t_o))
                     p[cand] = pc
-                per_date[d].append(dict(family=fam, radius_m=r, o=o, b=b, e=expected, p=p, seasonal=seas))
+                per_date[d].append(dict(family=fam, radius_m=r, o=o, b=b, e=expected, p=p, seasonal=seas, tag=tag))
     iy_m, ix_m = np.nonzero(mask2d)
     out = []
     recent: list[dict[str, Any]] = []
@@ -334,7 +352,7 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                 hit = (q < alpha) & (t["o"] >= min_count) & (t["o"] >= min_ratio * t["e"])
                 for k in np.flatnonzero(hit):
                     cand.append((t["p"][k], -t["o"][k], t["family"], t["radius_m"], int(iy_m[k]), int(ix_m[k]),
-                                 t["o"][k], t["e"][k], q[k], t["seasonal"]))
+                                 t["o"][k], t["e"][k], q[k], t["tag"]))
             cand.sort(key=lambda r: (r[0], r[1]))
             kept: list[tuple] = []
             for r in cand:
@@ -343,7 +361,7 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                        for k in kept):
                     continue
                 kept.append(r)
-            for pv, _, fam, rad, ky, kx, o, e, q, seas in kept:
+            for pv, _, fam, rad, ky, kx, o, e, q, tag in kept:
                 # the place is the cell of the window with the largest excess (not the window's centre: a wide
                 # window can be centred beside the cluster it captures)
                 rc = int(round(rad / c))
@@ -361,8 +379,7 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                     unit, x, y, status = a["unit"], a["x"], a["y"], "continuing"
                 row = dict(flagged_at=d, unit=unit, family=fam, status=status, radius_m=rad, x=x, y=y,
                            observed=int(o), expected=float(e), ratio=float(o / e) if e > 0 else np.inf,
-                           p=float(pv), q=float(q),
-                           baseline=base_tag[bool(seas)])
+                           p=float(pv), q=float(q), baseline=tag)
                 cur.append(row)
         out.extend(cur)
         recent = [a for a in recent + cur if d - a["flagged_at"] < pd.Timedelta(days=keep_days)]

@@ -20,6 +20,8 @@ def _grid_and_components(outputs: list, tmp_path: Path) -> None:
     assert "did you mean" in text
     assert "on no cell (reported, not dropped)" in text
     assert "component(s)" in text or "written" in text
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(figures) >= 1  # issue 13: complaints per cell and their heat map, drawn
 
 
 def _community_splits(outputs: list, tmp_path: Path) -> None:
@@ -39,6 +41,8 @@ def _community_splits(outputs: list, tmp_path: Path) -> None:
 def _complaint_early_warning(outputs: list, tmp_path: Path) -> None:
     text = "\n".join(o.get("text", "") for o in outputs)
     assert "recall" in text
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(figures) >= 3  # issue 13: heat map, hot-spot categories, the time series of one cluster
 
 
 #: each notebook and what its outputs must show
