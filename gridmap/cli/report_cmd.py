@@ -81,7 +81,7 @@ def _monthly(args: argparse.Namespace) -> int:
     row = pack.league.table.loc[args.street] if args.street in pack.league.table.index else None
     if args.json:
         print_json({"month": str(pack.month), "street": pack.street, "name": pack.street_name,
-                    "rank": None if row is None else row["rank"], "score": None if row is None else row["score"],
+                    "rank": None if row is None or row["rank"] != row["rank"] else int(row["rank"]), "score": None if row is None else row["score"],
                     "bottom": [str(u) for u in pack.league.bottom.index],
                     "files": {k: str(v) for k, v in files.items()}})
         return 0

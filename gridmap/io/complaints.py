@@ -160,6 +160,7 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     tz : the zone of times written without one (default Asia/Shanghai); how many there were is in the result's
         ``naive_times``, so the summary can say which zone was assumed.
     handling : :class:`gridmap.io.handling.HandlingRules` (known units ...) for the handling record (接诉即办).
+    category_map : your values and text keywords -> catalog categories (:mod:`gridmap.io.categories`).
     """
     if unknown_category not in ("other", "reject"):
         raise ValidationError(message("unknown_category must be 'other' or 'reject'", got=repr(unknown_category)))
@@ -183,20 +184,8 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     category, unknown_kept, cat_how = import_categories(cat_raw, col("text"), category_map,
                                                         unknown_category=unknown_category, reject=reject)
     # coordinates
-    lon, lat = _lonlat(raw, cols, col, where=where)
-    raw_lon, raw_lat = col("lon").to_numpy(dtype=object), col("lat").to_numpy(dtype=object)
-    missing = (lon.isna() | lat.isna()).to_numpy()
-    reject(missing, "lon/lat", "coordinates missing or not numbers", lambda p: (raw_lon[p], raw_lat[p]))
-    swapped = ((lat.abs() > 90) & (lon.abs() <= 90)).fillna(False).to_numpy(dtype=bool)
-    lon_v, lat_v = lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
-    reject(swapped, "lon/lat", "latitude out of range: lon and lat look swapped", lambda p: (lon_v[p], lat_v[p]))
-    ok = ~(missing | swapped)
-    x = np.full(n, np.nan)
-    y = np.full(n, np.nan)
-    if ok.any():
-        x[ok], y[ok] = to_working_xy(lon_v[ok], lat_v[ok], crs=target, system=system)
-    codes = _district_codes(x, y, ok, lon_v=lon_v, lat_v=lat_v, idx=idx, cells=cells, bounds=bounds, system=system,
-                            reject=reject)
+    x, y, lon_v, lat_v, codes = _place(raw, cols, col, n=n, idx=idx, cells=cells, bounds=bounds, system=system,
+                                       target=target, reject=reject, where=where)
     # identity
     sid = _source_ids(col, received, text, lon_v, lat_v)
     dup = sid.duplicated(keep="first").to_numpy() & ~bad
@@ -223,6 +212,28 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     return ComplaintImport(frame, problems, warns, where=where, read=n, tz=tz,
                            naive_times=int(naive_received[keep].sum()),
                            categories=category_summary(cat_raw[keep], cat_how[keep], category[keep]))
+
+
+def _place(raw: pd.DataFrame, cols: dict[str, str], col: Callable[[str], pd.Series], *, n: int, idx: pd.Index,
+           cells: gpd.GeoDataFrame | None, bounds: Any, system: Any, target: Any, reject: Any,
+           where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Working-CRS x/y of every row (NaN where rejected), the raw lon/lat as floats and the district codes; rows
+    with missing or swapped coordinates, or outside the district, are rejected through ``reject``."""
+    lon, lat = _lonlat(raw, cols, col, where=where)
+    raw_lon, raw_lat = col("lon").to_numpy(dtype=object), col("lat").to_numpy(dtype=object)
+    missing = (lon.isna() | lat.isna()).to_numpy()
+    reject(missing, "lon/lat", "coordinates missing or not numbers", lambda p: (raw_lon[p], raw_lat[p]))
+    swapped = ((lat.abs() > 90) & (lon.abs() <= 90)).fillna(False).to_numpy(dtype=bool)
+    lon_v, lat_v = lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
+    reject(swapped, "lon/lat", "latitude out of range: lon and lat look swapped", lambda p: (lon_v[p], lat_v[p]))
+    ok = ~(missing | swapped)
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    if ok.any():
+        x[ok], y[ok] = to_working_xy(lon_v[ok], lat_v[ok], crs=target, system=system)
+    codes = _district_codes(x, y, ok, lon_v=lon_v, lat_v=lat_v, idx=idx, cells=cells, bounds=bounds, system=system,
+                            reject=reject)
+    return x, y, lon_v, lat_v, codes
 
 
 def _times_and_handling(raw: pd.DataFrame, col: Callable[[str], pd.Series], cols: dict[str, str], tz: str,

@@ -88,6 +88,9 @@ class RankResult:
         units = []
         for unit, row in self.table.iterrows():
             rec = {"unit": str(unit), **{k: clean(row[k]) for k in self.table.columns if k != "name"}}
+            for k in ("rank", "rank_prev", "rank_change"):  # places are whole numbers (pandas ranks are floats)
+                if rec.get(k) is not None:
+                    rec[k] = int(rec[k])
             rec["name"] = row.get("name")
             t = self.trend.loc[unit] if unit in self.trend.index else None
             rec["trend"] = {m: clean(t[m]) for m in trend_cols} if t is not None else {}

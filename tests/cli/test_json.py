@@ -7,6 +7,7 @@ Each command that prints data runs through the real console entry point on a sma
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import math
 import shutil
 import sqlite3
@@ -277,7 +278,48 @@ COVERED = {
     "cells build": "test_cells_build_json", "import": "test_import_summaries_json",
     "complaints import": "test_import_summaries_json", "import-components": "test_import_summaries_json",
     "export": "test_export_json", "check": "test_check_json", "emerging": "test_emerging_json",
+    "events import": "test_events_json", "events info": "test_events_json", "events counts": "test_events_json",
+    "events emerging": "test_events_json", "rank": "test_rank_and_monthly_report_json",
+    "report monthly": "test_rank_and_monthly_report_json",
 }
+
+
+def test_events_json(demo, tmp_path):
+    db, out = demo[0], demo[1]
+    ev = tmp_path / "events"
+    r = gridmap("events", "import", str(out / "input" / "complaints.csv"), "--events", str(ev), "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    imported = strict_json(r.stdout)
+    assert imported["written"] == imported["read"] > 0
+    r = gridmap("events", "info", "--events", str(ev), "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    assert strict_json(r.stdout)["rows"] == imported["written"]
+    r = gridmap("events", "counts", "--events", str(ev), "--by", "street", "--period", "month", "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    assert sum(row["count"] for row in strict_json(r.stdout)["counts"]) == imported["written"]
+    r = gridmap("events", "emerging", "--events", str(ev), "--from", "2025-01-06", "--to", "2025-12-29", "--json",
+                db=db)
+    assert r.returncode == 0, r.stderr
+    assert strict_json(r.stdout)["slices"] == 51
+
+
+def test_rank_and_monthly_report_json(demo, tmp_path):
+    db = demo[0]
+    r = gridmap("rank", "--month", "2025-06", "--level", "community", "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    ranked = strict_json(r.stdout)
+    assert ranked["level"] == "community" and ranked["units"]
+    assert all(u["score"] is None or 0 <= u["score"] <= 100 for u in ranked["units"])
+    r = gridmap("rank", "--month", "2025-06", "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    street = strict_json(r.stdout)
+    code = _one(db, "SELECT street_code FROM complaints WHERE street_code IS NOT NULL LIMIT 1")[0]
+    r = gridmap("report", "monthly", "--month", "2025-06", "--street", code, "-o", str(tmp_path / "pack"), "--no-map",
+                "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    pack = strict_json(r.stdout)
+    assert pack["street"] == code and code in {u["unit"] for u in street["units"]}
+    assert pack["files"] and all(Path(f).is_file() for f in pack["files"].values())
 
 
 def test_every_command_with_json_is_parsed_strictly_here():
