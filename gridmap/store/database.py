@@ -339,13 +339,10 @@ class Store:
                         btrees = [i for i in t.indexes if "geom" not in i.columns]
                         for idx in btrees:
                             idx.drop(conn)
-                    finish = self._backend.bulk_insert(conn, t, columns, values, geoms, self.srid,
-                                                       rebuild_index=rebuild)
+                    self._backend.bulk_insert(conn, t, columns, values, geoms, self.srid, rebuild_index=rebuild)
                     if rebuild:
                         for idx in btrees:
                             idx.create(conn)
-                    if finish is not None:  # SpatiaLite: the R*Tree built meanwhile on a second thread
-                        finish()
                 except IntegrityError as exc:  # a race with another writer; the transaction rolls back
                     raise StoreError(message(f"the {layer} write conflicted with the database",
                                              got=str(exc.orig).splitlines()[0], fix="retry the import")) from exc

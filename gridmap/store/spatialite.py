@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,9 +193,8 @@ BULK_CACHE_KIB = 256 * 1024
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: list[list[Any]],
-                geoms: np.ndarray, srid: int, *, rebuild_index: bool) -> Callable[[], None] | None:
-    """executemany through the raw DB-API cursor; returns what completes the load (``finish()``, called by the
-    caller in the same transaction after its own index work, so that work overlaps the R*Tree's), or None.
+                geoms: np.ndarray, srid: int, *, rebuild_index: bool) -> None:
+    """executemany through the raw DB-API cursor.
 
     For big loads (``rebuild_index``) the per-row SpatiaLite triggers are suspended inside the caller's
     transaction (SQLite DDL is transactional, so a failure restores them): the R*Tree is rebuilt once at the
@@ -231,32 +230,27 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
         raw.execute("UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
                     "WHERE Lower(f_table_name) = Lower(?) AND Lower(f_geometry_column) = 'geom'", (name,))
 
-        def finish() -> None:
-            if prebuilt is not None and prebuilt.install(raw, name):
-                log.debug("R*Tree of %s (%d rows) built on a second thread during the load", name, prebuilt.n)
-            else:
-                if prebuilt is not None:  # the empty index made for it (and its insert trigger, restored above)
-                    raw.execute("SELECT DisableSpatialIndex(?, 'geom')", (name,))
-                    raw.execute(f'DROP TABLE IF EXISTS "idx_{name}_geom"')
-                raw.execute("SELECT CreateSpatialIndex(?, 'geom')", (name,))
-            raw.execute(f"PRAGMA cache_size = {int(cache)}")
-
-        return finish
-    return None
+        if prebuilt is not None and prebuilt.install(raw, name):
+            log.debug("R*Tree of %s (%d rows) bulk-loaded (packed)", name, prebuilt.n)
+        else:
+            if prebuilt is not None:  # the empty index made for it (and its insert trigger, restored above)
+                raw.execute("SELECT DisableSpatialIndex(?, 'geom')", (name,))
+                raw.execute(f'DROP TABLE IF EXISTS "idx_{name}_geom"')
+            raw.execute("SELECT CreateSpatialIndex(?, 'geom')", (name,))
+        raw.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
 def _prebuild_rtree(raw: sqlite3.Connection, name: str, columns: Sequence[str], geoms: np.ndarray) -> Any:
-    """Into an empty table with ids the database assigns: create the (empty) spatial index now and start
-    building its R*Tree on a second thread (:mod:`gridmap.store.rtree_build`; the caller suspends the index's
-    insert trigger during the load); None otherwise (the index is built after the load)."""
-    from gridmap.store.rtree_build import PrebuiltRTree
+    """Into an empty table with ids the database assigns: create the (empty) spatial index now, to be filled
+    by a packed bulk load after the rows are in (:mod:`gridmap.store.rtree_build`; the caller suspends the
+    index's insert trigger during the load); None otherwise (the index is built the ordinary way)."""
+    from gridmap.store.rtree_build import PackedRTree
 
     if "id" in columns or raw.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone() is not None:
         return None
     seq = raw.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (name,)).fetchone() \
         if raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() else None
-    page_size = raw.execute("PRAGMA page_size").fetchone()[0]
-    prebuilt = PrebuiltRTree(geoms, first=(int(seq[0]) if seq else 0) + 1, page_size=page_size)
+    prebuilt = PackedRTree(geoms, first=(int(seq[0]) if seq else 0) + 1)
     if not prebuilt.usable:
         return None
     raw.execute("SELECT CreateSpatialIndex(?, 'geom')", (name,))
