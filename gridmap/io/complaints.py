@@ -254,6 +254,24 @@ def _times_and_handling(raw: pd.DataFrame, col: Callable[[str], pd.Series], cols
     return received, naive_received, closed, status, hand
 
 
+def _read_text_table(p: Path, *, sep: str, encoding: str) -> pd.DataFrame:
+    """Every cell as text (a code keeps its leading zeros), empty cells missing.
+
+    Why pyarrow first: its multi-threaded reader takes 0.35 s for the demo's 58 MB where pandas' C parser takes
+    2.3 s (a third of the whole import), with the same frame (same column names, duplicates renamed, quoted
+    newlines, BOM, GB18030). A file it cannot parse is read again by the C parser, whose errors name the line.
+    """
+    kw: dict[str, Any] = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""],
+                          "encoding": encoding}
+    try:
+        return pd.read_csv(p, engine="pyarrow", **kw)
+    except UnicodeError:
+        raise
+    except Exception:  # noqa: BLE001 - any pyarrow failure: the C parser reads it or reports where it fails
+        log.debug("%s: the pyarrow CSV reader failed; reading with pandas' C parser", p, exc_info=True)
+        return pd.read_csv(p, **kw)
+
+
 def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
                     progress: Callable[[int, int, str], None] | None = None, **options: Any) -> ComplaintImport:
     """Read a CSV, JSON (a list of records, ``{"requests": [...]}`` or Open311 GeoReport v2), Open311 XML
@@ -279,8 +297,7 @@ def read_complaints(path: str | os.PathLike, *, encoding: str | None = None,
             encoding = "utf-8-sig" if codec == "UTF-8" else "gb18030"
             log.info("%s: read as %s (%s)", p, codec, reason)
         with reading(p, encoding=encoding):
-            raw = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False,
-                              na_values=[""], encoding=encoding)
+            raw = _read_text_table(p, sep="\t" if suffix == ".tsv" else ",", encoding=encoding)
     elif suffix in (".json", ".geojson"):
         with reading(p, encoding=encoding or "utf-8-sig"):
             data = json.loads(p.read_text(encoding=encoding or "utf-8-sig"))

@@ -25,17 +25,39 @@ on a lattice anchored at (0, 0), which :func:`localise_cells` maps to local ones
 (:mod:`~gridmap.warning.lattice_ops`).
 """
 
-from gridmap.warning.lattice_ops import bin_points, grid_to_cells, lattice_from_cells, localise_cells
-from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
-from gridmap.warning.counts import Unit, cell_counts, complaint_mask, counts_by, select_complaints
-from gridmap.warning.density import DensityScale, density_by, kernel_density
-from gridmap.warning.emerging import (EmergingResult, Pattern, SliceFreq, SpaceTimeCube, classify,
-                                      emerging_hot_spots, mann_kendall, space_time_cube)
-from gridmap.warning.hotspots import GiStarResult, Weights, fdr_bh, gi_star
-from gridmap.warning.scan import ScanBaseline, ScanControl, ScanOptions, space_time_alerts
-from gridmap.warning.unit_geometry import attach_unit_geometry
-from gridmap.warning.frames import cell_counts_frame, cube_dataset, emerging_frame, lattice_frame
-from gridmap.warning.period import EmergingPeriod, emerging_period
+# The names below are loaded on first use (PEP 562): importing one submodule, e.g. ``gridmap.warning.categories``
+# from the complaint importer, must not import scipy through ``emerging``/``density`` (about 0.5 s of a CLI
+# import's start-up).
+_EXPORTS = {
+    "lattice_ops": ("bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells"),
+    "categories": ("CATEGORIES", "FALLBACK_CATEGORY", "normalise_category"),
+    "counts": ("Unit", "cell_counts", "complaint_mask", "counts_by", "select_complaints"),
+    "density": ("DensityScale", "density_by", "kernel_density"),
+    "emerging": ("EmergingResult", "Pattern", "SliceFreq", "SpaceTimeCube", "classify", "emerging_hot_spots",
+                 "mann_kendall", "space_time_cube"),
+    "hotspots": ("GiStarResult", "Weights", "fdr_bh", "gi_star"),
+    "scan": ("ScanBaseline", "ScanControl", "ScanOptions", "space_time_alerts"),
+    "unit_geometry": ("attach_unit_geometry",),
+    "frames": ("cell_counts_frame", "cube_dataset", "emerging_frame", "lattice_frame"),
+    "period": ("EmergingPeriod", "emerging_period"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gridmap.warning' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"gridmap.warning.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "bin_points", "grid_to_cells", "lattice_from_cells", "localise_cells",
