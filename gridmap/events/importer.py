@@ -436,23 +436,29 @@ def import_events(sink: Any, source: str | os.PathLike, *, coder: Coder, batch_r
 
 
 def _first_occurrence(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """True for the first row of each distinct id: candidates by 64-bit hash (one sort of integers), confirmed
-    on the ids themselves (a hash collision never merges two ids). Returns (first, the hashes)."""
+    """True for the first row of each distinct id: candidates by 64-bit hash, confirmed on the ids themselves (a
+    hash collision never merges two ids). Returns (first, the hashes).
+
+    Why a plain sort first: a sort of the hashes (SIMD, 14 ms for 2 M) shows whether any hash repeats; only then
+    is the argsort (250 ms) needed to find the rows.
+    """
     from gridmap.events.dataset import hash_ids
 
     h = hash_ids(ids)
+    first = np.ones(len(h), dtype=bool)
+    hs = np.sort(h)
+    if not len(h) or not (hs[1:] == hs[:-1]).any():
+        return first, h
     order = np.argsort(h, kind="stable")
     hs = h[order]
     same = np.flatnonzero(hs[1:] == hs[:-1])
-    first = np.ones(len(h), dtype=bool)
-    if len(same):
-        rows = np.unique(np.concatenate([order[same], order[same + 1]]))
-        seen: set = set()
-        for r in rows:  # rows of colliding hashes, in input order
-            v = ids[int(r)].as_py()
-            if v in seen:
-                first[r] = False
-            seen.add(v)
+    rows = np.unique(np.concatenate([order[same], order[same + 1]]))
+    seen: set = set()
+    for r in rows:  # rows of colliding hashes, in input order
+        v = ids[int(r)].as_py()
+        if v in seen:
+            first[r] = False
+        seen.add(v)
     return first, h
 
 
