@@ -55,10 +55,12 @@ def _register_import(sub: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n"
                "  gridmap events import calls-2025.csv --lonlat gcj02\n"
+               "  gridmap events import exports/2025-*.parquet        (or the folder: exports/)\n"
                "  gridmap --db city.sqlite events import typed.parquet --events /data/city.events --batch-rows 2000000\n"
                "  gridmap --db postgresql://u@db/city events import calls.csv --json")
-    i.add_argument("file", help="CSV/TSV (as `gridmap complaints import` reads it) or Parquet (typed: received_at a "
-                                "timestamp and x/y in the working CRS; or the same columns as the CSV)")
+    i.add_argument("file", nargs="+", help="CSV/TSV (as `gridmap complaints import` reads it) or Parquet (typed: "
+                                           "received_at a timestamp and x/y in the working CRS; or the same columns "
+                                           "as the CSV); several files or a folder of them are one import")
     _where_options(i, dask=False)
     i.add_argument("--batch-rows", type=int, default=1_000_000, metavar="N",
                    help="source rows per committed batch (default 1,000,000)")

@@ -25,8 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from gridmap.errors import Problem, ValidationError, message
 from gridmap.events.schema import HANDLING_COLUMNS, event_schema
+from gridmap.events.sources import open_source, source_identity, source_paths
 
 __all__ = ["EventImport", "Coder", "import_events", "DEFAULT_BATCH_ROWS"]
 
@@ -138,85 +139,6 @@ def _take(part: tuple[np.ndarray, pa.Array], pos: np.ndarray) -> pa.Array:
     got = idx[pos]
     indices = pa.array(got, mask=got < 0, type=pa.int32())
     return pa.DictionaryArray.from_arrays(indices, dictionary)
-
-
-# -- reading the source in batches ------------------------------------------------------------------------------
-def _source_identity(path: Path, batch_rows: int) -> dict:
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "batch_rows": batch_rows}
-
-
-def _csv_batches(path: Path, *, batch_rows: int, encoding: str | None) -> tuple[Iterator[pa.Table], int]:
-    """Tables of about ``batch_rows`` rows (all columns as text) and an estimate of the total rows."""
-    from pyarrow import csv
-
-    from gridmap.io._reading import check_not_empty
-
-    check_not_empty(path)
-    with open(path, "rb") as fh:
-        sample = fh.read(4 << 20)
-    if encoding is None:
-        from gridmap.io.encoding import decode_guess
-
-        codec, _ = ("UTF-8", "") if sample.startswith(b"\xef\xbb\xbf") else decode_guess(sample)
-        encoding = "utf8" if codec == "UTF-8" else "gb18030"
-    lines = max(sample.count(b"\n"), 1)
-    total = int(path.stat().st_size / (len(sample) / lines)) if len(sample) else 0
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    header = csv.open_csv(path, read_options=csv.ReadOptions(encoding=encoding, block_size=1 << 16),
-                          parse_options=csv.ParseOptions(delimiter=delimiter)).schema.names
-    reader = csv.open_csv(path, read_options=csv.ReadOptions(encoding=encoding, block_size=8 << 20),
-                          parse_options=csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-                          convert_options=csv.ConvertOptions(column_types={n: pa.string() for n in header},
-                                                             strings_can_be_null=True))
-
-    def gen() -> Iterator[pa.Table]:
-        yield from _rebatch(reader, batch_rows)
-
-    return gen(), max(total - 1, 0)
-
-
-def _rebatch(batches: Any, batch_rows: int) -> Iterator[pa.Table]:
-    pending: list[pa.RecordBatch] = []
-    n = 0
-    for rb in batches:
-        while rb.num_rows:
-            take = min(rb.num_rows, batch_rows - n)
-            pending.append(rb.slice(0, take))
-            n += take
-            rb = rb.slice(take)
-            if n == batch_rows:
-                yield pa.Table.from_batches(pending)
-                pending, n = [], 0
-    if n:
-        yield pa.Table.from_batches(pending)
-
-
-def _parquet_batches(path: Path, *, batch_rows: int) -> tuple[Iterator[pa.Table], int]:
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
-    cols = [c for c in pf.schema_arrow.names if c != "geometry"]
-    return _rebatch(pf.iter_batches(batch_size=min(batch_rows, 1 << 18), columns=cols), batch_rows), \
-        pf.metadata.num_rows
-
-
-def open_source(path: str | os.PathLike, *, batch_rows: int, encoding: str | None = None
-                ) -> tuple[Iterator[pa.Table], int]:
-    """Batches of a CSV/TSV or Parquet file and its (estimated) number of rows."""
-    from gridmap.io._reading import reading
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(message("complaints file not found", got=str(p)))
-    suffix = p.suffix.lower()
-    with reading(p, encoding=encoding):
-        if suffix in (".csv", ".tsv", ".txt"):
-            return _csv_batches(p, batch_rows=batch_rows, encoding=encoding)
-        if suffix in (".parquet", ".geoparquet", ".pq"):
-            return _parquet_batches(p, batch_rows=batch_rows)
-    raise ValidationError(message("unsupported events source", where=str(p), got=p.suffix,
-                                  fix="use .csv or .parquet (convert JSON with gridmap complaints import first)"))
 
 
 # -- checking a batch ----------------------------------------------------------------------------------------------
@@ -381,26 +303,27 @@ def _prepare(table: pa.Table, offset: int, res: EventImport, coder: Coder, optio
     return _conform(good, coder.arrays(pos), x, y), hashes
 
 
-def import_events(sink: Any, source: str | os.PathLike, *, coder: Coder, batch_rows: int = DEFAULT_BATCH_ROWS,
-                  lonlat: str = "wgs84", encoding: str | None = None, tz: str = "Asia/Shanghai",
-                  mapping: dict[str, str] | None = None, unknown_category: str = "other",
+def import_events(sink: Any, source: "str | os.PathLike | Sequence[str | os.PathLike]", *, coder: Coder,
+                  batch_rows: int = DEFAULT_BATCH_ROWS, lonlat: str = "wgs84", encoding: str | None = None,
+                  tz: str = "Asia/Shanghai", mapping: dict[str, str] | None = None, unknown_category: str = "other",
                   progress: Callable[[int, int, str], None] | None = None) -> EventImport:
-    """Import ``source`` into ``sink`` (an :class:`~gridmap.events.dataset.EventDataset` or a PostGIS events
-    table) in batches; see the module docstring. ``progress(rows done, rows in total (estimated for CSV),
-    label)`` is called after each batch.
+    """Import ``source`` (a file, several files or a folder of them, see :func:`source_paths`) into ``sink`` (an
+    :class:`~gridmap.events.dataset.EventDataset` or a PostGIS events table) in batches; see the module docstring.
+    ``progress(rows done, rows in total (estimated for CSV), label)`` is called after each batch. With several
+    files, rejected rows are named ``file:row``.
 
-    Two stages overlap (both cores busy): while one thread commits batch k (the stored-id check and the writes,
-    strictly in order), the caller's thread reads and checks batch k+1.
+    Two stages overlap (both cores busy), across files too: while one thread commits batch k (the stored-id check
+    and the writes, strictly in order), the caller's thread reads and checks batch k+1.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    path = Path(source)
+    paths = source_paths(source)
     t0 = time.perf_counter()
-    res = EventImport(where=str(path))
-    batches, total = open_source(path, batch_rows=batch_rows, encoding=encoding)
-    ident = _source_identity(path, batch_rows)
+    res = EventImport(where=str(paths[0]) if len(paths) == 1 else f"{len(paths)} files ({paths[0].name} .. "
+                                                                  f"{paths[-1].name})")
+    opened = [(p, *open_source(p, batch_rows=batch_rows, encoding=encoding)) for p in paths]
+    total = sum(n for _, _, n in opened)
     sink.recover()
-    done_before = _resume_point(sink, ident)
     options = {"lonlat": lonlat, "crs": coder.crs, "mapping": mapping, "unknown_category": unknown_category,
                "tz": tz}
     pending: Future | None = None
@@ -413,21 +336,28 @@ def import_events(sink: Any, source: str | os.PathLike, *, coder: Coder, batch_r
         if progress:
             progress(res.read, max(total, res.read), f"{res.written:,} written")
 
-    offset = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridmap-events-writer") as writer:
-        for k, table in enumerate(batches):
-            n = table.num_rows
-            if k < done_before:  # committed by an earlier, interrupted run of the same import
+        for path, batches, _ in opened:
+            ident = source_identity(path, batch_rows)
+            done_before = _resume_point(sink, ident)
+            offset = 0
+            for k, table in enumerate(batches):
+                n = table.num_rows
+                if k < done_before:  # committed by an earlier, interrupted run of the same import
+                    offset += n
+                    res.skipped_batches += 1
+                    res.read += n
+                    continue
+                seen = len(res.rejected)
+                out, hashes = _prepare(table, offset, res, coder, options)
+                if len(paths) > 1:
+                    for j in range(seen, len(res.rejected)):
+                        res.rejected[j] = replace(res.rejected[j], row=f"{path.name}:{res.rejected[j].row}")
                 offset += n
-                res.skipped_batches += 1
-                res.read += n
-                continue
-            out, hashes = _prepare(table, offset, res, coder, options)
-            offset += n
-            if pending is not None:
-                collect()
-            pending = writer.submit(sink.write_batch, out, hashes=hashes,
-                                    source={**ident, "batches_done": k + 1, "rows_done": offset})
+                if pending is not None:
+                    collect()
+                pending = writer.submit(sink.write_batch, out, hashes=hashes,
+                                        source={**ident, "batches_done": k + 1, "rows_done": offset})
         if pending is not None:
             collect()
     res.seconds = time.perf_counter() - t0

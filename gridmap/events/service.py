@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pandas as pd
 from gridmap.errors import StoreError, message
 from gridmap.events.analysis import Selection, cells_mask, stream_counts, stream_cube
 from gridmap.events.dataset import EventDataset
-from gridmap.events.importer import DEFAULT_BATCH_ROWS, Coder, EventImport, import_events
+from gridmap.events.importer import DEFAULT_BATCH_ROWS, Coder, EventImport, import_events, source_paths
 from gridmap.events.postgis import PostgisEvents
 from gridmap.warning.counts import Unit
 from gridmap.warning.emerging import MIN_SLICES, SliceFreq, SpaceTimeCube, _slice_starts, emerging_hot_spots
@@ -71,12 +71,14 @@ def _coder(store: Any) -> Coder:
     return Coder(cells, communities)
 
 
-def import_events_file(store: Any, source: str | os.PathLike, *, events: str | os.PathLike | None = None,
-                       batch_rows: int = DEFAULT_BATCH_ROWS, progress: Callable[[int, int, str], None] | None = None,
-                       **options: Any) -> EventImport:
-    """Import a complaints file (CSV or Parquet) into the events of ``store`` (see :mod:`gridmap.events.importer`)."""
-    if not Path(source).exists():  # before anything is created
-        raise FileNotFoundError(message("complaints file not found", got=str(source)))
+def import_events_file(store: Any, source: "str | os.PathLike | Sequence[str | os.PathLike]", *,
+                       events: str | os.PathLike | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
+                       progress: Callable[[int, int, str], None] | None = None, **options: Any) -> EventImport:
+    """Import complaints files (CSV or Parquet; one, several or a folder of them) into the events of ``store``
+    (see :mod:`gridmap.events.importer`)."""
+    for p in source_paths(source):  # before anything is created
+        if not p.exists():
+            raise FileNotFoundError(message("complaints file not found", got=str(p)))
     coder = _coder(store)
     sink = open_events(store, events, create=True)
     return import_events(sink, source, coder=coder, batch_rows=batch_rows, progress=progress, **options)

@@ -219,3 +219,38 @@ def test_typed_times_with_a_zone_become_beijing_time(tmp_path):
     got = ds.read(columns=["source_id", "received_at"]).sort_values("source_id")
     assert [str(t) for t in got["received_at"]] == ["2025-02-01 01:30:00", "2025-03-01 08:30:00"]
     assert ds.months() == ["2025-02", "2025-03"]  # partitioned by the Beijing month, not the UTC one
+
+
+def test_several_files_in_one_import_equal_one_file_and_resume_per_file(demo_events, tmp_path):
+    """The demo's complaints split into three CSV files: one import of the folder stores exactly the rows of the
+    single-file import; rejected rows are named file:row; a re-run after the first file was committed (the others
+    not) skips that file's batches and writes the rest, nothing twice."""
+    db, ev, csv, first = demo_events
+    raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    raw.loc[5, "lon"] = "999"  # one row outside the district, in the first file
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    bounds = [0, len(raw) // 3, 2 * len(raw) // 3, len(raw)]
+    for k in range(3):
+        raw.iloc[bounds[k]:bounds[k + 1]].to_csv(parts / f"part-{k}.csv", index=False)
+    coder_cells = None
+    with open_store(db, mode="read") as store:
+        coder_cells = store.read("cells")
+    coder = Coder(coder_cells)
+    # first file alone (as an interrupted folder import would have committed it), then the whole folder
+    ds = EventDataset(tmp_path / "ev", crs="EPSG:4548", create=True)
+    one = import_events(ds, parts / "part-0.csv", coder=coder, batch_rows=4_000)
+    res = import_events(ds, [parts / "part-0.csv", parts / "part-1.csv", parts / "part-2.csv"], coder=coder,
+                        batch_rows=4_000)
+    assert res.skipped_batches == -(-bounds[1] // 4_000)  # part-0's batches: committed before, skipped
+    assert res.written == first.written - bounds[1] and one.written == bounds[1] - 1  # part-0 holds the bad row
+    got = EventDataset(tmp_path / "ev").read(columns=["source_id", "cell_code"]).sort_values("source_id")
+    want = EventDataset(ev).read(columns=["source_id", "cell_code"]).sort_values("source_id")
+    want = want[want["source_id"] != raw.loc[5, "source_id"]]
+    assert got["source_id"].tolist() == want["source_id"].tolist()
+    assert got["cell_code"].astype(str).tolist() == want["cell_code"].astype(str).tolist()
+    # the whole folder into a fresh dataset: the bad row is named by file and row
+    fresh = EventDataset(tmp_path / "ev2", crs="EPSG:4548", create=True)
+    whole = import_events(fresh, parts, coder=coder, batch_rows=4_000)
+    assert whole.written == len(want) and whole.rejected_rows == 1
+    assert [p.row for p in whole.rejected] == ["part-0.csv:5"]

@@ -38,3 +38,18 @@ def test_a_ragged_file_is_refused_naming_the_file(tmp_path):
     with pytest.raises(InputFileError) as err:
         read_complaints(p)
     assert "ragged.csv" in str(err.value) and "line 3" in str(err.value)
+
+
+def test_a_file_cut_inside_a_quoted_field_is_refused(tmp_path):
+    p = tmp_path / "cut.csv"
+    p.write_text("source_id,received_at,lon,lat,text\n001,2025-07-01 08:00,116.4,39.9,ok\n"
+                 '002,2025-07-01 09:00,116.4,39.9,"屋顶漏雨\n003,', encoding="utf-8")
+    with pytest.raises(InputFileError):
+        read_complaints(p)
+
+
+def test_a_stray_quote_inside_an_unquoted_field_reads_as_the_c_parser_reads_it(tmp_path):
+    p = tmp_path / "stray.csv"
+    p.write_text('source_id,text\n001,屏幕5"大\n002,ok\n', encoding="utf-8")
+    ref = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig", engine="c")
+    pd.testing.assert_frame_equal(_read_text_table(p, sep=",", encoding="utf-8-sig"), ref)
