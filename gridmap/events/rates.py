@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gridmap._enums import ChoiceEnum
-from gridmap.errors import UsageError, ValidationError, message
+from gridmap.errors import UsageError, message
 from gridmap.events.analysis import UNASSIGNED, Selection, _codes, _read, run_partials
 from gridmap.performance.rates import COUNT_COLUMNS, add_rates, handling_masks, handling_sql, parse_month, sum_flags
 from gridmap.performance.rules import Level, RateRules
@@ -63,12 +63,12 @@ def rate_level(level: "str | Level") -> Level:
 
 
 def month_window(first: Any = None, last: Any = None) -> tuple[pd.Period | None, pd.Period | None]:
-    """``first``/``last`` as monthly Periods (None stays open); the last before the first is refused."""
+    """``first``/``last`` as monthly Periods (None stays open); the last before the first is a usage error."""
     p0 = None if first is None else parse_month(first, where="first month")
     p1 = None if last is None else parse_month(last, where="last month")
     if p0 is not None and p1 is not None and p1 < p0:
-        raise ValidationError(message("the last month is before the first", got=f"{p0} .. {p1}",
-                                      fix="give the months in order"))
+        raise UsageError(message("the last month is before the first", where="first/last month",
+                                 got=f"{p0} .. {p1}", fix="give the months in order"))
     return p0, p1
 
 
