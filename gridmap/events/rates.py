@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from gridmap._enums import ChoiceEnum
 from gridmap.errors import UsageError, message
-from gridmap.events.analysis import UNASSIGNED, Selection, _codes, _read, run_partials
+from gridmap.events.analysis import UNASSIGNED, Selection, _codes, run_partials
 from gridmap.performance.rates import COUNT_COLUMNS, add_rates, handling_masks, handling_sql, parse_month, sum_flags
 from gridmap.performance.rules import Level, RateRules
 
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: The event columns the rates read (besides the unit's code column): never the text.
 RATE_SOURCE_COLUMNS = ["received_at", "responded_at", "category", "resolved", "satisfied", "excluded"]
+#: Rows read at a time from a partition file (the files' row groups are 2**20 rows).
+BATCH_ROWS = 1 << 20
 
 
 class RatePeriod(ChoiceEnum, what="rate period"):
@@ -107,15 +110,17 @@ def partition_masks(table: pa.Table, rules: RateRules) -> dict[str, np.ndarray]:
                           satisfied=_yes_no(table.column("satisfied")), rules=rules)
 
 
-def _rates_partial(path: str, spec: _RateSpec) -> tuple[pd.DataFrame, int]:
-    """One file's sums per (unit, month since 1970) of :data:`COUNT_COLUMNS`, and its rows without a unit."""
-    table = _read(path, [spec.column, *RATE_SOURCE_COLUMNS], spec.sel)
-    idx, values = _codes(table.column(spec.column))
-    month = np.asarray(table.column("received_at").to_numpy(zero_copy_only=False)).astype("datetime64[M]")
-    month = month.astype(np.int64)
-    has_unit = idx != len(values) - 1  # the last value is (unassigned): a null code
+def _batch_sums(table: pa.Table, spec: _RateSpec) -> tuple[pd.DataFrame, int]:
+    """Sums per (unit, month since 1970) of :data:`COUNT_COLUMNS` of the selected rows of ``table``, and how many
+    of them have no unit."""
+    mask = spec.sel.mask(table)
+    if mask is not None:
+        table = table.filter(mask)
     if not table.num_rows:
         return pd.DataFrame(columns=["unit", "month", *COUNT_COLUMNS]), 0
+    idx, values = _codes(table.column(spec.column))
+    month = np.asarray(table.column("received_at").to_numpy()).astype("datetime64[M]").astype(np.int64)
+    has_unit = idx != len(values) - 1  # the last value is (unassigned): a null code
     m0 = int(month.min())
     n_months = int(month.max()) - m0 + 1
     pos = np.flatnonzero(has_unit)
@@ -124,6 +129,22 @@ def _rates_partial(path: str, spec: _RateSpec) -> tuple[pd.DataFrame, int]:
     out.insert(0, "month", m0 + nz % n_months)
     out.insert(0, "unit", values[nz // n_months])
     return out, int((~has_unit).sum())
+
+
+def _rates_partial(path: str, spec: _RateSpec) -> tuple[pd.DataFrame, int]:
+    """One file's sums per (unit, month since 1970), and its rows without a unit: read a row group's worth of rows
+    at a time (memory bounded by :data:`BATCH_ROWS`, whatever the size of a month)."""
+    parts, no_unit = [], 0
+    with pq.ParquetFile(path) as pf:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=[spec.column, *RATE_SOURCE_COLUMNS]):
+            sums, n = _batch_sums(pa.Table.from_batches([batch]), spec)
+            no_unit += n
+            if len(sums):
+                parts.append(sums)
+    if len(parts) <= 1:
+        return (parts[0] if parts else pd.DataFrame(columns=["unit", "month", *COUNT_COLUMNS])), no_unit
+    both = pd.concat(parts, ignore_index=True)  # batches' dictionaries differ: add up by value
+    return both.groupby(["unit", "month"], sort=False)[COUNT_COLUMNS].sum().reset_index(), no_unit
 
 
 def _finish(sums: pd.DataFrame, period: RatePeriod, rules: RateRules) -> pd.DataFrame:

@@ -47,6 +47,16 @@ def test_streamed_monthly_rates_equal_in_memory_performance(demo_events, handled
     pd.testing.assert_frame_equal(got, want)  # every unit x month: counts exactly, rates and score to the bit
 
 
+def test_small_read_batches_give_the_same_sums(demo_events, handled, monkeypatch):
+    """A partition is read a batch of rows at a time (memory bounded by the batch, not the month); batches of 997
+    rows, each with its own code dictionary, add up to the same table."""
+    import gridmap.events.rates as rates
+
+    monkeypatch.setattr(rates, "BATCH_ROWS", 997)
+    got = stream_rates(EventDataset(demo_events[1]).files(), by="community")
+    pd.testing.assert_frame_equal(got, monthly_rates(handled, level="community", first="2025-01", last="2025-12"))
+
+
 def test_window_and_rules_equal_in_memory(demo_events, handled):
     db, ev = demo_events[:2]
     rules = RateRules(response_limit_h=6, urgent_limit_h=1, urgent_categories=("供暖", "噪音"),
