@@ -1,4 +1,5 @@
-"""``gridmap events``: the columnar events store (import, info, counts, emerging), out of core, on Dask or PostGIS."""
+"""``gridmap events``: the columnar events store (import, info, counts, rates, emerging), out of core, on Dask or
+PostGIS."""
 
 from __future__ import annotations
 
@@ -36,12 +37,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                               epilog="Examples:\n"
                                      "  gridmap events import calls-2025.csv\n"
                                      "  gridmap events counts --by street --period month --csv streets.csv\n"
+                                     "  gridmap events rates --by street --period month -o rates.csv\n"
                                      "  gridmap events emerging --from 2025-01-06 --to 2025-12-29 --dask "
                                      "tcp://scheduler:8786")
     sub = e.add_subparsers(dest="events_command", metavar="ACTION")
     _register_import(sub, common)
     _register_info(sub, common)
     _register_counts(sub, common)
+    _register_rates(sub, common)
     _register_emerging(sub, common)
 
 
@@ -104,6 +107,42 @@ def _register_counts(sub: Any, common: argparse.ArgumentParser) -> None:
     add_json_option(c, "the counts")
     add_overwrite(c)
     c.set_defaults(func=_counts)
+
+
+def _register_rates(sub: Any, common: argparse.ArgumentParser) -> None:
+    from gridmap.cli._outputs import add_overwrite, output_path
+
+    r = sub.add_parser(
+        "rates", parents=[common], help="接诉即办 三率 per street/community and month (streamed, Dask or SQL)",
+        description="The 接诉即办 三率 (响应率 response, 解决率 resolution, 满意率 satisfaction) and the composite "
+                    "score per street or community and month of receipt, from the handling records of the stored "
+                    "events: each partition is reduced to sums on its own (bounded memory), on Dask with --dask, "
+                    "or GROUP BY in PostGIS. The rules are those of `gridmap rank` (excluded complaints not "
+                    "counted, each rate over the complaints where its field is known, denominators shown). " + _WHERE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit status: 0 rates written, 1 no complaints in the window (or no events store), 2 usage error.\n"
+               "Examples:\n"
+               "  gridmap events rates --by street --period month\n"
+               "  gridmap events rates --by community --first 2025-01 --last 2025-06 -o h1.csv\n"
+               "  gridmap events rates --period all --weights 0.2,0.4,0.4 -o year.json\n"
+               "  gridmap events rates --dask tcp://127.0.0.1:8786 --json")
+    r.add_argument("--by", default="street", choices=["street", "community"], help="unit (default street)")
+    r.add_argument("--period", default="month", choices=["month", "all"],
+                   help="per month of receipt (default) or over the whole window")
+    r.add_argument("--first", metavar="YYYY-MM", help="first month (inclusive; default the first stored)")
+    r.add_argument("--last", metavar="YYYY-MM", help="last month (inclusive; default the last stored)")
+    r.add_argument("--weights", metavar="R,S,F", help="composite weights response,resolution,satisfaction "
+                                                      "(default 0.1,0.45,0.45)")
+    r.add_argument("--response-limit-h", type=float, default=24.0, help="response time limit in hours (24)")
+    r.add_argument("--urgent-limit-h", type=float, default=2.0,
+                   help="response limit for urgent categories (供暖, 供水) in hours (2)")
+    _where_options(r)
+    r.add_argument("-o", "--output", metavar="FILE", type=output_path,
+                   help="write every row: .csv (UTF-8 with BOM) or .json (from the name)")
+    r.add_argument("--top", type=int, default=30, metavar="N", help="rows to print (default 30; --json prints all)")
+    add_json_option(r, "the rates")
+    add_overwrite(r)
+    r.set_defaults(func=_rates)
 
 
 def _register_emerging(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -222,6 +261,69 @@ def _counts(args: Any) -> int:
         if written:
             print(f"csv: {written}")
     return 0 if len(out) else 1
+
+
+def _rates(args: Any) -> int:
+    from gridmap.events.service import events_rates
+    from gridmap.performance.rules import RateRules, parse_weights
+
+    _usage(args)
+    rules = RateRules(response_limit_h=args.response_limit_h, urgent_limit_h=args.urgent_limit_h,
+                      weights=parse_weights(args.weights))
+    with open_store_from(args, mode="read") as store:
+        target = _rates_target(args, store)
+        with progress_bar(args, "partitions", unit="file") as progress:
+            out = events_rates(store, events=args.events, by=args.by, period=args.period, first=args.first,
+                               last=args.last, rules=rules, client=args.dask, progress=progress)
+    out = out.rename(columns={"unit": f"{args.by}_code"})
+    head = {"level": args.by, "period": args.period, "first": args.first, "last": args.last,
+            "weights": dict(zip(("response", "resolution", "satisfaction"), rules.weights)),
+            "response_limit_h": rules.response_limit_h, "urgent_limit_h": rules.urgent_limit_h}
+    if target is not None:
+        _write_rates(out, head, target)
+    if args.json:
+        print_json({**head, "rates": out, "output": None if target is None else str(target)})
+    else:
+        shown = out.head(args.top).copy()
+        for c in ("response_rate", "resolution_rate", "satisfaction_rate"):
+            shown[c] = shown[c].map(lambda v: "—" if v != v else f"{v:.1%}")
+        shown["score"] = shown["score"].map(lambda v: "—" if v != v else f"{v:.1f}")
+        print_table(shown)
+        if len(out) > args.top:
+            print(f"... {len(out) - args.top} more row(s) (-o FILE or --json for all)")
+        if target is not None:
+            print(f"written: {target}")
+    return 0 if len(out) else 1
+
+
+def _rates_target(args: Any, store: Any) -> Any:
+    """The checked -o file (before any work), or None."""
+    if not args.output:
+        return None
+    from gridmap.cli._outputs import resolve
+    from gridmap.errors import UsageError, message
+
+    target = resolve(args, args.output, store=store, option="-o", default_name="rates.csv")
+    if target.suffix.lower() not in (".csv", ".json"):
+        raise UsageError(message("unknown output format", where="-o", got=target.suffix or str(target),
+                                 fix="name the file .csv or .json"))
+    return target
+
+
+def _write_rates(frame: Any, head: dict, target: Any) -> None:
+    """CSV (UTF-8 with BOM) or strict JSON (missing rates as null, never NaN), by the file's suffix."""
+    import json
+
+    from gridmap.cli._common import jsonable
+    from gridmap.cli._outputs import write_csv
+    from gridmap.outputs import atomic_output
+
+    if target.suffix.lower() == ".csv":
+        write_csv(frame, target)
+        return
+    with atomic_output(target) as tmp:
+        tmp.write_text(json.dumps(jsonable({**head, "rates": frame}), ensure_ascii=False, indent=2, allow_nan=False),
+                       encoding="utf-8")
 
 
 def _emerging(args: Any) -> int:

@@ -10,15 +10,18 @@ codes computed once on import; or, when the store is PostGIS, in a table partiti
   resumable after an interruption;
 - :mod:`~gridmap.events.analysis` counts, the space-time cube and emerging hot spots by streaming partitions
   (bounded memory), in this process or on a Dask cluster;
+- :mod:`~gridmap.events.rates` the 接诉即办 三率 per street or community and month, streamed (the row-level rule
+  of :mod:`gridmap.performance`) or in SQL;
 - :mod:`~gridmap.events.postgis` the PostGIS table: COPY in, ``GROUP BY`` out;
-- :mod:`~gridmap.events.service` the store-facing workflows (location, import, counts, cube, emerging).
+- :mod:`~gridmap.events.service` the store-facing workflows (location, import, counts, rates, cube, emerging).
 """
 
 from gridmap.events.analysis import stream_counts, stream_cube, stream_emerging
 from gridmap.events.dataset import EventDataset
 from gridmap.events.importer import Coder, EventImport, import_events
 from gridmap.events.postgis import PostgisEvents
+from gridmap.events.rates import stream_rates
 from gridmap.events.schema import HANDLING_COLUMNS, event_schema
 
 __all__ = ["EventDataset", "PostgisEvents", "Coder", "EventImport", "import_events", "stream_counts", "stream_cube",
-           "stream_emerging", "HANDLING_COLUMNS", "event_schema"]
+           "stream_emerging", "stream_rates", "HANDLING_COLUMNS", "event_schema"]

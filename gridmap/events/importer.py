@@ -206,16 +206,18 @@ def _check_text(table: pa.Table, offset: int, res: EventImport, options: dict) -
     res.warnings += len(parsed.warnings)
     f = parsed.frame
     xy = np.asarray(f.geometry.get_coordinates()) if len(f) else np.zeros((0, 2))
-    keep = f.index.to_numpy() - offset
     out = {"source_id": pa.array(f["source_id"].to_numpy(dtype=object), type=pa.string()),
            "received_at": pa.array(f["received_at"].to_numpy(dtype="datetime64[us]")),
            "category": pa.array(f["category"].to_numpy(dtype=object), type=pa.string()).dictionary_encode()}
     for name in ("text", "address", "status"):
         out[name] = pa.array(f[name].to_numpy(dtype=object), type=pa.string())
     out["closed_at"] = pa.array(f["closed_at"].to_numpy(dtype="datetime64[us]"))
-    for name in HANDLING_COLUMNS:
-        if name in table.column_names:
-            out[name] = table.column(name).take(pa.array(keep))
+    # the handling record as parse_complaints read it (Chinese export headers, yes/no words, satisfied from a 1-5
+    # score: gridmap.io.handling), as `gridmap complaints import` stores it
+    for name, typ in HANDLING_COLUMNS.items():
+        if name in f.columns:
+            col = f[name].to_numpy(dtype="datetime64[us]") if pa.types.is_timestamp(typ) else f[name]
+            out[name] = pa.array(col, type=typ, from_pandas=True)
     return pa.table(out), xy[:, 0].copy(), xy[:, 1].copy(), list(parsed.rejected), f.index.to_numpy()
 
 

@@ -23,7 +23,7 @@ from gridmap.events.postgis import PostgisEvents
 from gridmap.warning.counts import Unit
 from gridmap.warning.emerging import MIN_SLICES, SliceFreq, SpaceTimeCube, _slice_starts, emerging_hot_spots
 
-__all__ = ["events_location", "open_events", "import_events_file", "events_counts", "events_cube",
+__all__ = ["events_location", "open_events", "import_events_file", "events_counts", "events_rates", "events_cube",
            "events_emerging"]
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,26 @@ def events_counts(store: Any, *, events: str | os.PathLike | None = None, by: "s
         out["count"] = out["count"].astype("int64")
         return out.sort_values("count", ascending=False, kind="stable")
     return stream_counts(src.files(), by=unit, period=period, client=client, progress=progress, **select)
+
+
+def events_rates(store: Any, *, events: str | os.PathLike | None = None, by: str = "street",
+                 period: str = "month", first: Any = None, last: Any = None, rules: Any = None, client: Any = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> pd.DataFrame:
+    """接诉即办 三率 per street (community) and month (or over the window, ``period='all'``) of the stored events:
+    streamed over the month files of ``first..last`` (here or on Dask), or ``GROUP BY`` in PostGIS. Same frame
+    as :func:`gridmap.events.rates.stream_rates` (that of :func:`gridmap.performance.monthly_rates`)."""
+    from gridmap.events.rates import month_window, sql_rates, stream_rates
+
+    src = open_events(store, events)
+    if isinstance(src, PostgisEvents):
+        return sql_rates(src, by=by, period=period, first=first, last=last, rules=rules)
+    p0, p1 = month_window(first, last)
+    months = None
+    if p0 is not None or p1 is not None:  # only the month files of the window are opened
+        have = src.months()
+        months = [m for m in have if (p0 is None or m >= str(p0)) and (p1 is None or m <= str(p1))]
+    return stream_rates(src.files(months=months), by=by, period=period, first=p0, last=p1, rules=rules,
+                        client=client, progress=progress)
 
 
 def events_cube(store: Any, *, events: str | os.PathLike | None = None, start: Any, end: Any,

@@ -43,8 +43,9 @@ import pandas as pd
 from gridmap.errors import Problem, ValidationError, message
 from gridmap.performance.rules import Level, RateRules
 
-__all__ = ["COUNT_COLUMNS", "RATE_COLUMNS", "handling_flags", "unit_rates", "monthly_rates", "month_over_month",
-           "exclusion_counts", "add_rates", "parse_month", "UNKNOWN_UNIT"]
+__all__ = ["COUNT_COLUMNS", "RATE_COLUMNS", "handling_flags", "handling_masks", "handling_sql", "sum_flags",
+           "unit_rates", "monthly_rates", "month_over_month", "exclusion_counts", "add_rates", "parse_month",
+           "UNKNOWN_UNIT"]
 
 log = logging.getLogger(__name__)
 
@@ -104,35 +105,83 @@ def handling_flags(complaints: pd.DataFrame, *, rules: RateRules | None = None) 
 
 
 def _flag_arrays(complaints: pd.DataFrame, *, rules: RateRules | None = None) -> dict[str, np.ndarray]:
-    """The boolean masks of :data:`COUNT_COLUMNS` (``complaints`` is all True)."""
-    rules = rules or RateRules()
+    """The boolean masks of :data:`COUNT_COLUMNS` (``complaints`` is all True) of a complaints frame."""
     missing = [c for c in _NEEDED if c not in complaints.columns]
     if missing:
         raise ValidationError("complaints lack the columns the rates need",
                               [Problem(None, c, "column missing") for c in missing],
                               fix="read complaints from a gridmap store (schema version 3)")
     n = len(complaints)
-    exc_known, exc_true = _bool_col(complaints, "excluded")
-    counted = ~exc_true
     rec = pd.to_datetime(complaints["received_at"]).to_numpy(dtype="datetime64[ns]")
     if "responded_at" in complaints.columns:
         resp = pd.to_datetime(complaints["responded_at"]).to_numpy(dtype="datetime64[ns]")
     else:
         resp = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    r_known = ~np.isnat(resp) & counted
+    rules = rules or RateRules()
     urgent = complaints["category"].isin(rules.urgent_categories).to_numpy(dtype=bool) \
         if "category" in complaints.columns else np.zeros(n, dtype=bool)
+    return handling_masks(received=rec, responded=resp, urgent=urgent, excluded=_bool_col(complaints, "excluded"),
+                          resolved=_bool_col(complaints, "resolved"), satisfied=_bool_col(complaints, "satisfied"),
+                          rules=rules)
+
+
+def handling_masks(*, received: np.ndarray, responded: np.ndarray, urgent: np.ndarray,
+                   excluded: tuple[np.ndarray, np.ndarray], resolved: tuple[np.ndarray, np.ndarray],
+                   satisfied: tuple[np.ndarray, np.ndarray], rules: RateRules | None = None) -> dict[str, np.ndarray]:
+    """The row-level rule of the three rates: which complaint counts in which numerator and denominator.
+
+    The one definition every path uses: the in-memory tables of this module, the streamed partitions of
+    :mod:`gridmap.events.rates` (arrays read from Arrow), and, written as SQL, :func:`handling_sql`.
+
+    Parameters
+    ----------
+    received, responded : datetime64[ns] arrays (NaT: unknown).
+    urgent : bool array, the complaint's category is one of :attr:`RateRules.urgent_categories`.
+    excluded, resolved, satisfied : (known, true) bool arrays of each nullable yes/no field.
+
+    Returns
+    -------
+    The boolean masks of :data:`COUNT_COLUMNS`, by name.
+    """
+    rules = rules or RateRules()
+    n = len(received)
+    counted = ~excluded[1]
+    r_known = ~np.isnat(responded) & counted
     limit_ns = np.where(urgent, np.int64(round(rules.urgent_limit_h * 3.6e12)),
                         np.int64(round(rules.response_limit_h * 3.6e12)))
-    delay_ns = resp.view(np.int64) - rec.view(np.int64)  # meaningless where either is NaT: masked by r_known
-    r_ok = r_known & ~np.isnat(rec) & (delay_ns <= limit_ns)
-    s_known, s_true = _bool_col(complaints, "resolved")
-    f_known, f_true = _bool_col(complaints, "satisfied")
-    flags = {"complaints": np.ones(n, dtype=bool), "excluded": exc_true, "counted": counted,
-             "response_n": r_known, "response_ok": r_ok, "resolution_n": s_known & counted,
-             "resolved": s_known & s_true & counted, "satisfaction_n": f_known & counted,
-             "satisfied": f_known & f_true & counted}
-    return flags
+    delay_ns = responded.view(np.int64) - received.view(np.int64)  # meaningless where either is NaT: masked
+    r_ok = r_known & ~np.isnat(received) & (delay_ns <= limit_ns)
+    s_known, s_true = resolved
+    f_known, f_true = satisfied
+    return {"complaints": np.ones(n, dtype=bool), "excluded": excluded[1], "counted": counted,
+            "response_n": r_known, "response_ok": r_ok, "resolution_n": s_known & counted,
+            "resolved": s_known & s_true & counted, "satisfaction_n": f_known & counted,
+            "satisfied": f_known & f_true & counted}
+
+
+def handling_sql(rules: RateRules | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+    """:func:`handling_masks` written as SQL conditions over the columns of the same names (PostgreSQL).
+
+    Returns (``COUNT_COLUMNS`` name -> boolean SQL expression, bind parameters ``:rate_urgent`` (the urgent
+    categories), ``:rate_urgent_us`` and ``:rate_limit_us`` (the limits in whole microseconds: timestamps in the
+    database have microsecond resolution, and ``delay <= limit_ns`` of :func:`handling_masks` is
+    ``delay_us <= floor(limit_ns / 1000)`` for a whole number of microseconds)). An unknown ``excluded`` counts
+    (``IS NOT TRUE``); an unknown category is not urgent.
+    """
+    rules = rules or RateRules()
+    counted = "excluded IS NOT TRUE"
+    delay_us = "extract(epoch FROM (responded_at - received_at)) * 1000000"
+    limit = "CASE WHEN category = ANY(:rate_urgent) THEN :rate_urgent_us ELSE :rate_limit_us END"
+    sql = {"complaints": "TRUE", "excluded": "excluded IS TRUE", "counted": counted,
+           "response_n": f"{counted} AND responded_at IS NOT NULL",
+           "response_ok": f"{counted} AND responded_at IS NOT NULL AND received_at IS NOT NULL "
+                          f"AND {delay_us} <= {limit}",
+           "resolution_n": f"{counted} AND resolved IS NOT NULL", "resolved": f"{counted} AND resolved IS TRUE",
+           "satisfaction_n": f"{counted} AND satisfied IS NOT NULL", "satisfied": f"{counted} AND satisfied IS TRUE"}
+    params = {"rate_urgent": list(rules.urgent_categories),
+              "rate_urgent_us": int(round(rules.urgent_limit_h * 3.6e12)) // 1000,
+              "rate_limit_us": int(round(rules.response_limit_h * 3.6e12)) // 1000}
+    return sql, params
 
 
 def add_rates(counts: pd.DataFrame, *, rules: RateRules | None = None) -> pd.DataFrame:
@@ -174,8 +223,8 @@ def _units(complaints: pd.DataFrame, level: Level) -> tuple[np.ndarray, np.ndarr
     return pos, codes[pos], pd.Index(np.asarray(uniq, dtype=object), name="unit")
 
 
-def _aggregate(flags: dict[str, np.ndarray], pos: np.ndarray, codes: np.ndarray, n_units: int,
-               buckets: np.ndarray | None, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+def sum_flags(flags: dict[str, np.ndarray], pos: np.ndarray, codes: np.ndarray, n_units: int,
+              buckets: np.ndarray | None, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """Sum the flags per (unit, bucket) with bincount: (sums [n_units * n_buckets, len(COUNT_COLUMNS)], keys of
     the (unit, bucket) pairs with complaints); key = unit * n_buckets + bucket."""
     key = codes.astype(np.int64) * n_buckets
@@ -230,7 +279,7 @@ def unit_rates(complaints: pd.DataFrame, *, level: "str | Level", start: Any = N
     sel = _window(complaints, start, end)
     flags = _flag_arrays(sel, rules=rules)
     pos, codes, uniq = _units(sel, level)
-    sums, nz = _aggregate(flags, pos, codes, len(uniq), None, 1)
+    sums, nz = sum_flags(flags, pos, codes, len(uniq), None, 1)
     counts = pd.DataFrame(sums[nz], index=uniq[nz], columns=COUNT_COLUMNS)
     counts.index.name = "unit"
     return add_rates(counts, rules=rules)
@@ -257,7 +306,7 @@ def monthly_rates(complaints: pd.DataFrame, *, level: "str | Level", first: Any,
     month = np.where(~np.isnat(rec) & (month >= 0) & (month < n_months), month, -1)
     flags = _flag_arrays(complaints, rules=rules)
     pos, codes, uniq = _units(complaints, level)
-    sums, nz = _aggregate(flags, pos, codes, len(uniq), month, n_months)
+    sums, nz = sum_flags(flags, pos, codes, len(uniq), month, n_months)
     out = pd.DataFrame(sums[nz], columns=COUNT_COLUMNS)
     months = pd.period_range(p0, p1, freq="M").astype(str).to_numpy()
     out.insert(0, "month", months[nz % n_months])

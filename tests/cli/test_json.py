@@ -279,8 +279,8 @@ COVERED = {
     "complaints import": "test_import_summaries_json", "import-components": "test_import_summaries_json",
     "export": "test_export_json", "check": "test_check_json", "emerging": "test_emerging_json",
     "events import": "test_events_json", "events info": "test_events_json", "events counts": "test_events_json",
-    "events emerging": "test_events_json", "rank": "test_rank_and_monthly_report_json",
-    "report monthly": "test_rank_and_monthly_report_json",
+    "events emerging": "test_events_json", "events rates": "test_events_json",
+    "rank": "test_rank_and_monthly_report_json", "report monthly": "test_rank_and_monthly_report_json",
 }
 
 
@@ -301,6 +301,11 @@ def test_events_json(demo, tmp_path):
                 db=db)
     assert r.returncode == 0, r.stderr
     assert strict_json(r.stdout)["slices"] == 51
+    r = gridmap("events", "rates", "--events", str(ev), "--by", "community", "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    rates = strict_json(r.stdout)["rates"]
+    assert sum(row["complaints"] for row in rates) <= imported["written"]
+    assert all(row["score"] is None or 0 <= row["score"] <= 100 for row in rates)
 
 
 def test_rank_and_monthly_report_json(demo, tmp_path):

@@ -1,4 +1,5 @@
-"""``gridmap events``: import, info, counts and emerging through the CLI contract (exit codes, strict JSON)."""
+"""``gridmap events``: import, info, counts, rates and emerging through the CLI contract (exit codes, strict
+JSON)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from gridmap.events.analysis import stream_counts
 from gridmap.events.dataset import EventDataset
+from gridmap.events.rates import stream_rates
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess:
@@ -45,3 +48,34 @@ def test_events_cli_round_trip(demo_store, tmp_path):
     bad = _run("--db", str(db), "events", "counts", "--events", str(ev), "--dask", "localhost")
     assert bad.returncode == 2 and "scheduler address" in bad.stderr
     assert _run("--db", str(db), "events", "import", "--help").stdout.count("gridmap events import") >= 2
+
+
+def test_events_rates_cli(demo_events, tmp_path):
+    db, ev = (str(p) for p in demo_events[:2])
+    want = stream_rates(EventDataset(ev).files(), by="community", first="2025-02", last="2025-04")
+    r = _run("--db", db, "events", "rates", "--events", ev, "--by", "community", "--first", "2025-02", "--last",
+             "2025-04", "-o", str(tmp_path / "rates.csv"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} in strict JSON"))
+    assert out["level"] == "community" and out["weights"] == {"response": 0.1, "resolution": 0.45, "satisfaction": 0.45}
+    got = pd.DataFrame(out["rates"]).rename(columns={"community_code": "unit"})
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    csv = pd.read_csv(tmp_path / "rates.csv", encoding="utf-8-sig", dtype={"community_code": str})
+    pd.testing.assert_frame_equal(csv.rename(columns={"community_code": "unit"}), want, check_dtype=False)
+    # a missing rate is null in the JSON file (never NaN); the weights and limits are those given
+    r = _run("--db", db, "events", "rates", "--events", ev, "--period", "all", "--weights", "0.2,0.4,0.4",
+             "--response-limit-h", "1", "-o", str(tmp_path / "all.json"), "-q")
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"),
+                       parse_constant=lambda c: pytest.fail(f"{c} in strict JSON"))
+    assert saved["period"] == "all" and saved["response_limit_h"] == 1.0 and len(saved["rates"]) == 3
+    assert all(set(row) >= {"street_code", "score", "satisfaction_n"} for row in saved["rates"])
+    # exit codes: 1 nothing in the window, 2 usage errors
+    empty = _run("--db", db, "events", "rates", "--events", ev, "--first", "2030-01", "--json")
+    assert empty.returncode == 1 and json.loads(empty.stdout)["rates"] == []
+    for argv, needle in ((["--first", "June"], "not a month"), (["--first", "2025-06", "--last", "2025-01"], "before"),
+                         (["-o", str(tmp_path / "rates.txt")], "unknown output format"),
+                         (["--weights", "1,1"], "three numbers"), (["--by", "department"], "invalid choice")):
+        bad = _run("--db", db, "events", "rates", "--events", ev, *argv)
+        assert bad.returncode == 2 and needle in bad.stderr and "Traceback" not in bad.stderr, (argv, bad.stderr)
+    assert "gridmap events rates --by street" in _run("events", "rates", "--help").stdout

@@ -254,3 +254,30 @@ def test_several_files_in_one_import_equal_one_file_and_resume_per_file(demo_eve
     whole = import_events(fresh, parts, coder=coder, batch_rows=4_000)
     assert whole.written == len(want) and whole.rejected_rows == 1
     assert [p.row for p in whole.rejected] == ["part-0.csv:5"]
+
+
+def test_text_import_reads_the_handling_record_as_the_store_import_does(demo_store, tmp_path):
+    """A CSV with the Chinese export headers (响应时间, 是否解决 是/否, 满意度 1-5 and no 是否满意): the events keep the
+    handling record exactly as ``gridmap complaints import`` (gridmap.io.handling) reads it."""
+    from gridmap.io.complaints import parse_complaints
+
+    db, csv = demo_store
+    src = pd.read_csv(csv, nrows=2_000, dtype=str).drop(columns=["satisfied"])
+    src = src.rename(columns={"responded_at": "响应时间", "resolved": "是否解决", "satisfaction_score": "满意度"})
+    src["是否解决"] = src["是否解决"].map({"True": "是", "False": "否"})
+    zh = tmp_path / "zh.csv"
+    src.to_csv(zh, index=False)
+    with open_store(db, mode="read") as store:
+        res = import_events_file(store, zh, events=tmp_path / "zh.events")
+    assert res.written == len(src)
+    got = EventDataset(tmp_path / "zh.events").read().set_index("source_id").sort_index()
+    want = parse_complaints(src, crs="EPSG:4548").frame.set_index("source_id").sort_index()
+    assert got["satisfied"].notna().sum() > 1_000 and got["responded_at"].notna().sum() > 1_000
+    for name in ("responded_at", "resolved", "satisfied", "satisfaction_score"):
+        a, b = got[name].astype(object), want[name].astype(object)
+        assert (a.isna() == b.isna()).all(), name
+        known = a.notna().to_numpy()
+        if name == "responded_at":
+            assert (pd.to_datetime(a[known]) == pd.to_datetime(b[known])).all()
+        else:
+            assert (a[known].astype(int) == b[known].astype(int)).all(), name

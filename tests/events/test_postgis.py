@@ -1,5 +1,5 @@
-"""Events in PostGIS: a table partitioned by month with indexes on cell and time; counts are GROUP BY in SQL and
-equal pandas on the same rows (read out of the table) and the streamed Parquet results."""
+"""Events in PostGIS: a table partitioned by month with indexes on cell and time; counts and 三率 are GROUP BY in SQL
+and equal pandas on the same rows (read out of the table) and the streamed Parquet results."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from sqlalchemy import text
 
 from gridmap.events.analysis import stream_counts, stream_cube
 from gridmap.events.dataset import EventDataset
-from gridmap.events.service import events_counts, events_cube, import_events_file, open_events
+from gridmap.events.rates import RATE_SOURCE_COLUMNS, stream_rates
+from gridmap.events.service import events_counts, events_cube, events_rates, import_events_file, open_events
+from gridmap.performance import monthly_rates
 from gridmap.store import open_store
 
 pytestmark = pytest.mark.postgis
@@ -79,3 +81,15 @@ def test_sql_cube_equals_the_streamed_cube(pg_events, freq, start, end):
     assert want.counts.sum() > 1000
     np.testing.assert_array_equal(cube.counts, want.counts)
     assert list(cube.starts) == list(want.starts)
+
+
+@pytest.mark.parametrize("by", ["street", "community"])
+def test_sql_rates_equal_pandas_on_the_same_rows(pg_events, by):
+    store, _, ev = pg_events
+    got = events_rates(store, by=by)
+    # the same rows pulled into pandas, and the in-memory rates of gridmap.performance on them
+    rows = open_events(store).read(columns=[f"{by}_code", *RATE_SOURCE_COLUMNS])
+    assert rows["resolved"].isna().sum() > 100 and rows["excluded"].astype("boolean").sum() > 100
+    want = monthly_rates(rows, level=by, first="2025-01", last="2025-12")
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(got, stream_rates(EventDataset(ev).files(), by=by))
