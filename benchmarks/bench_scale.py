@@ -372,7 +372,13 @@ def main() -> int:
                          "dropped there)")
     ap.add_argument("--pg-n", type=int, default=10_000_000, help="rows for the PostGIS comparison (default 10 M)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: N = 1 M, 500,000 rows on PostGIS")
+    ap.add_argument("--steps", default="import,analysis,baseline,rates,postgis",
+                    help="steps to run, comma-separated (default all: import,analysis,baseline,rates,postgis); "
+                         "steps after import need its events folder in --dir")
     a = ap.parse_args()
+    steps = set(a.steps.split(","))
+    if a.skip_baseline:
+        steps.discard("baseline")
     if a.quick:
         a.n, a.chunk, a.pg_n = 1_000_000, 500_000, 500_000
     work = a.dir or Path(tempfile.mkdtemp(prefix="gridmap-bench-scale-"))
@@ -382,31 +388,42 @@ def main() -> int:
     cells_path = work / "cells.parquet"
     cells.to_parquet(cells_path)
     t0 = time.perf_counter()
-    sources = generate(work / "src", a.n, a.chunk)
-    print(f"generated {a.n:,} complaints in {len(sources)} chunk(s), {len(cells):,} cells: "
-          f"{time.perf_counter() - t0:.0f} s (not timed below)", flush=True)
+    stamp = work / "src" / f"_generated-{a.n}-{a.chunk}"
+    if stamp.exists():  # the same seeded chunks from an earlier run in this --dir
+        sources = sorted((work / "src").glob("chunk-*.parquet"))
+        print(f"reusing {a.n:,} generated complaints in {len(sources)} chunk(s) from {work / 'src'}", flush=True)
+    else:
+        shutil.rmtree(work / "src", ignore_errors=True)
+        sources = generate(work / "src", a.n, a.chunk)
+        stamp.touch()
+        print(f"generated {a.n:,} complaints in {len(sources)} chunk(s), {len(cells):,} cells: "
+              f"{time.perf_counter() - t0:.0f} s (not timed below)", flush=True)
     events = work / "city.events"
-    shutil.rmtree(events, ignore_errors=True)
-    out, dt, rss = run_case(ours_import, sources, events, cells_path)
-    ok_import = out["rows"] / dt >= 1_000_000
-    print(f"import to GeoParquet with codes: {out['rows']:,} rows in {dt:.1f} s = {out['rows'] / dt:,.0f} rows/s "
-          f"({out['cpu']:.1f} CPU s: {out['rows'] / out['cpu']:,.0f} rows per CPU second), peak {rss / 1024:.2f} GiB  "
-          f"(goal >= 1 M rows/s: {'met' if ok_import else 'NOT met'})", flush=True)
-    peak = rss
-    out, dt_an, rss = run_case(ours_analysis, events, cells_path)
-    peak = max(peak, rss)
-    print(f"weekly cube + Gi* + emerging (streamed): {dt_an:.1f} s ({out['cpu']:.1f} CPU s), peak {rss / 1024:.2f} GiB, {out['events']:,} "
-          f"events, {out['hot']:,} hot-spot cells  (goal < 3 min: {'met' if dt_an < 180 else 'NOT met'})",
-          flush=True)
-    if not a.skip_baseline:
+    peak = 0
+    if "import" in steps:
+        shutil.rmtree(events, ignore_errors=True)
+        out, dt, rss = run_case(ours_import, sources, events, cells_path)
+        ok_import = out["rows"] / dt >= 1_000_000
+        print(f"import to GeoParquet with codes: {out['rows']:,} rows in {dt:.1f} s = {out['rows'] / dt:,.0f} rows/s "
+              f"({out['cpu']:.1f} CPU s: {out['rows'] / out['cpu']:,.0f} rows per CPU second), peak "
+              f"{rss / 1024:.2f} GiB  (goal >= 1 M rows/s: {'met' if ok_import else 'NOT met'})", flush=True)
+        peak = rss
+    if "analysis" in steps or "baseline" in steps:
+        out, dt_an, rss = run_case(ours_analysis, events, cells_path)
+        peak = max(peak, rss)
+        print(f"weekly cube + Gi* + emerging (streamed): {dt_an:.1f} s ({out['cpu']:.1f} CPU s), peak "
+              f"{rss / 1024:.2f} GiB, {out['events']:,} events, {out['hot']:,} hot-spot cells  "
+              f"(goal < 3 min: {'met' if dt_an < 180 else 'NOT met'})", flush=True)
+    if "baseline" in steps:
         base, dt_b, rss_b = run_case(baseline_dask, sources, cells_path)
         same = base["events"] == out["events"] and np.isclose(base["z_sum"], out["z_sum"])
         print(f"baseline dask-geopandas sjoin + groupby + same Gi*/emerging: {dt_b:.1f} s ({base['cpu']:.1f} CPU s "
               f"in the driver; dask threads included), peak {rss_b / 1024:.2f} "
               f"GiB; same cube: {same}; ours (analysis alone) {dt_b / dt_an:.1f}x faster", flush=True)
-    peak = max(peak, rates_step(events, baseline=not a.skip_baseline))
+    if "rates" in steps:
+        peak = max(peak, rates_step(events, baseline="baseline" in steps))
     print(f"peak memory of our steps: {peak / 1024:.2f} GiB (goal < 6 GiB: {'met' if peak < 6 * 1024 else 'NOT met'})")
-    if a.postgis:
+    if a.postgis and "postgis" in steps:
         pg_drop(a.postgis)  # a table left by an interrupted run
         pg, dt_pg, _ = run_case(pg_ours, a.postgis, sources, cells_path, a.pg_n)
         pd_, dt_pd, rss_pd = run_case(pg_pandas, a.postgis)
