@@ -175,9 +175,7 @@ def _check_typed(table: pa.Table, offset: int, res: EventImport) -> tuple[pa.Tab
     y = table.column("y").cast(pa.float64()).fill_null(np.nan).to_numpy()
     reject(~(np.isfinite(x) & np.isfinite(y)), "x/y", "coordinates missing or not numbers")
     if "text" in table.column_names:
-        txt = table.column("text").cast(pa.string())
-        empty = pc.or_kleene(txt.is_null(), pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(txt)), 0)).fill_null(True)
-        reject(np.asarray(empty.to_numpy(zero_copy_only=False)), "text", "complaint text is empty")
+        reject(_blank(table.column("text")), "text", "complaint text is empty")
     cat = table.column("category").cast(pa.string()) if "category" in table.column_names \
         else pa.chunked_array([pa.nulls(n, pa.string())])
     enc = pc.dictionary_encode(cat).combine_chunks()
@@ -193,6 +191,24 @@ def _check_typed(table: pa.Table, offset: int, res: EventImport) -> tuple[pa.Tab
         if name in table.column_names:
             out[name] = table.column(name)
     return pa.table(out), x, y, problems, offset + np.arange(n)
+
+
+def _blank(col: pa.ChunkedArray) -> np.ndarray:
+    """True where a text is missing, empty or only whitespace (``utf8_is_space``: no trimmed copy is made); a
+    dictionary column is judged on its distinct values."""
+    parts = []
+    for chunk in col.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            values = _blank(pa.chunked_array([chunk.dictionary]))
+            idx = chunk.indices
+            got = np.asarray(idx.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            blank = values[got] if len(values) else np.ones(len(got), dtype=bool)
+            parts.append(blank | np.asarray(idx.is_null().to_numpy(zero_copy_only=False)))
+            continue
+        s = chunk.cast(pa.string())
+        blank = pc.or_kleene(pc.or_kleene(s.is_null(), pc.equal(pc.binary_length(s), 0)), pc.utf8_is_space(s))
+        parts.append(np.asarray(blank.fill_null(True).to_numpy(zero_copy_only=False)))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def _check_text(table: pa.Table, offset: int, res: EventImport, options: dict) -> tuple[pa.Table, np.ndarray,

@@ -281,3 +281,14 @@ def test_text_import_reads_the_handling_record_as_the_store_import_does(demo_sto
             assert (pd.to_datetime(a[known]) == pd.to_datetime(b[known])).all()
         else:
             assert (a[known].astype(int) == b[known].astype(int)).all(), name
+
+
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_blank_texts_are_judged_as_python_strip_judges_them(dictionary):
+    from gridmap.events.importer import _blank
+
+    values = ["漏雨", "", " ", "\u3000", None, " a ", "\t\n", "x", "\u3000屋顶\u3000"] * 3
+    arr = pa.array(values)
+    col = pa.chunked_array([arr.slice(0, 10).dictionary_encode(), arr.slice(10).dictionary_encode()]) if dictionary \
+        else pa.chunked_array([arr.slice(0, 10), arr.slice(10)])
+    assert _blank(col).tolist() == [v is None or v.strip() == "" for v in values]
