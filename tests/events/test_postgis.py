@@ -79,3 +79,17 @@ def test_sql_cube_equals_the_streamed_cube(pg_events, freq, start, end):
     assert want.counts.sum() > 1000
     np.testing.assert_array_equal(cube.counts, want.counts)
     assert list(cube.starts) == list(want.starts)
+
+
+def test_density_from_sql_counts_equals_streamed(pg_events, demo_events):
+    """KDE on PostGIS: the counts per cell are a GROUP BY, the density the same kernel_density (identical)."""
+    from gridmap.events.service import events_density
+
+    store, _, ev = pg_events
+    got, table, _ = events_density(store, bandwidth_m=300.0, by="community", keywords="漏雨,渗水")
+    with open_store(demo_events[0], mode="read") as local:
+        want, want_table, _ = events_density(local, events=ev, bandwidth_m=300.0, by="community",
+                                             keywords="漏雨,渗水")
+    assert got.events == want.events > 0
+    np.testing.assert_array_equal(got.density, want.density)
+    pd.testing.assert_frame_equal(table, want_table)

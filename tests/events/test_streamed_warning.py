@@ -189,3 +189,23 @@ def test_dask_local_cluster_equals_single_process(files, memory):
     here = stream_space_time_alerts(files, cells, start=EVAL[0], end=EVAL[1], **opts)
     assert len(here) > 0
     pd.testing.assert_frame_equal(alerts, here)
+
+
+def test_streamed_report_equals_early_warning_without_count_jumps(demo_events, memory):
+    """`gridmap events warn`'s report: the scan with the watch list, its term counts and the 回头看 list."""
+    from gridmap.events.service import events_warning
+    from gridmap.events.warning import NOT_STREAMED
+    from gridmap.warning.alerts import early_warning
+
+    db, ev = demo_events[:2]
+    complaints, cells = memory
+    t0, t1 = "2025-06-01", "2025-07-28"
+    with open_store(db, mode="read") as store:
+        got = events_warning(store, events=ev, start=t0, end=t1, keywords="房屋漏雨", scan_options={"alpha": ALPHA})
+    want = early_warning(complaints, start=t0, end=t1, cells=cells, keywords="房屋漏雨", units=(), hot_spots=False,
+                         scan_options={"alpha": ALPHA})
+    assert len(want.alerts) > 0 and len(want.recheck) > 0
+    pd.testing.assert_frame_equal(got.alerts, want.alerts)
+    pd.testing.assert_frame_equal(got.keyword_counts, want.keyword_counts)
+    pd.testing.assert_frame_equal(got.recheck, want.recheck, check_dtype=False)
+    assert got.notes == [NOT_STREAMED] + want.notes and got.keywords == want.keywords
