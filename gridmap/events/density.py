@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from gridmap.events.analysis import Selection, _codes, _read, run_partials
+from gridmap.events.analysis import Selection, _read, run_partials
 from gridmap.grid.lattice import Lattice
 from gridmap.warning.density import kernel_density
 from gridmap.warning.lattice_ops import cell_index, localise_cells, require_window
 
-__all__ = ["StreamedDensity", "stream_bins", "stream_density"]
+__all__ = ["StreamedDensity", "stream_bins", "stream_density", "cell_positions"]
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +52,20 @@ class StreamedDensity:
     missed: int
 
 
+def cell_positions(col: pa.ChunkedArray | pa.Array, codes: pa.Array) -> np.ndarray:
+    """The position in ``codes`` of each row's code (-1: no code, or a code not among ``codes``), matched on the
+    column's dictionary with Arrow's hash lookup (one lookup per distinct code, not per row)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_encode()
+    found = pc.index_in(arr.dictionary.cast(pa.string()), value_set=codes).fill_null(-1)
+    pos_of_value = np.append(found.to_numpy(zero_copy_only=False).astype(np.int64), -1)
+    return pos_of_value[arr.indices.fill_null(len(arr.dictionary)).to_numpy(zero_copy_only=False)]
+
+
 @dataclass(frozen=True)
 class _BinSpec:
-    codes: pd.Index | None       # cell code -> position (cells binning)
+    codes: pa.Array | None       # cell code -> position (cells binning)
     flat: np.ndarray | None      # position -> iy * nx + ix
     lattice: Lattice | None      # points binning
     sel: Selection
@@ -62,8 +75,7 @@ def _bin_partial(path: str, spec: _BinSpec) -> tuple[np.ndarray, np.ndarray, int
     """Sparse binned counts of one file: (flat square index, count) and how many selected rows were not binned."""
     if spec.codes is not None:
         table = _read(path, ["cell_code"], spec.sel)
-        idx, values = _codes(table.column("cell_code"))
-        pos = spec.codes.get_indexer(values)[idx]  # -1 for (unassigned) and codes not among the cells
+        pos = cell_positions(table.column("cell_code"), spec.codes)  # -1: no code, or not among the cells
         ok = pos >= 0
         flat = spec.flat[pos[ok]]
     else:
@@ -93,7 +105,8 @@ def stream_bins(files: Sequence[str | Path], cells: pd.DataFrame | None = None, 
             raise ValidationError(message("stream_bins needs cells or a lattice",
                                           fix="pass the cells layer (code, ix, iy, geometry) or lattice=Lattice(...)"))
         lat, cix, ciy = localise_cells(cells)
-        spec = _BinSpec(pd.Index(cells["code"].astype(str)), (ciy * lat.nx + cix).astype(np.int64), None, sel)
+        spec = _BinSpec(pa.array(cells["code"].astype(str).to_numpy(), pa.string()),
+                        (ciy * lat.nx + cix).astype(np.int64), None, sel)
     else:
         lat = require_window(lattice)
         spec = _BinSpec(None, None, lat, sel)

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from gridmap.errors import ValidationError, message
 from gridmap.events.analysis import Selection, _codes, _read, run_partials
+from gridmap.events.density import cell_positions
 from gridmap.warning.alerts import scan_evaluations, scan_places
 from gridmap.warning.lattice_ops import localise_cells
 from gridmap.warning.scan import ScanCounts, ScanOptions, alerts_from_counts, scan_window
@@ -79,7 +80,7 @@ def data_start(files: Sequence[str | Path], *, client: Any = None) -> pd.Timesta
 # -- counts per family, day and square ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _ScanSpec:
-    codes: pd.Index                          # cell code -> position
+    codes: pa.Array                          # cell code -> position
     flat: np.ndarray                         # position -> iy * nx + ix
     nyx: int
     lo_us: int                               # day 0, microseconds since the epoch
@@ -99,8 +100,7 @@ def _scan_partial(path: str, spec: _ScanSpec) -> tuple[dict[str, _Sparse], _Spar
     table = _read(path, cols, spec.sel)
     t = table.column("received_at").combine_chunks().cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
     day = (t.astype(np.int64) - spec.lo_us) // _DAY_US  # floor, as pandas' Timedelta.days
-    idx, values = _codes(table.column("cell_code"))
-    pos = spec.codes.get_indexer(values)[idx]
+    pos = cell_positions(table.column("cell_code"), spec.codes)
     ok = (pos >= 0) & (day >= 0) & (day < spec.n_days)
     flat = day[ok] * spec.nyx + spec.flat[pos[ok]]
     fams: dict[str, _Sparse] = {}
@@ -141,9 +141,11 @@ def stream_scan_counts(files: Sequence[str | Path], cells: pd.DataFrame, window:
     lo, hi = window.lo, window.lo + pd.Timedelta(days=window.n_days)
     sel = replace(sel, start=lo if sel.start is None else max(sel.start, lo),
                   end=hi if sel.end is None else min(sel.end, hi))
-    kw = tuple((str(n), tuple(Selection.of(keywords=k).keywords or ())) for n, k in (options.keyword_sets or {}).items())
-    spec = _ScanSpec(pd.Index(cells["code"].astype(str)), (ciy * lat.nx + cix).astype(np.int64), lat.nx * lat.ny,
-                     int(np.datetime64(window.lo.to_datetime64(), "us").astype(np.int64)), window.n_days,
+    kw = tuple((str(n), tuple(Selection.of(keywords=k).keywords or ()))
+               for n, k in (options.keyword_sets or {}).items())
+    lo_us = int(np.datetime64(window.lo.to_datetime64(), "us").astype(np.int64))
+    spec = _ScanSpec(pa.array(cells["code"].astype(str).to_numpy(), pa.string()),
+                     (ciy * lat.nx + cix).astype(np.int64), lat.nx * lat.ny, lo_us, window.n_days,
                      options.families == "category", kw, sel)
     parts = run_partials(_scan_partial, files, spec, client=client, progress=progress)
     by_family: dict[str, list[_Sparse]] = {}
