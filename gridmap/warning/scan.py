@@ -269,8 +269,9 @@ def scan_window(options: ScanOptions, *, start: Any, end: Any, first: Any) -> Sc
                     "the %d days ending %d days before the window (not seasonality-aware)", n_fb, len(dates),
                     dates[~np.asarray(use_season)][0].date(), dates[~np.asarray(use_season)][-1].date(),
                     opts.baseline_days, opts.guard_days)
-    # day range covered by all windows
-    lo = min(first, d0 - w - pd.Timedelta(days=opts.baseline_days + opts.guard_days))
+    # the days all windows cover: from the earliest day a baseline reaches (not from the data's first day, so a
+    # long history costs no memory the evaluations do not use), never before the data start
+    lo = d0 - w - pd.Timedelta(days=opts.baseline_days + opts.guard_days)
     if any(use_season):
         lo = min(lo, d0 - pd.DateOffset(years=opts.years) - w - band)
     lo = max(lo, first)
