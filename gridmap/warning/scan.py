@@ -339,9 +339,11 @@ def alerts_from_counts(counts: ScanCounts, cells: pd.DataFrame, window: ScanWind
     screen = alpha / n_tests if control is ScanControl.FWER else alpha
     def cumulative(entries: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
         flat, weights = entries
-        cube = np.bincount(flat, weights=weights, minlength=n_days * nyx).reshape(n_days, lat.ny, lat.nx) \
-            .astype(np.int32)
-        return np.concatenate([np.zeros((1, lat.ny, lat.nx), np.int64), np.cumsum(cube, axis=0, dtype=np.int64)])
+        cube = np.bincount(flat, weights=weights, minlength=n_days * nyx).reshape(n_days, lat.ny, lat.nx)
+        out = np.empty((n_days + 1, lat.ny, lat.nx), np.int64)  # day 0 row of zeros, then the running sums
+        out[0] = 0
+        np.cumsum(cube.astype(np.int64, copy=False), axis=0, out=out[1:])
+        return out
 
     overall: list[np.ndarray] = []  # all complaints' cumulative counts, made when a family has no history
 
