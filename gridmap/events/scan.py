@@ -124,7 +124,7 @@ def _scan_partial(path: str, spec: _ScanSpec) -> tuple[dict[str, _Sparse], _Spar
 def _gather(parts: list[_Sparse]) -> tuple[np.ndarray, np.ndarray]:
     """Sparse pairs of several files as one (flat, counts) pair; repeated bins are summed by the scan."""
     return (np.concatenate([p[0] for p in parts]).astype(np.int64),
-            np.concatenate([p[1] for p in parts]).astype(np.float64))
+            np.concatenate([p[1] for p in parts]).astype(np.int64))
 
 
 def stream_scan_counts(files: Sequence[str | Path], cells: pd.DataFrame, window: Any, options: ScanOptions, *,
@@ -155,7 +155,7 @@ def stream_scan_counts(files: Sequence[str | Path], cells: pd.DataFrame, window:
     cats = sorted(n for n in by_family if n.startswith("category:"))
     order = cats + (["all"] if "all" in by_family else []) + [f"keywords:{n}" for n, _ in kw]
     families = {n: _gather(by_family[n]) for n in order if n in by_family}
-    overall = _gather([o for _, o in parts]) if parts else (np.zeros(0, np.int64), np.zeros(0))
+    overall = _gather([o for _, o in parts]) if parts else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     log.info("streamed scan counts: %d family(ies), %d event(s) from %d file(s)", len(families),
              int(overall[1].sum()), len(files))
     return ScanCounts(families, overall)

@@ -281,7 +281,7 @@ def scan_window(options: ScanOptions, *, start: Any, end: Any, first: Any) -> Sc
 @dataclass(frozen=True)
 class ScanCounts:
     """The whole input of the scan: each family's complaints as flat bins ``day * ny * nx + iy * nx + ix`` (day
-    from :attr:`ScanWindow.lo`, square on the cells' lattice) with a count per bin (``None``: one complaint per
+    from :attr:`ScanWindow.lo`, square on the cells' lattice) with an integer count per entry (``None``: one complaint per
     entry), for the families that have any complaint in the window's days, in test order; ``overall`` the same
     for all complaints (the rate a family with no history is judged against)."""
 
@@ -339,10 +339,14 @@ def alerts_from_counts(counts: ScanCounts, cells: pd.DataFrame, window: ScanWind
     screen = alpha / n_tests if control is ScanControl.FWER else alpha
     def cumulative(entries: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
         flat, weights = entries
-        cube = np.bincount(flat, weights=weights, minlength=n_days * nyx).reshape(n_days, lat.ny, lat.nx)
+        if weights is None:
+            cube = np.bincount(flat, minlength=n_days * nyx)
+        else:  # integer counts per bin (bins may repeat): summed in integers, no float copy of the cube
+            cube = np.zeros(n_days * nyx, np.int64)
+            np.add.at(cube, flat, weights.astype(np.int64, copy=False))
         out = np.empty((n_days + 1, lat.ny, lat.nx), np.int64)  # day 0 row of zeros, then the running sums
         out[0] = 0
-        np.cumsum(cube.astype(np.int64, copy=False), axis=0, out=out[1:])
+        np.cumsum(cube.reshape(n_days, lat.ny, lat.nx), axis=0, out=out[1:])
         return out
 
     overall: list[np.ndarray] = []  # all complaints' cumulative counts, made when a family has no history
