@@ -281,9 +281,9 @@ def scan_window(options: ScanOptions, *, start: Any, end: Any, first: Any) -> Sc
 @dataclass(frozen=True)
 class ScanCounts:
     """The whole input of the scan: each family's complaints as flat bins ``day * ny * nx + iy * nx + ix`` (day
-    from :attr:`ScanWindow.lo`, square on the cells' lattice) with an integer count per entry (``None``: one complaint per
-    entry), for the families that have any complaint in the window's days, in test order; ``overall`` the same
-    for all complaints (the rate a family with no history is judged against)."""
+    from :attr:`ScanWindow.lo`, square on the cells' lattice) with an integer count per entry (``None``: one
+    complaint per entry; bins may repeat), for the families that have any complaint in the window's days, in test
+    order; ``overall`` the same for all complaints (the rate a family with no history is judged against)."""
 
     families: dict[str, tuple[np.ndarray, np.ndarray | None]]
     overall: tuple[np.ndarray, np.ndarray | None]
