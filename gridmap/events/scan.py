@@ -114,7 +114,7 @@ def _scan_partial(path: str, spec: _ScanSpec) -> tuple[dict[str, _Sparse], _Spar
     else:
         fams["all"] = _sparse(flat)
     for name, terms in spec.keyword_sets:
-        hit = Selection(keywords=terms).mask(table)
+        hit = Selection(keywords=terms or None).mask(table)  # an empty list selects every row, as in memory
         hit = np.ones(len(table), dtype=bool) if hit is None else hit.to_numpy(zero_copy_only=False)
         if hit[ok].any():
             fams[f"keywords:{name}"] = _sparse(flat[hit[ok]])

@@ -209,3 +209,13 @@ def test_streamed_report_equals_early_warning_without_count_jumps(demo_events, m
     pd.testing.assert_frame_equal(got.keyword_counts, want.keyword_counts)
     pd.testing.assert_frame_equal(got.recheck, want.recheck, check_dtype=False)
     assert got.notes == [NOT_STREAMED] + want.notes and got.keywords == want.keywords
+
+
+def test_streamed_scan_with_one_family_and_edge_keyword_sets_equals_in_memory(files, memory):
+    """families=None (all complaints one family), a keyword set given as a string and an empty one (every row)."""
+    complaints, cells = memory
+    opts = {"families": None, "keyword_sets": {"empty": [], "leak": "漏雨,渗水"}, "alpha": ALPHA}
+    got = stream_space_time_alerts(files, cells, start="2025-06-02", end="2025-08-25", **opts)
+    want = space_time_alerts(complaints, cells, start="2025-06-02", end="2025-08-25", **opts)
+    assert {"all", "keywords:empty", "keywords:leak"} <= set(want["family"])
+    pd.testing.assert_frame_equal(got, want)
