@@ -8,6 +8,9 @@
   3. peak memory of each step (forked child's peak RSS); goal < 6 GiB;
   4. baseline: dask-geopandas' own pipeline on the same source files: ``points_from_xy`` + ``sjoin(within)`` with
      the cells + ``groupby([cell, week]).size()`` (the same cube counts), then the same Gi*/emerging;
+  4b. kernel density (300 m) and the early-warning space-time scan (weekly evaluations, one family per category
+     and a keyword watch list) streamed from the partitions, each vs reading every row into one pandas frame and
+     running gridmap.warning's in-memory code (same density / same alerts checked);
   5. with --postgis URL: M rows (--pg-n, default 10 M) imported into a PostGIS events table partitioned by
      month, the weekly cube counted in SQL (GROUP BY) vs pulling the rows into pandas and grouping there;
   6. the monthly 三率 by street (gridmap.events.rates: each partition reduced to sums through the rule of
@@ -167,6 +170,119 @@ def baseline_dask(sources: list[Path], cells_path: Path) -> dict:
     dt = time.perf_counter() - t0
     return {"seconds": dt, "cpu": time.process_time() - c0, "events": int(cube.sum()),
             "z_sum": float(np.nansum(res.z))}
+
+
+# -- kernel density and the early-warning scan: streamed vs every row in one frame --------------------------------
+KDE_BANDWIDTH_M = 300.0
+SCAN_FROM, SCAN_TO = "2025-07-01", "2025-08-05"   # five weekly scan evaluations (Tuesdays) in the rainy season
+SCAN_WATCH = "房屋漏雨"                           # a keyword watch list (its family expanded) as one more family
+
+
+def _kde_cells(cells_path: Path):
+    import geopandas as gpd
+
+    return gpd.read_parquet(cells_path, columns=["code", "ix", "iy", "geometry"])
+
+
+def ours_kde(events: Path, cells_path: Path) -> dict:
+    """gridmap.events.density: binned counts per partition file, summed, then gridmap.warning.kernel_density."""
+    import hashlib
+
+    from gridmap.events.dataset import EventDataset
+    from gridmap.events.density import stream_density
+
+    cells = _kde_cells(cells_path)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = stream_density(EventDataset(events).files(), cells, bandwidth_m=KDE_BANDWIDTH_M, scale="per_km2")
+    return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "events": res.events,
+            "sha": hashlib.sha256(res.density.tobytes()).hexdigest()}
+
+
+def baseline_kde(events: Path, cells_path: Path) -> dict:
+    """Every row read into one pandas frame, then the in-memory code (cell_counts + kernel_density)."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    from gridmap.events.dataset import EventDataset
+    from gridmap.warning import cell_counts, kernel_density, lattice_from_cells
+
+    cells = _kde_cells(cells_path)
+    t0, c0 = time.perf_counter(), time.process_time()
+    frame = pq.read_table([str(f) for f in EventDataset(events).files()], columns=["received_at", "cell_code"]) \
+        .to_pandas()
+    lat = lattice_from_cells(cells)
+    dens = kernel_density(cell_counts(frame, lat, cells=cells), lat, bandwidth_m=KDE_BANDWIDTH_M, scale="per_km2")
+    return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "events": len(frame),
+            "sha": hashlib.sha256(dens.tobytes()).hexdigest()}
+
+
+def _watch() -> tuple[list[str], list[str]]:
+    from gridmap.warning.keywords import expand_keywords, split_keywords
+
+    return split_keywords(SCAN_WATCH), expand_keywords(SCAN_WATCH)
+
+
+def ours_scan(events: Path, cells_path: Path) -> dict:
+    """gridmap.events.scan: per-family day x square counts per partition file, then the in-memory scan code."""
+    from gridmap.events.dataset import EventDataset
+    from gridmap.events.scan import stream_scan_alerts
+    from gridmap.warning.alerts import keyword_scan
+
+    cells = _kde_cells(cells_path)
+    files = EventDataset(events).files()
+    kws, terms = _watch()
+    t0, c0 = time.perf_counter(), time.process_time()
+    alerts = keyword_scan(lambda **o: stream_scan_alerts(files, cells, start=SCAN_FROM, end=SCAN_TO, **o),
+                          kws=kws, terms=terms)
+    return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "alerts": alerts}
+
+
+def baseline_scan(events: Path, cells_path: Path) -> dict:
+    """Every row read into one pandas frame, then gridmap.warning's scan_alerts (what `gridmap warn` runs)."""
+    import pyarrow.parquet as pq
+
+    from gridmap.events.dataset import EventDataset
+    from gridmap.warning.alerts import keyword_scan, scan_alerts
+
+    cells = _kde_cells(cells_path)
+    kws, terms = _watch()
+    t0, c0 = time.perf_counter(), time.process_time()
+    frame = pq.read_table([str(f) for f in EventDataset(events).files()],
+                          columns=["received_at", "category", "text", "cell_code"]).to_pandas()
+    alerts = keyword_scan(lambda **o: scan_alerts(frame, cells, start=SCAN_FROM, end=SCAN_TO, **o), kws=kws,
+                          terms=terms)
+    return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "alerts": alerts}
+
+
+def kde_and_scan_steps(events: Path, cells_path: Path, *, baseline: bool = True) -> float:
+    """Run the streamed KDE and scan (and, with ``baseline``, the all-rows-in-one-frame baselines); print one
+    line per step; return the peak RSS (MiB) of our steps."""
+    out, dt, rss = run_case(ours_kde, events, cells_path)
+    peak = rss
+    line = (f"kernel density (streamed, {KDE_BANDWIDTH_M:.0f} m, {out['events']:,} events): {dt:.1f} s "
+            f"({out['cpu']:.1f} CPU s), peak {rss / 1024:.2f} GiB")
+    if baseline:
+        base, dt_b, rss_b = run_case(baseline_kde, events, cells_path)
+        line += (f"; all rows in one frame + in-memory KDE: {dt_b:.1f} s, peak {rss_b / 1024:.2f} GiB; "
+                 f"identical density: {base['sha'] == out['sha']}; ratio {dt_b / dt:.1f}x time, "
+                 f"{rss_b / rss:.1f}x memory")
+    print(line, flush=True)
+    out, dt, rss = run_case(ours_scan, events, cells_path)
+    peak = max(peak, rss)
+    line = (f"space-time scan [{SCAN_FROM}, {SCAN_TO}) with watch list {SCAN_WATCH} (streamed): {dt:.1f} s "
+            f"({out['cpu']:.1f} CPU s), peak {rss / 1024:.2f} GiB, {len(out['alerts'])} place(s)")
+    if baseline:
+        base, dt_b, rss_b = run_case(baseline_scan, events, cells_path)
+        try:
+            pd.testing.assert_frame_equal(out["alerts"], base["alerts"])
+            same = True
+        except AssertionError:
+            same = False
+        line += (f"; all rows in one frame + in-memory scan: {dt_b:.1f} s, peak {rss_b / 1024:.2f} GiB; same "
+                 f"alerts: {same}; ratio {dt_b / dt:.1f}x time, {rss_b / rss:.1f}x memory")
+    print(line, flush=True)
+    return peak
 
 
 def _pg_engine(url: str):
@@ -372,8 +488,8 @@ def main() -> int:
                          "dropped there)")
     ap.add_argument("--pg-n", type=int, default=10_000_000, help="rows for the PostGIS comparison (default 10 M)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: N = 1 M, 500,000 rows on PostGIS")
-    ap.add_argument("--steps", default="import,analysis,baseline,rates,postgis",
-                    help="steps to run, comma-separated (default all: import,analysis,baseline,rates,postgis); "
+    ap.add_argument("--steps", default="import,analysis,baseline,rates,kde,postgis",
+                    help="steps to run, comma-separated (default all: import,analysis,baseline,rates,kde,postgis); "
                          "steps after import need its events folder in --dir")
     a = ap.parse_args()
     steps = set(a.steps.split(","))
@@ -422,6 +538,8 @@ def main() -> int:
               f"GiB; same cube: {same}; ours (analysis alone) {dt_b / dt_an:.1f}x faster", flush=True)
     if "rates" in steps:
         peak = max(peak, rates_step(events, baseline="baseline" in steps))
+    if "kde" in steps:
+        peak = max(peak, kde_and_scan_steps(events, cells_path, baseline="baseline" in steps))
     print(f"peak memory of our steps: {peak / 1024:.2f} GiB (goal < 6 GiB: {'met' if peak < 6 * 1024 else 'NOT met'})")
     if a.postgis and "postgis" in steps:
         pg_drop(a.postgis)  # a table left by an interrupted run

@@ -1,5 +1,5 @@
-"""``gridmap events``: the columnar events store (import, info, counts, rates, emerging), out of core, on Dask or
-PostGIS."""
+"""``gridmap events``: the columnar events store (import, info, counts, rates, emerging; density and warn in
+:mod:`gridmap.cli._events_warning`), out of core, on Dask or PostGIS."""
 
 from __future__ import annotations
 
@@ -39,13 +39,19 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                                      "  gridmap events counts --by street --period month --csv streets.csv\n"
                                      "  gridmap events rates --by street --period month -o rates.csv\n"
                                      "  gridmap events emerging --from 2025-01-06 --to 2025-12-29 --dask "
-                                     "tcp://scheduler:8786")
+                                     "tcp://scheduler:8786\n"
+                                     "  gridmap events density --by community --csv density.csv\n"
+                                     "  gridmap events warn --from 2025-06-01 --to 2025-07-28 --keywords 房屋漏雨")
     sub = e.add_subparsers(dest="events_command", metavar="ACTION")
     _register_import(sub, common)
     _register_info(sub, common)
     _register_counts(sub, common)
     _register_rates(sub, common)
     _register_emerging(sub, common)
+    from gridmap.cli import _events_warning
+
+    _events_warning.register(sub, common, where=_WHERE, where_options=_where_options, select_options=_select_options,
+                             usage=_usage)
 
 
 def _register_import(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from gridmap.cli._common import (add_command, add_json_option, add_rejects_option, open_store_from, print_json,
-                                 print_table, progress_bar)
+from gridmap.cli._common import add_command, add_json_option, add_rejects_option, open_store_from, progress_bar
 
 __all__ = ["register"]
 
@@ -34,15 +32,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "space-time scan keeps its own per-evaluation false-alarm rate, 0.002)")
     p.add_argument("--no-scan", dest="scan", action="store_false", help="skip the space-time scan")
     add_json_option(p, "the alert table and the 回头看 list")
-    from gridmap.cli._outputs import add_overwrite, output_path
+    from gridmap.cli._warning_out import add_warning_outputs
 
-    p.add_argument("--csv", metavar="FILE", type=output_path, help="write the alert table as CSV (UTF-8 with BOM)")
-    p.add_argument("--recheck-csv", metavar="FILE", type=output_path,
-                   help="write the 回头看 re-check list (needs --keywords) as CSV (UTF-8 with BOM)")
-    p.add_argument("--geojson", metavar="FILE", type=output_path,
-                   help="write the alerts that have a geometry as GeoJSON (WGS 84)")
-    p.add_argument("--md", metavar="FILE", type=output_path, help="write the Markdown summary")
-    add_overwrite(p)
+    add_warning_outputs(p)
     p.set_defaults(func=_warn)
 
     c = add_command(subparsers, "complaints", common, help="12345 complaints: import",
@@ -82,6 +74,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     add_rejects_option(i, "write the rejection report (rejected rows and warnings: row, field, reason, value, "
                           "action) as CSV (UTF-8 with BOM)")
     add_json_option(i, "the import summary (counts, rejections grouped by reason)")
+    from gridmap.cli._outputs import add_overwrite
+
     add_overwrite(i)
     from gridmap.cli._common import add_import_contract
 
@@ -93,14 +87,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def _warn(args: argparse.Namespace) -> int:
     from gridmap.warning.alerts import early_warning
 
-    from gridmap.cli._outputs import resolve
-    from gridmap.outputs import atomic_output, write_text_atomic
+    from gridmap.cli._warning_out import warning_targets, write_warning
 
     store = open_store_from(args, mode="read")
-    targets = {key: resolve(args, getattr(args, key), store=store, default_name=name, option=option)
-               for key, option, name in (("csv", "--csv", "alerts.csv"), ("recheck_csv", "--recheck-csv", "recheck.csv"),
-                                         ("geojson", "--geojson", "alerts.geojson"), ("md", "--md", "warning.md"))
-               if getattr(args, key)}
+    targets = warning_targets(args, store)
     with progress_bar(args, "warn") as progress:
         if progress:
             progress(0, 1, "read complaints and cells")
@@ -112,37 +102,7 @@ def _warn(args: argparse.Namespace) -> int:
         rep = early_warning(complaints, start=args.start, end=args.end, cells=cells, keywords=args.keywords,
                             units=tuple(u.strip() for u in args.units.split(",") if u.strip()), alpha=args.alpha,
                             categories=args.categories, scan=args.scan, progress=progress)
-    table = rep.alerts.drop(columns="geometry", errors="ignore")
-    if "csv" in targets:
-        with atomic_output(targets["csv"]) as tmp:
-            table.to_csv(tmp, index=False, encoding="utf-8-sig")
-    if "recheck_csv" in targets:
-        if not rep.keywords:
-            print("no --keywords: the 回头看 re-check list is empty", file=sys.stderr)
-        with atomic_output(targets["recheck_csv"]) as tmp:
-            rep.recheck.to_csv(tmp, index=False, encoding="utf-8-sig")
-    if "geojson" in targets:
-        has = rep.alerts.geometry.notna() & ~rep.alerts.geometry.is_empty \
-            if "geometry" in rep.alerts.columns and len(rep.alerts) else None
-        if has is not None and has.any():
-            with atomic_output(targets["geojson"]) as tmp:
-                rep.alerts[has].to_crs("EPSG:4326").to_file(tmp, driver="GeoJSON")
-            if not has.all():
-                print(f"{int((~has).sum())} alert(s) without a geometry not written to {args.geojson}",
-                      file=sys.stderr)
-        else:
-            print("no alert geometry to write (no cells in the store, or no alerts)", file=sys.stderr)
-    if "md" in targets:
-        write_text_atomic(targets["md"], rep.markdown)
-    if args.json:
-        print_json({"from": str(rep.start.date()), "to": str(rep.end.date()), "notes": rep.notes,
-                    "keywords": rep.keyword_counts.to_dict("records"),
-                    "alerts": table.to_dict("records"), "recheck": rep.recheck.head(200).to_dict("records")})
-    elif not args.md:
-        print(rep.markdown)
-    else:
-        print_table(table[[c for c in ("kind_zh", "kind", "unit_type", "unit", "observed", "expected", "q")
-                           if c in table.columns]])
+    write_warning(args, rep, targets)
     return 0
 
 

@@ -24,7 +24,7 @@ from gridmap.warning.counts import Unit
 from gridmap.warning.emerging import MIN_SLICES, SliceFreq, SpaceTimeCube, _slice_starts, emerging_hot_spots
 
 __all__ = ["events_location", "open_events", "import_events_file", "events_counts", "events_rates", "events_cube",
-           "events_emerging"]
+           "events_emerging", "events_density", "events_warning"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,61 @@ def import_events_file(store: Any, source: "str | os.PathLike | Sequence[str | o
     coder = _coder(store)
     sink = open_events(store, events, create=True)
     return import_events(sink, source, coder=coder, batch_rows=batch_rows, progress=progress, **options)
+
+
+def events_density(store: Any, *, events: str | os.PathLike | None = None, bandwidth_m: float = 300.0,
+                   scale: str = "per_km2", by: "str | Unit" = Unit.CELL, client: Any = None,
+                   progress: Callable[[int, int, str], None] | None = None,
+                   **select: Any) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+    """Kernel density of the stored events on the store's cells: ``(StreamedDensity, the density per unit
+    (gridmap.warning.density_by), the cells)``. Parquet: the binned counts streamed file by file (here or on
+    Dask); PostGIS: the counts per cell are a ``GROUP BY`` in SQL. Either way the density is
+    :func:`gridmap.warning.kernel_density` of those counts."""
+    from gridmap.events.density import StreamedDensity, stream_density
+    from gridmap.warning.density import density_by, kernel_density
+
+    src = open_events(store, events)
+    cells = store.read("cells")
+    if isinstance(src, PostgisEvents):
+        counts, lat, missed = _sql_cell_bins(src, cells, Selection.of(**select))
+        res = StreamedDensity(kernel_density(counts, lat, bandwidth_m=bandwidth_m, scale=scale), counts, lat,
+                              int(counts.sum()), missed)
+    else:
+        res = stream_density(src.files(), cells, bandwidth_m=bandwidth_m, scale=scale, client=client,
+                             progress=progress, **select)
+    return res, density_by(res.density, cells, by=by, lattice=res.lattice, scale=scale), cells
+
+
+def _sql_cell_bins(src: PostgisEvents, cells: pd.DataFrame, sel: Selection) -> tuple[Any, Any, int]:
+    """The events' counts on the cells' lattice from a ``GROUP BY cell_code`` (as :func:`stream_bins`)."""
+    import numpy as np
+
+    from gridmap.warning.lattice_ops import localise_cells
+
+    lat, cix, ciy = localise_cells(cells)
+    raw = src.counts(column="cell_code", period=None, sel=sel)
+    pos = pd.Index(cells["code"].astype(str)).get_indexer(raw["code"].astype(object).fillna("").to_numpy())
+    ok = pos >= 0
+    grid = np.zeros(lat.nx * lat.ny, dtype=np.int64)
+    np.add.at(grid, (ciy * lat.nx + cix)[pos[ok]], raw["count"].to_numpy(dtype=np.int64)[ok])
+    return grid.astype(float).reshape(lat.shape), lat, int(raw["count"].to_numpy()[~ok].sum())
+
+
+def events_warning(store: Any, *, events: str | os.PathLike | None = None, start: Any, end: Any,
+                   keywords: Any = None, categories: Any = None, recheck_years: int = 2, client: Any = None,
+                   progress: Callable[[int, int, str], None] | None = None,
+                   scan_options: dict[str, Any] | None = None) -> Any:
+    """The space-time part of ``gridmap warn`` over the stored events, streamed: a
+    :class:`gridmap.warning.WarningReport` (see :func:`gridmap.events.warning.events_report`)."""
+    from gridmap.events.warning import events_report
+
+    src = open_events(store, events)
+    if isinstance(src, PostgisEvents):
+        raise StoreError(message("the streamed early-warning scan reads a Parquet events folder",
+                                 got="events in PostGIS", fix="pass --events DIR (an events folder)"))
+    return events_report(src.files(), store.read("cells"), start=start, end=end, keywords=keywords,
+                         categories=categories, recheck_years=recheck_years, client=client, progress=progress,
+                         scan_options=scan_options)
 
 
 def events_counts(store: Any, *, events: str | os.PathLike | None = None, by: "str | Unit" = Unit.CELL,

@@ -61,6 +61,7 @@ from gridmap.warning.report import WarningReport, summary_markdown
 from gridmap.warning.unit_geometry import attach_unit_geometry
 
 __all__ = ["Baseline", "AlertKind", "RESOLVED_STATUSES", "count_jumps", "hot_spot_alerts", "scan_alerts",
+           "scan_evaluations", "scan_places", "keyword_scan",
            "recheck_list", "WarningReport", "early_warning", "summary_markdown", "normalise_address"]
 
 log = logging.getLogger(__name__)
@@ -256,6 +257,20 @@ def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, en
     """
     from gridmap.warning.scoring import rolling_alerts
 
+    d0, t1 = scan_evaluations(start, end, step_days=step_days)
+    data = complaints.loc[complaint_mask(complaints, categories=categories)] if categories is not None \
+        else complaints
+    # the data's first date: from all complaints, so a category restriction does not shorten the baseline
+    first = pd.to_datetime(complaints["received_at"]).min() if len(complaints) else None
+    options.setdefault("data_start", first)
+    # the scored detector itself, so what users are warned by is what recall was measured on
+    raw = rolling_alerts(data, cells, start=d0, end=t1, step_days=step_days, window_days=window_days, **options)
+    return scan_places(raw, start=start, end=end, step_days=step_days)
+
+
+def scan_evaluations(start: Any, end: Any, *, step_days: int = 7) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last evaluation dates :func:`scan_alerts` runs in ``[start, end)``: ``end`` and every
+    ``step_days`` before it that falls after ``start`` (dates; times of day are ignored)."""
     t0, t1 = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     days = int((t1 - t0).days)
     if days < 1:
@@ -264,14 +279,14 @@ def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, en
                                       fix="use --from at least a day before --to"))
     if step_days < 1:
         raise ValidationError(message("step_days must be at least 1", got=step_days))
-    d0 = t1 - pd.Timedelta(days=((days - 1) // step_days) * step_days)
-    data = complaints.loc[complaint_mask(complaints, categories=categories)] if categories is not None \
-        else complaints
-    # the data's first date: from all complaints, so a category restriction does not shorten the baseline
-    first = pd.to_datetime(complaints["received_at"]).min() if len(complaints) else None
-    options.setdefault("data_start", first)
-    # the scored detector itself, so what users are warned by is what recall was measured on
-    raw = rolling_alerts(data, cells, start=d0, end=t1, step_days=step_days, window_days=window_days, **options)
+    return t1 - pd.Timedelta(days=((days - 1) // step_days) * step_days), t1
+
+
+def scan_places(raw: pd.DataFrame, *, start: Any, end: Any, step_days: int = 7) -> pd.DataFrame:
+    """The alert log of the evaluations of :func:`scan_evaluations` (``space_time_alerts``' rows) as one row per
+    place and family (:data:`SCAN_COLUMNS`; see :func:`scan_alerts`)."""
+    t0, t1 = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    d0, _ = scan_evaluations(start, end, step_days=step_days)
     if raw.empty:
         out = pd.DataFrame(columns=SCAN_COLUMNS)
     else:
@@ -287,8 +302,21 @@ def scan_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: Any, en
         out["kind"] = AlertKind.SPACE_TIME_CLUSTER.value
         out = out.sort_values(["flagged_at", "p"], kind="stable")[SCAN_COLUMNS].reset_index(drop=True)
     log.info("space-time clusters over [%s, %s): %d evaluation(s) from %s, %d place(s)", t0.date(), t1.date(),
-             (days - 1) // step_days + 1, d0.date(), len(out))
+             (t1 - d0).days // step_days + 1, d0.date(), len(out))
     return out
+
+
+def keyword_scan(run: Callable[..., pd.DataFrame], *, kws: list[str], terms: list[str],
+                 scan_options: dict[str, Any] | None = None) -> pd.DataFrame:
+    """``run(**scan_options)`` (a :func:`scan_alerts`) with the keyword watch list ``kws`` (expanded to
+    ``terms``) as a family of its own (it may have no history at all); the watch list's clusters are
+    keyword-watch rows."""
+    sopts = dict(scan_options or {})
+    if kws:
+        sopts.setdefault("keyword_sets", {"、".join(kws): terms})
+    sc = run(**sopts)
+    sc.loc[sc["family"].astype(str).str.startswith("keywords:"), "kind"] = AlertKind.KEYWORD.value
+    return sc
 
 
 def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.DataFrame | None = None,
@@ -378,14 +406,9 @@ def early_warning(complaints: pd.DataFrame, *, start: Any, end: Any, cells: pd.D
 def _scan_with_keywords(complaints: pd.DataFrame, cells: pd.DataFrame, *, t0: pd.Timestamp, t1: pd.Timestamp,
                         categories: Any, kws: list[str], terms: list[str],
                         scan_options: dict[str, Any] | None) -> pd.DataFrame:
-    """:func:`scan_alerts` with the keyword watch list as a family of its own (it may have no history at all);
-    the watch list's clusters are keyword-watch rows."""
-    sopts = dict(scan_options or {})
-    if kws:
-        sopts.setdefault("keyword_sets", {"、".join(kws): terms})
-    sc = scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **sopts)
-    sc.loc[sc["family"].astype(str).str.startswith("keywords:"), "kind"] = AlertKind.KEYWORD.value
-    return sc
+    """:func:`scan_alerts` with the keyword watch list as a family of its own (:func:`keyword_scan`)."""
+    return keyword_scan(lambda **o: scan_alerts(complaints, cells, start=t0, end=t1, categories=categories, **o),
+                        kws=kws, terms=terms, scan_options=scan_options)
 
 
 def _unit_alerts(complaints: pd.DataFrame, unit: str, *, t0: pd.Timestamp, t1: pd.Timestamp, kws: list[str],

@@ -59,7 +59,8 @@ from gridmap.warning.counts import cell_xy_index, complaint_mask
 from gridmap.warning.hotspots import fdr_bh
 from gridmap.warning.lattice_ops import localise_cells
 
-__all__ = ["ScanBaseline", "ScanControl", "ScanOptions", "space_time_alerts", "ALERT_COLUMNS"]
+__all__ = ["ScanBaseline", "ScanControl", "ScanOptions", "space_time_alerts", "ALERT_COLUMNS", "ScanWindow",
+           "ScanCounts", "scan_window", "scan_counts", "alerts_from_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -202,10 +203,10 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
         e.g. ``alpha=0.01``) replace its values, so ``space_time_alerts(c, cells, start=, end=, alpha=0.01)``
         works as well.
 
-    Why one function of about 200 lines: it is the single pass of steps 2-6 of the module docstring over shared
-    intermediate arrays (cumulative daily counts, excess per date); splitting it further would thread a dozen
-    arrays through helpers without making a step readable on its own. The self-contained parts are helpers
-    (:func:`_cell_places`, :func:`_families`).
+    The scan runs in three parts, so that the same scan runs on counts gathered elsewhere (streamed from the
+    partitions of :mod:`gridmap.events`): :func:`scan_window` (the days the evaluations need),
+    :func:`scan_counts` (each family's complaints binned by day and lattice square) and
+    :func:`alerts_from_counts` (steps 3-6 of the module docstring).
 
     Returns
     -------
@@ -213,27 +214,50 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     'continuing', ``x``/``y`` the place's cell centre.
     """
     opts = _scan_options(options, overrides)
-    (step_days, window_days, baseline, baseline_days, years, season_band_days, radii_m, alpha, min_count,
-     min_ratio, families, keyword_sets, merge_m, keep_days, guard_days, data_start, control) = \
-        (getattr(opts, f.name) for f in fields(ScanOptions))
-    mode = _option(ScanBaseline, baseline, "baseline")
-    control = _option(ScanControl, control, "control")
-    if window_days < 1 or step_days < 1 or baseline_days < window_days:
-        raise ValidationError(message("invalid scan windows", got=f"step_days={step_days}, window_days="
-                                      f"{window_days}, baseline_days={baseline_days}",
+    d0 = pd.Timestamp(start).normalize()
+    times = pd.to_datetime(complaints["received_at"])
+    first = opts.data_start if opts.data_start is not None else (times.min() if len(times) else d0)
+    window = scan_window(opts, start=start, end=end, first=first)
+    return alerts_from_counts(scan_counts(complaints, cells, window, opts), cells, window, opts)
+
+
+@dataclass(frozen=True)
+class ScanWindow:
+    """The evaluation dates of a scan and the days its counts cover (from :func:`scan_window`).
+
+    ``dates`` are the evaluation dates, ``use_season`` whether each takes the seasonal baseline, ``first`` the
+    data's first day; counts are binned by day ``0 .. n_days - 1`` from ``lo`` (complaints outside are not
+    counted).
+    """
+
+    d0: pd.Timestamp
+    d1: pd.Timestamp
+    dates: pd.DatetimeIndex
+    use_season: tuple[bool, ...]
+    first: pd.Timestamp
+    lo: pd.Timestamp
+    n_days: int
+
+
+def scan_window(options: ScanOptions, *, start: Any, end: Any, first: Any) -> ScanWindow:
+    """Check the scan options against ``[start, end]`` and the data's first day ``first`` (``data_start``, or
+    the earliest complaint), and return the :class:`ScanWindow` (logging once when the seasonal baseline falls
+    back to the recent one)."""
+    opts = options
+    mode = _option(ScanBaseline, opts.baseline, "baseline")
+    _option(ScanControl, opts.control, "control")
+    if opts.window_days < 1 or opts.step_days < 1 or opts.baseline_days < opts.window_days:
+        raise ValidationError(message("invalid scan windows", got=f"step_days={opts.step_days}, window_days="
+                                      f"{opts.window_days}, baseline_days={opts.baseline_days}",
                                       fix="use step_days >= 1, window_days >= 1 and baseline_days >= window_days"))
     d0, d1 = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     if d1 < d0:
         raise ValidationError(message("the evaluation range is empty", got=f"{d0.date()} .. {d1.date()}",
                                       fix="start must not be after end"))
-    lat, cix, ciy = localise_cells(cells)
-    c = lat.cell_size_m
-    times = pd.to_datetime(complaints["received_at"])
-    first = pd.Timestamp(data_start).normalize() if data_start is not None else \
-        (times.min().normalize() if len(times) else d0)
-    dates = pd.date_range(d0, d1, freq=f"{int(step_days)}D")
-    w = pd.Timedelta(days=window_days)
-    season_ok = [d - pd.DateOffset(years=1) - w - pd.Timedelta(days=season_band_days) >= first for d in dates]
+    first = pd.Timestamp(first).normalize()
+    dates = pd.date_range(d0, d1, freq=f"{int(opts.step_days)}D")
+    w, band = pd.Timedelta(days=opts.window_days), pd.Timedelta(days=opts.season_band_days)
+    season_ok = [d - pd.DateOffset(years=1) - w - band >= first for d in dates]
     if mode is ScanBaseline.SEASONAL and not all(season_ok):
         raise ValidationError(message("no seasonal baseline: the data do not reach back a year before the window",
                                       got=f"data from {first.date()}, first evaluation {d0.date()}",
@@ -244,20 +268,65 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
         log.warning("no data a year before %d of %d evaluation date(s) (%s .. %s): their baseline falls back to "
                     "the %d days ending %d days before the window (not seasonality-aware)", n_fb, len(dates),
                     dates[~np.asarray(use_season)][0].date(), dates[~np.asarray(use_season)][-1].date(),
-                    baseline_days, guard_days)
-    # day range covered by all windows
-    lo = min(first, d0 - w - pd.Timedelta(days=baseline_days + guard_days))
+                    opts.baseline_days, opts.guard_days)
+    # the days all windows cover: from the earliest day a baseline reaches (not from the data's first day, so a
+    # long history costs no memory the evaluations do not use), never before the data start
+    lo = d0 - w - pd.Timedelta(days=opts.baseline_days + opts.guard_days)
     if any(use_season):
-        lo = min(lo, d0 - pd.DateOffset(years=years) - w - pd.Timedelta(days=season_band_days))
+        lo = min(lo, d0 - pd.DateOffset(years=opts.years) - w - band)
     lo = max(lo, first)
-    n_days = int((d1 - lo).days) + 1
-    day = ((times - lo).dt.days).to_numpy()
+    return ScanWindow(d0, d1, dates, tuple(use_season), first, lo, int((d1 - lo).days) + 1)
+
+
+@dataclass(frozen=True)
+class ScanCounts:
+    """The whole input of the scan: each family's complaints as flat bins ``day * ny * nx + iy * nx + ix`` (day
+    from :attr:`ScanWindow.lo`, square on the cells' lattice) with an integer count per entry (``None``: one
+    complaint per entry; bins may repeat), for the families that have any complaint in the window's days, in test
+    order; ``overall`` the same for all complaints (the rate a family with no history is judged against)."""
+
+    families: dict[str, tuple[np.ndarray, np.ndarray | None]]
+    overall: tuple[np.ndarray, np.ndarray | None]
+
+
+def scan_counts(complaints: pd.DataFrame, cells: pd.DataFrame, window: ScanWindow,
+                options: ScanOptions) -> ScanCounts:
+    """:class:`ScanCounts` of complaints in memory (complaints go to their imported cell's square)."""
+    lat, _, _ = localise_cells(cells)
+    times = pd.to_datetime(complaints["received_at"])
+    day = ((times - window.lo).dt.days).to_numpy()
     ix, iy, ok = cell_xy_index(complaints, lat, cells=cells)
-    ok = ok & (day >= 0) & (day < n_days)
+    ok = ok & (day >= 0) & (day < window.n_days)
+    flat = (day[ok] * (lat.nx * lat.ny) + iy[ok] * lat.nx + ix[ok]).astype(np.int64)
+    fams = {}
+    for fam, fmask in _families(complaints, options.families, options.keyword_sets).items():
+        sel = fmask[ok]
+        if sel.any():
+            fams[fam] = (flat[sel], None)
+    return ScanCounts(fams, (flat, None))
+
+
+def alerts_from_counts(counts: ScanCounts, cells: pd.DataFrame, window: ScanWindow,
+                       options: ScanOptions) -> pd.DataFrame:
+    """Steps 3-6 of the module docstring on the binned counts: the alerts of :func:`space_time_alerts`.
+
+    Why one function of about 200 lines: it is the single pass of steps 3-6 of the module docstring over shared
+    intermediate arrays (cumulative daily counts, excess per date); splitting it further would thread a dozen
+    arrays through helpers without making a step readable on its own. The self-contained parts are helpers
+    (:func:`_cell_places`, :func:`_families`, :func:`scan_window`, :func:`scan_counts`).
+    """
+    (step_days, window_days, baseline, baseline_days, years, season_band_days, radii_m, alpha, min_count,
+     min_ratio, families, keyword_sets, merge_m, keep_days, guard_days, data_start, control) = \
+        (getattr(options, f.name) for f in fields(ScanOptions))
+    control = _option(ScanControl, control, "control")
+    d0, d1, dates, use_season = window.d0, window.d1, window.dates, window.use_season
+    first, lo, n_days = window.first, window.lo, window.n_days
+    w = pd.Timedelta(days=window_days)
+    lat, cix, ciy = localise_cells(cells)
+    c = lat.cell_size_m
     mask2d = np.zeros(lat.shape, dtype=bool)
     mask2d[ciy, cix] = True
     code_grid, cxy = _cell_places(cells, lat, cix, ciy)
-    fams = _families(complaints, families, keyword_sets)
     kernels = [(float(r), _disc(int(round(r / c)))) for r in radii_m]
     nyx = lat.nx * lat.ny
     base_tag = {True: f"seasonal: {years} year(s) x ±{season_band_days} d",
@@ -268,18 +337,22 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
     # p-values above this cannot pass (Bonferroni: alpha / at least these tests per date; BH: alpha); computed
     # exactly below it
     screen = alpha / n_tests if control is ScanControl.FWER else alpha
-    def cumulative(sel: np.ndarray) -> np.ndarray:
-        flat = (day[sel] * nyx + iy[sel] * lat.nx + ix[sel]).astype(np.int64)
-        cube = np.bincount(flat, minlength=n_days * nyx).reshape(n_days, lat.ny, lat.nx).astype(np.int32)
-        return np.concatenate([np.zeros((1, lat.ny, lat.nx), np.int64), np.cumsum(cube, axis=0, dtype=np.int64)])
+    def cumulative(entries: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
+        flat, weights = entries
+        if weights is None:
+            cube = np.bincount(flat, minlength=n_days * nyx)
+        else:  # integer counts per bin (bins may repeat): summed in integers, no float copy of the cube
+            cube = np.zeros(n_days * nyx, np.int64)
+            np.add.at(cube, flat, weights.astype(np.int64, copy=False))
+        out = np.empty((n_days + 1, lat.ny, lat.nx), np.int64)  # day 0 row of zeros, then the running sums
+        out[0] = 0
+        np.cumsum(cube.reshape(n_days, lat.ny, lat.nx), axis=0, out=out[1:])
+        return out
 
     overall: list[np.ndarray] = []  # all complaints' cumulative counts, made when a family has no history
 
-    for fam, fmask in fams.items():
-        sel = ok & fmask
-        if not sel.any():
-            continue
-        cum = cumulative(sel)
+    for fam, entries in counts.families.items():
+        cum = cumulative(entries)
 
         def span(a: pd.Timestamp, b: pd.Timestamp, counts: np.ndarray | None = None) -> np.ndarray:
             c_ = cum if counts is None else counts
@@ -308,7 +381,7 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
                 # never seen before: its burst is judged against where complaints of every kind come from
                 # (the overall rate over the same baseline days), so a new kind clustered in one place alerts
                 if not overall:
-                    overall.append(cumulative(ok))
+                    overall.append(cumulative(counts.overall))
                 g = pd.Timedelta(days=guard_days)
                 base = span(d - w - g - pd.Timedelta(days=baseline_days), d - w - g, overall[0])
                 t_b = float(base[mask2d].sum())
@@ -385,5 +458,5 @@ def space_time_alerts(complaints: pd.DataFrame, cells: pd.DataFrame, *, start: A
         recent = [a for a in recent + cur if d - a["flagged_at"] < pd.Timedelta(days=keep_days)]
     frame = pd.DataFrame(out, columns=ALERT_COLUMNS)
     log.info("space-time alerts %s .. %s (%d evaluation(s), %d family(ies)): %d alert(s) at %d place(s)",
-             d0.date(), d1.date(), len(dates), len(fams), len(frame), frame["unit"].nunique())
+             d0.date(), d1.date(), len(dates), len(counts.families), len(frame), frame["unit"].nunique())
     return frame

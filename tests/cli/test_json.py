@@ -282,6 +282,7 @@ COVERED = {
     "events emerging": "test_events_json", "events rates": "test_events_json",
     "rank": "test_rank_and_monthly_report_json", "report monthly": "test_rank_and_monthly_report_json",
 }
+COVERED.update({"events density": "test_events_density_and_warn_json", "events warn": "test_events_density_and_warn_json"})
 
 
 def test_events_json(demo, tmp_path):
@@ -306,6 +307,22 @@ def test_events_json(demo, tmp_path):
     rates = strict_json(r.stdout)["rates"]
     assert sum(row["complaints"] for row in rates) <= imported["written"]
     assert all(row["score"] is None or 0 <= row["score"] <= 100 for row in rates)
+
+
+def test_events_density_and_warn_json(demo, tmp_path):
+    db, out = demo[0], demo[1]
+    ev = tmp_path / "events"
+    r = gridmap("events", "import", str(out / "input" / "complaints.csv"), "--events", str(ev), "-q", db=db)
+    assert r.returncode == 0, r.stderr
+    r = gridmap("events", "density", "--events", str(ev), "--by", "street", "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    dens = strict_json(r.stdout)
+    assert dens["events"] > 0 and dens["units"] and all(u["per_km2"] >= 0 for u in dens["units"])
+    r = gridmap("events", "warn", "--events", str(ev), "--from", "2025-06-01", "--to", "2025-09-01", "--keywords",
+                "漏雨", "--scan-alpha", "0.05", "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    rep = strict_json(r.stdout)  # ratios of clusters with no expectation are null, never Infinity
+    assert rep["from"] == "2025-06-01" and rep["keywords"] and rep["notes"]
 
 
 def test_rank_and_monthly_report_json(demo, tmp_path):

@@ -79,3 +79,52 @@ def test_events_rates_cli(demo_events, tmp_path):
         bad = _run("--db", db, "events", "rates", "--events", ev, *argv)
         assert bad.returncode == 2 and needle in bad.stderr and "Traceback" not in bad.stderr, (argv, bad.stderr)
     assert "gridmap events rates --by street" in _run("events", "rates", "--help").stdout
+def test_events_density_and_warn_cli(demo_events, tmp_path):
+    """`events density` and `events warn`: the API's numbers, strict JSON, files, exit codes 0/1/2, --help."""
+    import geopandas as gpd
+
+    from gridmap.events.density import stream_density
+    from gridmap.store import open_store
+    from gridmap.warning import density_by
+
+    db, ev = demo_events[:2]
+    r = _run("--db", str(db), "events", "density", "--events", str(ev), "--by", "community", "--bandwidth", "250",
+             "--csv", str(tmp_path / "d.csv"), "--geojson", str(tmp_path / "d.geojson"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    with open_store(db, mode="read") as store:
+        cells = store.read("cells")
+    want = density_by(stream_density(EventDataset(ev).files(), cells, bandwidth_m=250.0, scale="per_km2").density,
+                      cells, by="community", scale="per_km2")
+    got = pd.DataFrame(out["units"]).set_index("community_code").sort_index()
+    assert out["events"] == EventDataset(ev).count() and len(got) == len(want)
+    pd.testing.assert_series_equal(got["per_km2"], want["per_km2"], check_names=False, check_index_type=False)
+    assert len(pd.read_csv(tmp_path / "d.csv", encoding="utf-8-sig")) == len(want)
+    shapes = gpd.read_file(tmp_path / "d.geojson")
+    assert len(shapes) == len(want) and shapes.crs.to_epsg() == 4326 and shapes.geometry.notna().all()
+    # a selection with no events: exit 1; a bad option: exit 2
+    none = _run("--db", str(db), "events", "density", "--events", str(ev), "--keywords", "外星人")
+    assert none.returncode == 1 and "Traceback" not in none.stderr
+    bad = _run("--db", str(db), "events", "density", "--events", str(ev), "--bandwidth", "-5")
+    assert bad.returncode == 2 and "--bandwidth" in bad.stderr
+    r = _run("--db", str(db), "events", "warn", "--events", str(ev), "--from", "2025-06-01", "--to", "2025-07-28",
+             "--keywords", "房屋漏雨", "--scan-alpha", "0.05", "--md", str(tmp_path / "w.md"), "--geojson",
+             str(tmp_path / "w.geojson"), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    kinds = {a["kind"] for a in rep["alerts"]}
+    assert {"space-time cluster", "keyword watch"} <= kinds and rep["recheck"] and rep["keywords"]
+    assert "关键词监测" in (tmp_path / "w.md").read_text(encoding="utf-8")
+    assert len(gpd.read_file(tmp_path / "w.geojson")) == len(rep["alerts"])
+    bad = _run("--db", str(db), "events", "warn", "--events", str(ev), "--from", "2025-06-01", "--to", "2025-07-28",
+               "--scan-alpha", "2")
+    assert bad.returncode == 2 and "--scan-alpha" in bad.stderr
+    # an empty window is said in the notes (as `gridmap warn` does); no events folder there: exit 1
+    empty = _run("--db", str(db), "events", "warn", "--events", str(ev), "--from", "2025-06-01", "--to", "2025-06-01",
+                 "--json")
+    assert empty.returncode == 0 and any("scan skipped" in n for n in json.loads(empty.stdout)["notes"])
+    missing = _run("--db", str(db), "events", "warn", "--events", str(tmp_path / "none"), "--from", "2025-06-01",
+                   "--to", "2025-07-28")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    for action in ("density", "warn"):
+        assert _run("--db", str(db), "events", action, "--help").stdout.count(f"gridmap events {action}") >= 2

@@ -93,3 +93,15 @@ def test_sql_rates_equal_pandas_on_the_same_rows(pg_events, by):
     want = monthly_rates(rows, level=by, first="2025-01", last="2025-12")
     pd.testing.assert_frame_equal(got, want)
     pd.testing.assert_frame_equal(got, stream_rates(EventDataset(ev).files(), by=by))
+def test_density_from_sql_counts_equals_streamed(pg_events, demo_events):
+    """KDE on PostGIS: the counts per cell are a GROUP BY, the density the same kernel_density (identical)."""
+    from gridmap.events.service import events_density
+
+    store, _, ev = pg_events
+    got, table, _ = events_density(store, bandwidth_m=300.0, by="community", keywords="漏雨,渗水")
+    with open_store(demo_events[0], mode="read") as local:
+        want, want_table, _ = events_density(local, events=ev, bandwidth_m=300.0, by="community",
+                                             keywords="漏雨,渗水")
+    assert got.events == want.events > 0
+    np.testing.assert_array_equal(got.density, want.density)
+    pd.testing.assert_frame_equal(table, want_table)

@@ -130,3 +130,20 @@ def test_demo_district_planted_anomalies():
     s = score_anomalies(rolling_alerts(c, cells, start="2025-02-01", end="2026-01-01"), d.anomalies)
     assert s.recall >= 0.9 and s.false_alert_share <= 0.10, s.summary()
     assert (s.per_anomaly["days_to_detection"].dropna() >= 0).all()
+
+
+def test_daily_counts_start_at_the_earliest_baseline_day():
+    """The scan's counts cover the days its windows read (from the earliest baseline day), not the whole history:
+    rows before that day change nothing."""
+    from gridmap.warning.scan import ScanOptions, scan_window
+
+    d = generate(nx=12, ny=12, start="2022-01-01", end="2024-07-01", per_day=20, seed=5)
+    opts = {"baseline": "recent", "baseline_days": 90, "guard_days": 14, "alpha": 0.05}
+    first = d.complaints["received_at"].min()
+    w = scan_window(ScanOptions(**opts), start="2024-05-06", end="2024-06-24", first=first)
+    assert w.lo == pd.Timestamp("2024-05-06") - pd.Timedelta(days=7 + 90 + 14) and w.first == first.normalize()
+    full = space_time_alerts(d.complaints, d.cells, start="2024-05-06", end="2024-06-24", **opts)
+    late = d.complaints[d.complaints["received_at"] >= w.lo]
+    trimmed = space_time_alerts(late, d.cells, start="2024-05-06", end="2024-06-24", data_start=first, **opts)
+    assert len(full) > 0
+    pd.testing.assert_frame_equal(full, trimmed)
