@@ -113,6 +113,7 @@ def ours_import(sources: list[Path], events: Path, cells_path: Path) -> dict:
 
     from gridmap.events.dataset import EventDataset
     from gridmap.events.importer import Coder, import_events
+    from gridmap.events.memory import bulk_allocators
 
     cells = gpd.read_parquet(cells_path)
     cells.attrs["lattice"] = {"cell_size_m": CELL, "origin": (0.0, 0.0)}
@@ -120,7 +121,8 @@ def ours_import(sources: list[Path], events: Path, cells_path: Path) -> dict:
     coder = Coder(cells)
     ds = EventDataset(events, crs="EPSG:4548", create=True)
     # all files in one import: the writer thread commits batch k while the caller reads and checks batch k+1
-    written = import_events(ds, sources, coder=coder, batch_rows=2_000_000).written
+    with bulk_allocators():  # as `gridmap events import` does
+        written = import_events(ds, sources, coder=coder, batch_rows=2_000_000).written
     return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "rows": written}
 
 

@@ -187,6 +187,7 @@ def _usage(args: Any) -> None:
 
 
 def _import(args: Any) -> int:
+    from gridmap.events.memory import bulk_allocators
     from gridmap.events.service import events_location, import_events_file
 
     from gridmap.store import resolve_url
@@ -196,7 +197,7 @@ def _import(args: Any) -> int:
     in_db = resolve_url(args.db).startswith("postgres") and not args.events and not _env_events()
     with open_store_from(args, mode="write" if in_db else "read") as store:
         where = events_location(store, args.events)
-        with progress_bar(args, "events", unit="row") as progress:
+        with progress_bar(args, "events", unit="row") as progress, bulk_allocators():
             res = import_events_file(store, args.file, events=args.events, batch_rows=args.batch_rows,
                                      lonlat=args.lonlat, encoding=args.encoding, tz=args.tz, progress=progress)
     if args.json:

@@ -236,7 +236,6 @@ class EventDataset:
         low = months - months.min() if len(months) else months
         order = np.argsort(low.astype(np.int16) if len(low) and low.max() < 32767 else low, kind="stable")
         sorted_months = months[order]
-        table = table.take(pa.array(order))  # one gather; each month is then a zero-copy slice
         bounds = np.flatnonzero(np.r_[True, sorted_months[1:] != sorted_months[:-1], True])
         geo = geo_metadata(self.crs)
         parts = []
@@ -246,13 +245,13 @@ class EventDataset:
             final = self.path / rel
             final.parent.mkdir(exist_ok=True)
             tmp = final.with_name("." + final.name + ".tmp")
-            parts.append((table.slice(int(a), int(b - a)), tmp))
+            parts.append((order[a:b], tmp))
             temps.append((tmp, final))
             files.append(rel)
-        # the month files in two threads (Parquet encoding and compression release the GIL): a core the caller
-        # leaves idle while it waits for this commit does half of them
+        # the month files in two threads, each gathering its month's rows (Arrow's take and Parquet encoding and
+        # compression release the GIL): a core the caller leaves idle while it waits for this commit does half
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gridmap-events-parquet") as pool:
-            list(pool.map(lambda job: _write_parquet(job[0], job[1], geo), parts))
+            list(pool.map(lambda job: _write_parquet(table.take(pa.array(job[0])), job[1], geo), parts))
         ids_final = self.path / _ids_name(number)
         ids_tmp = ids_final.with_name("." + ids_final.name + ".tmp")
         with open(ids_tmp, "wb") as fh:

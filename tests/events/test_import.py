@@ -292,3 +292,24 @@ def test_blank_texts_are_judged_as_python_strip_judges_them(dictionary):
     col = pa.chunked_array([arr.slice(0, 10).dictionary_encode(), arr.slice(10).dictionary_encode()]) if dictionary \
         else pa.chunked_array([arr.slice(0, 10), arr.slice(10)])
     assert _blank(col).tolist() == [v is None or v.strip() == "" for v in values]
+
+
+def test_bulk_allocators_change_nothing_but_the_allocators(demo_store, tmp_path):
+    """An import inside bulk_allocators() writes byte-identical files to one outside it, and the process's Arrow
+    pool is the previous one again afterwards."""
+    from gridmap.events.memory import bulk_allocators
+
+    db, csv = demo_store
+    with open_store(db, mode="read") as store:
+        cells = store.read("cells")
+    before = pa.default_memory_pool().backend_name
+    outside = EventDataset(tmp_path / "a", crs="EPSG:4548", create=True)
+    import_events(outside, csv, coder=Coder(cells), batch_rows=7_000)
+    inside = EventDataset(tmp_path / "b", crs="EPSG:4548", create=True)
+    with bulk_allocators():
+        import_events(inside, csv, coder=Coder(cells), batch_rows=7_000)
+    assert pa.default_memory_pool().backend_name == before
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.parquet"))
+    assert files and files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.parquet"))
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
