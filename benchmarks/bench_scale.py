@@ -541,7 +541,7 @@ def main() -> int:
     if "rates" in steps:
         peak = max(peak, rates_step(events, baseline="baseline" in steps))
     if "kde" in steps:
-        peak = max(peak, kde_and_scan_steps(events, cells_path, baseline="baseline" in steps))
+        peak = max(peak, kde_and_scan_steps(events, cells_path, baseline=not a.skip_baseline))
     print(f"peak memory of our steps: {peak / 1024:.2f} GiB (goal < 6 GiB: {'met' if peak < 6 * 1024 else 'NOT met'})")
     if a.postgis and "postgis" in steps:
         pg_drop(a.postgis)  # a table left by an interrupted run
