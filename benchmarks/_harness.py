@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import platform
+import queue
 import resource
 import time
 from collections.abc import Callable
@@ -42,7 +43,14 @@ def run_case(fn: Callable[..., Any], *args: Any, above_fork: bool = False) -> tu
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(q, fn, args))
     p.start()
-    status, out, dt, rss, start = q.get()
+    while True:  # a child killed from outside (e.g. by the kernel for memory) never answers: say so
+        try:
+            status, out, dt, rss, start = q.get(timeout=5)
+            break
+        except queue.Empty:
+            if not p.is_alive() and q.empty():
+                raise RuntimeError(f"{getattr(fn, '__name__', fn)} died without a result (exit code {p.exitcode}; "
+                                   f"-9 is usually the kernel's out-of-memory killer)") from None
     p.join()
     if status != "ok":
         raise RuntimeError(out)

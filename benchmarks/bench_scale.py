@@ -275,14 +275,18 @@ def kde_and_scan_steps(events: Path, cells_path: Path, *, baseline: bool = True)
     line = (f"space-time scan [{SCAN_FROM}, {SCAN_TO}) with watch list {SCAN_WATCH} (streamed): {dt:.1f} s "
             f"({out['cpu']:.1f} CPU s), peak {rss / 1024:.2f} GiB, {len(out['alerts'])} place(s)")
     if baseline:
-        base, dt_b, rss_b = run_case(baseline_scan, events, cells_path)
         try:
-            pd.testing.assert_frame_equal(out["alerts"], base["alerts"])
-            same = True
-        except AssertionError:
-            same = False
-        line += (f"; all rows in one frame + in-memory scan: {dt_b:.1f} s, peak {rss_b / 1024:.2f} GiB; same "
-                 f"alerts: {same}; ratio {dt_b / dt:.1f}x time, {rss_b / rss:.1f}x memory")
+            base, dt_b, rss_b = run_case(baseline_scan, events, cells_path)
+        except RuntimeError as exc:  # at 100 M rows the all-in-one-frame baseline outgrows a 24 GiB machine
+            line += f"; all rows in one frame + in-memory scan: FAILED ({exc})"
+        else:
+            try:
+                pd.testing.assert_frame_equal(out["alerts"], base["alerts"])
+                same = True
+            except AssertionError:
+                same = False
+            line += (f"; all rows in one frame + in-memory scan: {dt_b:.1f} s, peak {rss_b / 1024:.2f} GiB; same "
+                     f"alerts: {same}; ratio {dt_b / dt:.1f}x time, {rss_b / rss:.1f}x memory")
     print(line, flush=True)
     return peak
 
