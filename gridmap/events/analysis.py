@@ -256,6 +256,17 @@ def _cube_partial(path: str, spec: _CubeSpec) -> tuple[np.ndarray, np.ndarray, i
     return uniq, counts, int((inside & (pos < 0)).sum())
 
 
+def sum_sparse(parts: Sequence[tuple[np.ndarray, np.ndarray, int]], size: int) -> tuple[np.ndarray, int]:
+    """Sum partials ``(flat indices, counts, rows not counted)`` into a dense int64 array of ``size``; return it
+    and the rows not counted."""
+    total = np.zeros(size, dtype=np.int64)
+    lost = 0
+    for flat, counts, missing in parts:
+        total[flat] += counts  # each part's indices are distinct
+        lost += missing
+    return total, lost
+
+
 def stream_cube(files: Sequence[str | Path], cells: pd.DataFrame, *, start: Any, end: Any,
                 freq: "str | SliceFreq" = SliceFreq.WEEK, min_slices: int = MIN_SLICES, client: Any = None,
                 progress: Callable[[int, int, str], None] | None = None, **select: Any) -> SpaceTimeCube:
@@ -286,12 +297,7 @@ def stream_cube(files: Sequence[str | Path], cells: pd.DataFrame, *, start: Any,
                      complete.values.astype("datetime64[us]"), np.datetime64(stop.to_datetime64(), "us"),
                      ny * nx, sel)
     parts = run_partials(_cube_partial, files, spec, client=client, progress=progress)
-    size = len(complete) * ny * nx
-    cube = np.zeros(size, dtype=np.int64)
-    lost = 0
-    for flat, counts, missing in parts:
-        cube[flat] += counts  # each part's indices are distinct
-        lost += missing
+    cube, lost = sum_sparse(parts, len(complete) * ny * nx)
     if lost:
         log.warning("%d event(s) outside the lattice (or on no cell) were not counted in the cube", lost)
     cube = cube.astype(float).reshape((len(complete), ny, nx))

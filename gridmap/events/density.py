@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gridmap.events.analysis import Selection, _read, run_partials
+from gridmap.events.analysis import Selection, _read, run_partials, sum_sparse
 from gridmap.grid.lattice import Lattice
 from gridmap.warning.density import kernel_density
 from gridmap.warning.lattice_ops import cell_index, localise_cells, require_window
@@ -111,11 +111,7 @@ def stream_bins(files: Sequence[str | Path], cells: pd.DataFrame | None = None, 
         lat = require_window(lattice)
         spec = _BinSpec(None, None, lat, sel)
     parts = run_partials(_bin_partial, files, spec, client=client, progress=progress)
-    grid = np.zeros(lat.nx * lat.ny, dtype=np.int64)
-    missed = 0
-    for flat, counts, lost in parts:
-        grid[flat] += counts  # each part's indices are distinct
-        missed += lost
+    grid, missed = sum_sparse(parts, lat.nx * lat.ny)
     if missed:
         log.warning("%d selected event(s) on no known cell (or outside the lattice) were not counted", missed)
     return grid.astype(float).reshape(lat.shape), lat, missed
