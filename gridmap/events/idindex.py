@@ -13,7 +13,9 @@ rows that was 6 s and 7 s per batch (measured), most of a 100 M import's time. H
   exactly, by binary search in each run.
 
 The table grows (``k`` + 1, rebuilt from the runs) when more than one slot in eight is taken, up to ``2**29``
-bytes (512 MiB); past that it fills up and more candidates go to the exact lookup (still correct).
+bytes (512 MiB); past that it fills up and more candidates go to the exact lookup (still correct). At most
+``_MAX_RUNS`` runs are kept: past that the two smallest are merged (in memory), so a store of thousands of daily
+batches neither holds a file descriptor per batch (a memory map keeps one) nor searches thousands of runs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 __all__ = ["HashIndex"]
 
 _MIN_BITS, _MAX_BITS = 16, 29
+_MAX_RUNS = 32
 _MULTI = np.uint8(255)
 
 
@@ -87,6 +90,10 @@ class HashIndex:
             run = np.sort(run)
         self._runs.append(run)
         self.count += len(run)
+        while len(self._runs) > _MAX_RUNS:
+            self._runs.sort(key=len, reverse=True)
+            a, b = self._runs.pop(), self._runs.pop()
+            self._runs.append(np.sort(np.concatenate([a, b])))
         before = self._bits
         self._grow()
         if self._bits == before:  # (a grown table was rebuilt from every run, this one included)

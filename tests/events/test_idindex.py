@@ -49,3 +49,16 @@ def test_the_table_grows_and_stays_exact():
     # most absent hashes are ruled out by the table alone (it is a filter, not only a lookup)
     cur = index._table[index._slots(other)]
     assert ((cur == 255) | (cur == idindex._fingerprint(other))).mean() < 0.05
+
+
+def test_many_batches_keep_few_runs_and_stay_exact(monkeypatch):
+    """Thousands of small batches (a daily import over years): at most _MAX_RUNS runs are kept (a memory-mapped
+    run holds a file descriptor), and every answer is still exact."""
+    monkeypatch.setattr(idindex, "_MAX_RUNS", 8)
+    rng = np.random.default_rng(11)
+    batches = [_random(rng, int(rng.integers(1, 50))) for _ in range(300)]
+    index = HashIndex(batches)
+    assert len(index._runs) <= 8 and len(index) == sum(len(b) for b in batches)
+    stored = np.concatenate(batches)
+    probe = np.concatenate([stored[::3], _random(rng, 5_000)])
+    np.testing.assert_array_equal(index.contains(probe), np.isin(probe, stored))
