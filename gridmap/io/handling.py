@@ -173,10 +173,29 @@ def _objects(values: list, index: pd.Index) -> pd.Series:
                      dtype=object)
 
 
+def _per_distinct(s: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``fn`` (elementwise) applied to the distinct texts of ``s`` only, then spread back over the rows.
+
+    Why: the handling columns hold few distinct values (units, 是/否, scores) or one per row (times), and pandas'
+    NFKC normalisation is a Python call per element: 300,000 rows x 11 columns took 1.5 s, a tenth of an import.
+    """
+    t = s.astype("string")
+    codes, uniques = pd.factorize(t, use_na_sentinel=True)
+    done = fn(pd.Series(uniques, dtype="string"))
+    missing = codes < 0
+    out = pd.Series(done.to_numpy(dtype=object)[np.where(missing, 0, codes)] if len(done) else
+                    np.full(len(s), None, dtype=object), index=s.index, dtype=object)
+    out[missing] = None
+    return out
+
+
 def _text(s: pd.Series) -> pd.Series:
     """Values as stripped NFKC strings; missing and empty -> NA."""
-    t = s.astype("string").str.normalize("NFKC").str.strip()
-    return t.where(t != "")
+    def norm(u: pd.Series) -> pd.Series:
+        t = u.str.normalize("NFKC").str.strip()
+        return t.where(t != "")
+
+    return _per_distinct(s, norm).astype("string")
 
 
 def parse_yes_no(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -303,13 +322,16 @@ def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series 
         early = (pd.to_datetime(closed) < rec).fillna(False).to_numpy(dtype=bool)
         reject(early, "closed_at", "closed before the complaint was received (times out of order)", closed)
     # units
-    units = col("dispatched_to").map(split_units)
-    out["dispatched_to"] = _objects([";".join(u) if u else None for u in units], idx)
+    # (each distinct text split once; the rows take their text's result)
+    codes, distinct = pd.factorize(col("dispatched_to").astype("string"), use_na_sentinel=True)
+    split = [split_units(u) for u in distinct] + [[]]  # the last: missing values (code -1)
+    joined = np.array([";".join(u) if u else None for u in split], dtype=object)
+    out["dispatched_to"] = pd.Series(joined[codes], index=idx, dtype=object)
     if rules.units is not None:
-        unknown = units.map(lambda u: [x for x in u if x not in rules.units])
-        mask = unknown.map(bool).to_numpy(dtype=bool)
-        reject(mask, "dispatched_to", "unknown unit (not in the list of known units)",
-               unknown.map(lambda u: ";".join(u)).to_numpy(dtype=object))
+        unknown = [";".join(x for x in u if x not in rules.units) for u in split]
+        named = np.array([u or None for u in unknown], dtype=object)[codes]
+        reject(np.array([bool(u) for u in unknown])[codes], "dispatched_to",
+               "unknown unit (not in the list of known units)", named)
     # yes/no fields
     for f in ("resolved", "satisfied", "excluded"):
         v, bad = parse_yes_no(col(f))
