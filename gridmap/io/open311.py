@@ -101,6 +101,17 @@ def _blank(s: pd.Series) -> pd.Series:
     return (t.isna() | (t == "")).fillna(True).astype(bool)
 
 
+def _fill(out: pd.DataFrame, target: str, source: str) -> int:
+    """Where ``target`` is blank (or missing) and ``source`` is not, ``target`` takes ``source``; rows filled."""
+    if target not in out.columns:
+        out[target] = None
+    fill = _blank(out[target]) & ~_blank(out[source])
+    if fill.any():
+        out[target] = out[target].astype(object)
+        out.loc[fill, target] = out.loc[fill, source]
+    return int(fill.sum())
+
+
 def normalise_open311(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The standard's optional fields filled as the standard implies; returns the table and notes.
 
@@ -109,29 +120,19 @@ def normalise_open311(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """
     out = raw.copy()
     notes: list[str] = []
-    if "service_name" in out.columns and "service_code" in out.columns:
-        fill = _blank(out["service_name"]) & ~_blank(out["service_code"])
-        if fill.any():
-            out.loc[fill, "service_name"] = out.loc[fill, "service_code"]
-            notes.append(f"{int(fill.sum())} request(s) without a service_name: their category is their "
-                         "service_code")
-    if "service_name" in out.columns:
-        if "description" not in out.columns:
-            out["description"] = None
-        fill = _blank(out["description"]) & ~_blank(out["service_name"])
-        if fill.any():
-            out["description"] = out["description"].astype(object)
-            out.loc[fill, "description"] = out.loc[fill, "service_name"]
-            notes.append(f"{int(fill.sum())} request(s) without a description: their text is their service_name "
-                         "(Open311: description is optional)")
-    if "token" in out.columns:
-        if "service_request_id" not in out.columns:
-            out["service_request_id"] = None
-        fill = _blank(out["service_request_id"]) & ~_blank(out["token"])
-        if fill.any():
-            out["service_request_id"] = out["service_request_id"].astype(object)
-            out.loc[fill, "service_request_id"] = out.loc[fill, "token"]
-            notes.append(f"{int(fill.sum())} request(s) without a service_request_id: identified by their token")
+    # (in this order: a description may take a service_name that was just taken from the service_code; a
+    # service_name column is filled where it exists, never made)
+    fills = (("service_name", "service_code", False, "request(s) without a service_name: their category is their "
+              "service_code"),
+             ("description", "service_name", True, "request(s) without a description: their text is their "
+              "service_name (Open311: description is optional)"),
+             ("service_request_id", "token", True, "request(s) without a service_request_id: identified by their "
+              "token"))
+    for target, source, make, what in fills:
+        if source in out.columns and (make or target in out.columns):
+            filled = _fill(out, target, source)
+            if filled:
+                notes.append(f"{filled} {what}")
     for n in notes:
         log.info("Open311: %s", n)
     return out, notes
