@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -66,22 +66,32 @@ def stable_id(received_at: object, lon: object, lat: object, text: object, addre
     return "h-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
-def _pick(columns: list[str], mapping: dict[str, str] | None) -> dict[str, str]:
+def pick_columns(columns: Iterable[Any], aliases: Mapping[str, tuple[str, ...]], mapping: Mapping[str, str] | None,
+                 *, strict: bool = True) -> dict[str, str]:
+    """Our field -> the source column it is read from: the column ``mapping`` names, else the first alias found
+    (case and surrounding spaces ignored). A mapped column that is not there is an error when ``strict``, and
+    otherwise leaves the field to its aliases."""
+    columns = list(columns)
     lower = {str(c).strip().lower(): c for c in columns}
     out: dict[str, str] = {}
-    for ours, names in FIELD_ALIASES.items():
+    for ours, names in aliases.items():
         if mapping and ours in mapping:
-            if mapping[ours] not in columns:
+            if mapping[ours] in columns:
+                out[ours] = mapping[ours]
+                continue
+            if strict:
                 raise ValidationError(f"mapped column {mapping[ours]!r} not found",
                                       [Problem(None, ours, "no such column", mapping[ours])],
                                       fix="columns are: " + ", ".join(map(str, columns)))
-            out[ours] = mapping[ours]
-            continue
         for n in names:
             if n.lower() in lower:
                 out[ours] = lower[n.lower()]
                 break
     return out
+
+
+def _pick(columns: list[str], mapping: dict[str, str] | None) -> dict[str, str]:
+    return pick_columns(columns, FIELD_ALIASES, mapping)
 
 
 class _Rejects:

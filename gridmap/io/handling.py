@@ -55,7 +55,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import Problem, UsageError, message
+from gridmap.io.complaint_fields import pick_columns
 
 __all__ = ["HANDLING_FIELDS", "HANDLING_ALIASES", "EXCLUSION_REASONS", "HandlingRules", "HandlingParse",
            "parse_handling", "parse_yes_no", "split_units", "open311_handling", "read_units"]
@@ -151,20 +152,6 @@ class HandlingParse:
 
 def _norm(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip() if value is not None else ""
-
-
-def _pick(columns: Iterable[Any], mapping: Mapping[str, str] | None) -> dict[str, str]:
-    lower = {str(c).strip().lower(): c for c in columns}
-    out: dict[str, str] = {}
-    for ours, names in HANDLING_ALIASES.items():
-        if mapping and ours in mapping and mapping[ours] in lower.values():
-            out[ours] = mapping[ours]
-            continue
-        for n in names:
-            if n.lower() in lower:
-                out[ours] = lower[n.lower()]
-                break
-    return out
 
 
 def _objects(values: list, index: pd.Index) -> pd.Series:
@@ -295,7 +282,7 @@ def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series 
     parse_times = parse_times or _default_times
     idx = raw.index
     n = len(raw)
-    cols = _pick(raw.columns, mapping)
+    cols = pick_columns(raw.columns, HANDLING_ALIASES, mapping, strict=False)
     problems: list[Problem] = []
     bad_rows = np.zeros(n, dtype=bool)
 
