@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import logging
 from collections.abc import Iterator
 
@@ -33,9 +32,9 @@ _ARROW_DECAY_MS = 1000                          # Arrow's own jemalloc setting
 
 
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
+    """The C library the process already runs on (no ``find_library``: it runs ``ldconfig`` in a subprocess)."""
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
+        libc = ctypes.CDLL(None)
         libc.mallopt, libc.malloc_trim  # noqa: B018 - glibc only (musl and macOS have neither)
     except (OSError, AttributeError):
         return None
