@@ -113,7 +113,7 @@ def ours_import(sources: list[Path], events: Path, cells_path: Path) -> dict:
 
     from gridmap.events.dataset import EventDataset
     from gridmap.events.importer import Coder, import_events
-    from gridmap.events.memory import bulk_allocators
+    from gridmap.memory import bulk_allocators
 
     cells = gpd.read_parquet(cells_path)
     cells.attrs["lattice"] = {"cell_size_m": CELL, "origin": (0.0, 0.0)}

@@ -87,7 +87,9 @@ def run_complaint_import(args: argparse.Namespace) -> int:
         from gridmap.io.categories import load_category_map
 
         options["category_map"] = load_category_map(args.category_map)
-    with progress_bar(args, "complaints") as progress:
+    from gridmap.memory import bulk_allocators
+
+    with progress_bar(args, "complaints") as progress, bulk_allocators():  # (freed memory reused, not re-zeroed)
         res = import_any(store, "complaints", args.file, lonlat=args.lonlat or "wgs84",
                          unknown_category=getattr(args, "unknown_category", None) or "other",
                          dry_run=getattr(args, "dry_run", False),

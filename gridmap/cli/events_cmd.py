@@ -187,7 +187,7 @@ def _usage(args: Any) -> None:
 
 
 def _import(args: Any) -> int:
-    from gridmap.events.memory import bulk_allocators
+    from gridmap.memory import bulk_allocators
     from gridmap.events.service import events_location, import_events_file
 
     from gridmap.store import resolve_url

@@ -72,7 +72,7 @@ def looks_like_mojibake(text: str) -> bool:
     # a 300,000-row CSV is 16 M characters
     if "\ufffd" in text:
         return True
-    return _ODD.search(text) is not None and _CJK.search(text) is None
+    return _CJK.search(text) is None and _ODD.search(text) is not None  # (Chinese text: the first hit decides)
 
 
 _CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")

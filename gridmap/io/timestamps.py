@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import message
+from gridmap.io.text import clean_text
 
 __all__ = ["CST", "TIME_RANGE", "parse_timestamp", "parse_timestamps"]
 
@@ -150,8 +151,7 @@ def parse_timestamps(values: pd.Series, *, tz: str = CST, info: dict[str, pd.Ser
     else:
         obj = values.astype(object)
         is_num = obj.map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool))
-    text = obj.where(~is_num).astype("string").str.normalize("NFKC").str.strip()
-    text = text.where(text != "")
+    text = clean_text(obj.where(~is_num) if is_num.any() else obj)
     # epoch seconds / milliseconds (numbers, or 10/13-digit strings): UTC, so zoned
     digits = text.str.fullmatch(r"\d{10}(?:\d{3})?").fillna(False).astype(bool)
     num = pd.to_numeric(obj.where(is_num), errors="coerce") if is_num.any() else pd.Series(np.nan, index=idx)

@@ -297,7 +297,7 @@ def test_blank_texts_are_judged_as_python_strip_judges_them(dictionary):
 def test_bulk_allocators_change_nothing_but_the_allocators(demo_store, tmp_path):
     """An import inside bulk_allocators() writes byte-identical files to one outside it, and the process's Arrow
     pool is the previous one again afterwards."""
-    from gridmap.events.memory import bulk_allocators
+    from gridmap.memory import bulk_allocators
 
     db, csv = demo_store
     with open_store(db, mode="read") as store:
