@@ -118,9 +118,13 @@ def assign_categories(raw: pd.Series, text: pd.Series, category_map: CategoryMap
     """Catalog category per row (``None`` where unknown) and how it was found (``value_map``, ``catalog``,
     ``keyword`` or ``None``); :func:`category_summary` counts them."""
     cmap = category_map or CategoryMap()
-    uniq = pd.unique(raw.dropna())
-    from_map = raw.map({v: cmap.values.get(_key(v)) for v in uniq})
-    from_cat = raw.map({v: normalise_category(v) for v in uniq})
+    codes, uniq = pd.factorize(raw, use_na_sentinel=True)  # each distinct value looked up once; -1: missing
+
+    def per_row(found: list) -> pd.Series:
+        return pd.Series(np.array(found + [None], dtype=object)[codes], index=raw.index, dtype=object)
+
+    from_map = per_row([cmap.values.get(_key(v)) for v in uniq])
+    from_cat = per_row([normalise_category(v) for v in uniq])
     out = from_map.where(from_map.notna(), from_cat)
     from_kw = pd.Series(None, index=raw.index, dtype=object)
     if cmap.keywords:
@@ -141,11 +145,12 @@ def category_summary(raw: pd.Series, how: pd.Series, final: pd.Series) -> dict[s
     """Counts of how rows got their category: ``by_value_map``, ``by_catalog``, ``by_keyword``, ``unmapped``
     (unknown: made 其他 or rejected), ``other`` (rows in 其他, whether mapped there or unknown) and
     ``unmapped_values`` (each unknown value and its rows, most frequent first; ``null`` = no value)."""
-    unknown = np.array([h is None for h in how.to_numpy(dtype=object)], dtype=bool)
-    vals = [None if pd.isna(v) else str(v) for v in raw.to_numpy(dtype=object)[unknown]]
+    unknown = how.isna().to_numpy()
+    vals = [None if pd.isna(v) else str(v) for v in raw[unknown].to_numpy(dtype=object)]
     counts = pd.Series(vals, dtype=object).value_counts(dropna=False)
-    return {"by_value_map": int((how == "value_map").sum()), "by_catalog": int((how == "catalog").sum()),
-            "by_keyword": int((how == "keyword").sum()), "unmapped": int(unknown.sum()),
+    ways = how.value_counts()
+    return {"by_value_map": int(ways.get("value_map", 0)), "by_catalog": int(ways.get("catalog", 0)),
+            "by_keyword": int(ways.get("keyword", 0)), "unmapped": int(unknown.sum()),
             "other": int((final == FALLBACK_CATEGORY).sum()),
             "unmapped_values": {(None if pd.isna(k) else k): int(n) for k, n in counts.items()}}
 

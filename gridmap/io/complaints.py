@@ -193,9 +193,9 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     bad = pd.Series(reject.bad, index=idx)
     keep = ~bad
     # a rejected row's category warning is noise: warn only for kept rows
-    cat_values = cat_raw.to_numpy(dtype=object)
-    warns.extend(Problem(idx[p], "category", f"category not in the catalog: mapped to {FALLBACK_CATEGORY}",
-                         cat_values[p]) for p in np.flatnonzero(unknown_kept & keep.to_numpy()))
+    at = np.flatnonzero(unknown_kept & keep.to_numpy())
+    warns.extend(Problem(idx[p], "category", f"category not in the catalog: mapped to {FALLBACK_CATEGORY}", v)
+                 for p, v in zip(at, cat_raw.iloc[at].to_numpy(dtype=object)))
     def obj(v: pd.Series) -> pd.Series:  # text columns as object with None for missing (no pd.NA in the store)
         v = v[keep].astype(object)
         return v.where(v.notna(), None)
@@ -220,9 +220,10 @@ def _place(raw: pd.DataFrame, cols: dict[str, str], col: Callable[[str], pd.Seri
     """Working-CRS x/y of every row (NaN where rejected), the raw lon/lat as floats and the district codes; rows
     with missing or swapped coordinates, or outside the district, are rejected through ``reject``."""
     lon, lat = _lonlat(raw, cols, col, where=where)
-    raw_lon, raw_lat = col("lon").to_numpy(dtype=object), col("lat").to_numpy(dtype=object)
+    raw_lon, raw_lat = col("lon"), col("lat")
     missing = (lon.isna() | lat.isna()).to_numpy()
-    reject(missing, "lon/lat", "coordinates missing or not numbers", lambda p: (raw_lon[p], raw_lat[p]))
+    reject(missing, "lon/lat", "coordinates missing or not numbers",
+           lambda p: (raw_lon.iloc[p], raw_lat.iloc[p]))  # (the raw text of the rejected rows only)
     swapped = ((lat.abs() > 90) & (lon.abs() <= 90)).fillna(False).to_numpy(dtype=bool)
     lon_v, lat_v = lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
     reject(swapped, "lon/lat", "latitude out of range: lon and lat look swapped", lambda p: (lon_v[p], lat_v[p]))

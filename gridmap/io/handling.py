@@ -239,13 +239,16 @@ def _read_exclusions(col: Callable[[str], pd.Series], text: Callable[[str], pd.S
     and a reason on a row that says not excluded is rejected."""
     idx = out.index
     reason_src = text("exclusion_reason")
-    canon = reason_src.str.lower().map(_reason_lookup(rules.exclusion_reasons))
-    unknown_reason = (reason_src.notna() & canon.isna()).to_numpy(dtype=bool)
+    lookup = _reason_lookup(rules.exclusion_reasons)
+    codes, distinct = pd.factorize(reason_src.str.lower(), use_na_sentinel=True)  # (each distinct reason once)
+    found = [lookup.get(r) for r in distinct] + [None]  # (the last: missing, code -1)
+    canon = np.array(found, dtype=object)[codes]
+    has_reason = np.array([f is not None for f in found], dtype=bool)[codes]
+    unknown_reason = reason_src.notna().to_numpy(dtype=bool) & ~has_reason
     reject(unknown_reason, "exclusion_reason", "exclusion reason not in the list (" +
            "、".join(rules.exclusion_reasons) + ")", col("exclusion_reason"))
-    out["exclusion_reason"] = _objects([None if pd.isna(c) else c for c in canon], idx)
+    out["exclusion_reason"] = pd.Series(canon, index=idx, dtype=object)
     exc = out["excluded"]
-    has_reason = canon.notna().to_numpy(dtype=bool)
     contradict = has_reason & (exc == False).to_numpy(dtype=bool)  # noqa: E712 (object column of True/False/None)
     reject(contradict, "excluded", "an exclusion reason is given but the row says not excluded", col("excluded"))
     out["excluded"] = exc.where(~pd.Series(has_reason, index=idx) | exc.notna(), True)

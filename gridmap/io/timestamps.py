@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from gridmap.errors import message
 from gridmap.io.text import clean_text
@@ -152,6 +153,14 @@ def parse_timestamps(values: pd.Series, *, tz: str = CST, info: dict[str, pd.Ser
         obj = values.astype(object)
         is_num = obj.map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool))
     text = clean_text(obj.where(~is_num) if is_num.any() else obj)
+    # the common shape first, in bulk: 2024-07-01 08:30[:00] (what the general path below reads the same way)
+    hit, fixed = _fixed_iso(text)
+    if hit.any():
+        out[hit] = fixed[hit]
+        naive[hit] = True
+        if not (text.notna().to_numpy() & ~hit).any() and not is_num.any():
+            return _in_zone(out, naive, far, tz)
+        text = text.where(~hit)
     # epoch seconds / milliseconds (numbers, or 10/13-digit strings): UTC, so zoned
     digits = text.str.fullmatch(r"\d{10}(?:\d{3})?").fillna(False).astype(bool)
     num = pd.to_numeric(obj.where(is_num), errors="coerce") if is_num.any() else pd.Series(np.nan, index=idx)
@@ -162,12 +171,117 @@ def parse_timestamps(values: pd.Series, *, tz: str = CST, info: dict[str, pd.Ser
     rest = text[text.notna() & ~epoch].str.replace("/", "-", regex=False)
     if len(rest):
         _fill_text(rest, values, out=out, naive=naive, far=far)
-    if tz != CST and naive.any():
-        conv = out[naive].dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(CST)
+    return _in_zone(out, naive, far, tz)
+
+
+def _in_zone(out: pd.Series, naive: pd.Series, far: pd.Series, tz: str) -> pd.Series:
+    """``out`` with its naive times (read without a zone) taken in ``tz`` and converted to CST. A time within two
+    days of the ends of :data:`TIME_RANGE` is converted on its own: the shift can carry it out of range (it is
+    then out of range, where the bulk conversion raised)."""
+    if tz == CST or not naive.any():
+        return out
+    v = out.to_numpy()
+    edge = naive.to_numpy() & ~np.isnat(v) & ((v < (TIME_RANGE[0] + pd.Timedelta(days=2)).to_datetime64())
+                                             | (v > (TIME_RANGE[1] - pd.Timedelta(days=2)).to_datetime64()))
+    bulk = naive & ~edge
+    if bulk.any():
+        conv = out[bulk].dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert(CST)
         arr, oor = _ns(conv.dt.tz_localize(None).to_numpy())
-        out[naive] = arr
-        far[naive[naive].index[oor]] = True
+        out[bulk] = arr
+        far[bulk[bulk].index[oor]] = True
+    for p in np.flatnonzero(edge):
+        t = _localize(pd.Timestamp(v[p]), tz)
+        inside = t is not None and TIME_RANGE[0] <= t <= TIME_RANGE[1]
+        out.iloc[p] = t if inside else pd.NaT
+        far.iloc[p] = far.iloc[p] or (t is None and _localize_overflows(pd.Timestamp(v[p]), tz)) or (
+            t is not None and not inside)
     return out
+
+
+def _localize_overflows(ts: pd.Timestamp, tz: str) -> bool:
+    """True when ``ts`` in zone ``tz`` exists but lies outside the range of a time (not a gap or a fold)."""
+    try:
+        ts.tz_localize(tz, ambiguous="raise", nonexistent="raise")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        return True
+    except ValueError:  # a wall-clock time that does not exist, or exists twice, in tz
+        return False
+    return True
+
+
+#: Byte positions of the digits in ``YYYY-MM-DD HH:MM:SS``, and the separators each position may hold.
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_SEPARATORS = {4: b"-/", 7: b"-/", 10: b" T", 13: b":", 16: b":"}
+_FAST_YEARS = (1700, 2200)  # inside TIME_RANGE with room: nothing out of range is read here
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's ``days_from_civil``, years >= 0)."""
+    y = year.astype(np.int64) - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _fixed_iso(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(rows read, datetime64[ns] values) for the texts shaped exactly ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM`` or
+    ``YYYY-MM-DD HH:MM:SS`` (``/`` for ``-``, ``T`` for the space) that are real dates and times of the years
+    1700-2200, read from the Arrow buffer in bulk (milliseconds for 300,000 rows, where the general path takes a
+    tenth of a second a column). Every other text (other shapes, 2025-02-30, 24:00, fractions, zones) is left to
+    the general path, which would read these the same way (a test compares the two on every shape)."""
+    n = len(text)
+    hit = np.zeros(n, dtype=bool)
+    got = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    arr = getattr(text.array, "_pa_array", None)
+    if arr is None or n == 0:
+        return hit, got
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    _, off_buf, data_buf = arr.buffers()
+    if data_buf is None:
+        return hit, got
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    length = np.diff(offsets)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    for size in (19, 16, 10):
+        rows = np.flatnonzero(valid & (length == size))
+        if not len(rows):
+            continue
+        start = offsets[rows]
+        if start[-1] - start[0] == size * (len(rows) - 1) and (np.diff(start) == size).all():
+            block = data[start[0]:start[0] + size * len(rows)].reshape(-1, size)  # (the usual file: a view)
+            byte_at = lambda at: block[:, at]  # noqa: E731
+        else:
+            byte_at = lambda at: data[start + at]  # noqa: E731
+        ok = np.ones(len(rows), dtype=bool)
+        for at, allowed in _SEPARATORS.items():
+            if at < size:
+                byte = byte_at(at)
+                ok &= (byte == allowed[0]) | (byte == allowed[-1])
+        d = []
+        for at in _DIGITS[_DIGITS < size]:
+            digit = byte_at(at).astype(np.int32) - 48
+            ok &= (digit >= 0) & (digit <= 9)
+            d.append(digit)
+        zero = np.zeros(len(rows), dtype=np.int32)
+        year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+        month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
+        hour, minute = (d[8] * 10 + d[9], d[10] * 10 + d[11]) if size > 10 else (zero, zero)
+        second = d[12] * 10 + d[13] if size > 16 else zero
+        ok &= (year >= _FAST_YEARS[0]) & (year <= _FAST_YEARS[1]) & (month >= 1) & (month <= 12) & (day >= 1)
+        ok &= (hour < 24) & (minute < 60) & (second < 60)
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        ok &= day <= _MONTH_DAYS[np.clip(month, 1, 12)] + (leap & (month == 2))
+        sec = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+        hit[rows[ok]] = True
+        got[rows[ok]] = (sec[ok] * 1_000_000_000).view("datetime64[ns]")
+    return hit, got
 
 
 def _from_datetimes(values: pd.Series, *, tz: str, naive: pd.Series, far: pd.Series) -> pd.Series:
