@@ -43,6 +43,9 @@ BULK_INDEX_REBUILD_ROWS = 20_000
 #: busy timeout of every connection.
 DEFAULT_LOCK_TIMEOUT_S = 30.0
 
+#: geometry type names by shapely type id (``shapely.get_type_id``; -1, a missing geometry, reads the last: None)
+_TYPE_NAMES = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                        "MultiPolygon", "GeometryCollection", None], dtype=object)
 _MULTI = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "MULTILINESTRING": ("LineString", "MultiLineString"),
           "POINT": ("Point",)}
 
@@ -402,7 +405,7 @@ class Store:
         for i in np.flatnonzero(missing):
             problems.append(Problem(labels[i], "geometry", "geometry is missing or empty"))
         allowed = _MULTI[spec.geometry_type]
-        types = np.array([g.geom_type if g is not None else None for g in geoms], dtype=object)
+        types = _TYPE_NAMES[shapely.get_type_id(geoms)]  # (id -1, missing: the last name, None)
         wrong = ~missing & ~np.isin(types, allowed)
         for i in np.flatnonzero(wrong):
             problems.append(Problem(labels[i], "geometry", f"geometry must be {' or '.join(allowed)}", types[i]))

@@ -111,10 +111,13 @@ class PackedRTree:
                 body = raw[a * _CELL.itemsize:e * _CELL.itemsize]
                 nodes.append((int(node_no[j]), head + body + bytes(node_size - 4 - len(body))))
             owner = np.repeat(node_no, ends - starts)
+            by_id = np.argsort(cell_ids, kind="stable")  # (key order: each insert appends to the b-tree)
             if k == 0:
-                rowids = list(zip(cell_ids.tolist(), owner.tolist()))
+                rowids = list(zip(cell_ids[by_id].tolist(), owner[by_id].tolist()))
             else:
-                parents += list(zip(cell_ids.tolist(), owner.tolist()))
+                parents += list(zip(cell_ids[by_id].tolist(), owner[by_id].tolist()))
+        nodes.sort()
+        parents.sort()
         return {"node": nodes, "rowid": rowids, "parent": parents}
 
     def install(self, raw: sqlite3.Connection, table: str) -> bool:

@@ -188,6 +188,31 @@ def geom_param(srid: int) -> str:
     return f"GeomFromWKB(?, {int(srid)})"
 
 
+#: SpatiaLite's BLOB-Geometry of a POINT, little-endian: start 0x00, byte order 0x01, SRID, MBR (min x, min y,
+#: max x, max y), 0x7C, class 1 (POINT), x, y, end 0xFE; 60 bytes.
+_POINT_BLOB = np.dtype([("start", "u1"), ("order", "u1"), ("srid", "<i4"), ("mbr", "<f8", (4,)), ("mbr_end", "u1"),
+                        ("kind", "<i4"), ("xy", "<f8", (2,)), ("end", "u1")])
+
+
+def point_blobs(geoms: np.ndarray, srid: int) -> list[bytes] | None:
+    """SpatiaLite's own encoding of 2-D points (what ``GeomFromWKB(wkb, srid)`` returns, byte for byte: tested),
+    built with numpy; None when ``geoms`` are not all non-empty 2-D points (the caller sends WKB instead).
+
+    Why: SQLite calling ``GeomFromWKB`` once a row, after shapely wrote the WKB, was 0.2 s of a 300,000-point
+    load."""
+    if not len(geoms) or not (shapely.get_type_id(geoms) == 0).all() or shapely.has_z(geoms).any() \
+            or shapely.is_empty(geoms).any():
+        return None
+    xy = shapely.get_coordinates(geoms)
+    rec = np.zeros(len(geoms), dtype=_POINT_BLOB)
+    rec["order"], rec["srid"], rec["mbr_end"], rec["kind"], rec["end"] = 1, srid, 0x7C, 1, 0xFE
+    rec["mbr"] = xy[:, [0, 1, 0, 1]]
+    rec["xy"] = xy
+    raw = rec.tobytes()
+    size = _POINT_BLOB.itemsize
+    return [raw[i:i + size] for i in range(0, len(raw), size)]
+
+
 #: Page cache of a big load (KiB, used only as pages are touched).
 BULK_CACHE_KIB = 256 * 1024
 
@@ -221,8 +246,9 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
                 saved.append(row[0])
                 raw.execute(f'DROP TRIGGER "{trig}"')
     cols = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join(["?"] * (len(columns)) + [geom_param(srid)])
-    rows = zip(*values, shapely.to_wkb(geoms, byte_order=1).tolist())
+    blobs = point_blobs(geoms, srid)
+    marks = ", ".join(["?"] * (len(columns)) + ["?" if blobs is not None else geom_param(srid)])
+    rows = zip(*values, blobs if blobs is not None else shapely.to_wkb(geoms, byte_order=1).tolist())
     raw.executemany(f'INSERT INTO "{name}" ({cols}{", " if cols else ""}geom) VALUES ({marks})', rows)
     if rebuild_index:
         for sql in saved:

@@ -128,3 +128,23 @@ def test_packed_tree_with_other_ids_is_not_installed(lite):
         assert not PackedRTree(geoms, first=7).install(raw, "complaints")
         assert _entries(raw) == kept  # nothing written
     assert not PackedRTree(np.array([shapely.Point()]), first=1).usable  # empty geometry: not indexed
+
+
+def test_point_blobs_are_spatialites_own_encoding(lite):
+    """The points a bulk load sends as ready-made BLOB-Geometry equal what SpatiaLite's GeomFromWKB makes of the
+    same points, byte for byte (negative, zero, large and tiny coordinates); other geometries are left to WKB."""
+    from gridmap.store.spatialite import point_blobs
+
+    rng = np.random.default_rng(3)
+    xy = np.r_[rng.uniform(-1e7, 1e7, (200, 2)), [[0.0, -0.0], [1e-300, -1e300], [448123.123456789, 4.4e6]]]
+    geoms = shapely.points(xy)
+    blobs = point_blobs(geoms, 4548)
+    with _Raw(lite) as raw:
+        want = [raw.execute("SELECT GeomFromWKB(?, 4548)", (w,)).fetchone()[0]
+                for w in shapely.to_wkb(geoms, byte_order=1)]
+        assert blobs == want
+        assert raw.execute("SELECT AsText(?), ST_SRID(?)", (blobs[-1], blobs[-1])).fetchone() == \
+            ("POINT(448123.123457 4400000)", 4548)
+    assert point_blobs(np.array([shapely.Point(1, 2, 3)]), 4548) is None
+    assert point_blobs(np.array([shapely.Point(1, 2), shapely.Point()]), 4548) is None
+    assert point_blobs(np.array([shapely.box(0, 0, 1, 1)]), 4548) is None
