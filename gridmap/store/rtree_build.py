@@ -21,6 +21,7 @@ size is not the expected one, the caller rebuilds the index the ordinary way.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import numpy as np
 import shapely
@@ -67,6 +68,16 @@ class PackedRTree:
         self.first, self.n = int(first), len(geoms)
         self.usable = bool(self.n) and bool(np.isfinite(b).all())  # empty geometries: leave them to SpatiaLite
         self._bounds = b
+        self._pending: Any = None
+
+    def prepare(self, node_size: int) -> None:
+        """Start computing the shadow rows for nodes of ``node_size`` bytes in a background thread (numpy sorts
+        release the GIL): they are ready, or nearly, when the rows are in and :meth:`install` needs them."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtree")
+        self._pending = (node_size, pool.submit(self.shadow_rows, node_size))
+        pool.shutdown(wait=False)  # (the task runs on; install() waits for its result)
 
     def _levels(self, capacity: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Bottom-up levels, each (cell ids, cell boxes, node start offsets) with the cells in node order; a
@@ -101,17 +112,20 @@ class PackedRTree:
         nodes, rowids, parents = [], [], []
         for k, (ids, box, starts) in enumerate(levels):
             cell_ids = ids if k == 0 else ids + first_no[k - 1]  # children: their node numbers
-            cells = np.empty(len(ids), dtype=_CELL)
-            cells["id"], cells["box"] = cell_ids, box
-            raw = cells.tobytes()
+            # every node of the level at once: a zeroed (nodes x node_size) block, counts and cells written in
+            cells = np.zeros(len(starts) * capacity, dtype=_CELL)
+            cells["id"][:len(ids)], cells["box"][:len(ids)] = cell_ids, box
             ends = np.r_[starts[1:], len(ids)]
             node_no = first_no[k] + np.arange(len(starts))
-            for j, (a, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-                head = (depth if node_no[j] == 1 else 0).to_bytes(2, "big") + (e - a).to_bytes(2, "big")
-                body = raw[a * _CELL.itemsize:e * _CELL.itemsize]
-                nodes.append((int(node_no[j]), head + body + bytes(node_size - 4 - len(body))))
+            block = np.zeros((len(starts), node_size), dtype=np.uint8)
+            block[:, 2:4] = (ends - starts).astype(">u2").view(np.uint8).reshape(-1, 2)
+            if k == len(levels) - 1:  # the root (node 1) carries the tree's depth
+                block[0, 0:2] = np.array([depth], dtype=">u2").view(np.uint8)
+            block[:, 4:4 + capacity * _CELL.itemsize] = cells.view(np.uint8).reshape(len(starts), -1)
+            nodes += zip(node_no.tolist(), map(bytes, block))
             owner = np.repeat(node_no, ends - starts)
-            by_id = np.argsort(cell_ids, kind="stable")  # (key order: each insert appends to the b-tree)
+            by_id = np.empty(len(cell_ids), dtype=np.int64)  # key order (each insert appends to the b-tree):
+            by_id[cell_ids - cell_ids.min()] = np.arange(len(cell_ids))  # the ids are consecutive in each level
             if k == 0:
                 rowids = list(zip(cell_ids[by_id].tolist(), owner[by_id].tolist()))
             else:
@@ -120,18 +134,24 @@ class PackedRTree:
         parents.sort()
         return {"node": nodes, "rowid": rowids, "parent": parents}
 
-    def install(self, raw: sqlite3.Connection, table: str) -> bool:
+    def install(self, raw: sqlite3.Connection, table: str, *, inserted: int) -> bool:
         """Write the packed tree into ``idx_<table>_geom`` (created empty by ``CreateSpatialIndex`` before the
-        rows went in) if the rows got the predicted ids; False (the caller rebuilds the index) otherwise."""
+        rows went in) if the rows got the predicted ids; False (the caller rebuilds the index) otherwise.
+        ``inserted``: how many rows went into the (empty) table; with the lowest and highest id as predicted, the
+        ids are exactly the predicted ones (no ``count(*)``: a scan of the whole table)."""
         if not self.usable:
             return False
-        lo, hi, count = raw.execute(f'SELECT min(rowid), max(rowid), count(*) FROM "{table}"').fetchone()
-        if (lo, hi, count) != (self.first, self.first + self.n - 1, self.n):
+        # (two subqueries: min() and max() in one SELECT make SQLite scan the table instead of reading both ends)
+        lo, hi = raw.execute(f'SELECT (SELECT min(rowid) FROM "{table}"), (SELECT max(rowid) FROM "{table}")'
+                             ).fetchone()
+        if (lo, hi, inserted) != (self.first, self.first + self.n - 1, self.n):
             return False
         root = raw.execute(f'SELECT length(data) FROM "idx_{table}_geom_node" WHERE nodeno = 1').fetchone()
         if root is None or root[0] < 4 + 2 * _CELL.itemsize:
             return False
-        rows = self.shadow_rows(int(root[0]))
+        size = int(root[0])
+        pending = self._pending
+        rows = pending[1].result() if pending is not None and pending[0] == size else self.shadow_rows(size)
         for s in _SHADOWS:
             shadow = f'"idx_{table}_geom_{s}"'
             raw.execute(f"DELETE FROM {shadow}")

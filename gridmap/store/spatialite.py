@@ -208,9 +208,8 @@ def point_blobs(geoms: np.ndarray, srid: int) -> list[bytes] | None:
     rec["order"], rec["srid"], rec["mbr_end"], rec["kind"], rec["end"] = 1, srid, 0x7C, 1, 0xFE
     rec["mbr"] = xy[:, [0, 1, 0, 1]]
     rec["xy"] = xy
-    raw = rec.tobytes()
-    size = _POINT_BLOB.itemsize
-    return [raw[i:i + size] for i in range(0, len(raw), size)]
+    # one bytes object per record (numpy's fixed-width bytes drop trailing NULs only: each record ends in 0xFE)
+    return rec.view(f"S{_POINT_BLOB.itemsize}").ravel().tolist()
 
 
 #: Page cache of a big load (KiB, used only as pages are touched).
@@ -249,14 +248,15 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], values: 
     blobs = point_blobs(geoms, srid)
     marks = ", ".join(["?"] * (len(columns)) + ["?" if blobs is not None else geom_param(srid)])
     rows = zip(*values, blobs if blobs is not None else shapely.to_wkb(geoms, byte_order=1).tolist())
-    raw.executemany(f'INSERT INTO "{name}" ({cols}{", " if cols else ""}geom) VALUES ({marks})', rows)
+    inserted = raw.executemany(f'INSERT INTO "{name}" ({cols}{", " if cols else ""}geom) VALUES ({marks})',
+                               rows).rowcount
     if rebuild_index:
         for sql in saved:
             raw.execute(sql)
         raw.execute("UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
                     "WHERE Lower(f_table_name) = Lower(?) AND Lower(f_geometry_column) = 'geom'", (name,))
 
-        if prebuilt is not None and prebuilt.install(raw, name):
+        if prebuilt is not None and prebuilt.install(raw, name, inserted=inserted):
             log.debug("R*Tree of %s (%d rows) bulk-loaded (packed)", name, prebuilt.n)
         else:
             if prebuilt is not None:  # the empty index made for it (and its insert trigger, restored above)
@@ -280,6 +280,9 @@ def _prebuild_rtree(raw: sqlite3.Connection, name: str, columns: Sequence[str], 
     if not prebuilt.usable:
         return None
     raw.execute("SELECT CreateSpatialIndex(?, 'geom')", (name,))
+    root = raw.execute(f'SELECT length(data) FROM "idx_{name}_geom_node" WHERE nodeno = 1').fetchone()
+    if root is not None:
+        prebuilt.prepare(int(root[0]))  # the tree is computed while the rows go in
     return prebuilt
 
 

@@ -125,7 +125,8 @@ def test_packed_tree_with_other_ids_is_not_installed(lite):
     geoms = complaints_frame(25_000, seed=15).geometry.values
     with _Raw(lite) as raw:
         kept = _entries(raw)
-        assert not PackedRTree(geoms, first=7).install(raw, "complaints")
+        assert not PackedRTree(geoms, first=7).install(raw, "complaints", inserted=25_000)
+        assert not PackedRTree(geoms, first=1).install(raw, "complaints", inserted=24_999)  # a row short
         assert _entries(raw) == kept  # nothing written
     assert not PackedRTree(np.array([shapely.Point()]), first=1).usable  # empty geometry: not indexed
 
