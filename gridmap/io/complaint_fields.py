@@ -26,6 +26,7 @@ import shapely
 
 from gridmap.crs import LonLatSystem
 from gridmap.errors import Problem, ValidationError
+from gridmap.io.text import numbers
 from gridmap.io.timestamps import TIME_RANGE, parse_timestamps
 from gridmap.warning.categories import FALLBACK_CATEGORY, normalise_category
 
@@ -167,8 +168,8 @@ def _lonlat(raw: pd.DataFrame, cols: dict[str, str], col: Callable[[str], pd.Ser
     """Longitude and latitude as numbers (NaN where missing): from the lon/lat columns or GeoJSON points."""
     idx = raw.index
     if "lon" in cols and "lat" in cols:
-        lon = pd.to_numeric(col("lon"), errors="coerce")
-        lat = pd.to_numeric(col("lat"), errors="coerce")
+        lon = numbers(col("lon"))
+        lat = numbers(col("lat"))
     elif "geometry" in raw.columns:
         geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in raw["geometry"]], dtype=object)
         ok = ~shapely.is_missing(geoms) & (shapely.get_type_id(geoms) == 0)

@@ -64,7 +64,7 @@ import pandas as pd
 
 from gridmap.errors import Problem, UsageError, message
 from gridmap.io.complaint_fields import pick_columns
-from gridmap.io.text import clean_text
+from gridmap.io.text import clean_text, numbers
 
 __all__ = ["HANDLING_FIELDS", "HANDLING_ALIASES", "EXCLUSION_REASONS", "HandlingRules", "HandlingParse",
            "parse_handling", "parse_yes_no", "split_units", "open311_handling", "read_units"]
@@ -99,6 +99,7 @@ EXCLUSION_REASONS: dict[str, tuple[str, ...]] = {
 
 _YES = {"是", "已解决", "解决", "满意", "基本满意", "true", "t", "1", "y", "yes", "已剔除", "剔除"}
 _NO = {"否", "未解决", "不满意", "false", "f", "0", "n", "no", "不剔除", "未剔除"}
+_MAX_COUNT = 2 ** 31 - 1  # the store's redispatches column: a 32-bit whole number
 _UNIT_SEP = re.compile(r"\s*[;；、|]\s*")
 _OPEN311_RESPONDED = {"acknowledged", "in_progress", "in progress", "processing", "closed"}
 
@@ -219,7 +220,7 @@ def _read_score(src: pd.Series, text: pd.Series, out: pd.DataFrame, reject: Call
     """``satisfaction_score`` (whole numbers on the scale; ``text``: ``src`` as :func:`_text` reads it) into
     ``out``, and ``satisfied`` from it where no explicit 是否满意 was given (the rule: score >=
     ``rules.satisfied_from``)."""
-    num = pd.to_numeric(text, errors="coerce")
+    num = numbers(text)
     given = text.notna().to_numpy()
     lo, hi = rules.score_scale
     whole = (num == np.round(num)).fillna(False).to_numpy(dtype=bool)
@@ -324,10 +325,11 @@ def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series 
     _read_exclusions(col, text, out, reject, rules)
     # redispatch count
     src = col("redispatches")
-    num = pd.to_numeric(text("redispatches"), errors="coerce")
+    num = numbers(text("redispatches"))
     given = text("redispatches").notna().to_numpy()
-    ok = ((num >= 0) & (num == np.round(num))).fillna(False).to_numpy(dtype=bool)
-    reject(given & ~ok, "redispatches", "redispatch count must be a whole number >= 0", src)
+    # (at most what the store's 32-bit column holds: a 20-digit count wrapped around to a negative one before)
+    ok = ((num >= 0) & (num <= _MAX_COUNT) & (num == np.round(num))).fillna(False).to_numpy(dtype=bool)
+    reject(given & ~ok, "redispatches", f"redispatch count must be a whole number from 0 to {_MAX_COUNT:,}", src)
     out["redispatches"] = num.where(ok).astype("Int64")
     out = out[list(HANDLING_FIELDS)]
     log.info("handling fields read: %s; %d problem(s) in %d row(s)", ", ".join(cols) or "none", len(problems), n)

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["WHITESPACE", "arrow_strings", "clean_text"]
+__all__ = ["WHITESPACE", "arrow_strings", "clean_text", "numbers"]
 
 #: The characters ``str.strip()`` removes (``str.isspace``), listed once (a test checks it against Python).
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
@@ -50,3 +50,21 @@ def clean_text(s: pd.Series) -> pd.Series:
     arr = pc.if_else(pc.equal(pc.binary_length(arr), 0), pa.scalar(None, arr.type), arr)
     return pd.Series(pd.arrays.ArrowStringArray(arr if pa.types.is_large_string(arr.type) else arr.cast(
         pa.large_string())), index=s.index)
+
+
+def numbers(s: pd.Series) -> pd.Series:
+    """``pd.to_numeric(s, errors="coerce")`` as float64 (NaN where missing or not a number).
+
+    A text column Arrow's parser reads whole (no value it cannot read) is read by it, in a third of the time,
+    with the same doubles (both round correctly; a test compares them); any other column goes to pandas, which
+    also reads what Arrow refuses (surrounding spaces, ``1_000``) or turns it into NaN. The one difference: ``-0``
+    is -0.0 here and 0.0 in pandas, which compare equal."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        try:
+            got = arr.cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            return pd.Series(got.to_numpy(zero_copy_only=False), index=s.index, dtype=float)
+    return pd.to_numeric(s, errors="coerce").astype(float)

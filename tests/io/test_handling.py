@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from gridmap.errors import ValidationError
 from gridmap.io.complaints import import_complaints, parse_complaints
-from gridmap.io.handling import HANDLING_FIELDS, HandlingRules
+from gridmap.io.handling import HANDLING_FIELDS, HandlingRules, parse_handling
 from gridmap.store import open_store
 from gridmap.store.schema import SCHEMA_VERSION
 
@@ -151,3 +151,12 @@ def test_cli_import_with_a_units_list_rejects_unknown_units(tmp_path, capsys):
     rej = pd.read_csv(tmp_path / "rej.csv", encoding="utf-8-sig")
     unit_rows = rej[rej["field"] == "dispatched_to"]
     assert unit_rows["value"].tolist() == ["火星办事处"] and "unknown unit" in unit_rows["reason"].iloc[0]
+
+
+def test_a_redispatch_count_too_big_for_the_store_is_rejected_not_wrapped():
+    """12345678901234567890 used to wrap around to -9223372036854775808 (and 9007199254740993 to ...992)."""
+    raw = pd.DataFrame({"退单次数": ["12345678901234567890", "9007199254740993", "2147483647", "2147483648", "0"]},
+                       dtype="str")
+    h = parse_handling(raw, received=pd.Series(pd.to_datetime(["2025-01-01"] * 5)))
+    assert h.columns["redispatches"].tolist() == [pd.NA, pd.NA, 2147483647, pd.NA, 0]
+    assert sorted(p.row for p in h.problems if p.field == "redispatches") == [0, 1, 3]
