@@ -95,7 +95,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", type=Path, help="a demo store (gridmap demo) to copy")
     ap.add_argument("--csv", type=Path, help="its complaints.csv (gridmap-out/input/complaints.csv)")
-    ap.add_argument("--repeat", type=int, default=2, help="runs of each case; the best is reported (default 2)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each case; the best and the median are reported (default 2)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: the demo at scale 0.2, one run of each case")
     ap.add_argument("--before", metavar="DIR", help="also time `gridmap complaints import` of an older gridmap "
                                                     "checked out in DIR (e.g. git archive COMMIT gridmap | tar -x "
@@ -127,22 +127,25 @@ def main() -> int:
         paths["before: gridmap complaints import (--before)"] = a.before
     print(f"# CLI complaint import, {n:,} demo complaints — {machine()} — {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"{'case':<48} {'wall s':>7} {'rows/s':>9} {'CPU s':>7} {'rows/CPU s':>11}")
-    best: dict[str, tuple[float, float]] = {}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for rep in range(a.repeat):
         for k, (name, cmd) in enumerate(cases.items()):
             db = _fresh(a.db, tmp, f"case{k}-{rep}")
-            wall, cpu = _timed(cmd(db), pythonpath=paths[name])
-            if name not in best or wall < best[name][0]:
-                best[name] = (wall, cpu)
+            runs[name].append(_timed(cmd(db), pythonpath=paths[name]))
             db.unlink()
             shutil.rmtree(db.with_suffix(".events"), ignore_errors=True)
+    best = {name: min(r) for name, r in runs.items()}
+    median = {name: sorted(r)[(len(r) - 1) // 2] for name, r in runs.items()}  # (the lower middle of an even count)
     for name, (wall, cpu) in best.items():
-        print(f"{name:<48} {wall:>7.1f} {n / wall:>9,.0f} {cpu:>7.1f} {n / cpu:>11,.0f}")
+        print(f"{name:<48} {wall:>7.1f} {n / wall:>9,.0f} {cpu:>7.1f} {n / cpu:>11,.0f}   median of "
+              f"{len(runs[name])}: {median[name][0]:.1f} s = {n / median[name][0]:,.0f} rows/s")
     ours = best["ours: gridmap complaints import"]
     base = best["baseline: GeoDataFrame.to_file (SpatiaLite)"]
-    print(f"ours vs to_file: {base[0] / ours[0]:.2f}x wall, {base[1] / ours[1]:.2f}x CPU")
-    print(f"goal >= 40,000 rows/s end to end: {'met' if n / ours[0] >= 40_000 else 'NOT met'} "
-          f"({n / ours[0]:,.0f} rows/s wall, {n / ours[1]:,.0f} rows per CPU second)")
+    print(f"ours vs to_file: {base[0] / ours[0]:.2f}x wall, {base[1] / ours[1]:.2f}x CPU (best runs)")
+    mid = median["ours: gridmap complaints import"]
+    print(f"goal >= 40,000 rows/s end to end: {'met' if n / ours[0] >= 40_000 else 'NOT met'} by the best run "
+          f"({n / ours[0]:,.0f} rows/s wall, {n / ours[1]:,.0f} rows per CPU second), "
+          f"{'met' if n / mid[0] >= 40_000 else 'NOT met'} by the median ({n / mid[0]:,.0f} rows/s)")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -419,7 +419,9 @@ class Store:
         # keys: unique inside the frame and, when appending, new to the store
         key_cols = [k for k in spec.key if k in frame.columns]
         if len(key_cols) == len(spec.key) and n:
-            keys = frame[list(spec.key)].astype(str)
+            keys = frame[list(spec.key)]
+            if any(pd.api.types.infer_dtype(keys[k], skipna=False) != "string" for k in spec.key):
+                keys = keys.astype(str)  # (text already, e.g. parsed complaints: compared as it is, a copy saved)
             dup = keys.duplicated(keep="first").to_numpy()
             for i in np.flatnonzero(dup):
                 problems.append(Problem(labels[i], "/".join(spec.key), "duplicate key inside the input",
