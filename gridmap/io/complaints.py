@@ -41,6 +41,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,10 +187,15 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     # coordinates
     x, y, lon_v, lat_v, codes = _place(raw, cols, col, n=n, idx=idx, cells=cells, bounds=bounds, system=system,
                                        target=target, reject=reject, where=where)
+    # every row's point, made by GEOS (which lets go of the GIL) while this thread goes on with the ids and columns
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="points")
+    points = pool.submit(shapely.points, x, y)
+    pool.shutdown(wait=False)
     # identity
     sid = _source_ids(col, received, text, lon_v, lat_v)
     dup = sid.duplicated(keep="first").to_numpy() & ~bad
-    reject(dup, "source_id", "repeated source_id in this input (the first row is kept)", sid.to_numpy(dtype=object))
+    reject(dup, "source_id", "repeated source_id in this input (the first row is kept)",
+           lambda p: sid.iloc[p])
     bad = pd.Series(reject.bad, index=idx)
     keep = ~bad
     # a rejected row's category warning is noise: warn only for kept rows
@@ -205,7 +211,7 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
         "text": obj(text), "address": obj(col("address").astype("string")), "status": obj(status),
         "closed_at": pd.to_datetime(closed[keep]), "cell_code": obj(codes["cell_code"]),
         "community_code": obj(codes["community_code"]), "street_code": obj(codes["street_code"]), **hand.kept(keep)},
-        geometry=gpd.points_from_xy(x[keep.to_numpy()], y[keep.to_numpy()]), crs=target, index=idx[keep])
+        geometry=gpd.array.from_shapely(points.result()[keep.to_numpy()]), crs=target, index=idx[keep])
     problems.sort(key=lambda p: (str(p.row), p.field or ""))
     log.info("parsed complaints from %s: %d row(s), %d accepted, %d rejected, %d category warning(s)", where, n,
              len(frame), len(problems), len(warns))

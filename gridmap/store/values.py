@@ -96,8 +96,9 @@ def _to_sql(s: pd.Series, t: Any) -> tuple[list[Any], np.ndarray]:
         return datetime_text(dt.to_numpy(dtype="datetime64[ns]"), with_time=isinstance(t, DateTime)), bad
     arr = s.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty"):  # text already (a C check): no str()
-        arr = arr.copy()
-        arr[na] = None
+        if na.any():
+            arr = arr.copy()
+            arr[na] = None
         return arr.tolist(), np.zeros(len(s), dtype=bool)
     vals = [None if m else str(v) for v, m in zip(s.tolist(), na)]
     return vals, np.zeros(len(s), dtype=bool)
