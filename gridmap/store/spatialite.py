@@ -72,6 +72,8 @@ def make_engine(url: str, *, read_only: bool = False, lock_timeout_s: float = 30
 
     @event.listens_for(engine, "connect")
     def _load(dbapi_conn: Any, _record: Any) -> None:
+        # the page size of a file not yet written (a new store); an existing file keeps its own
+        dbapi_conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         try:
             load_spatialite(dbapi_conn, transaction=True)
         except sqlite3.OperationalError as exc:  # missing mod_spatialite
@@ -187,6 +189,12 @@ def ensure_srid(conn: Connection, srid: int) -> None:
 def geom_param(srid: int) -> str:
     return f"GeomFromWKB(?, {int(srid)})"
 
+
+#: Page size of new store files (bytes). Why 8 KiB, not SQLite's default 4 KiB: a complaint row with its text is
+#: about 500 bytes, and the 300,000-complaint bulk write (rows, b-tree indexes, commit) took 2.0 s instead of
+#: 2.3 s (measured with the demo's rows); the R*Tree's nodes grow with the page (8,128 bytes, 338 boxes). Any
+#: SQLite, GDAL or QGIS reads either size; an existing store keeps the size it was created with.
+PAGE_SIZE = 8192
 
 #: SpatiaLite's BLOB-Geometry of a POINT, little-endian: start 0x00, byte order 0x01, SRID, MBR (min x, min y,
 #: max x, max y), 0x7C, class 1 (POINT), x, y, end 0xFE; 60 bytes.
