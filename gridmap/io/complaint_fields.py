@@ -115,6 +115,19 @@ class _Rejects:
         self.bad[pos] = True
 
 
+def values_at(*columns: pd.Series) -> Callable[[int], Any]:
+    """``values`` for :class:`_Rejects`: the raw value at a position (a tuple for several columns), the columns
+    turned into Python objects on first use only: nothing when no row is rejected, one pass when many are."""
+    got: list[np.ndarray] = []
+
+    def at(p: int) -> Any:
+        if not got:
+            got.extend(c.to_numpy(dtype=object) for c in columns)
+        return got[0][p] if len(got) == 1 else tuple(g[p] for g in got)
+
+    return at
+
+
 def _require_columns(raw: pd.DataFrame, cols: dict[str, str], *, where: str) -> None:
     """Raise when the time or the text column is missing."""
     for need in ("received_at", "text"):

@@ -56,7 +56,7 @@ from gridmap.crs import LonLatSystem, to_working_xy, working_crs
 from gridmap.errors import InputFileError, Problem, ValidationError, message
 from gridmap.io.categories import category_summary, import_categories
 from gridmap.io.complaint_fields import (FIELD_ALIASES, _district_codes, _lonlat, _pick, _Rejects,
-                                         _require_columns, _source_ids, _times, stable_id)
+                                         _require_columns, _source_ids, _times, stable_id, values_at)
 from gridmap.io.timestamps import CST, _check_tz, parse_timestamp, parse_timestamps
 from gridmap.warning.categories import FALLBACK_CATEGORY
 
@@ -194,8 +194,7 @@ def parse_complaints(raw: pd.DataFrame, *, lonlat: "str | LonLatSystem" = "wgs84
     # identity
     sid = _source_ids(col, received, text, lon_v, lat_v)
     dup = sid.duplicated(keep="first").to_numpy() & ~bad
-    reject(dup, "source_id", "repeated source_id in this input (the first row is kept)",
-           lambda p: sid.iloc[p])
+    reject(dup, "source_id", "repeated source_id in this input (the first row is kept)", values_at(sid))
     bad = pd.Series(reject.bad, index=idx)
     keep = ~bad
     # a rejected row's category warning is noise: warn only for kept rows
@@ -226,10 +225,8 @@ def _place(raw: pd.DataFrame, cols: dict[str, str], col: Callable[[str], pd.Seri
     """Working-CRS x/y of every row (NaN where rejected), the raw lon/lat as floats and the district codes; rows
     with missing or swapped coordinates, or outside the district, are rejected through ``reject``."""
     lon, lat = _lonlat(raw, cols, col, where=where)
-    raw_lon, raw_lat = col("lon"), col("lat")
     missing = (lon.isna() | lat.isna()).to_numpy()
-    reject(missing, "lon/lat", "coordinates missing or not numbers",
-           lambda p: (raw_lon.iloc[p], raw_lat.iloc[p]))  # (the raw text of the rejected rows only)
+    reject(missing, "lon/lat", "coordinates missing or not numbers", values_at(col("lon"), col("lat")))
     swapped = ((lat.abs() > 90) & (lon.abs() <= 90)).fillna(False).to_numpy(dtype=bool)
     lon_v, lat_v = lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
     reject(swapped, "lon/lat", "latitude out of range: lon and lat look swapped", lambda p: (lon_v[p], lat_v[p]))
