@@ -313,3 +313,4 @@ def test_bulk_allocators_change_nothing_but_the_allocators(demo_store, tmp_path)
     assert files and files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.parquet"))
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
