@@ -175,9 +175,13 @@ def resolve_output(path: str | os.PathLike, *, store: Any = None, inputs: Iterab
 
 
 def resolve_output_folder(path: str | os.PathLike, *, store: Any = None, reserved: Iterable[str] = (),
-                          option: str = "--out") -> Path:
+                          option: str = "--out", create: bool = True) -> Path:
     """A folder the command writes several files into: created if missing; refused if it is a file or if the
-    store lies at one of the ``reserved`` names inside it (files or sub-folders the command writes)."""
+    store lies at one of the ``reserved`` names inside it (files or sub-folders the command writes).
+
+    ``create=False``: checked only (refused now if it could not be created), for a command that may still find
+    nothing to write; it creates the folder when it writes (:func:`make_output_folder`), so a command that ends
+    with "nothing written" leaves no empty folder behind."""
     folder = Path(os.fspath(path)).expanduser()
     if folder.exists() and not folder.is_dir():
         raise OutputError(message(f"{option} must be a folder", got=f"{path} (an existing file)",
@@ -188,8 +192,29 @@ def resolve_output_folder(path: str | os.PathLike, *, store: Any = None, reserve
             if _same(inside, protected) or (name.endswith("/") and _inside(protected, inside)):
                 raise OutputError(message(f"{option} would write over the open store", where=str(protected),
                                           got=str(path), fix="choose another output folder"))
+    if create:
+        _make_folder(folder, what=option)
+    else:
+        _check_creatable(folder, what=option)
+    return folder
+
+
+def make_output_folder(folder: Path, *, option: str = "--out") -> Path:
+    """Create an output folder :func:`resolve_output_folder` checked with ``create=False``."""
     _make_folder(folder, what=option)
     return folder
+
+
+def _check_creatable(folder: Path, *, what: str) -> None:
+    """Refuse now a folder that could not be created later: its nearest existing ancestor must be a folder this
+    process can write in."""
+    probe = folder.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe != folder.absolute() and (not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK)):
+        reason = "a file is in the way" if not probe.is_dir() else "no permission to write there"
+        raise OutputError(message(f"cannot create {what}", got=f"{folder}: {reason} ({probe})",
+                                  fix="check the path and your permissions"))
 
 
 def _make_folder(folder: Path, *, what: str) -> None:

@@ -71,7 +71,8 @@ def _monthly(args: argparse.Namespace) -> int:
                                  got=f"--bottom {args.bottom}, --repeat-days {args.repeat_days}"))
     store = open_store_from(args, mode="read")
     try:
-        folder = resolve_output_folder(args.out, store=store, reserved=_RESERVED, option="-o")
+        # (checked now, created when the pack is written: an unknown street leaves no empty folder)
+        folder = resolve_output_folder(args.out, store=store, reserved=_RESERVED, option="-o", create=False)
         with progress_bar(args, "monthly pack") as progress:
             pack = monthly_pack(store, month=args.month, street=args.street, rules=rules, bottom_n=args.bottom,
                                 repeat_days=args.repeat_days, progress=progress)

@@ -108,16 +108,18 @@ def test_rank_cli_json_equals_plain_pandas_on_the_stored_rows(demo_store, capsys
     assert june["dispatched_to"].str.contains(";", na=False).sum() > 100
 
 
-def test_rank_cli_month_without_data_and_bad_month(demo_store, capsys):
+def test_rank_cli_month_without_data_and_bad_month(demo_store, capsys, tmp_path):
     url, _ = demo_store
     assert main(["--db", url, "rank", "--month", "2024-06"]) == 1
     err = capsys.readouterr().err
     assert "no complaints received in 2024-06" in err and "2025-01 .. 2025-12" in err and "Traceback" not in err
     assert main(["--db", url, "rank", "--month", "June"]) == 2
     assert "YYYY-MM" in capsys.readouterr().err
+    out = tmp_path / "pack"  # (was a folder named by the time in the working folder, left behind every run)
     assert main(["--db", url, "report", "monthly", "--month", "2025-06", "--street", "110199099", "-o",
-                 str(pd.Timestamp.now().value)]) == 1
+                 str(out)]) == 1
     assert "unknown street" in capsys.readouterr().err
+    assert not out.exists()  # nothing written: no empty folder either
 
 
 def test_rank_writes_xlsx_and_csv(demo_store, tmp_path, capsys):
