@@ -180,8 +180,8 @@ def resolve_output_folder(path: str | os.PathLike, *, store: Any = None, reserve
     store lies at one of the ``reserved`` names inside it (files or sub-folders the command writes).
 
     ``create=False``: checked only (refused now if it could not be created), for a command that may still find
-    nothing to write; it creates the folder when it writes (:func:`make_output_folder`), so a command that ends
-    with "nothing written" leaves no empty folder behind."""
+    nothing to write; its writer creates the folder, so a command that ends with "nothing written" leaves no empty
+    folder behind."""
     folder = Path(os.fspath(path)).expanduser()
     if folder.exists() and not folder.is_dir():
         raise OutputError(message(f"{option} must be a folder", got=f"{path} (an existing file)",
@@ -196,12 +196,6 @@ def resolve_output_folder(path: str | os.PathLike, *, store: Any = None, reserve
         _make_folder(folder, what=option)
     else:
         _check_creatable(folder, what=option)
-    return folder
-
-
-def make_output_folder(folder: Path, *, option: str = "--out") -> Path:
-    """Create an output folder :func:`resolve_output_folder` checked with ``create=False``."""
-    _make_folder(folder, what=option)
     return folder
 
 

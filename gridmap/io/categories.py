@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from gridmap.errors import Problem, UsageError, ValidationError, message
+from gridmap.io.text import per_distinct
 from gridmap.warning.categories import CATEGORIES, FALLBACK_CATEGORY, normalise_category
 
 __all__ = ["CategoryMap", "load_category_map", "assign_categories", "category_summary", "import_categories"]
@@ -118,13 +119,8 @@ def assign_categories(raw: pd.Series, text: pd.Series, category_map: CategoryMap
     """Catalog category per row (``None`` where unknown) and how it was found (``value_map``, ``catalog``,
     ``keyword`` or ``None``); :func:`category_summary` counts them."""
     cmap = category_map or CategoryMap()
-    codes, uniq = pd.factorize(raw, use_na_sentinel=True)  # each distinct value looked up once; -1: missing
-
-    def per_row(found: list) -> pd.Series:
-        return pd.Series(np.array(found + [None], dtype=object)[codes], index=raw.index, dtype=object)
-
-    from_map = per_row([cmap.values.get(_key(v)) for v in uniq])
-    from_cat = per_row([normalise_category(v) for v in uniq])
+    from_map = pd.Series(per_distinct(raw, lambda v: cmap.values.get(_key(v))), index=raw.index, dtype=object)
+    from_cat = pd.Series(per_distinct(raw, normalise_category), index=raw.index, dtype=object)
     out = from_map.where(from_map.notna(), from_cat)
     from_kw = pd.Series(None, index=raw.index, dtype=object)
     if cmap.keywords:

@@ -64,7 +64,7 @@ import pandas as pd
 
 from gridmap.errors import Problem, UsageError, message
 from gridmap.io.complaint_fields import pick_columns
-from gridmap.io.text import clean_text, numbers
+from gridmap.io.text import clean_text, numbers, per_distinct
 
 __all__ = ["HANDLING_FIELDS", "HANDLING_ALIASES", "EXCLUSION_REASONS", "HandlingRules", "HandlingParse",
            "parse_handling", "parse_yes_no", "split_units", "open311_handling", "read_units"]
@@ -162,14 +162,9 @@ def _objects(values: list, index: pd.Index) -> pd.Series:
                      dtype=object)
 
 
-def _text(s: pd.Series) -> pd.Series:
-    """Values as stripped NFKC strings; missing and empty -> NA (:func:`gridmap.io.text.clean_text`)."""
-    return clean_text(s)
-
-
 def parse_yes_no(values: pd.Series, text: pd.Series | None = None) -> tuple[pd.Series, np.ndarray]:
     """Yes/no values -> (object Series of True/False/None, mask of values that are neither); ``text``: the values
-    as :func:`_text` reads them, when the caller has them already.
+    as :func:`~gridmap.io.text.clean_text` reads them, when the caller has them already.
 
     >>> v, bad = parse_yes_no(pd.Series(["是", "否", None, "基本满意", "maybe"]))
     >>> v.tolist(), bad.tolist()
@@ -178,7 +173,7 @@ def parse_yes_no(values: pd.Series, text: pd.Series | None = None) -> tuple[pd.S
     if pd.api.types.is_bool_dtype(values.dtype):
         out = values.astype(object).where(values.notna(), None)
         return out, np.zeros(len(values), dtype=bool)
-    t = (_text(values) if text is None else text).str.lower()  # a bool reads as "True"/"False"
+    t = (clean_text(values) if text is None else text).str.lower()  # a bool reads as "True"/"False"
     yes = t.isin(_YES).fillna(False).to_numpy(dtype=bool)
     no = t.isin(_NO).fillna(False).to_numpy(dtype=bool)
     known = t.notna().to_numpy()
@@ -210,14 +205,14 @@ def _reason_lookup(reasons: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
 
 def _default_times(values: pd.Series) -> pd.Series:
     """Times as pandas reads them (naive, unreadable -> NaT); the complaint import passes its own CST parser."""
-    text = _text(values)
+    text = clean_text(values)
     return pd.to_datetime(text, errors="coerce", format="mixed") if text.notna().any() \
         else pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
 
 
 def _read_score(src: pd.Series, text: pd.Series, out: pd.DataFrame, reject: Callable[..., None],
                 rules: HandlingRules) -> None:
-    """``satisfaction_score`` (whole numbers on the scale; ``text``: ``src`` as :func:`_text` reads it) into
+    """``satisfaction_score`` (whole numbers on the scale; ``text``: ``src`` as :func:`~gridmap.io.text.clean_text` reads it) into
     ``out``, and ``satisfied`` from it where no explicit 是否满意 was given (the rule: score >=
     ``rules.satisfied_from``)."""
     num = numbers(text)
@@ -240,11 +235,8 @@ def _read_exclusions(col: Callable[[str], pd.Series], text: Callable[[str], pd.S
     and a reason on a row that says not excluded is rejected."""
     idx = out.index
     reason_src = text("exclusion_reason")
-    lookup = _reason_lookup(rules.exclusion_reasons)
-    codes, distinct = pd.factorize(reason_src.str.lower(), use_na_sentinel=True)  # (each distinct reason once)
-    found = [lookup.get(r) for r in distinct] + [None]  # (the last: missing, code -1)
-    canon = np.array(found, dtype=object)[codes]
-    has_reason = np.array([f is not None for f in found], dtype=bool)[codes]
+    canon = per_distinct(reason_src.str.lower(), _reason_lookup(rules.exclusion_reasons).get)
+    has_reason = ~pd.isna(canon)
     unknown_reason = reason_src.notna().to_numpy(dtype=bool) & ~has_reason
     reject(unknown_reason, "exclusion_reason", "exclusion reason not in the list (" +
            "、".join(rules.exclusion_reasons) + ")", col("exclusion_reason"))
@@ -286,9 +278,9 @@ def parse_handling(raw: pd.DataFrame, *, received: pd.Series, closed: pd.Series 
 
     texts: dict[str, pd.Series] = {}
 
-    def text(name: str) -> pd.Series:  # each column's text read once (_text), however many checks use it
+    def text(name: str) -> pd.Series:  # each column's text read once (clean_text), however many checks use it
         if name not in texts:
-            texts[name] = _text(col(name))
+            texts[name] = clean_text(col(name))
         return texts[name]
 
     out = pd.DataFrame(index=idx)
@@ -350,7 +342,7 @@ def open311_handling(status: pd.Series, updated: pd.Series, *, agency: pd.Series
     >>> h["closed_at"].notna().tolist(), h["responded_at"].notna().tolist()
     ([True, False, False], [True, False, True])
     """
-    s = _text(status).str.lower()
+    s = clean_text(status).str.lower()
     t = pd.to_datetime(updated)
     out = pd.DataFrame(index=status.index)
     out["closed_at"] = t.where((s == "closed").fillna(False))

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from gridmap.errors import message
-from gridmap.io.text import clean_text
+from gridmap.io.text import arrow_strings, clean_text
 
 __all__ = ["CST", "TIME_RANGE", "parse_timestamp", "parse_timestamps"]
 
@@ -189,24 +189,16 @@ def _in_zone(out: pd.Series, naive: pd.Series, far: pd.Series, tz: str) -> pd.Se
         arr, oor = _ns(conv.dt.tz_localize(None).to_numpy())
         out[bulk] = arr
         far[bulk[bulk].index[oor]] = True
-    for p in np.flatnonzero(edge):
-        t = _localize(pd.Timestamp(v[p]), tz)
-        inside = t is not None and TIME_RANGE[0] <= t <= TIME_RANGE[1]
-        out.iloc[p] = t if inside else pd.NaT
-        far.iloc[p] = far.iloc[p] or (t is None and _localize_overflows(pd.Timestamp(v[p]), tz)) or (
-            t is not None and not inside)
+    for p in np.flatnonzero(edge):  # (the same rule as the bulk conversion, one time at a time)
+        try:
+            t = pd.Timestamp(v[p]).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            t = t if t is pd.NaT else t.tz_convert(CST).tz_localize(None)
+            too_far = t is not pd.NaT and not TIME_RANGE[0] <= t <= TIME_RANGE[1]
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):
+            t, too_far = pd.NaT, True
+        out.iloc[p] = pd.NaT if too_far else t
+        far.iloc[p] = far.iloc[p] or too_far
     return out
-
-
-def _localize_overflows(ts: pd.Timestamp, tz: str) -> bool:
-    """True when ``ts`` in zone ``tz`` exists but lies outside the range of a time (not a gap or a fold)."""
-    try:
-        ts.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-    except (pd.errors.OutOfBoundsDatetime, OverflowError):
-        return True
-    except ValueError:  # a wall-clock time that does not exist, or exists twice, in tz
-        return False
-    return True
 
 
 #: Byte positions of the digits in ``YYYY-MM-DD HH:MM:SS``, and the separators each position may hold.
@@ -236,10 +228,9 @@ def _fixed_iso(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     n = len(text)
     hit = np.zeros(n, dtype=bool)
     got = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    arr = getattr(text.array, "_pa_array", None)
-    if arr is None or n == 0:
+    if n == 0:
         return hit, got
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    arr = arrow_strings(text)
     if not pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.large_string())
     _, off_buf, data_buf = arr.buffers()
